@@ -1,0 +1,5 @@
+// Every table of the service, by domain. drizzle-kit reads this file to generate migrations.
+export * from './tenant.js';
+export * from './directory.js';
+export * from './user.js';
+export * from './session.js';

@@ -1,0 +1,84 @@
+import { sql } from 'drizzle-orm';
+import { index, pgTable, primaryKey, text, timestamp, uuid, uniqueIndex } from 'drizzle-orm/pg-core';
+import { tenants } from './tenant.js';
+import { directories, identityProviders } from './directory.js';
+
+/** A person in a directory. `password_hash` is argon2id and never selected by default. */
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    directoryId: uuid('directory_id')
+      .notNull()
+      .references(() => directories.id, { onDelete: 'cascade' }),
+    // Stored trimmed and lower-cased, so equality and prefix search use the plain index.
+    email: text('email'),
+    username: text('username'),
+    firstName: text('first_name').notNull().default(''),
+    lastName: text('last_name').notNull().default(''),
+    status: text('status').notNull(),
+    passwordHash: text('password_hash'),
+    identityProviderId: uuid('identity_provider_id').references(() => identityProviders.id, {
+      onDelete: 'set null',
+    }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    lastInvitedAt: timestamp('last_invited_at', { withTimezone: true }),
+    activatedAt: timestamp('activated_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('uniq_users_directory_email').on(t.directoryId, sql`lower(${t.email})`),
+    index('idx_users_tenant_created').on(t.tenantId, t.createdAt, t.id),
+    index('idx_users_directory_email').on(t.directoryId, t.email),
+  ],
+);
+
+/** A named set of users inside one directory. `built_in` is USERS or ADMINS for the two system groups. */
+export const groups = pgTable(
+  'groups',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    directoryId: uuid('directory_id')
+      .notNull()
+      .references(() => directories.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    builtIn: text('built_in'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('uniq_groups_directory_name').on(t.directoryId, sql`lower(${t.name})`),
+    uniqueIndex('uniq_groups_directory_builtin')
+      .on(t.directoryId, t.builtIn)
+      .where(sql`${t.builtIn} is not null`),
+    index('idx_groups_tenant').on(t.tenantId),
+  ],
+);
+
+/** Group membership. The tenant id is repeated so every scoped query filters on one column. */
+export const groupMemberships = pgTable(
+  'group_memberships',
+  {
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'group_memberships_pkey', columns: [t.groupId, t.userId] }),
+    index('idx_group_memberships_user').on(t.userId),
+  ],
+);

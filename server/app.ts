@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { GraphQLFormattedError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { sql } from 'drizzle-orm';
+import type { Env } from './env.js';
+import { getSchema } from './schema.js';
+import { createServices, type Services } from './services.js';
+import type { Context } from './shared/context.js';
+import type { Database } from './shared/db.js';
+import { PUBLIC_ERROR_CODES } from './shared/errors.js';
+import type { Logger } from './shared/logger.js';
+import { InProcessPubSub, type PubSub } from './shared/pubsub.js';
+
+export interface RunningServer {
+  url: string;
+  wsUrl: string;
+  port: number;
+  services: Services;
+  /** Graceful: stop accepting, drain requests, close sockets. Does not close the database. */
+  close(): Promise<void>;
+}
+
+function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  return m ? m[1] : header.trim();
+}
+
+/** Keeps codes a client can act on; masks everything else and logs the original. */
+export function formatErrorFor(log: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.['code'];
+    if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
+      const { stacktrace: _s, exception: _e, ...ext } = (formatted.extensions ?? {}) as Record<string, unknown>;
+      return { ...formatted, extensions: ext };
+    }
+    log.error({ err: unwrapResolverError(error), path: formatted.path }, 'unexpected error in GraphQL operation');
+    return {
+      message: 'Internal server error',
+      ...(formatted.path ? { path: formatted.path } : {}),
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}
+
+export async function startServer(opts: {
+  env: Env;
+  database: Database;
+  log: Logger;
+  pubsub?: PubSub;
+}): Promise<RunningServer> {
+  const { env, database, log } = opts;
+  const pubsub = opts.pubsub ?? new InProcessPubSub();
+  const services = createServices({ env, database, log, pubsub });
+  const schema = await getSchema();
+  let shuttingDown = false;
+
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsCleanup = useServer<{ token?: string; authorization?: string }, { context?: Context }>(
+    {
+      schema,
+      // Authenticate once, at connection_init: no valid session, no connection (close 4403).
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const token = typeof params.token === 'string' ? params.token : bearer(params.authorization);
+        const resolved = await services.auth.resolveToken(token);
+        if (!resolved?.viewer) return false;
+        (ctx.extra as { viewer?: unknown }).viewer = resolved.viewer;
+        return true;
+      },
+      context: (ctx) => {
+        const viewer = (ctx.extra as { viewer?: Context['viewer'] }).viewer ?? null;
+        const requestId = randomUUID();
+        return {
+          requestId,
+          log: log.child({ requestId, transport: 'ws' }),
+          viewer,
+          authProblem: null,
+          services,
+          loaders: services.createLoaders(viewer?.tenantId ?? null),
+        } satisfies Context;
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        log.warn({ errors: errors.map((e) => e.message) }, 'subscription error');
+      },
+    },
+    wsServer,
+  );
+
+  const requestLogger: ApolloServerPlugin<Context> = {
+    async requestDidStart({ contextValue, request }) {
+      const started = Date.now();
+      return {
+        async willSendResponse({ errors }) {
+          contextValue.log.info(
+            { operation: request.operationName ?? null, ms: Date.now() - started, errors: errors?.length ?? 0 },
+            'graphql operation',
+          );
+        },
+      };
+    },
+  };
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    introspection: env.introspection,
+    includeStacktraceInErrorResponses: false,
+    formatError: formatErrorFor(log),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      requestLogger,
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.use((req, res, next) => {
+    const incoming = req.header('x-request-id');
+    const id = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    res.locals['requestId'] = id;
+    res.setHeader('x-request-id', id);
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (shuttingDown) {
+      res.status(503).json({ status: 'shutting-down' });
+      return;
+    }
+    try {
+      await database.db.execute(sql`select 1`);
+      res.json({ status: 'ready', database: database.engine });
+    } catch (err) {
+      log.warn({ err }, 'readiness check failed');
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<Context> => {
+        const requestId = String(res.locals['requestId']);
+        const resolved = await services.auth.resolveToken(bearer(req.header('authorization')));
+        const viewer = resolved?.viewer ?? null;
+        return {
+          requestId,
+          log: log.child({ requestId }),
+          viewer,
+          authProblem: resolved && !resolved.viewer ? resolved.problem : null,
+          services,
+          loaders: services.createLoaders(viewer?.tenantId ?? null),
+        };
+      },
+    }),
+  );
+
+  // Body-parser failures (malformed JSON, too large) answer in GraphQL's error shape, never HTML.
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const e = err as { type?: string; status?: number; statusCode?: number };
+    const status = e.status ?? e.statusCode ?? 500;
+    if (status >= 500) log.error({ err }, 'unhandled HTTP error');
+    const message =
+      e.type === 'entity.parse.failed'
+        ? 'Malformed JSON body.'
+        : e.type === 'entity.too.large'
+          ? 'Request body too large.'
+          : status < 500
+            ? 'Bad request.'
+            : 'Internal server error';
+    res
+      .status(status)
+      .json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(env.PORT, env.HOST, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
+  log.info({ port, database: database.engine }, 'roster listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${port}/graphql`,
+    wsUrl: `ws://${host}:${port}/graphql`,
+    port,
+    services,
+    close() {
+      closing ??= (async () => {
+        shuttingDown = true;
+        // apollo.stop() runs the drain plugins: HTTP server stops accepting and drains, sockets close.
+        await apollo.stop();
+        await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        await pubsub.close();
+      })();
+      return closing;
+    },
+  };
+}

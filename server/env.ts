@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/**
+ * The only reader of process.env. Everything the service can be configured with is listed
+ * here, validated once at start-up; a bad value stops the process with one clear message.
+ */
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATA_DIR: z.string().default('./.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SESSION_TTL_HOURS: z.coerce.number().positive().default(12),
+  /** Introspection is on outside production unless explicitly disabled. */
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
+  /** Public URL of the login portal; invitation links are built on it. */
+  PORTAL_BASE_URL: z.string().url().default('http://localhost:4000/portal'),
+  INVITATION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  MAIL_FROM: z.string().default('Roster <no-reply@roster.local>'),
+  /** Skip creating the demo tenant on an empty database (set in production). */
+  SEED_DEMO: z.enum(['true', 'false']).default('true'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+});
+
+export type Env = z.infer<typeof schema> & { introspection: boolean };
+
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  const introspection =
+    env.GRAPHQL_INTROSPECTION !== undefined ? env.GRAPHQL_INTROSPECTION === 'true' : env.NODE_ENV !== 'production';
+  return { ...env, introspection };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}

@@ -1,0 +1,21 @@
+import type { Stores } from './services.js';
+import { createDirectoryLoaders } from './modules/directory/directory.loaders.js';
+import { createGroupLoaders } from './modules/group/group.loaders.js';
+import { createIdentityProviderLoaders } from './modules/identity-provider/identity-provider.loaders.js';
+import { createUserLoaders } from './modules/user/user.loaders.js';
+
+/**
+ * Built per operation, for one tenant: a loader can never return another tenant's row, and
+ * its cache never outlives the request. Without a viewer the tenant is a uuid matching nothing.
+ */
+export function createLoaders(stores: Stores, tenantId: string | null) {
+  const t = tenantId ?? '00000000-0000-0000-0000-000000000000';
+  return {
+    ...createDirectoryLoaders(stores.directories, t),
+    ...createUserLoaders(stores.users, t),
+    ...createGroupLoaders(stores.groups, t),
+    ...createIdentityProviderLoaders(stores.identityProviders, t),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

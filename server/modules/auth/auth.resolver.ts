@@ -1,0 +1,48 @@
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Public } from '../../shared/auth-guard.js';
+import type { Context, Viewer } from '../../shared/context.js';
+import { viewerOf } from '../../shared/context.js';
+import { toPayload } from '../../shared/errors.js';
+import { LoginInput, LoginPayload, LogoutPayload, ViewerInfo } from './auth.types.js';
+
+async function viewerInfo(ctx: Context, v: Viewer, expiresAt?: Date) {
+  const [user, tenant, exp] = await Promise.all([
+    ctx.loaders.userById.load(v.userId),
+    ctx.services.tenants.forViewer(v),
+    expiresAt ? Promise.resolve(expiresAt) : ctx.services.auth.sessionExpiresAt(v),
+  ]);
+  return { user, tenant, sessionExpiresAt: exp };
+}
+
+@Resolver()
+export class AuthResolver {
+  @Public()
+  @Query(() => ViewerInfo, { nullable: true, description: 'The signed-in administrator; null without a valid session.' })
+  async viewer(@Ctx() ctx: Context) {
+    return ctx.viewer ? viewerInfo(ctx, ctx.viewer) : null;
+  }
+
+  @Public()
+  @Mutation(() => LoginPayload, {
+    description: "Signs a tenant administrator in. Every failure gives the same INVALID_CREDENTIALS error.",
+  })
+  login(@Ctx() ctx: Context, @Arg('input', () => LoginInput, { description: 'Credentials.' }) input: LoginInput) {
+    return toPayload(async () => {
+      const r = await ctx.services.auth.login(input);
+      // This request started signed out: the rest of it (the payload's fields) runs as the new viewer.
+      ctx.viewer = r.viewer;
+      ctx.loaders = ctx.services.createLoaders(r.viewer.tenantId);
+      const info = await viewerInfo(ctx, r.viewer, r.expiresAt);
+      ctx.log.info({ tenantId: r.viewer.tenantId, userId: r.viewer.userId }, 'admin signed in');
+      return { token: r.token, expiresAt: r.expiresAt, viewer: info };
+    });
+  }
+
+  @Mutation(() => LogoutPayload, { description: 'Ends the current session; its token stops working at once.' })
+  logout(@Ctx() ctx: Context) {
+    return toPayload(async () => {
+      await ctx.services.auth.logout(viewerOf(ctx));
+      return { success: true };
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { directories, sessions, users } from '../../../drizzle/schema/index.js';
+import type { Db, Executor } from '../../shared/db.js';
+import { queryRows } from '../../shared/db.js';
+
+export interface SessionLookup {
+  id: string;
+  tenantId: string;
+  userId: string;
+  expiresAt: Date;
+  revoked: boolean;
+  /** Active member of the tenant's Admins group right now (checked on every request). */
+  isAdmin: boolean;
+}
+
+export interface LoginCandidate {
+  id: string;
+  passwordHash: string | null;
+  isAdmin: boolean;
+}
+
+const IS_ADMIN = (userAlias: string) => sql.raw(`(${userAlias}.status = 'ACTIVE' and exists (
+  select 1 from group_memberships m join groups g on g.id = m.group_id
+  where m.user_id = ${userAlias}.id and g.built_in = 'ADMINS'))`);
+
+export class AuthStore {
+  constructor(private readonly db: Db) {}
+
+  async sessionByTokenHash(tokenHash: string, tx: Executor = this.db): Promise<SessionLookup | null> {
+    const rows = await queryRows<{
+      id: string;
+      tenant_id: string;
+      user_id: string;
+      expires_at: string | Date;
+      revoked: boolean;
+      is_admin: boolean;
+    }>(
+      tx,
+      sql`select s.id, s.tenant_id, s.user_id, s.expires_at, s.revoked_at is not null as revoked, ${IS_ADMIN('u')} as is_admin
+          from ${sessions} s join ${users} u on u.id = s.user_id
+          where s.token_hash = ${tokenHash}`,
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id,
+      tenantId: r.tenant_id,
+      userId: r.user_id,
+      expiresAt: new Date(r.expires_at),
+      revoked: r.revoked,
+      isAdmin: r.is_admin,
+    };
+  }
+
+  /** The Cloud Directory user who may sign in with this email (selected with its hash for verification only). */
+  async loginCandidate(tenantId: string, email: string, tx: Executor = this.db): Promise<LoginCandidate | null> {
+    const rows = await queryRows<{ id: string; password_hash: string | null; is_admin: boolean }>(
+      tx,
+      sql`select u.id, u.password_hash, ${IS_ADMIN('u')} as is_admin
+          from ${users} u join ${directories} d on d.id = u.directory_id and d.kind = 'CLOUD'
+          where u.tenant_id = ${tenantId} and lower(u.email) = ${email}`,
+    );
+    const r = rows[0];
+    return r ? { id: r.id, passwordHash: r.password_hash, isAdmin: r.is_admin } : null;
+  }
+
+  async createSession(
+    v: { tenantId: string; userId: string; tokenHash: string; expiresAt: Date },
+    tx: Executor = this.db,
+  ): Promise<{ id: string }> {
+    const [row] = await tx.insert(sessions).values(v).returning({ id: sessions.id });
+    return row!;
+  }
+
+  async revoke(tenantId: string, sessionId: string, tx: Executor = this.db): Promise<void> {
+    await tx
+      .update(sessions)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.tenantId, tenantId), isNull(sessions.revokedAt)));
+  }
+
+  async expiresAt(sessionId: string, tx: Executor = this.db): Promise<Date | null> {
+    const [r] = await tx.select({ e: sessions.expiresAt }).from(sessions).where(eq(sessions.id, sessionId));
+    return r?.e ?? null;
+  }
+
+  /** Housekeeping: sessions past expiry or revoked more than a day ago. */
+  async purgeExpired(tx: Executor = this.db): Promise<void> {
+    await tx.delete(sessions).where(sql`${sessions.expiresAt} < now() - interval '1 day' or ${sessions.revokedAt} < now() - interval '1 day'`);
+  }
+}

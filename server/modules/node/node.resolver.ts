@@ -1,0 +1,29 @@
+import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
+import type { Context } from '../../shared/context.js';
+import { parseGlobalId } from '../../shared/ids.js';
+import { Node } from './node.types.js';
+
+type NodeLoader = (ctx: Context, id: string) => Promise<object | null>;
+
+/** Types fetchable by `node(id:)`. Modules with Node types register themselves here. */
+export const nodeLoaders: Record<string, NodeLoader> = {
+  Directory: (ctx, id) => ctx.loaders.directoryById.load(id),
+  User: (ctx, id) => ctx.loaders.userById.load(id),
+  Group: (ctx, id) => ctx.loaders.groupById.load(id),
+  IdentityProvider: (ctx, id) => ctx.loaders.identityProviderById.load(id),
+};
+
+@Resolver()
+export class NodeResolver {
+  @Query(() => Node, {
+    nullable: true,
+    description: "Any object by its global id; null if it does not exist in the viewer's tenant.",
+  })
+  async node(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id.' }) id: string) {
+    const parsed = parseGlobalId(id);
+    const load = parsed ? nodeLoaders[parsed.type] : undefined;
+    if (!parsed || !load) return null;
+    const obj = await load(ctx, parsed.id);
+    return obj ? { ...obj, __typename: parsed.type } : null;
+  }
+}

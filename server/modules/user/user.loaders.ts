@@ -1,0 +1,17 @@
+import DataLoader from 'dataloader';
+import type { UserStore } from './user.store.js';
+import type { UserRow } from './user.types.js';
+
+export function createUserLoaders(store: UserStore, tenantId: string) {
+  return {
+    userById: new DataLoader<string, UserRow | null>(async (ids) => {
+      const rows = await store.byIds(tenantId, ids);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+    groupIdsByUser: new DataLoader<string, string[]>(async (ids) => {
+      const map = await store.groupIdsByUser(tenantId, ids);
+      return ids.map((id) => map.get(id) ?? []);
+    }),
+  };
+}

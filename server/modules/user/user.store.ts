@@ -1,0 +1,129 @@
+import { and, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { groupMemberships, users } from '../../../drizzle/schema/index.js';
+import type { Db, Executor } from '../../shared/db.js';
+import type { UserOrder, UserRow } from './user.types.js';
+
+/** Every column but the password hash: secrets are opt-in, never `select *`. */
+export const userColumns = {
+  id: users.id,
+  tenantId: users.tenantId,
+  directoryId: users.directoryId,
+  email: users.email,
+  username: users.username,
+  firstName: users.firstName,
+  lastName: users.lastName,
+  status: users.status,
+  identityProviderId: users.identityProviderId,
+  createdAt: users.createdAt,
+  updatedAt: users.updatedAt,
+  lastInvitedAt: users.lastInvitedAt,
+  activatedAt: users.activatedAt,
+};
+
+export interface UserFilter {
+  directoryId?: string;
+  groupId?: string;
+  status?: string;
+  search?: string;
+}
+
+// Timestamps are compared at millisecond precision: cursors carry JS Dates, which have no microseconds.
+/** Sort expressions; each order is a row comparison with the id as tie-breaker. */
+const ORDERS: Record<UserOrder, { key: SQL; desc: boolean; isTime?: boolean; cursor: (u: UserRow) => string | null }> = {
+  EMAIL_ASC: { key: sql`coalesce(${users.email}, '')`, desc: false, cursor: (u) => u.email ?? '' },
+  CREATED_AT_DESC: { key: sql`date_trunc('milliseconds', ${users.createdAt})`, desc: true, isTime: true, cursor: (u) => u.createdAt.toISOString() },
+  CREATED_AT_ASC: { key: sql`date_trunc('milliseconds', ${users.createdAt})`, desc: false, isTime: true, cursor: (u) => u.createdAt.toISOString() },
+  LAST_NAME_ASC: {
+    key: sql`lower(${users.lastName} || ' ' || ${users.firstName})`,
+    desc: false,
+    cursor: (u) => `${u.lastName} ${u.firstName}`.toLowerCase(),
+  },
+};
+
+export function userCursorValue(order: UserOrder, u: UserRow): string | null {
+  return ORDERS[order].cursor(u);
+}
+
+function likePrefix(s: string): string {
+  return `${s.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export class UserStore {
+  constructor(private readonly db: Db) {}
+
+  async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<UserRow[]> {
+    if (!ids.length) return [];
+    return tx
+      .select(userColumns)
+      .from(users)
+      .where(and(eq(users.tenantId, tenantId), inArray(users.id, [...ids])));
+  }
+
+  private where(tenantId: string, f: UserFilter): SQL | undefined {
+    const conds: (SQL | undefined)[] = [eq(users.tenantId, tenantId)];
+    if (f.directoryId) conds.push(eq(users.directoryId, f.directoryId));
+    if (f.status) conds.push(eq(users.status, f.status));
+    if (f.groupId) {
+      conds.push(
+        sql`exists (select 1 from ${groupMemberships} m where m.user_id = ${users.id} and m.group_id = ${f.groupId})`,
+      );
+    }
+    const q = f.search?.trim();
+    if (q) {
+      const p = likePrefix(q);
+      conds.push(
+        or(
+          sql`${users.email} like ${p}`,
+          sql`lower(${users.firstName}) like ${p}`,
+          sql`lower(${users.lastName}) like ${p}`,
+          sql`lower(${users.firstName} || ' ' || ${users.lastName}) like ${p}`,
+        ),
+      );
+    }
+    return and(...conds);
+  }
+
+  async page(
+    tenantId: string,
+    filter: UserFilter,
+    order: UserOrder,
+    limit: number,
+    after: [string | null, string] | null,
+    tx: Executor = this.db,
+  ): Promise<UserRow[]> {
+    const o = ORDERS[order];
+    let keyset: SQL | undefined;
+    if (after) {
+      const value = o.isTime ? sql`${after[0]}::timestamptz` : sql`${after[0]}`;
+      keyset = o.desc ? sql`(${o.key}, ${users.id}) < (${value}, ${after[1]}::uuid)` : sql`(${o.key}, ${users.id}) > (${value}, ${after[1]}::uuid)`;
+    }
+    const dir = o.desc ? sql`desc` : sql`asc`;
+    return tx
+      .select(userColumns)
+      .from(users)
+      .where(and(this.where(tenantId, filter), keyset))
+      .orderBy(sql`${o.key} ${dir}`, sql`${users.id} ${dir}`)
+      .limit(limit);
+  }
+
+  async count(tenantId: string, filter: UserFilter, tx: Executor = this.db): Promise<number> {
+    const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(users).where(this.where(tenantId, filter));
+    return r?.n ?? 0;
+  }
+
+  /** Group ids of many users at once (for the `groups` field of a user list). */
+  async groupIdsByUser(tenantId: string, userIds: readonly string[], tx: Executor = this.db): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (!userIds.length) return out;
+    const rows = await tx
+      .select({ userId: groupMemberships.userId, groupId: groupMemberships.groupId })
+      .from(groupMemberships)
+      .where(and(eq(groupMemberships.tenantId, tenantId), inArray(groupMemberships.userId, [...userIds])));
+    for (const r of rows) {
+      const list = out.get(r.userId) ?? [];
+      list.push(r.groupId);
+      out.set(r.userId, list);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,55 @@
+import 'reflect-metadata';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { DateTimeResolver } from 'graphql-scalars';
+import { authGuard } from './shared/auth-guard.js';
+import { AuthResolver } from './modules/auth/auth.resolver.js';
+import { DirectoryResolver } from './modules/directory/directory.resolver.js';
+import { GroupResolver } from './modules/group/group.resolver.js';
+import { IdentityProviderResolver } from './modules/identity-provider/identity-provider.resolver.js';
+import { NodeResolver } from './modules/node/node.resolver.js';
+import { SystemResolver } from './modules/system/system.resolver.js';
+import { TenantResolver } from './modules/tenant/tenant.resolver.js';
+import { UserResolver } from './modules/user/user.resolver.js';
+
+/** Every module's resolvers. Adding a module means adding it here. */
+export const resolvers = [
+  AuthResolver,
+  DirectoryResolver,
+  GroupResolver,
+  IdentityProviderResolver,
+  NodeResolver,
+  SystemResolver,
+  TenantResolver,
+  UserResolver,
+] as const;
+
+let cached: Promise<GraphQLSchema> | null = null;
+
+/** Built once per process; type-graphql's metadata is global anyway. */
+export function getSchema(): Promise<GraphQLSchema> {
+  cached ??= buildSchema({
+    resolvers: [...resolvers],
+    globalMiddlewares: [authGuard],
+    scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+    validate: false,
+    // Subscriptions take their event stream from `context.services.pubsub` (explicit
+    // `subscribe` functions), so one process can host several servers (tests, replicas) each
+    // with its own bus. type-graphql's static topic-based pubsub is therefore never used.
+    pubSub: {
+      publish() {
+        throw new Error('use context.services.pubsub');
+      },
+      subscribe() {
+        throw new Error('use context.services.pubsub');
+      },
+    },
+    emitSchemaFile: false,
+  });
+  return cached;
+}
+
+/** The committed contract: sorted, so diffs show real changes only. */
+export async function printSortedSchema(): Promise<string> {
+  return `${printSchema(lexicographicSortSchema(await getSchema()))}\n`;
+}

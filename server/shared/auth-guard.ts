@@ -1,0 +1,32 @@
+import { Extensions, type MiddlewareFn } from 'type-graphql';
+import { type GraphQLObjectType } from 'graphql';
+import type { Context } from './context.js';
+import { unauthenticated } from './errors.js';
+
+/**
+ * Marks a root field as callable without a session (sign-in, account setup). Everything else
+ * requires one: the guard below denies by default, so a new field cannot be left open by
+ * forgetting a decorator.
+ */
+export function Public(): MethodDecorator & PropertyDecorator {
+  return Extensions({ public: true }) as MethodDecorator & PropertyDecorator;
+}
+
+const ROOTS = new Set(['Query', 'Mutation', 'Subscription']);
+
+export const authGuard: MiddlewareFn<Context> = async ({ info, context }, next) => {
+  if (ROOTS.has(info.parentType.name)) {
+    const field = (info.parentType as GraphQLObjectType).getFields()[info.fieldName];
+    const isPublic = field?.extensions?.['public'] === true;
+    if (!isPublic && !context.viewer) {
+      throw unauthenticated(
+        context.authProblem === 'expired'
+          ? 'Your session has expired: sign in again.'
+          : context.authProblem === 'invalid'
+            ? 'The session token is invalid or revoked: sign in again.'
+            : undefined,
+      );
+    }
+  }
+  return next();
+};

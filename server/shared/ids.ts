@@ -1,0 +1,35 @@
+/**
+ * Relay global ids: base64url("Type:uuid"). Clients treat them as opaque; the server decodes
+ * them and checks the type, so a Group id passed where a User id is expected is "not found".
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function toGlobalId(type: string, id: string): string {
+  return Buffer.from(`${type}:${id}`, 'utf8').toString('base64url');
+}
+
+export function parseGlobalId(globalId: string): { type: string; id: string } | null {
+  if (typeof globalId !== 'string' || globalId.length > 200) return null;
+  let decoded: string;
+  try {
+    decoded = Buffer.from(globalId, 'base64url').toString('utf8');
+  } catch {
+    return null;
+  }
+  const i = decoded.indexOf(':');
+  if (i <= 0) return null;
+  const type = decoded.slice(0, i);
+  const id = decoded.slice(i + 1);
+  if (!UUID.test(id)) return null;
+  return { type, id: id.toLowerCase() };
+}
+
+/** The uuid inside `globalId` if it names an object of `type`, else null. */
+export function fromGlobalId(globalId: string, type: string): string | null {
+  const parsed = parseGlobalId(globalId);
+  return parsed && parsed.type === type ? parsed.id : null;
+}
+
+export function isUuid(v: string): boolean {
+  return UUID.test(v);
+}

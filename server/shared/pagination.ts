@@ -1,0 +1,116 @@
+import type { ClassType } from 'type-graphql';
+import { Field, Int, ObjectType } from 'type-graphql';
+import { badUserInput } from './errors.js';
+
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 50;
+
+@ObjectType({ description: 'Relay page information of a connection.' })
+export class PageInfo {
+  @Field(() => Boolean, { description: 'Whether more items follow the last edge.' })
+  hasNextPage!: boolean;
+
+  @Field(() => Boolean, { description: 'Whether items precede the first edge (true when `after` was given).' })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the first edge.' })
+  startCursor!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the last edge; pass it as `after` for the next page.' })
+  endCursor!: string | null;
+}
+
+export interface ConnectionShape<T> {
+  edges: { cursor: string; node: T }[];
+  nodes: T[];
+  pageInfo: PageInfo;
+  /** A lazy thenable: the COUNT runs only if the client selects `totalCount`. */
+  totalCount: number | PromiseLike<number>;
+}
+
+/** Builds the `XConnection` and `XEdge` object types for a node type. */
+export function ConnectionType<T extends object>(nodeType: ClassType<T>, name: string) {
+  @ObjectType(`${name}Edge`, { description: `An edge of a ${name} connection.` })
+  class Edge {
+    @Field(() => String, { description: 'Opaque cursor of this edge.' })
+    cursor!: string;
+
+    @Field(() => nodeType, { description: `The ${name}.` })
+    node!: T;
+  }
+
+  @ObjectType(`${name}Connection`, { description: `A page of ${name} items (Relay cursor connection).` })
+  class Connection {
+    @Field(() => [Edge], { description: 'Edges of this page.' })
+    edges!: Edge[];
+
+    @Field(() => [nodeType], { description: 'Nodes of this page, in order (shortcut for edges.node).' })
+    nodes!: T[];
+
+    @Field(() => PageInfo, { description: 'Paging information.' })
+    pageInfo!: PageInfo;
+
+    @Field(() => Int, { description: 'Number of items matching the filters, across all pages.' })
+    totalCount!: number;
+  }
+  return Connection;
+}
+
+/** Keyset cursors: the sort values of a row, opaque to clients. */
+export function encodeCursor(values: (string | number | null)[]): string {
+  return Buffer.from(JSON.stringify(values), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string | null | undefined): (string | number | null)[] | null {
+  if (cursor === null || cursor === undefined) return null;
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.every((x) => x === null || typeof x === 'string' || typeof x === 'number')) return v;
+  } catch {
+    // fall through: a malformed cursor is the client's error, reported below
+  }
+  throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
+}
+
+export function pageSize(first: number | null | undefined): number {
+  if (first === null || first === undefined) return DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw badUserInput(`"first" must be between 0 and ${MAX_PAGE_SIZE}.`, 'first');
+  }
+  return first;
+}
+
+/** Turns `limit + 1` fetched rows into a connection page. */
+export function toConnection<R, T = R>(
+  rows: R[],
+  limit: number,
+  hadCursor: boolean,
+  cursorOf: (row: R) => string,
+  totalCount: () => Promise<number>,
+  map: (row: R) => T = (r) => r as unknown as T,
+): ConnectionShape<T> {
+  const page = rows.slice(0, limit);
+  const edges = page.map((r) => ({ cursor: cursorOf(r), node: map(r) }));
+  return {
+    edges,
+    nodes: edges.map((e) => e.node),
+    pageInfo: {
+      hasNextPage: rows.length > limit,
+      hasPreviousPage: hadCursor,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    },
+    totalCount: lazy(totalCount),
+  };
+}
+
+/** A thenable that starts its work only when awaited (graphql-js awaits selected fields only). */
+export function lazy<T>(fn: () => Promise<T>): PromiseLike<T> {
+  let p: Promise<T> | null = null;
+  return {
+    then(onFulfilled, onRejected) {
+      p ??= fn();
+      return p.then(onFulfilled, onRejected);
+    },
+  };
+}
