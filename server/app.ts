@@ -18,7 +18,8 @@ import type { Context } from './shared/context.js';
 import type { Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
-import { InProcessPubSub, type PubSub } from './shared/pubsub.js';
+import { createPubSub, type PubSub } from './shared/pubsub.js';
+import { JobQueue } from './shared/jobs/queue.js';
 
 export interface RunningServer {
   url: string;
@@ -60,8 +61,10 @@ export async function startServer(opts: {
   pubsub?: PubSub;
 }): Promise<RunningServer> {
   const { env, database, log } = opts;
-  const pubsub = opts.pubsub ?? new InProcessPubSub();
-  const services = createServices({ env, database, log, pubsub });
+  const pubsub = opts.pubsub ?? (await createPubSub(database));
+  const jobs = new JobQueue(database, log.child({ component: 'jobs' }), { pollMs: env.JOB_POLL_MS, leaseMs: env.JOB_LEASE_MS });
+  const services = createServices({ env, database, log, pubsub, jobs });
+  if (env.WORKERS === 'true') await jobs.start();
   const schema = await getSchema();
   let shuttingDown = false;
 
@@ -221,6 +224,8 @@ export async function startServer(opts: {
         // apollo.stop() runs the drain plugins: HTTP server stops accepting and drains, sockets close.
         await apollo.stop();
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        // Running jobs stop at their next safe point; their leases lapse and any replica resumes them.
+        await jobs.stop();
         await pubsub.close();
       })();
       return closing;

@@ -27,6 +27,10 @@ const schema = z.object({
   MAIL_FROM: z.string().default('Roster <no-reply@roster.local>'),
   /** Skip creating the demo tenant on an empty database (set in production). */
   SEED_DEMO: z.enum(['true', 'false']).default('true'),
+  /** Run background workers (mail, bulk jobs, syncs) in this process. */
+  WORKERS: z.enum(['true', 'false']).default('true'),
+  JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  JOB_LEASE_MS: z.coerce.number().int().min(100).default(30_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 

@@ -2,6 +2,7 @@ import type { Env } from './env.js';
 import type { Database } from './shared/db.js';
 import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
+import type { JobQueue } from './shared/jobs/queue.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { AuthStore } from './modules/auth/auth.store.js';
@@ -9,6 +10,8 @@ import { DirectoryService } from './modules/directory/directory.service.js';
 import { DirectoryStore } from './modules/directory/directory.store.js';
 import { GroupService } from './modules/group/group.service.js';
 import { GroupStore } from './modules/group/group.store.js';
+import { MailService } from './modules/mail/mail.service.js';
+import path from 'node:path';
 import { IdentityProviderService } from './modules/identity-provider/identity-provider.service.js';
 import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
 import { TenantService } from './modules/tenant/tenant.service.js';
@@ -29,6 +32,9 @@ export interface Services {
   env: Env;
   log: Logger;
   pubsub: PubSub;
+  /** The shared PostgreSQL-backed job queue; modules register handlers in createServices. */
+  jobs: JobQueue;
+  database: Database;
   stores: Stores;
   tenants: TenantService;
   directories: DirectoryService;
@@ -36,13 +42,20 @@ export interface Services {
   groups: GroupService;
   identityProviders: IdentityProviderService;
   auth: AuthService;
+  mail: MailService;
   /** Per-request DataLoaders scoped to one tenant. */
   createLoaders(tenantId: string | null): Loaders;
 }
 
 /** Wires stores and services once per process. */
-export function createServices(deps: { env: Env; database: Database; log: Logger; pubsub: PubSub }): Services {
-  const { env, database, log, pubsub } = deps;
+export function createServices(deps: {
+  env: Env;
+  database: Database;
+  log: Logger;
+  pubsub: PubSub;
+  jobs: JobQueue;
+}): Services {
+  const { env, database, log, pubsub, jobs } = deps;
   const db = database.db;
   const stores: Stores = {
     tenants: new TenantStore(db),
@@ -52,10 +65,18 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),
   };
+  const mail = new MailService(db, jobs, log.child({ component: 'mail' }), {
+    smtpUrl: env.SMTP_URL,
+    from: env.MAIL_FROM,
+    mailboxDir: path.resolve(env.DATA_DIR, 'mailbox'),
+  });
+  mail.registerWorker();
   return {
     env,
     log,
     pubsub,
+    jobs,
+    database,
     stores,
     tenants: new TenantService(stores.tenants),
     directories: new DirectoryService(stores.directories),
@@ -63,6 +84,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     groups: new GroupService(stores.groups),
     identityProviders: new IdentityProviderService(stores.identityProviders, env.PORTAL_BASE_URL),
     auth: new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000),
+    mail,
     createLoaders: (tenantId) => createLoaders(stores, tenantId),
   };
 }

@@ -3,3 +3,5 @@ export * from './tenant.js';
 export * from './directory.js';
 export * from './user.js';
 export * from './session.js';
+export * from './job.js';
+export * from './mail.js';

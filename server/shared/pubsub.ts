@@ -46,3 +46,50 @@ export class InProcessPubSub implements PubSub {
     this.controller.abort();
   }
 }
+
+const EVENTS_CHANNEL = 'roster_events';
+
+/**
+ * Cross-replica bus on PostgreSQL LISTEN/NOTIFY: every replica LISTENs once and fans events
+ * out to its local subscribers, so a subscriber sees progress of work running on any
+ * replica. NOTIFY payloads are limited to 8000 bytes: events carry counts and ids, not data.
+ */
+export class PgPubSub implements PubSub {
+  private readonly local = new InProcessPubSub();
+  private unlisten: (() => Promise<void>) | null = null;
+
+  private constructor(private readonly database: import('./db.js').Database) {}
+
+  static async create(database: import('./db.js').Database): Promise<PgPubSub> {
+    const bus = new PgPubSub(database);
+    bus.unlisten = await database.listen(EVENTS_CHANNEL, (raw) => {
+      try {
+        const { topic, payload } = JSON.parse(raw) as { topic: string; payload: unknown };
+        void bus.local.publish(topic, payload);
+      } catch {
+        // Not ours or truncated: ignore rather than kill the listener.
+      }
+    });
+    return bus;
+  }
+
+  async publish(topic: string, payload: unknown): Promise<void> {
+    const message = JSON.stringify({ topic, payload });
+    if (Buffer.byteLength(message) > 7900) throw new Error(`event on ${topic} is too large for NOTIFY`);
+    await this.database.notify(EVENTS_CHANNEL, message);
+  }
+
+  subscribe(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown> {
+    return this.local.subscribe(topic, signal);
+  }
+
+  async close(): Promise<void> {
+    await this.unlisten?.();
+    await this.local.close();
+  }
+}
+
+/** PostgreSQL may have several replicas: use NOTIFY. PGlite is one process: stay in memory. */
+export async function createPubSub(database: import('./db.js').Database): Promise<PubSub> {
+  return database.engine === 'postgres' ? PgPubSub.create(database) : new InProcessPubSub();
+}

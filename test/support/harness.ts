@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { startServer, type RunningServer } from '../../server/app.js';
 import { parseEnv, type Env } from '../../server/env.js';
@@ -41,6 +44,9 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SEED_DEMO: 'false',
     GRAPHQL_INTROSPECTION: 'true',
+    // Mailbox files and any other local state go to a throwaway folder per server.
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'roster-test-')),
+    JOB_POLL_MS: '100',
     ...overrides,
   });
 }

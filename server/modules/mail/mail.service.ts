@@ -1,0 +1,161 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import nodemailer, { type Transporter } from 'nodemailer';
+import { mailOutbox } from '../../../drizzle/schema/index.js';
+import type { Db, Executor } from '../../shared/db.js';
+import type { JobContext, JobQueue } from '../../shared/jobs/queue.js';
+import type { Logger } from '../../shared/logger.js';
+import { render, type MailTemplate } from './mail.templates.js';
+
+export const MAIL_QUEUE = 'mail.deliver';
+
+export type MailMessage = MailTemplate & {
+  tenantId: string;
+  to: string;
+  /** e.g. `invitation:<uuid>`: the delivery status can then be shown on that object. */
+  reference?: string;
+};
+
+export interface MailStatus {
+  reference: string;
+  status: 'pending' | 'sent' | 'failed';
+  sentAt: Date | null;
+  lastError: string | null;
+}
+
+/**
+ * Email through a transactional outbox. `queue` must be called with the transaction of the
+ * change that causes the message: a rolled-back change sends nothing. Delivery is a job
+ * with retries; with SMTP_URL it is real SMTP, otherwise an .eml file in the mailbox folder
+ * (and, for developers, the link in the log).
+ */
+export class MailService {
+  private transport: Transporter | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly jobs: JobQueue,
+    private readonly log: Logger,
+    private readonly opts: { smtpUrl?: string; from: string; mailboxDir: string },
+  ) {}
+
+  registerWorker(concurrency = 4): void {
+    this.jobs.register(MAIL_QUEUE, (ctx) => this.deliver(ctx), concurrency);
+  }
+
+  async queue(tx: Executor, m: MailMessage): Promise<string> {
+    const r = render(m);
+    const [row] = await tx
+      .insert(mailOutbox)
+      .values({
+        tenantId: m.tenantId,
+        toAddress: m.to,
+        template: m.template,
+        subject: r.subject,
+        textBody: r.text,
+        htmlBody: r.html,
+        reference: m.reference ?? null,
+      })
+      .returning({ id: mailOutbox.id });
+    await this.jobs.enqueue({ queue: MAIL_QUEUE, tenantId: m.tenantId, payload: { outboxId: row!.id }, maxAttempts: 8 }, tx);
+    return row!.id;
+  }
+
+  /** Many messages in one INSERT (bulk operations, sync runs). */
+  async queueMany(tx: Executor, messages: MailMessage[]): Promise<void> {
+    if (!messages.length) return;
+    const rows = await tx
+      .insert(mailOutbox)
+      .values(
+        messages.map((m) => {
+          const r = render(m);
+          return {
+            tenantId: m.tenantId,
+            toAddress: m.to,
+            template: m.template,
+            subject: r.subject,
+            textBody: r.text,
+            htmlBody: r.html,
+            reference: m.reference ?? null,
+          };
+        }),
+      )
+      .returning({ id: mailOutbox.id, tenantId: mailOutbox.tenantId });
+    for (const row of rows) {
+      await this.jobs.enqueue({ queue: MAIL_QUEUE, tenantId: row.tenantId, payload: { outboxId: row.id }, maxAttempts: 8 }, tx);
+    }
+  }
+
+  /** Latest delivery status per reference, tenant-scoped. */
+  async statusByReferences(tenantId: string, references: readonly string[], tx: Executor = this.db): Promise<Map<string, MailStatus>> {
+    if (!references.length) return new Map();
+    const rows = await tx
+      .select({
+        reference: mailOutbox.reference,
+        status: mailOutbox.status,
+        sentAt: mailOutbox.sentAt,
+        lastError: mailOutbox.lastError,
+        createdAt: mailOutbox.createdAt,
+      })
+      .from(mailOutbox)
+      .where(and(eq(mailOutbox.tenantId, tenantId), inArray(mailOutbox.reference, [...references])))
+      .orderBy(sql`${mailOutbox.createdAt} asc`);
+    const out = new Map<string, MailStatus>();
+    for (const r of rows) {
+      out.set(r.reference!, { reference: r.reference!, status: r.status as MailStatus['status'], sentAt: r.sentAt, lastError: r.lastError });
+    }
+    return out;
+  }
+
+  private getTransport(): Transporter {
+    this.transport ??= this.opts.smtpUrl
+      ? nodemailer.createTransport(this.opts.smtpUrl)
+      : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+    return this.transport;
+  }
+
+  private async deliver({ job, log }: JobContext): Promise<void> {
+    const { outboxId } = job.payload as { outboxId: string };
+    const [m] = await this.db.select().from(mailOutbox).where(eq(mailOutbox.id, outboxId));
+    if (!m || m.status !== 'pending') return; // already delivered (job re-run after a crash) or gone
+    try {
+      const info = (await this.getTransport().sendMail({
+        from: this.opts.from,
+        to: m.toAddress,
+        subject: m.subject,
+        text: m.textBody ?? '',
+        html: m.htmlBody ?? undefined,
+      })) as { message?: Buffer; messageId?: string };
+      if (!this.opts.smtpUrl && info.message) {
+        await mkdir(this.opts.mailboxDir, { recursive: true });
+        const file = path.join(this.opts.mailboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${m.id}.eml`);
+        await writeFile(file, info.message);
+        const link = /https?:\/\/\S+/.exec(m.textBody ?? '')?.[0];
+        // Development only (no SMTP): the spec asks for the link in the log so it can be followed.
+        this.log.info({ to: m.toAddress, template: m.template, file, link }, 'mail written to local mailbox');
+      }
+      await this.db
+        .update(mailOutbox)
+        .set({ status: 'sent', sentAt: new Date(), attempts: sql`${mailOutbox.attempts} + 1`, textBody: null, htmlBody: null, lastError: null })
+        .where(eq(mailOutbox.id, m.id));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const giveUp = job.attempts >= job.maxAttempts;
+      await this.db
+        .update(mailOutbox)
+        .set({
+          attempts: sql`${mailOutbox.attempts} + 1`,
+          lastError: message.slice(0, 500),
+          ...(giveUp ? { status: 'failed', textBody: null, htmlBody: null } : {}),
+        })
+        .where(eq(mailOutbox.id, m.id));
+      log.warn({ to: m.toAddress, attempt: job.attempts, err: message }, 'mail delivery failed');
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.transport?.close();
+  }
+}
