@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/logger.js';
 import { render, type MailTemplate } from './mail.templates.js';
 
 export const MAIL_QUEUE = 'mail.deliver';
+const MAIL_BATCH = 50;
 
 export type MailMessage = MailTemplate & {
   tenantId: string;
@@ -45,26 +46,13 @@ export class MailService {
   }
 
   async queue(tx: Executor, m: MailMessage): Promise<string> {
-    const r = render(m);
-    const [row] = await tx
-      .insert(mailOutbox)
-      .values({
-        tenantId: m.tenantId,
-        toAddress: m.to,
-        template: m.template,
-        subject: r.subject,
-        textBody: r.text,
-        htmlBody: r.html,
-        reference: m.reference ?? null,
-      })
-      .returning({ id: mailOutbox.id });
-    await this.jobs.enqueue({ queue: MAIL_QUEUE, tenantId: m.tenantId, payload: { outboxId: row!.id }, maxAttempts: 8 }, tx);
-    return row!.id;
+    const [id] = await this.queueMany(tx, [m]);
+    return id!;
   }
 
-  /** Many messages in one INSERT (bulk operations, sync runs). */
-  async queueMany(tx: Executor, messages: MailMessage[]): Promise<void> {
-    if (!messages.length) return;
+  /** Many messages in one INSERT (bulk operations, sync runs); returns their outbox ids in order. */
+  async queueMany(tx: Executor, messages: MailMessage[]): Promise<string[]> {
+    if (!messages.length) return [];
     const rows = await tx
       .insert(mailOutbox)
       .values(
@@ -82,9 +70,14 @@ export class MailService {
         }),
       )
       .returning({ id: mailOutbox.id, tenantId: mailOutbox.tenantId });
-    for (const row of rows) {
-      await this.jobs.enqueue({ queue: MAIL_QUEUE, tenantId: row.tenantId, payload: { outboxId: row.id }, maxAttempts: 8 }, tx);
+    // One delivery job per batch of messages: a 100k-user sync makes 2k jobs, not 100k.
+    const batches: { queue: string; tenantId: string; payload: { outboxIds: string[] }; maxAttempts: number }[] = [];
+    for (let i = 0; i < rows.length; i += MAIL_BATCH) {
+      const chunk = rows.slice(i, i + MAIL_BATCH);
+      batches.push({ queue: MAIL_QUEUE, tenantId: chunk[0]!.tenantId, payload: { outboxIds: chunk.map((r) => r.id) }, maxAttempts: 8 });
     }
+    await this.jobs.enqueueMany(batches, tx);
+    return rows.map((r) => r.id);
   }
 
   /** Latest delivery status per reference, tenant-scoped. */
@@ -115,44 +108,59 @@ export class MailService {
     return this.transport;
   }
 
-  private async deliver({ job, log }: JobContext): Promise<void> {
-    const { outboxId } = job.payload as { outboxId: string };
-    const [m] = await this.db.select().from(mailOutbox).where(eq(mailOutbox.id, outboxId));
-    if (!m || m.status !== 'pending') return; // already delivered (job re-run after a crash) or gone
-    try {
-      const info = (await this.getTransport().sendMail({
-        from: this.opts.from,
-        to: m.toAddress,
-        subject: m.subject,
-        text: m.textBody ?? '',
-        html: m.htmlBody ?? undefined,
-      })) as { message?: Buffer; messageId?: string };
-      if (!this.opts.smtpUrl && info.message) {
-        await mkdir(this.opts.mailboxDir, { recursive: true });
-        const file = path.join(this.opts.mailboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${m.id}.eml`);
-        await writeFile(file, info.message);
-        const link = /https?:\/\/\S+/.exec(m.textBody ?? '')?.[0];
-        // Development only (no SMTP): the spec asks for the link in the log so it can be followed.
-        this.log.info({ to: m.toAddress, template: m.template, file, link }, 'mail written to local mailbox');
+  /**
+   * Sends each still-pending message of the batch. A re-run (retry, or resume after a crash)
+   * skips what was already sent; a failure leaves the rest for the retry.
+   */
+  private async deliver({ job, log, signal }: JobContext): Promise<void> {
+    const ids = (job.payload as { outboxIds: string[] }).outboxIds;
+    const pending = await this.db
+      .select()
+      .from(mailOutbox)
+      .where(and(inArray(mailOutbox.id, ids), eq(mailOutbox.status, 'pending')));
+    let firstError: unknown = null;
+    for (const m of pending) {
+      if (signal.aborted) throw new Error('mail delivery interrupted');
+      try {
+        await this.sendOne(m);
+      } catch (err) {
+        firstError ??= err;
+        const message = err instanceof Error ? err.message : String(err);
+        const giveUp = job.attempts >= job.maxAttempts;
+        await this.db
+          .update(mailOutbox)
+          .set({
+            attempts: sql`${mailOutbox.attempts} + 1`,
+            lastError: message.slice(0, 500),
+            ...(giveUp ? { status: 'failed', textBody: null, htmlBody: null } : {}),
+          })
+          .where(eq(mailOutbox.id, m.id));
+        log.warn({ to: m.toAddress, attempt: job.attempts, err: message }, 'mail delivery failed');
       }
-      await this.db
-        .update(mailOutbox)
-        .set({ status: 'sent', sentAt: new Date(), attempts: sql`${mailOutbox.attempts} + 1`, textBody: null, htmlBody: null, lastError: null })
-        .where(eq(mailOutbox.id, m.id));
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      const giveUp = job.attempts >= job.maxAttempts;
-      await this.db
-        .update(mailOutbox)
-        .set({
-          attempts: sql`${mailOutbox.attempts} + 1`,
-          lastError: message.slice(0, 500),
-          ...(giveUp ? { status: 'failed', textBody: null, htmlBody: null } : {}),
-        })
-        .where(eq(mailOutbox.id, m.id));
-      log.warn({ to: m.toAddress, attempt: job.attempts, err: message }, 'mail delivery failed');
-      throw err;
     }
+    if (firstError) throw firstError;
+  }
+
+  private async sendOne(m: typeof mailOutbox.$inferSelect): Promise<void> {
+    const info = (await this.getTransport().sendMail({
+      from: this.opts.from,
+      to: m.toAddress,
+      subject: m.subject,
+      text: m.textBody ?? '',
+      html: m.htmlBody ?? undefined,
+    })) as { message?: Buffer };
+    if (!this.opts.smtpUrl && info.message) {
+      await mkdir(this.opts.mailboxDir, { recursive: true });
+      const file = path.join(this.opts.mailboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${m.id}.eml`);
+      await writeFile(file, info.message);
+      const link = /https?:\/\/\S+/.exec(m.textBody ?? '')?.[0];
+      // Development only (no SMTP): the spec asks for the link in the log so it can be followed.
+      this.log.info({ to: m.toAddress, template: m.template, file, link }, 'mail written to local mailbox');
+    }
+    await this.db
+      .update(mailOutbox)
+      .set({ status: 'sent', sentAt: new Date(), attempts: sql`${mailOutbox.attempts} + 1`, textBody: null, htmlBody: null, lastError: null })
+      .where(eq(mailOutbox.id, m.id));
   }
 
   close(): void {

@@ -100,6 +100,26 @@ export class JobQueue {
     return { id: existing.id, created: false };
   }
 
+  /** Many jobs in one INSERT (no singleton keys): for fan-out such as mail batches. */
+  async enqueueMany(items: Omit<EnqueueOptions, 'singletonKey'>[], tx: Executor = this.db): Promise<string[]> {
+    if (!items.length) return [];
+    const rows = await tx
+      .insert(jobs)
+      .values(
+        items.map((o) => ({
+          queue: o.queue,
+          payload: o.payload ?? {},
+          tenantId: o.tenantId ?? null,
+          runAt: o.runAt ?? new Date(),
+          priority: o.priority ?? 0,
+          maxAttempts: o.maxAttempts ?? 5,
+        })),
+      )
+      .returning({ id: jobs.id });
+    for (const q of new Set(items.map((i) => i.queue))) await tx.execute(sql`select pg_notify(${CHANNEL}, ${q})`);
+    return rows.map((r) => r.id);
+  }
+
   async cancel(jobId: string, tx: Executor = this.db): Promise<void> {
     await tx
       .update(jobs)
