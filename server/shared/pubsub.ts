@@ -1,4 +1,5 @@
 import { EventEmitter, on } from 'node:events';
+import type { Database } from './db.js';
 
 /**
  * The event bus behind subscriptions. Resolvers and services only see this interface, so the
@@ -58,9 +59,9 @@ export class PgPubSub implements PubSub {
   private readonly local = new InProcessPubSub();
   private unlisten: (() => Promise<void>) | null = null;
 
-  private constructor(private readonly database: import('./db.js').Database) {}
+  private constructor(private readonly database: Database) {}
 
-  static async create(database: import('./db.js').Database): Promise<PgPubSub> {
+  static async create(database: Database): Promise<PgPubSub> {
     const bus = new PgPubSub(database);
     bus.unlisten = await database.listen(EVENTS_CHANNEL, (raw) => {
       try {
@@ -90,6 +91,6 @@ export class PgPubSub implements PubSub {
 }
 
 /** PostgreSQL may have several replicas: use NOTIFY. PGlite is one process: stay in memory. */
-export async function createPubSub(database: import('./db.js').Database): Promise<PubSub> {
+export async function createPubSub(database: Database): Promise<PubSub> {
   return database.engine === 'postgres' ? PgPubSub.create(database) : new InProcessPubSub();
 }
