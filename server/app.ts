@@ -122,6 +122,9 @@ export async function startServer(opts: {
     schema,
     introspection: env.introspection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns shutdown order (HTTP, sockets, jobs, database); Apollo's own signal
+    // handlers would race it and leave the process hanging.
+    stopOnTerminationSignals: false,
     formatError: formatErrorFor(log),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
