@@ -1,0 +1,21 @@
+import { serverAudits } from 'graphql-http';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './support/harness.js';
+
+let ts: TestServer;
+beforeAll(async () => {
+  ts = await startTestServer();
+});
+afterAll(async () => {
+  await ts?.close();
+});
+
+it('passes the GraphQL-over-HTTP audit with no errors', async () => {
+  const audits = serverAudits({ url: ts.url, fetchFn: fetch });
+  const results = await Promise.all(audits.map((a) => a.fn()));
+  const errors = results.filter((r) => r.status === 'error');
+  const warnings = results.filter((r) => r.status === 'warn');
+  for (const w of warnings) console.log(`audit warning: ${w.name}: ${w.reason}`);
+  for (const e of errors) console.log(`audit ERROR: ${e.name}: ${e.reason}`);
+  expect(errors.map((e) => e.name)).toEqual([]);
+});
