@@ -97,7 +97,7 @@ describe('server process', () => {
       expect(password).toBeTruthy();
       const base = url.replace(/\/graphql$/, '');
       expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
-      expect((await (await fetch(`${base}/readyz`)).json()).status).toBe('ready');
+      expect(((await (await fetch(`${base}/readyz`)).json()) as { status: string }).status).toBe('ready');
 
       const login = await gql<any>(url, `mutation($i: LoginInput!) { login(input: $i) { token } }`, {
         i: { tenant: 'demo', email: 'admin@demo.test', password },
