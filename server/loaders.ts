@@ -3,18 +3,26 @@ import { createDirectoryLoaders } from './modules/directory/directory.loaders.js
 import { createGroupLoaders } from './modules/group/group.loaders.js';
 import { createIdentityProviderLoaders } from './modules/identity-provider/identity-provider.loaders.js';
 import { createUserLoaders } from './modules/user/user.loaders.js';
+import { createInvitationLoaders } from './modules/invitation/invitation.loaders.js';
+import type { InvitationService } from './modules/invitation/invitation.service.js';
+import type { MailService } from './modules/mail/mail.service.js';
 
 /**
  * Built per operation, for one tenant: a loader can never return another tenant's row, and
  * its cache never outlives the request. Without a viewer the tenant is a uuid matching nothing.
  */
-export function createLoaders(stores: Stores, tenantId: string | null) {
+export function createLoaders(
+  stores: Stores,
+  tenantId: string | null,
+  services: { invitations: InvitationService; mail: MailService },
+) {
   const t = tenantId ?? '00000000-0000-0000-0000-000000000000';
   return {
     ...createDirectoryLoaders(stores.directories, t),
     ...createUserLoaders(stores.users, t),
     ...createGroupLoaders(stores.groups, t),
     ...createIdentityProviderLoaders(stores.identityProviders, t),
+    ...createInvitationLoaders(services.invitations, services.mail, t),
   };
 }
 

@@ -7,6 +7,7 @@ import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
 import { GroupResolver } from './modules/group/group.resolver.js';
 import { IdentityProviderResolver } from './modules/identity-provider/identity-provider.resolver.js';
+import { InvitationResolver, UserInvitationsResolver } from './modules/invitation/invitation.resolver.js';
 import { NodeResolver } from './modules/node/node.resolver.js';
 import { SystemResolver } from './modules/system/system.resolver.js';
 import { TenantResolver } from './modules/tenant/tenant.resolver.js';
@@ -18,10 +19,12 @@ export const resolvers = [
   DirectoryResolver,
   GroupResolver,
   IdentityProviderResolver,
+  InvitationResolver,
   NodeResolver,
   SystemResolver,
   TenantResolver,
   UserResolver,
+  UserInvitationsResolver,
 ] as const;
 
 let cached: Promise<GraphQLSchema> | null = null;

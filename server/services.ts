@@ -9,7 +9,7 @@ import { AuthStore } from './modules/auth/auth.store.js';
 import { DirectoryService } from './modules/directory/directory.service.js';
 import { DirectoryStore } from './modules/directory/directory.store.js';
 import { GroupService } from './modules/group/group.service.js';
-import { GroupStore } from './modules/group/group.store.js';
+import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
 import { MailService } from './modules/mail/mail.service.js';
 import path from 'node:path';
 import { IdentityProviderService } from './modules/identity-provider/identity-provider.service.js';
@@ -17,13 +17,18 @@ import { IdentityProviderStore } from './modules/identity-provider/identity-prov
 import { TenantService } from './modules/tenant/tenant.service.js';
 import { TenantStore } from './modules/tenant/tenant.store.js';
 import { UserService } from './modules/user/user.service.js';
-import { UserStore } from './modules/user/user.store.js';
+import { UserStore, UserWriteStore } from './modules/user/user.store.js';
+import { InvitationService } from './modules/invitation/invitation.service.js';
+import { InvitationStore } from './modules/invitation/invitation.store.js';
 
 export interface Stores {
   tenants: TenantStore;
   directories: DirectoryStore;
   users: UserStore;
+  userWrites: UserWriteStore;
   groups: GroupStore;
+  groupWrites: GroupWriteStore;
+  invitations: InvitationStore;
   identityProviders: IdentityProviderStore;
   auth: AuthStore;
 }
@@ -43,6 +48,7 @@ export interface Services {
   identityProviders: IdentityProviderService;
   auth: AuthService;
   mail: MailService;
+  invitations: InvitationService;
   /** Per-request DataLoaders scoped to one tenant. */
   createLoaders(tenantId: string | null): Loaders;
 }
@@ -61,7 +67,10 @@ export function createServices(deps: {
     tenants: new TenantStore(db),
     directories: new DirectoryStore(db),
     users: new UserStore(db),
+    userWrites: new UserWriteStore(db),
     groups: new GroupStore(db),
+    groupWrites: new GroupWriteStore(db),
+    invitations: new InvitationStore(db),
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),
   };
@@ -71,6 +80,10 @@ export function createServices(deps: {
     mailboxDir: path.resolve(env.DATA_DIR, 'mailbox'),
   });
   mail.registerWorker();
+  const invitations = new InvitationService(db, stores.invitations, mail, {
+    portalBaseUrl: env.PORTAL_BASE_URL,
+    ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
+  });
   return {
     env,
     log,
@@ -79,12 +92,22 @@ export function createServices(deps: {
     database,
     stores,
     tenants: new TenantService(stores.tenants),
-    directories: new DirectoryService(stores.directories),
-    users: new UserService(stores.users),
-    groups: new GroupService(stores.groups),
-    identityProviders: new IdentityProviderService(stores.identityProviders, env.PORTAL_BASE_URL),
+    directories: new DirectoryService(db, stores.directories),
+    users: new UserService({
+      db,
+      users: stores.users,
+      userWrites: stores.userWrites,
+      groups: stores.groups,
+      groupWrites: stores.groupWrites,
+      directories: stores.directories,
+      identityProviders: stores.identityProviders,
+      invitations,
+    }),
+    groups: new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users),
+    identityProviders: new IdentityProviderService(stores.identityProviders, env.PORTAL_BASE_URL, stores.directories),
     auth: new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000),
     mail,
-    createLoaders: (tenantId) => createLoaders(stores, tenantId),
+    invitations,
+    createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail }),
   };
 }

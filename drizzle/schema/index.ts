@@ -5,3 +5,4 @@ export * from './user.js';
 export * from './session.js';
 export * from './job.js';
 export * from './mail.js';
+export * from './invitation.js';

@@ -90,15 +90,19 @@ export class DomainError extends Error {
   }
 }
 
-/** Runs a service call and maps expected failures to `{ errors }`. */
+/**
+ * Runs a service call and maps expected failures to `{ errors }`; `onFailure` supplies the
+ * payload's non-null fields for that case (e.g. `{ success: false }`).
+ */
 export async function toPayload<T extends object>(
   fn: () => Promise<T>,
-): Promise<T | { errors: UserError[] }> {
+  onFailure: Partial<T> = {},
+): Promise<T | (Partial<T> & { errors: UserError[] })> {
   try {
     const result = await fn();
     return { errors: [], ...result };
   } catch (err) {
-    if (err instanceof DomainError) return { errors: err.errors };
+    if (err instanceof DomainError) return { ...onFailure, errors: err.errors };
     throw err;
   }
 }

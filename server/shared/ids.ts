@@ -33,3 +33,11 @@ export function fromGlobalId(globalId: string, type: string): string | null {
 export function isUuid(v: string): boolean {
   return UUID.test(v);
 }
+
+/** Stands in for an id that did not decode: a valid uuid that matches no row, so the lookup says "not found". */
+export const NO_MATCH = '00000000-0000-0000-0000-000000000000';
+
+/** The uuid of a global id of `type`, or NO_MATCH: for inputs where a bad id must behave like a missing object. */
+export function idOrNoMatch(globalId: string, type: string): string {
+  return fromGlobalId(globalId, type) ?? NO_MATCH;
+}

@@ -43,6 +43,6 @@ export class AuthResolver {
     return toPayload(async () => {
       await ctx.services.auth.logout(viewerOf(ctx));
       return { success: true };
-    });
+    }, { success: false });
   }
 }

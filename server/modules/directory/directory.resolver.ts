@@ -1,9 +1,10 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { toPayload } from '../../shared/errors.js';
 import type { Context } from '../../shared/context.js';
 import { viewerOf } from '../../shared/context.js';
 import { fromGlobalId, toGlobalId } from '../../shared/ids.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
-import { Directory, DirectoryConnection, type DirectoryRow } from './directory.types.js';
+import { CreateDirectoryInput, Directory, DirectoryConnection, DirectoryPayload, type DirectoryRow } from './directory.types.js';
 
 @Resolver(() => Directory)
 export class DirectoryResolver {
@@ -23,6 +24,11 @@ export class DirectoryResolver {
   ): Promise<DirectoryRow | null> {
     const uuid = fromGlobalId(id, 'Directory');
     return uuid ? ctx.loaders.directoryById.load(uuid) : null;
+  }
+
+  @Mutation(() => DirectoryPayload, { description: 'Creates an external directory (ACTIVE_DIRECTORY or LDAP) with a built-in Users group.' })
+  createDirectory(@Ctx() ctx: Context, @Arg('input', () => CreateDirectoryInput, { description: 'The new directory.' }) input: CreateDirectoryInput) {
+    return toPayload(async () => ({ directory: await ctx.services.directories.create(viewerOf(ctx), input) }));
   }
 
   @FieldResolver(() => ID)

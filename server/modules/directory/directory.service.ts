@@ -1,10 +1,16 @@
 import type { Viewer } from '../../shared/context.js';
+import type { Db } from '../../shared/db.js';
+import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
+import { checkName } from '../../shared/validation.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';
 import type { DirectoryStore } from './directory.store.js';
 import type { DirectoryRow } from './directory.types.js';
 
 export class DirectoryService {
-  constructor(private readonly store: DirectoryStore) {}
+  constructor(
+    private readonly db: Db,
+    private readonly store: DirectoryStore,
+  ) {}
 
   async list(viewer: Viewer, args: { first?: number | null; after?: string | null }): Promise<ConnectionShape<DirectoryRow>> {
     const limit = pageSize(args.first);
@@ -17,6 +23,18 @@ export class DirectoryService {
       after !== null,
       (r) => encodeCursor([r.name.toLowerCase(), r.id]),
       () => this.store.count(viewer.tenantId),
+    );
+  }
+
+  async create(viewer: Viewer, input: { name: string; kind: string; description?: string | null }): Promise<DirectoryRow> {
+    const errors: UserError[] = [];
+    const name = checkName(input.name, 'Name', ['input', 'name'], errors);
+    if (input.kind === 'CLOUD') {
+      errors.push(userError(ErrorCode.INVALID_INPUT, 'A tenant has exactly one Cloud Directory; create ACTIVE_DIRECTORY or LDAP ones.', ['input', 'kind']));
+    }
+    if (errors.length) throw new DomainError(errors);
+    return this.db.transaction((tx) =>
+      this.store.insertWithUsersGroup({ tenantId: viewer.tenantId, name, kind: input.kind, description: input.description?.trim() || null }, tx),
     );
   }
 

@@ -2,6 +2,7 @@ import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { directories, groups, users } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import type { DirectoryRow } from './directory.types.js';
+import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 
 export class DirectoryStore {
   constructor(private readonly db: Db) {}
@@ -71,5 +72,24 @@ export class DirectoryStore {
       .where(and(eq(groups.tenantId, tenantId), inArray(groups.directoryId, [...ids])))
       .groupBy(groups.directoryId);
     return new Map(rows.map((r) => [r.id, r.n]));
+  }
+
+  /** The directory and its built-in Users group, in the caller's transaction. */
+  async insertWithUsersGroup(
+    row: { tenantId: string; name: string; kind: string; description: string | null },
+    tx: Executor,
+  ): Promise<DirectoryRow> {
+    try {
+      const [d] = await tx.insert(directories).values(row).returning();
+      await tx
+        .insert(groups)
+        .values({ tenantId: row.tenantId, directoryId: d!.id, name: 'Users', builtIn: 'USERS', description: 'Every user of the directory.' });
+      return d!;
+    } catch (err) {
+      if (pgErrorInfo(err).constraint === 'uniq_directories_tenant_name') {
+        throw DomainError.of(ErrorCode.NAME_TAKEN, 'A directory with this name already exists.', ['input', 'name']);
+      }
+      throw err;
+    }
   }
 }

@@ -1,4 +1,5 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { UserError } from '../../shared/errors.js';
 import { Node } from '../node/node.types.js';
 import { ConnectionType } from '../../shared/pagination.js';
 
@@ -54,4 +55,25 @@ export interface DirectoryRow {
   description: string | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+@InputType({ description: 'A new external directory. The Cloud Directory exists from tenant creation and is the only CLOUD one.' })
+export class CreateDirectoryInput {
+  @Field(() => String, { description: 'Name (1–100 characters), unique in the tenant ignoring case.' })
+  name!: string;
+
+  @Field(() => DirectoryKind, { description: 'ACTIVE_DIRECTORY or LDAP.' })
+  kind!: DirectoryKind;
+
+  @Field(() => String, { nullable: true, description: 'Free-text description.' })
+  description?: string;
+}
+
+@ObjectType({ description: 'Result of `createDirectory`.' })
+export class DirectoryPayload {
+  @Field(() => Directory, { nullable: true, description: 'The new directory (with its built-in Users group).' })
+  directory?: unknown;
+
+  @Field(() => [UserError], { description: 'Expected failures; empty on success.' })
+  errors!: UserError[];
 }

@@ -1,11 +1,22 @@
-import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { toPayload } from '../../shared/errors.js';
 import type { Context } from '../../shared/context.js';
 import { viewerOf } from '../../shared/context.js';
-import { fromGlobalId, toGlobalId } from '../../shared/ids.js';
+import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import { Directory, type DirectoryRow } from '../directory/directory.types.js';
 import { UserConnection, type UserRow } from '../user/user.types.js';
-import { Group, GroupConnection, type GroupRow } from './group.types.js';
+import {
+  CreateGroupInput,
+  DeleteGroupInput,
+  DeleteGroupPayload,
+  Group,
+  GroupConnection,
+  GroupMembersInput,
+  GroupPayload,
+  UpdateGroupInput,
+  type GroupRow,
+} from './group.types.js';
 
 @InputType({ description: 'Filters of a group list.' })
 export class GroupFilterInput {
@@ -16,7 +27,6 @@ export class GroupFilterInput {
   search?: string;
 }
 
-const NO_MATCH = '00000000-0000-0000-0000-000000000000';
 
 @Resolver(() => Group)
 export class GroupResolver {
@@ -41,6 +51,55 @@ export class GroupResolver {
   async group(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id of the group.' }) id: string) {
     const uuid = fromGlobalId(id, 'Group');
     return uuid ? ctx.loaders.groupById.load(uuid) : null;
+  }
+
+  @Mutation(() => GroupPayload, { description: 'Creates a group in a directory.' })
+  createGroup(@Ctx() ctx: Context, @Arg('input', () => CreateGroupInput, { description: 'The new group.' }) input: CreateGroupInput) {
+    return toPayload(async () => ({
+      group: await ctx.services.groups.create(viewerOf(ctx), {
+        ...input,
+        directoryId: input.directoryId ? (fromGlobalId(input.directoryId, 'Directory') ?? NO_MATCH) : null,
+      }),
+    }));
+  }
+
+  @Mutation(() => GroupPayload, { description: 'Renames a group or changes its description.' })
+  updateGroup(@Ctx() ctx: Context, @Arg('input', () => UpdateGroupInput, { description: 'The changes.' }) input: UpdateGroupInput) {
+    return toPayload(async () => ({
+      group: await ctx.services.groups.update(viewerOf(ctx), { ...input, id: fromGlobalId(input.id, 'Group') ?? NO_MATCH }),
+    }));
+  }
+
+  @Mutation(() => DeleteGroupPayload, { description: 'Deletes a group (not its users).' })
+  deleteGroup(@Ctx() ctx: Context, @Arg('input', () => DeleteGroupInput, { description: 'The group.' }) input: DeleteGroupInput) {
+    return toPayload(async () => {
+      const id = await ctx.services.groups.delete(viewerOf(ctx), fromGlobalId(input.id, 'Group') ?? NO_MATCH);
+      return { deletedGroupId: toGlobalId('Group', id) };
+    });
+  }
+
+  @Mutation(() => GroupPayload, { description: 'Adds users to a group; users already in it are fine.' })
+  addGroupMembers(@Ctx() ctx: Context, @Arg('input', () => GroupMembersInput, { description: 'Group and users.' }) input: GroupMembersInput) {
+    return toPayload(async () => ({
+      group: await ctx.services.groups.addMembers(
+        viewerOf(ctx),
+        fromGlobalId(input.groupId, 'Group') ?? NO_MATCH,
+        input.userIds.map((u) => fromGlobalId(u, 'User') ?? NO_MATCH),
+      ),
+    }));
+  }
+
+  @Mutation(() => GroupPayload, {
+    description: 'Removes users from a group. Not allowed on Users; on Admins the last active admin cannot be removed.',
+  })
+  removeGroupMembers(@Ctx() ctx: Context, @Arg('input', () => GroupMembersInput, { description: 'Group and users.' }) input: GroupMembersInput) {
+    return toPayload(async () => ({
+      group: await ctx.services.groups.removeMembers(
+        viewerOf(ctx),
+        fromGlobalId(input.groupId, 'Group') ?? NO_MATCH,
+        input.userIds.map((u) => fromGlobalId(u, 'User') ?? NO_MATCH),
+      ),
+    }));
   }
 
   @FieldResolver(() => ID)

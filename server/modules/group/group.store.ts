@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { groupMemberships, groups, users } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
+import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import { userColumns } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
 import type { GroupRow } from './group.types.js';
@@ -87,4 +88,70 @@ export class GroupStore {
       .orderBy(asc(key), asc(users.id))
       .limit(limit);
   }
+}
+
+export class GroupWriteStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(
+    row: { tenantId: string; directoryId: string; name: string; description: string | null; builtIn?: string | null },
+    tx: Executor = this.db,
+  ): Promise<GroupRow> {
+    try {
+      const [g] = await tx.insert(groups).values(row).returning();
+      return g!;
+    } catch (err) {
+      throw mapGroupConstraint(err);
+    }
+  }
+
+  async update(tenantId: string, id: string, patch: { name?: string; description?: string | null }, tx: Executor = this.db) {
+    try {
+      const [g] = await tx
+        .update(groups)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(and(eq(groups.tenantId, tenantId), eq(groups.id, id)))
+        .returning();
+      return g ?? null;
+    } catch (err) {
+      throw mapGroupConstraint(err);
+    }
+  }
+
+  async delete(tenantId: string, id: string, tx: Executor = this.db): Promise<boolean> {
+    const rows = await tx
+      .delete(groups)
+      .where(and(eq(groups.tenantId, tenantId), eq(groups.id, id)))
+      .returning({ id: groups.id });
+    return rows.length === 1;
+  }
+
+  /** Every (group, user) pair in one INSERT; existing memberships are left as they are. */
+  async addMemberships(tenantId: string, pairs: { groupId: string; userId: string }[], tx: Executor = this.db): Promise<void> {
+    for (let i = 0; i < pairs.length; i += 5000) {
+      const chunk = pairs.slice(i, i + 5000);
+      if (chunk.length) {
+        await tx
+          .insert(groupMemberships)
+          .values(chunk.map((p) => ({ ...p, tenantId })))
+          .onConflictDoNothing();
+      }
+    }
+  }
+
+  async removeMemberships(tenantId: string, groupId: string, userIds: readonly string[], tx: Executor = this.db): Promise<number> {
+    if (!userIds.length) return 0;
+    const rows = await tx
+      .delete(groupMemberships)
+      .where(and(eq(groupMemberships.tenantId, tenantId), eq(groupMemberships.groupId, groupId), inArray(groupMemberships.userId, [...userIds])))
+      .returning({ userId: groupMemberships.userId });
+    return rows.length;
+  }
+}
+
+function mapGroupConstraint(err: unknown): unknown {
+  if (pgErrorInfo(err).constraint === 'uniq_groups_directory_name') {
+    return DomainError.of(ErrorCode.NAME_TAKEN, 'A group with this name already exists in the directory.', ['input', 'name']);
+  }
+  return err;
 }

@@ -1,14 +1,34 @@
-import { Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { toPayload } from '../../shared/errors.js';
+import { idOrNoMatch } from '../../shared/ids.js';
 import type { Context } from '../../shared/context.js';
 import { viewerOf } from '../../shared/context.js';
 import { toGlobalId } from '../../shared/ids.js';
-import { IdentityProvider, type IdentityProviderRow } from './identity-provider.types.js';
+import {
+  CreateIdentityProviderInput,
+  IdentityProvider,
+  IdentityProviderPayload,
+  type IdentityProviderRow,
+} from './identity-provider.types.js';
 
 @Resolver(() => IdentityProvider)
 export class IdentityProviderResolver {
   @Query(() => [IdentityProvider], { description: "The tenant's identity providers, the default one first." })
   identityProviders(@Ctx() ctx: Context): Promise<IdentityProviderRow[]> {
     return ctx.services.identityProviders.list(viewerOf(ctx));
+  }
+
+  @Mutation(() => IdentityProviderPayload, { description: 'Adds an identity provider (login portal) to the tenant.' })
+  createIdentityProvider(
+    @Ctx() ctx: Context,
+    @Arg('input', () => CreateIdentityProviderInput, { description: 'The new identity provider.' }) input: CreateIdentityProviderInput,
+  ) {
+    return toPayload(async () => ({
+      identityProvider: await ctx.services.identityProviders.create(viewerOf(ctx), {
+        ...input,
+        directoryId: input.directoryId ? idOrNoMatch(input.directoryId, 'Directory') : null,
+      }),
+    }));
   }
 
   @FieldResolver(() => ID)

@@ -1,4 +1,8 @@
 import type { Viewer } from '../../shared/context.js';
+import { DomainError, ErrorCode } from '../../shared/errors.js';
+import type { DirectoryStore } from '../directory/directory.store.js';
+
+const IDP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 import type { IdentityProviderStore } from './identity-provider.store.js';
 import type { IdentityProviderRow } from './identity-provider.types.js';
 
@@ -6,14 +10,27 @@ export class IdentityProviderService {
   constructor(
     private readonly store: IdentityProviderStore,
     private readonly portalBaseUrl: string,
+    private readonly directories: DirectoryStore,
   ) {}
+
+  async create(viewer: Viewer, input: { name: string; description?: string | null; directoryId?: string | null }): Promise<IdentityProviderRow> {
+    const name = input.name.trim();
+    if (!IDP_NAME.test(name)) {
+      throw DomainError.of(ErrorCode.INVALID_INPUT, 'Name: 1–63 lowercase letters, digits and inner hyphens (it is part of URLs).', ['input', 'name']);
+    }
+    const dir = input.directoryId
+      ? (await this.directories.byIds(viewer.tenantId, [input.directoryId]))[0]
+      : await this.directories.cloud(viewer.tenantId);
+    if (!dir) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such directory.', ['input', 'directoryId']);
+    return this.store.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description: input.description?.trim() || null });
+  }
 
   list(viewer: Viewer): Promise<IdentityProviderRow[]> {
     return this.store.list(viewer.tenantId);
   }
 
   /** `<portal base>/<idp name>`: the IdP's name is part of every link users follow. */
-  portalUrl(idp: IdentityProviderRow): string {
+  portalUrl(idp: Pick<IdentityProviderRow, 'name'>): string {
     return `${this.portalBaseUrl.replace(/\/+$/, '')}/${encodeURIComponent(idp.name)}`;
   }
 }

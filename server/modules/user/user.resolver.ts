@@ -1,12 +1,24 @@
-import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { toPayload } from '../../shared/errors.js';
 import type { Context } from '../../shared/context.js';
 import { viewerOf } from '../../shared/context.js';
-import { fromGlobalId, toGlobalId } from '../../shared/ids.js';
+import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import { Directory, type DirectoryRow } from '../directory/directory.types.js';
 import { Group, type GroupRow } from '../group/group.types.js';
 import { IdentityProvider, type IdentityProviderRow } from '../identity-provider/identity-provider.types.js';
-import { User, UserConnection, UserOrder, UserStatus, type UserRow } from './user.types.js';
+import {
+  CreateUserInput,
+  DeleteUserInput,
+  DeleteUserPayload,
+  UpdateUserInput,
+  User,
+  UserConnection,
+  UserOrder,
+  UserPayload,
+  UserStatus,
+  type UserRow,
+} from './user.types.js';
 import type { UserFilter } from './user.store.js';
 
 @InputType({ description: 'Filters of a user list; all given filters must match.' })
@@ -27,8 +39,6 @@ export class UserFilterInput {
   search?: string;
 }
 
-/** A filter id that does not decode to this tenant's object matches nothing. */
-const NO_MATCH = '00000000-0000-0000-0000-000000000000';
 
 @Resolver(() => User)
 export class UserResolver {
@@ -51,6 +61,35 @@ export class UserResolver {
   async user(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id of the user.' }) id: string) {
     const uuid = fromGlobalId(id, 'User');
     return uuid ? ctx.loaders.userById.load(uuid) : null;
+  }
+
+  @Mutation(() => UserPayload, { description: 'Adds a user to a directory (and to the Users group), optionally inviting them at once.' })
+  createUser(@Ctx() ctx: Context, @Arg('input', () => CreateUserInput, { description: 'The new user.' }) input: CreateUserInput) {
+    return toPayload(async () => {
+      const v = viewerOf(ctx);
+      const { user } = await ctx.services.users.create(v, {
+        ...input,
+        directoryId: input.directoryId ? (fromGlobalId(input.directoryId, 'Directory') ?? NO_MATCH) : null,
+        groupIds: (input.groupIds ?? []).map((g) => fromGlobalId(g, 'Group') ?? NO_MATCH),
+        identityProviderId: input.identityProviderId ? (fromGlobalId(input.identityProviderId, 'IdentityProvider') ?? NO_MATCH) : null,
+      });
+      return { user };
+    });
+  }
+
+  @Mutation(() => UserPayload, { description: 'Changes names, email, username, or enables/disables a user.' })
+  updateUser(@Ctx() ctx: Context, @Arg('input', () => UpdateUserInput, { description: 'The changes.' }) input: UpdateUserInput) {
+    return toPayload(async () => ({
+      user: await ctx.services.users.update(viewerOf(ctx), { ...input, id: fromGlobalId(input.id, 'User') ?? NO_MATCH }),
+    }));
+  }
+
+  @Mutation(() => DeleteUserPayload, { description: 'Deletes a user and their memberships. The last active admin cannot be deleted.' })
+  deleteUser(@Ctx() ctx: Context, @Arg('input', () => DeleteUserInput, { description: 'The user.' }) input: DeleteUserInput) {
+    return toPayload(async () => {
+      const id = await ctx.services.users.delete(viewerOf(ctx), fromGlobalId(input.id, 'User') ?? NO_MATCH);
+      return { deletedUserId: toGlobalId('User', id) };
+    });
   }
 
   @FieldResolver(() => ID)

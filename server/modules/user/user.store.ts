@@ -1,6 +1,7 @@
 import { and, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
 import { groupMemberships, users } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
+import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import type { UserOrder, UserRow } from './user.types.js';
 
 /** Every column but the password hash: secrets are opt-in, never `select *`. */
@@ -126,4 +127,75 @@ export class UserStore {
     }
     return out;
   }
+}
+
+export interface NewUserRow {
+  id: string;
+  tenantId: string;
+  directoryId: string;
+  email: string | null;
+  username: string | null;
+  firstName: string;
+  lastName: string;
+  status: string;
+  passwordHash: string | null;
+  identityProviderId: string | null;
+  activatedAt: Date | null;
+}
+
+export class UserWriteStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: NewUserRow, tx: Executor = this.db): Promise<UserRow> {
+    try {
+      const [u] = await tx.insert(users).values(row).returning(userColumns);
+      return u!;
+    } catch (err) {
+      throw mapUserConstraint(err);
+    }
+  }
+
+  async update(
+    tenantId: string,
+    id: string,
+    patch: Partial<Pick<NewUserRow, 'email' | 'username' | 'firstName' | 'lastName' | 'status'>>,
+    tx: Executor = this.db,
+  ): Promise<UserRow | null> {
+    try {
+      const [u] = await tx
+        .update(users)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(and(eq(users.tenantId, tenantId), eq(users.id, id)))
+        .returning(userColumns);
+      return u ?? null;
+    } catch (err) {
+      throw mapUserConstraint(err);
+    }
+  }
+
+  async delete(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<string[]> {
+    if (!ids.length) return [];
+    const rows = await tx
+      .delete(users)
+      .where(and(eq(users.tenantId, tenantId), inArray(users.id, [...ids])))
+      .returning({ id: users.id });
+    return rows.map((r) => r.id);
+  }
+
+  /** Locks the row so concurrent status changes of one user serialise. */
+  async lockOne(tenantId: string, id: string, tx: Executor): Promise<UserRow | null> {
+    const [u] = await tx
+      .select(userColumns)
+      .from(users)
+      .where(and(eq(users.tenantId, tenantId), eq(users.id, id)))
+      .for('update');
+    return u ?? null;
+  }
+}
+
+function mapUserConstraint(err: unknown): unknown {
+  if (pgErrorInfo(err).constraint === 'uniq_users_directory_email') {
+    return DomainError.of(ErrorCode.EMAIL_TAKEN, 'A user with this email already exists in the directory.', ['input', 'email']);
+  }
+  return err;
 }

@@ -1,4 +1,5 @@
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { UserError } from '../../shared/errors.js';
 import { Node } from '../node/node.types.js';
 import { ConnectionType } from '../../shared/pagination.js';
 
@@ -87,4 +88,96 @@ export interface UserRow {
   updatedAt: Date;
   lastInvitedAt: Date | null;
   activatedAt: Date | null;
+}
+
+@InputType({ description: 'A new directory user.' })
+export class CreateUserInput {
+  @Field(() => ID, { nullable: true, description: "Directory to create the user in; default: the tenant's Cloud Directory." })
+  directoryId?: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Email; required in the Cloud Directory, unique per directory ignoring case. Stored lower-cased.',
+  })
+  email?: string;
+
+  @Field(() => String, { nullable: true, description: 'Login id; defaults to the email.' })
+  username?: string;
+
+  @Field(() => String, { description: 'Given name (1–100 characters).' })
+  firstName!: string;
+
+  @Field(() => String, { description: 'Family name (1–100 characters).' })
+  lastName!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Default password (Cloud Directory only), checked against the password policy. A user created with one is ACTIVE at once; without one the user is INVITED until they complete setup.',
+  })
+  password?: string;
+
+  @Field(() => [ID], { nullable: true, description: 'Groups of the same directory to add the user to (Users is implicit).' })
+  groupIds?: string[];
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'Identity provider for the invitation. A non-default one needs the tenant flag IDP_SELECTION_FOR_INVITES.',
+  })
+  identityProviderId?: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Send the invitation email now (only for users created without a password). Default false.',
+  })
+  sendInvite?: boolean;
+}
+
+@InputType({ description: 'Changes to a user; omitted fields stay as they are.' })
+export class UpdateUserInput {
+  @Field(() => ID, { description: 'The user.' })
+  id!: string;
+
+  @Field(() => String, { nullable: true, description: 'New email (unique per directory ignoring case).' })
+  email?: string;
+
+  @Field(() => String, { nullable: true, description: 'New login id.' })
+  username?: string;
+
+  @Field(() => String, { nullable: true, description: 'New given name.' })
+  firstName?: string;
+
+  @Field(() => String, { nullable: true, description: 'New family name.' })
+  lastName?: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'true disables the account (DISABLED: cannot sign in; refused for the last active admin); false re-enables it (ACTIVE if it was ever activated, else INVITED).',
+  })
+  disabled?: boolean;
+}
+
+@InputType({ description: 'The user to delete.' })
+export class DeleteUserInput {
+  @Field(() => ID, { description: 'The user.' })
+  id!: string;
+}
+
+@ObjectType({ description: 'Result of `createUser` / `updateUser`.' })
+export class UserPayload {
+  @Field(() => User, { nullable: true, description: 'The user after the change.' })
+  user?: unknown;
+
+  @Field(() => [UserError], { description: 'Expected failures (every failed password rule, EMAIL_TAKEN, NOT_FOUND, …); empty on success.' })
+  errors!: UserError[];
+}
+
+@ObjectType({ description: 'Result of `deleteUser`.' })
+export class DeleteUserPayload {
+  @Field(() => ID, { nullable: true, description: 'Global id of the deleted user.' })
+  deletedUserId?: string | null;
+
+  @Field(() => [UserError], { description: 'NOT_FOUND or LAST_ADMIN; empty on success.' })
+  errors!: UserError[];
 }
