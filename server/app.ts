@@ -64,7 +64,10 @@ export async function startServer(opts: {
   const pubsub = opts.pubsub ?? (await createPubSub(database));
   const jobs = new JobQueue(database, log.child({ component: 'jobs' }), { pollMs: env.JOB_POLL_MS, leaseMs: env.JOB_LEASE_MS });
   const services = createServices({ env, database, log, pubsub, jobs });
-  if (env.WORKERS === 'true') await jobs.start();
+  if (env.WORKERS === 'true') {
+    await jobs.start();
+    services.syncs.startScheduler(env.SYNC_TICK_MS);
+  }
   const schema = await getSchema();
   let shuttingDown = false;
 
@@ -228,6 +231,7 @@ export async function startServer(opts: {
         await apollo.stop();
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         // Running jobs stop at their next safe point; their leases lapse and any replica resumes them.
+        services.syncs.stopScheduler();
         await jobs.stop();
         await pubsub.close();
       })();

@@ -3,6 +3,8 @@ import { createDirectoryLoaders } from './modules/directory/directory.loaders.js
 import { createGroupLoaders } from './modules/group/group.loaders.js';
 import { createIdentityProviderLoaders } from './modules/identity-provider/identity-provider.loaders.js';
 import { createUserLoaders } from './modules/user/user.loaders.js';
+import { createMfaLoaders } from './modules/mfa/mfa.loaders.js';
+import { createProvisioningLoaders } from './modules/provisioning/provisioning.loaders.js';
 import { createInvitationLoaders } from './modules/invitation/invitation.loaders.js';
 import type { InvitationService } from './modules/invitation/invitation.service.js';
 import type { MailService } from './modules/mail/mail.service.js';
@@ -23,6 +25,8 @@ export function createLoaders(
     ...createGroupLoaders(stores.groups, t),
     ...createIdentityProviderLoaders(stores.identityProviders, t),
     ...createInvitationLoaders(services.invitations, services.mail, t),
+    ...createMfaLoaders(stores.mfa, t),
+    ...createProvisioningLoaders(stores.provisionings, t),
   };
 }
 

@@ -8,6 +8,8 @@ import { DirectoryResolver } from './modules/directory/directory.resolver.js';
 import { GroupResolver } from './modules/group/group.resolver.js';
 import { IdentityProviderResolver } from './modules/identity-provider/identity-provider.resolver.js';
 import { InvitationResolver, UserInvitationsResolver } from './modules/invitation/invitation.resolver.js';
+import { MfaResolver } from './modules/mfa/mfa.resolver.js';
+import { ProvisioningResolver, SyncRunResolver } from './modules/provisioning/provisioning.resolver.js';
 import { NodeResolver } from './modules/node/node.resolver.js';
 import { SystemResolver } from './modules/system/system.resolver.js';
 import { TenantResolver } from './modules/tenant/tenant.resolver.js';
@@ -20,7 +22,10 @@ export const resolvers = [
   GroupResolver,
   IdentityProviderResolver,
   InvitationResolver,
+  MfaResolver,
   NodeResolver,
+  ProvisioningResolver,
+  SyncRunResolver,
   SystemResolver,
   TenantResolver,
   UserResolver,

@@ -11,6 +11,12 @@ import { DirectoryStore } from './modules/directory/directory.store.js';
 import { GroupService } from './modules/group/group.service.js';
 import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
 import { MailService } from './modules/mail/mail.service.js';
+import { MfaService } from './modules/mfa/mfa.service.js';
+import { MfaStore } from './modules/mfa/mfa.store.js';
+import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
+import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
+import { SyncService } from './modules/provisioning/sync.service.js';
+import { SyncStore } from './modules/provisioning/sync.store.js';
 import path from 'node:path';
 import { IdentityProviderService } from './modules/identity-provider/identity-provider.service.js';
 import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
@@ -30,6 +36,9 @@ export interface Stores {
   groupWrites: GroupWriteStore;
   invitations: InvitationStore;
   identityProviders: IdentityProviderStore;
+  mfa: MfaStore;
+  provisionings: ProvisioningStore;
+  sync: SyncStore;
   auth: AuthStore;
 }
 
@@ -49,6 +58,9 @@ export interface Services {
   auth: AuthService;
   mail: MailService;
   invitations: InvitationService;
+  mfa: MfaService;
+  provisionings: ProvisioningService;
+  syncs: SyncService;
   /** Per-request DataLoaders scoped to one tenant. */
   createLoaders(tenantId: string | null): Loaders;
 }
@@ -71,6 +83,9 @@ export function createServices(deps: {
     groups: new GroupStore(db),
     groupWrites: new GroupWriteStore(db),
     invitations: new InvitationStore(db),
+    mfa: new MfaStore(db),
+    provisionings: new ProvisioningStore(db),
+    sync: new SyncStore(),
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),
   };
@@ -84,6 +99,9 @@ export function createServices(deps: {
     portalBaseUrl: env.PORTAL_BASE_URL,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
+  const mfa = new MfaService(db, stores.mfa, mail, { portalBaseUrl: env.PORTAL_BASE_URL, ttlMs: env.INVITATION_TTL_HOURS * 3600_000 });
+  const syncs = new SyncService(db, stores.provisionings, stores.sync, stores.tenants, mfa, jobs, pubsub, log.child({ component: 'sync' }));
+  syncs.register();
   return {
     env,
     log,
@@ -108,6 +126,9 @@ export function createServices(deps: {
     auth: new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000),
     mail,
     invitations,
+    mfa,
+    provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups),
+    syncs,
     createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail }),
   };
 }

@@ -6,3 +6,4 @@ export * from './session.js';
 export * from './job.js';
 export * from './mail.js';
 export * from './invitation.js';
+export * from './mfa.js';

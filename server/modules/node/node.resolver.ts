@@ -11,6 +11,9 @@ export const nodeLoaders: Record<string, NodeLoader> = {
   User: (ctx, id) => ctx.loaders.userById.load(id),
   Group: (ctx, id) => ctx.loaders.groupById.load(id),
   IdentityProvider: (ctx, id) => ctx.loaders.identityProviderById.load(id),
+  MfaUser: (ctx, id) => ctx.loaders.mfaUserById.load(id),
+  Provisioning: (ctx, id) => ctx.loaders.provisioningById.load(id),
+  SyncRun: (ctx, id) => ctx.loaders.syncRunById.load(id),
 };
 
 @Resolver()

@@ -1,0 +1,193 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, uniqueIndex } from 'drizzle-orm/pg-core';
+import { tenants } from './tenant.js';
+import { groups, users } from './user.js';
+
+/**
+ * A provisioning: which directory groups feed the MFA directory. `draft` is edited freely;
+ * `deployed` (a copy made by Save & Deploy, versioned) is the only configuration syncs read.
+ */
+export const provisionings = pgTable(
+  'provisionings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    name: text('name').notNull(),
+    draft: jsonb('draft').notNull(),
+    deployed: jsonb('deployed'),
+    deployedVersion: integer('deployed_version').notNull().default(0),
+    deployedAt: timestamp('deployed_at', { withTimezone: true }),
+    nextSyncAt: timestamp('next_sync_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('uniq_provisionings_tenant_name').on(t.tenantId, sql`lower(${t.name})`),
+    uniqueIndex('uniq_provisionings_tenant_kind').on(t.tenantId, t.kind),
+    index('idx_provisionings_next_sync').on(t.nextSyncAt),
+  ],
+);
+
+/** MFA users. `provisioning_id` null means source MANUAL. */
+export const mfaUsers = pgTable(
+  'mfa_users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    provisioningId: uuid('provisioning_id').references(() => provisionings.id, { onDelete: 'set null' }),
+    directoryUserId: uuid('directory_user_id').references(() => users.id, { onDelete: 'set null' }),
+    username: text('username').notNull(),
+    email: text('email'),
+    firstName: text('first_name').notNull().default(''),
+    lastName: text('last_name').notNull().default(''),
+    /** UNENROLLED | ACTIVE */
+    status: text('status').notNull().default('UNENROLLED'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('uniq_mfa_users_tenant_username').on(t.tenantId, sql`lower(${t.username})`),
+    uniqueIndex('uniq_mfa_users_source_user')
+      .on(t.provisioningId, t.directoryUserId)
+      .where(sql`${t.provisioningId} is not null and ${t.directoryUserId} is not null`),
+    index('idx_mfa_users_tenant_email').on(t.tenantId, sql`lower(${t.email})`),
+  ],
+);
+
+export const mfaGroups = pgTable(
+  'mfa_groups',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    provisioningId: uuid('provisioning_id').references(() => provisionings.id, { onDelete: 'set null' }),
+    directoryGroupId: uuid('directory_group_id').references(() => groups.id, { onDelete: 'set null' }),
+    name: text('name').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('uniq_mfa_groups_tenant_name').on(t.tenantId, sql`lower(${t.name})`)],
+);
+
+export const mfaGroupMemberships = pgTable(
+  'mfa_group_memberships',
+  {
+    mfaGroupId: uuid('mfa_group_id')
+      .notNull()
+      .references(() => mfaGroups.id, { onDelete: 'cascade' }),
+    mfaUserId: uuid('mfa_user_id')
+      .notNull()
+      .references(() => mfaUsers.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id').notNull(),
+  },
+  (t) => [primaryKey({ name: 'mfa_group_memberships_pkey', columns: [t.mfaGroupId, t.mfaUserId] }), index('idx_mfa_memberships_user').on(t.mfaUserId)],
+);
+
+/** Enrolled authenticators. Deleting an MFA user deletes its devices (re-added users enrol again). */
+export const mfaDevices = pgTable(
+  'mfa_devices',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id').notNull(),
+    mfaUserId: uuid('mfa_user_id')
+      .notNull()
+      .references(() => mfaUsers.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('idx_mfa_devices_user').on(t.mfaUserId)],
+);
+
+/** Enrolment links: only the SHA-256 of the token is stored. */
+export const mfaEnrollmentTokens = pgTable(
+  'mfa_enrollment_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id').notNull(),
+    mfaUserId: uuid('mfa_user_id')
+      .notNull()
+      .references(() => mfaUsers.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('uniq_mfa_enrollment_tokens_hash').on(t.tokenHash), index('idx_mfa_enrollment_tokens_user').on(t.mfaUserId)],
+);
+
+/**
+ * One sync of a provisioning. At most one active run per provisioning, enforced by the
+ * partial unique index (not by process memory), so concurrent requests and replicas agree.
+ */
+export const syncRuns = pgTable(
+  'sync_runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    provisioningId: uuid('provisioning_id')
+      .notNull()
+      .references(() => provisionings.id, { onDelete: 'cascade' }),
+    deployedVersion: integer('deployed_version').notNull(),
+    /** MANUAL | SCHEDULED */
+    trigger: text('trigger').notNull(),
+    /** QUEUED | RUNNING | AWAITING_APPROVAL | COMPLETED | FAILED | CANCELLED */
+    status: text('status').notNull(),
+    phase: text('phase').notNull().default('QUEUED'),
+    approved: integer('approved').notNull().default(0),
+    planned: integer('planned').notNull().default(0),
+    plannedRemovals: integer('planned_removals').notNull().default(0),
+    created: integer('created').notNull().default(0),
+    updated: integer('updated').notNull().default(0),
+    removed: integer('removed').notNull().default(0),
+    claimed: integer('claimed').notNull().default(0),
+    skipped: integer('skipped').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    devicesRemoved: integer('devices_removed').notNull().default(0),
+    errors: jsonb('errors').notNull().default(sql`'[]'::jsonb`),
+    error: text('error'),
+    requestedBy: uuid('requested_by'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('uniq_sync_runs_active')
+      .on(t.provisioningId)
+      .where(sql`${t.status} in ('QUEUED', 'RUNNING', 'AWAITING_APPROVAL')`),
+    index('idx_sync_runs_provisioning').on(t.provisioningId, t.createdAt),
+  ],
+);
+
+/** The removal set a guarded run stopped on: approval applies exactly these. */
+export const syncRunRemovals = pgTable(
+  'sync_run_removals',
+  {
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => syncRuns.id, { onDelete: 'cascade' }),
+    mfaUserId: uuid('mfa_user_id').notNull(),
+  },
+  (t) => [primaryKey({ name: 'sync_run_removals_pkey', columns: [t.runId, t.mfaUserId] })],
+);
+
+/** The desired set of a run, materialised once so each chunk reads an index, not the whole diff again. */
+export const syncRunDesired = pgTable(
+  'sync_run_desired',
+  {
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => syncRuns.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull(),
+    username: text('username').notNull(),
+    email: text('email'),
+    firstName: text('first_name').notNull(),
+    lastName: text('last_name').notNull(),
+  },
+  (t) => [primaryKey({ name: 'sync_run_desired_pkey', columns: [t.runId, t.userId] })],
+);

@@ -1,0 +1,21 @@
+import DataLoader from 'dataloader';
+import type { MfaStore } from './mfa.store.js';
+import type { MfaUserRow } from './mfa.types.js';
+
+export function createMfaLoaders(store: MfaStore, tenantId: string) {
+  return {
+    mfaUserById: new DataLoader<string, MfaUserRow | null>(async (ids) => {
+      const rows = await store.byIds(tenantId, ids);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+    mfaDevicesByUser: new DataLoader<string, { id: string; name: string; enrolledAt: Date }[]>(async (ids) => {
+      const rows = await store.devicesByUsers(tenantId, ids);
+      return ids.map((id) => rows.filter((r) => r.mfaUserId === id));
+    }),
+    mfaGroupNamesByUser: new DataLoader<string, string[]>(async (ids) => {
+      const rows = await store.groupNamesByUsers(tenantId, ids);
+      return ids.map((id) => rows.filter((r) => r.userId === id).map((r) => r.name));
+    }),
+  };
+}

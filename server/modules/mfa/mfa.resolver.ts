@@ -1,0 +1,84 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Public } from '../../shared/auth-guard.js';
+import type { Context } from '../../shared/context.js';
+import { viewerOf } from '../../shared/context.js';
+import { toPayload } from '../../shared/errors.js';
+import { idOrNoMatch, toGlobalId } from '../../shared/ids.js';
+import type { ConnectionShape } from '../../shared/pagination.js';
+import {
+  CreateMfaUserInput,
+  EnrollMfaDeviceInput,
+  EnrollMfaDevicePayload,
+  MfaDevice,
+  MfaUser,
+  MfaUserConnection,
+  MfaUserFilterInput,
+  MfaUserPayload,
+  ProvisioningSourceKind,
+  type MfaUserRow,
+} from './mfa.types.js';
+
+@Resolver(() => MfaUser)
+export class MfaResolver {
+  @Query(() => MfaUserConnection, { description: 'Users of the MFA directory, ordered by username.' })
+  mfaUsers(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, at most 100 (default 50).' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after?: string,
+    @Arg('filter', () => MfaUserFilterInput, { nullable: true, description: 'Filters.' }) filter?: MfaUserFilterInput,
+  ): Promise<ConnectionShape<MfaUserRow>> {
+    return ctx.services.mfa.list(viewerOf(ctx), {
+      first,
+      after,
+      filter: {
+        source: filter?.source,
+        status: filter?.status,
+        search: filter?.search,
+        provisioningId: filter?.provisioningId ? idOrNoMatch(filter.provisioningId, 'Provisioning') : undefined,
+      },
+    });
+  }
+
+  @Mutation(() => MfaUserPayload, { description: 'Creates an MFA user by hand (source MANUAL).' })
+  createMfaUser(@Ctx() ctx: Context, @Arg('input', () => CreateMfaUserInput, { description: 'The new MFA user.' }) input: CreateMfaUserInput) {
+    return toPayload(async () => ({ mfaUser: await ctx.services.mfa.createManual(viewerOf(ctx), input) }));
+  }
+
+  @Public()
+  @Mutation(() => EnrollMfaDevicePayload, {
+    description: 'Public, authenticated by the enrolment token: enrols a device. The link works for up to five devices until it expires.',
+  })
+  enrollMfaDevice(@Arg('input', () => EnrollMfaDeviceInput, { description: 'Token and device name.' }) input: EnrollMfaDeviceInput, @Ctx() ctx: Context) {
+    return toPayload(async () => ({ success: true, username: (await ctx.services.mfa.enroll(input)).username }), { success: false });
+  }
+
+  @FieldResolver(() => ID)
+  id(@Root() u: MfaUserRow): string {
+    return toGlobalId('MfaUser', u.id);
+  }
+
+  @FieldResolver(() => ProvisioningSourceKind)
+  source(@Root() u: MfaUserRow): ProvisioningSourceKind {
+    return u.provisioningId ? ProvisioningSourceKind.PROVISIONING : ProvisioningSourceKind.MANUAL;
+  }
+
+  @FieldResolver(() => ID, { nullable: true })
+  provisioningId(@Root() u: MfaUserRow): string | null {
+    return u.provisioningId ? toGlobalId('Provisioning', u.provisioningId) : null;
+  }
+
+  @FieldResolver(() => ID, { nullable: true })
+  directoryUserId(@Root() u: MfaUserRow): string | null {
+    return u.directoryUserId ? toGlobalId('User', u.directoryUserId) : null;
+  }
+
+  @FieldResolver(() => [MfaDevice])
+  async devices(@Root() u: MfaUserRow, @Ctx() ctx: Context) {
+    return (await ctx.loaders.mfaDevicesByUser.load(u.id)).map((d) => ({ ...d, id: toGlobalId('MfaDevice', d.id) }));
+  }
+
+  @FieldResolver(() => [String])
+  groups(@Root() u: MfaUserRow, @Ctx() ctx: Context): Promise<string[]> {
+    return ctx.loaders.mfaGroupNamesByUser.load(u.id);
+  }
+}

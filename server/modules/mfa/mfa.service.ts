@@ -1,0 +1,85 @@
+import type { Viewer } from '../../shared/context.js';
+import type { Db, Executor } from '../../shared/db.js';
+import { isValidEmail, normalizeEmail } from '../../shared/email.js';
+import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
+import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';
+import { hashToken, newToken } from '../../shared/tokens.js';
+import { checkName } from '../../shared/validation.js';
+import type { MailMessage, MailService } from '../mail/mail.service.js';
+import type { MfaStore, MfaUserFilter } from './mfa.store.js';
+import type { MfaUserRow } from './mfa.types.js';
+
+export const MAX_DEVICES_PER_USER = 5;
+
+/** The MFA directory: manual users, enrolment links and device enrolment. */
+export class MfaService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: MfaStore,
+    private readonly mail: MailService,
+    private readonly opts: { portalBaseUrl: string; ttlMs: number },
+  ) {}
+
+  async list(viewer: Viewer, args: { first?: number | null; after?: string | null; filter: MfaUserFilter }): Promise<ConnectionShape<MfaUserRow>> {
+    const limit = pageSize(args.first);
+    const c = decodeCursor(args.after);
+    const after: [string, string] | null = c ? [String(c[0]), String(c[1])] : null;
+    const rows = await this.store.page(viewer.tenantId, args.filter, limit + 1, after);
+    return toConnection(rows, limit, after !== null, (r) => encodeCursor([r.username.toLowerCase(), r.id]), () =>
+      this.store.count(viewer.tenantId, args.filter),
+    );
+  }
+
+  async createManual(
+    viewer: Viewer,
+    input: { username: string; email?: string | null; firstName?: string | null; lastName?: string | null; sendEnrollmentEmail?: boolean | null },
+  ): Promise<MfaUserRow> {
+    const errors: UserError[] = [];
+    const username = checkName(input.username, 'Username', ['input', 'username'], errors);
+    const email = input.email ? normalizeEmail(input.email) : null;
+    if (email && !isValidEmail(email)) errors.push(userError(ErrorCode.INVALID_INPUT, 'Not a valid email address.', ['input', 'email']));
+    if (input.sendEnrollmentEmail && !email) {
+      errors.push(userError(ErrorCode.INVALID_INPUT, 'An enrolment email needs an email address.', ['input', 'sendEnrollmentEmail']));
+    }
+    const firstName = checkName(input.firstName, 'First name', ['input', 'firstName'], errors, false);
+    const lastName = checkName(input.lastName, 'Last name', ['input', 'lastName'], errors, false);
+    if (errors.length) throw new DomainError(errors);
+    return this.db.transaction(async (tx) => {
+      const u = await this.store.insertManual({ tenantId: viewer.tenantId, username, email, firstName, lastName }, tx);
+      if (input.sendEnrollmentEmail) await this.sendEnrollment(tx, viewer.tenantId, 'your organisation', [u]);
+      return u;
+    });
+  }
+
+  /** Enrolment tokens and emails for many users in the caller's transaction (users without email are skipped). */
+  async sendEnrollment(tx: Executor, tenantId: string, tenantName: string, users: Pick<MfaUserRow, 'id' | 'email' | 'firstName'>[]): Promise<number> {
+    const withEmail = users.filter((u) => u.email);
+    if (!withEmail.length) return 0;
+    const expiresAt = new Date(Date.now() + this.opts.ttlMs);
+    const tokens = withEmail.map((u) => ({ u, token: newToken('mfa') }));
+    await this.store.insertTokens(tokens.map(({ u, token }) => ({ tenantId, mfaUserId: u.id, tokenHash: hashToken(token), expiresAt })), tx);
+    const base = this.opts.portalBaseUrl.replace(/\/+$/, '');
+    const messages: MailMessage[] = tokens.map(({ u, token }) => ({
+      tenantId,
+      to: u.email!,
+      reference: `mfa-enrollment:${u.id}`,
+      template: 'mfa-enrollment',
+      vars: { firstName: u.firstName, tenantName, link: `${base}/mfa/enroll?token=${token}`, expiresAt },
+    }));
+    await this.mail.queueMany(tx, messages);
+    return messages.length;
+  }
+
+  /** Public, authenticated by the enrolment token (valid for several devices until it expires). */
+  async enroll(input: { token: string; deviceName: string }): Promise<{ username: string }> {
+    const errors: UserError[] = [];
+    const deviceName = checkName(input.deviceName, 'Device name', ['input', 'deviceName'], errors);
+    if (errors.length) throw new DomainError(errors);
+    const t = /^mfa_[A-Za-z0-9_-]{43}$/.test(input.token.trim()) ? await this.store.tokenByHash(hashToken(input.token.trim())) : null;
+    if (!t) throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This enrolment link is not valid (it is void once its user is removed).', ['input', 'token']);
+    if (t.expiresAt.getTime() <= Date.now()) throw DomainError.of(ErrorCode.TOKEN_EXPIRED, 'This enrolment link has expired.', ['input', 'token']);
+    const ok = await this.db.transaction((tx) => this.store.enroll(t.tenantId, t.mfaUserId, deviceName, MAX_DEVICES_PER_USER, tx));
+    if (!ok) throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
+    return { username: t.username };
+  }
+}

@@ -1,0 +1,111 @@
+import { and, asc, eq, inArray, isNull, isNotNull, or, sql, type SQL } from 'drizzle-orm';
+import { mfaDevices, mfaEnrollmentTokens, mfaGroupMemberships, mfaGroups, mfaUsers } from '../../../drizzle/schema/index.js';
+import type { Db, Executor } from '../../shared/db.js';
+import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
+import type { MfaUserRow } from './mfa.types.js';
+
+export interface MfaUserFilter {
+  source?: 'MANUAL' | 'PROVISIONING';
+  provisioningId?: string;
+  status?: string;
+  search?: string;
+}
+
+export class MfaStore {
+  constructor(private readonly db: Db) {}
+
+  private where(tenantId: string, f: MfaUserFilter): SQL | undefined {
+    const q = f.search?.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+    return and(
+      eq(mfaUsers.tenantId, tenantId),
+      f.source === 'MANUAL' ? isNull(mfaUsers.provisioningId) : f.source === 'PROVISIONING' ? isNotNull(mfaUsers.provisioningId) : undefined,
+      f.provisioningId ? eq(mfaUsers.provisioningId, f.provisioningId) : undefined,
+      f.status ? eq(mfaUsers.status, f.status) : undefined,
+      q
+        ? or(
+            sql`lower(${mfaUsers.username}) like ${q + '%'}`,
+            sql`lower(${mfaUsers.email}) like ${q + '%'}`,
+            sql`lower(${mfaUsers.firstName}) like ${q + '%'}`,
+            sql`lower(${mfaUsers.lastName}) like ${q + '%'}`,
+          )
+        : undefined,
+    );
+  }
+
+  async page(tenantId: string, f: MfaUserFilter, limit: number, after: [string, string] | null, tx: Executor = this.db): Promise<MfaUserRow[]> {
+    const key = sql`lower(${mfaUsers.username})`;
+    return tx
+      .select()
+      .from(mfaUsers)
+      .where(and(this.where(tenantId, f), after ? sql`(${key}, ${mfaUsers.id}) > (${after[0]}, ${after[1]}::uuid)` : undefined))
+      .orderBy(asc(key), asc(mfaUsers.id))
+      .limit(limit);
+  }
+
+  async count(tenantId: string, f: MfaUserFilter, tx: Executor = this.db): Promise<number> {
+    const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(mfaUsers).where(this.where(tenantId, f));
+    return r?.n ?? 0;
+  }
+
+  async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<MfaUserRow[]> {
+    if (!ids.length) return [];
+    return tx.select().from(mfaUsers).where(and(eq(mfaUsers.tenantId, tenantId), inArray(mfaUsers.id, [...ids])));
+  }
+
+  async devicesByUsers(tenantId: string, ids: readonly string[], tx: Executor = this.db) {
+    if (!ids.length) return [];
+    return tx
+      .select()
+      .from(mfaDevices)
+      .where(and(eq(mfaDevices.tenantId, tenantId), inArray(mfaDevices.mfaUserId, [...ids])))
+      .orderBy(asc(mfaDevices.enrolledAt));
+  }
+
+  async groupNamesByUsers(tenantId: string, ids: readonly string[], tx: Executor = this.db) {
+    if (!ids.length) return [];
+    return tx
+      .select({ userId: mfaGroupMemberships.mfaUserId, name: mfaGroups.name })
+      .from(mfaGroupMemberships)
+      .innerJoin(mfaGroups, eq(mfaGroups.id, mfaGroupMemberships.mfaGroupId))
+      .where(and(eq(mfaGroupMemberships.tenantId, tenantId), inArray(mfaGroupMemberships.mfaUserId, [...ids])))
+      .orderBy(asc(mfaGroups.name));
+  }
+
+  async insertManual(
+    row: { tenantId: string; username: string; email: string | null; firstName: string; lastName: string },
+    tx: Executor = this.db,
+  ): Promise<MfaUserRow> {
+    try {
+      const [u] = await tx.insert(mfaUsers).values(row).returning();
+      return u!;
+    } catch (err) {
+      if (pgErrorInfo(err).constraint === 'uniq_mfa_users_tenant_username') {
+        throw DomainError.of(ErrorCode.NAME_TAKEN, 'An MFA user with this username already exists.', ['input', 'username']);
+      }
+      throw err;
+    }
+  }
+
+  async insertTokens(rows: { tenantId: string; mfaUserId: string; tokenHash: string; expiresAt: Date }[], tx: Executor = this.db) {
+    if (rows.length) await tx.insert(mfaEnrollmentTokens).values(rows);
+  }
+
+  async tokenByHash(tokenHash: string, tx: Executor = this.db) {
+    const [r] = await tx
+      .select({ id: mfaEnrollmentTokens.id, mfaUserId: mfaEnrollmentTokens.mfaUserId, tenantId: mfaEnrollmentTokens.tenantId, expiresAt: mfaEnrollmentTokens.expiresAt, username: mfaUsers.username })
+      .from(mfaEnrollmentTokens)
+      .innerJoin(mfaUsers, eq(mfaUsers.id, mfaEnrollmentTokens.mfaUserId))
+      .where(eq(mfaEnrollmentTokens.tokenHash, tokenHash));
+    return r ?? null;
+  }
+
+  /** Adds a device (at most `max` per user, counted under a row lock) and marks the user ACTIVE. */
+  async enroll(tenantId: string, mfaUserId: string, name: string, max: number, tx: Executor): Promise<boolean> {
+    await tx.select({ id: mfaUsers.id }).from(mfaUsers).where(eq(mfaUsers.id, mfaUserId)).for('update');
+    const [c] = await tx.select({ n: sql<number>`count(*)::int` }).from(mfaDevices).where(eq(mfaDevices.mfaUserId, mfaUserId));
+    if ((c?.n ?? 0) >= max) return false;
+    await tx.insert(mfaDevices).values({ tenantId, mfaUserId, name });
+    await tx.update(mfaUsers).set({ status: 'ACTIVE', updatedAt: new Date() }).where(eq(mfaUsers.id, mfaUserId));
+    return true;
+  }
+}

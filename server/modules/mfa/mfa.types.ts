@@ -1,0 +1,160 @@
+import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { UserError } from '../../shared/errors.js';
+import { ConnectionType } from '../../shared/pagination.js';
+import { Node } from '../node/node.types.js';
+
+export enum MfaUserStatus {
+  UNENROLLED = 'UNENROLLED',
+  ACTIVE = 'ACTIVE',
+}
+registerEnumType(MfaUserStatus, {
+  name: 'MfaUserStatus',
+  description: 'Enrolment state of an MFA user.',
+  valuesConfig: {
+    UNENROLLED: { description: 'No device enrolled yet.' },
+    ACTIVE: { description: 'At least one device enrolled.' },
+  },
+});
+
+export enum ProvisioningSourceKind {
+  MANUAL = 'MANUAL',
+  PROVISIONING = 'PROVISIONING',
+}
+registerEnumType(ProvisioningSourceKind, {
+  name: 'ProvisioningSourceKind',
+  description: 'Where an MFA user or group comes from.',
+  valuesConfig: {
+    MANUAL: { description: 'Created by hand in the MFA directory.' },
+    PROVISIONING: { description: 'Created (or claimed) and kept in sync by a provisioning.' },
+  },
+});
+
+@ObjectType({ description: 'An enrolled authenticator.' })
+export class MfaDevice {
+  @Field(() => ID, { description: 'Global id.' })
+  id!: string;
+
+  @Field(() => String, { description: 'Name the user gave the device.' })
+  name!: string;
+
+  @Field(() => Date, { description: 'When it was enrolled.' })
+  enrolledAt!: Date;
+}
+
+@ObjectType({ implements: Node, description: 'A user of the MFA directory.' })
+export class MfaUser {
+  @Field(() => ID, { description: 'Global id.' })
+  id!: string;
+
+  @Field(() => String, { description: 'Username, unique in the MFA directory ignoring case.' })
+  username!: string;
+
+  @Field(() => String, { nullable: true, description: 'Email; users without one get no enrolment email.' })
+  email!: string | null;
+
+  @Field(() => String, { description: 'Given name.' })
+  firstName!: string;
+
+  @Field(() => String, { description: 'Family name.' })
+  lastName!: string;
+
+  @Field(() => MfaUserStatus, { description: 'Enrolment state.' })
+  status!: MfaUserStatus;
+
+  @Field(() => ProvisioningSourceKind, { description: 'MANUAL, or PROVISIONING (see `provisioningId`).' })
+  source!: ProvisioningSourceKind;
+
+  @Field(() => ID, { nullable: true, description: 'Global id of the owning provisioning; null for MANUAL.' })
+  provisioningId!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'Global id of the directory user it is provisioned from.' })
+  directoryUserId!: string | null;
+
+  @Field(() => [MfaDevice], { description: 'Enrolled devices.' })
+  devices!: MfaDevice[];
+
+  @Field(() => [String], { description: 'Names of the MFA groups the user is in.' })
+  groups!: string[];
+
+  @Field(() => Date, { description: 'When the MFA user was created.' })
+  createdAt!: Date;
+}
+
+export const MfaUserConnection = ConnectionType(MfaUser, 'MfaUser');
+
+export interface MfaUserRow {
+  id: string;
+  tenantId: string;
+  provisioningId: string | null;
+  directoryUserId: string | null;
+  username: string;
+  email: string | null;
+  firstName: string;
+  lastName: string;
+  status: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+@InputType({ description: 'Filters of the MFA user list.' })
+export class MfaUserFilterInput {
+  @Field(() => ProvisioningSourceKind, { nullable: true, description: 'Only MANUAL or only provisioned users.' })
+  source?: ProvisioningSourceKind;
+
+  @Field(() => ID, { nullable: true, description: 'Only users owned by this provisioning.' })
+  provisioningId?: string;
+
+  @Field(() => MfaUserStatus, { nullable: true, description: 'Only users in this enrolment state.' })
+  status?: MfaUserStatus;
+
+  @Field(() => String, { nullable: true, description: 'Case-insensitive prefix of username, email or names.' })
+  search?: string;
+}
+
+@InputType({ description: 'A manually created MFA user.' })
+export class CreateMfaUserInput {
+  @Field(() => String, { description: 'Username, unique in the MFA directory ignoring case.' })
+  username!: string;
+
+  @Field(() => String, { nullable: true, description: 'Email.' })
+  email?: string;
+
+  @Field(() => String, { nullable: true, description: 'Given name.' })
+  firstName?: string;
+
+  @Field(() => String, { nullable: true, description: 'Family name.' })
+  lastName?: string;
+
+  @Field(() => Boolean, { nullable: true, description: 'Email an enrolment link now (needs an email). Default false.' })
+  sendEnrollmentEmail?: boolean;
+}
+
+@ObjectType({ description: 'Result of `createMfaUser`.' })
+export class MfaUserPayload {
+  @Field(() => MfaUser, { nullable: true, description: 'The MFA user.' })
+  mfaUser?: unknown;
+
+  @Field(() => [UserError], { description: 'Expected failures; empty on success.' })
+  errors!: UserError[];
+}
+
+@InputType({ description: 'Enrols a device with the token from an enrolment email.' })
+export class EnrollMfaDeviceInput {
+  @Field(() => String, { description: 'The `token` parameter of the enrolment link.' })
+  token!: string;
+
+  @Field(() => String, { description: 'A name for the device (1–100 characters).' })
+  deviceName!: string;
+}
+
+@ObjectType({ description: 'Result of `enrollMfaDevice`.' })
+export class EnrollMfaDevicePayload {
+  @Field(() => Boolean, { description: 'True when the device was enrolled.' })
+  success!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Username of the MFA user.' })
+  username?: string | null;
+
+  @Field(() => [UserError], { description: 'TOKEN_INVALID, TOKEN_EXPIRED, INVALID_INPUT or INVALID_STATE.' })
+  errors!: UserError[];
+}

@@ -1,0 +1,155 @@
+import type { Viewer } from '../../shared/context.js';
+import type { Db } from '../../shared/db.js';
+import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
+import { checkName } from '../../shared/validation.js';
+import type { DirectoryStore } from '../directory/directory.store.js';
+import type { GroupStore } from '../group/group.store.js';
+import type { TenantStore } from '../tenant/tenant.store.js';
+import type { ProvisioningStore } from './provisioning.store.js';
+import { DEFAULT_CONFIG, type ConfigJson, type ProvisioningRow } from './provisioning.types.js';
+
+export function configOf(json: unknown): ConfigJson {
+  return { ...DEFAULT_CONFIG, ...(json as Partial<ConfigJson>) };
+}
+
+/** Provisioning configuration: entitlement rules, the draft, and Save & Deploy. */
+export class ProvisioningService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: ProvisioningStore,
+    private readonly tenants: TenantStore,
+    private readonly directories: DirectoryStore,
+    private readonly groups: GroupStore,
+  ) {}
+
+  list(viewer: Viewer): Promise<ProvisioningRow[]> {
+    return this.store.list(viewer.tenantId);
+  }
+
+  async get(viewer: Viewer, id: string): Promise<ProvisioningRow> {
+    const [p] = await this.store.byIds(viewer.tenantId, [id]);
+    if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
+    return p;
+  }
+
+  async create(viewer: Viewer, input: { kind: string; name: string }): Promise<ProvisioningRow> {
+    const tenant = await this.tenants.byId(viewer.tenantId);
+    const missing = ['EAA', 'MFA'].filter((e) => !tenant!.entitlements.includes(e));
+    if (missing.length) {
+      throw DomainError.of(ErrorCode.ENTITLEMENT_MISSING, `An EAA provisioning needs the EAA and MFA entitlements (missing: ${missing.join(', ')}).`, ['input', 'kind']);
+    }
+    const errors: UserError[] = [];
+    const name = checkName(input.name, 'Name', ['input', 'name'], errors);
+    if (errors.length) throw new DomainError(errors);
+    // Friendly answers first; the unique indexes still decide under concurrency.
+    const existing = await this.store.list(viewer.tenantId);
+    if (existing.some((p) => p.name.toLowerCase() === name.toLowerCase())) {
+      throw DomainError.of(ErrorCode.NAME_TAKEN, 'A provisioning with this name already exists.', ['input', 'name']);
+    }
+    if (existing.some((p) => p.kind === input.kind)) {
+      throw DomainError.of(ErrorCode.INVALID_STATE, 'The tenant already has an EAA provisioning (at most one is allowed).', ['input', 'kind']);
+    }
+    return this.store.insert({ tenantId: viewer.tenantId, kind: input.kind, name, draft: DEFAULT_CONFIG });
+  }
+
+  private async editDraft(viewer: Viewer, id: string, edit: (draft: ConfigJson) => Promise<ConfigJson> | ConfigJson, extra: { name?: string } = {}) {
+    return this.db.transaction(async (tx) => {
+      const p = await this.store.lock(viewer.tenantId, id, tx);
+      if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
+      const draft = await edit(configOf(p.draft));
+      return this.store.update(viewer.tenantId, id, { draft, ...extra }, tx);
+    });
+  }
+
+  async update(
+    viewer: Viewer,
+    input: {
+      id: string;
+      name?: string | null;
+      sendEnrollmentEmails?: boolean | null;
+      includeManuallyProvisionedUsers?: boolean | null;
+      syncIntervalMinutes?: number | null;
+      removalGuardMaxUsers?: number | null;
+      removalGuardMaxPercent?: number | null;
+    },
+  ): Promise<ProvisioningRow> {
+    const errors: UserError[] = [];
+    const name = input.name != null ? checkName(input.name, 'Name', ['input', 'name'], errors) : undefined;
+    if (input.syncIntervalMinutes != null && (!Number.isInteger(input.syncIntervalMinutes) || input.syncIntervalMinutes < 1 || input.syncIntervalMinutes > 10080)) {
+      errors.push(userError(ErrorCode.INVALID_INPUT, 'The sync interval is 1 to 10080 minutes.', ['input', 'syncIntervalMinutes']));
+    }
+    if (input.removalGuardMaxUsers != null && input.removalGuardMaxUsers < 0) {
+      errors.push(userError(ErrorCode.INVALID_INPUT, 'Must be 0 or more.', ['input', 'removalGuardMaxUsers']));
+    }
+    if (input.removalGuardMaxPercent != null && (input.removalGuardMaxPercent < 0 || input.removalGuardMaxPercent > 100)) {
+      errors.push(userError(ErrorCode.INVALID_INPUT, 'Must be 0 to 100.', ['input', 'removalGuardMaxPercent']));
+    }
+    if (errors.length) throw new DomainError(errors);
+    return this.editDraft(
+      viewer,
+      input.id,
+      (d) => ({
+        ...d,
+        ...(input.sendEnrollmentEmails != null ? { sendEnrollmentEmails: input.sendEnrollmentEmails } : {}),
+        ...(input.includeManuallyProvisionedUsers != null ? { includeManuallyProvisionedUsers: input.includeManuallyProvisionedUsers } : {}),
+        ...(input.syncIntervalMinutes != null ? { syncIntervalMinutes: input.syncIntervalMinutes } : {}),
+        ...(input.removalGuardMaxUsers != null ? { removalGuardMaxUsers: input.removalGuardMaxUsers } : {}),
+        ...(input.removalGuardMaxPercent != null ? { removalGuardMaxPercent: input.removalGuardMaxPercent } : {}),
+      }),
+      name ? { name } : {},
+    );
+  }
+
+  async setDirectories(viewer: Viewer, id: string, directoryIds: string[]): Promise<ProvisioningRow> {
+    const ids = [...new Set(directoryIds)];
+    const found = await this.directories.byIds(viewer.tenantId, ids);
+    if (found.length !== ids.length) throw DomainError.of(ErrorCode.NOT_FOUND, 'Every directory must exist in this tenant.', ['input', 'directoryIds']);
+    return this.editDraft(viewer, id, (d) => ({
+      ...d,
+      directories: ids.map((directoryId) => d.directories.find((x) => x.directoryId === directoryId) ?? { directoryId, groupIds: [] }),
+    }));
+  }
+
+  async setGroups(viewer: Viewer, id: string, directoryId: string, groupIds: string[]): Promise<ProvisioningRow> {
+    const ids = [...new Set(groupIds)];
+    const found = await this.groups.byIds(viewer.tenantId, ids);
+    if (found.length !== ids.length || found.some((g) => g.directoryId !== directoryId)) {
+      throw DomainError.of(ErrorCode.NOT_FOUND, 'Every group must exist in that directory.', ['input', 'groupIds']);
+    }
+    return this.editDraft(viewer, id, (d) => {
+      if (!d.directories.some((x) => x.directoryId === directoryId)) {
+        throw DomainError.of(ErrorCode.INVALID_STATE, 'Associate the directory first (setProvisioningDirectories).', ['input', 'directoryId']);
+      }
+      return { ...d, directories: d.directories.map((x) => (x.directoryId === directoryId ? { directoryId, groupIds: ids } : x)) };
+    });
+  }
+
+  /** Save & Deploy: the draft becomes the deployed configuration; the schedule starts from now. */
+  async deploy(viewer: Viewer, id: string): Promise<ProvisioningRow> {
+    return this.db.transaction(async (tx) => {
+      const p = await this.store.lock(viewer.tenantId, id, tx);
+      if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
+      const draft = configOf(p.draft);
+      const intervalMs = draft.syncIntervalMinutes * 60_000;
+      return this.store.update(
+        viewer.tenantId,
+        id,
+        { deployed: draft, deployedVersion: p.deployedVersion + 1, deployedAt: new Date(), nextSyncAt: new Date(Date.now() + intervalMs) },
+        tx,
+      );
+    });
+  }
+
+  async delete(viewer: Viewer, id: string, ownedUsers: 'KEEP_AS_MANUAL' | 'REMOVE') {
+    return this.db.transaction(async (tx) => {
+      const p = await this.store.lock(viewer.tenantId, id, tx);
+      if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
+      if (await this.store.activeRun(id, tx)) {
+        throw DomainError.of(ErrorCode.INVALID_STATE, 'A sync run is active: wait for it or cancel it first.', ['input', 'id']);
+      }
+      const r = ownedUsers === 'REMOVE' ? await this.store.removeOwned(viewer.tenantId, id, tx) : { users: await this.store.releaseOwned(viewer.tenantId, id, tx), devices: 0 };
+      await this.store.delete(viewer.tenantId, id, tx);
+      return { id, affectedUsers: r.users, devicesRemoved: r.devices };
+    });
+  }
+}

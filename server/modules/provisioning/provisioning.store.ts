@@ -1,0 +1,197 @@
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { mfaGroups, mfaUsers, provisionings, syncRuns } from '../../../drizzle/schema/index.js';
+import { queryRows, type Db, type Executor } from '../../shared/db.js';
+import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
+import type { ConfigJson, ProvisioningRow, SyncRunRow } from './provisioning.types.js';
+
+export const ACTIVE_RUN_STATUSES = ['QUEUED', 'RUNNING', 'AWAITING_APPROVAL'];
+
+export class ProvisioningStore {
+  constructor(private readonly db: Db) {}
+
+  async list(tenantId: string, tx: Executor = this.db): Promise<ProvisioningRow[]> {
+    return tx.select().from(provisionings).where(eq(provisionings.tenantId, tenantId)).orderBy(asc(provisionings.name));
+  }
+
+  async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<ProvisioningRow[]> {
+    if (!ids.length) return [];
+    return tx.select().from(provisionings).where(and(eq(provisionings.tenantId, tenantId), inArray(provisionings.id, [...ids])));
+  }
+
+  async lock(tenantId: string, id: string, tx: Executor): Promise<ProvisioningRow | null> {
+    const [p] = await tx.select().from(provisionings).where(and(eq(provisionings.tenantId, tenantId), eq(provisionings.id, id))).for('update');
+    return p ?? null;
+  }
+
+  async insert(row: { tenantId: string; kind: string; name: string; draft: ConfigJson }, tx: Executor = this.db): Promise<ProvisioningRow> {
+    try {
+      const [p] = await tx.insert(provisionings).values(row).returning();
+      return p!;
+    } catch (err) {
+      throw mapConstraint(err);
+    }
+  }
+
+  async update(
+    tenantId: string,
+    id: string,
+    patch: Partial<{ name: string; draft: ConfigJson; deployed: ConfigJson; deployedVersion: number; deployedAt: Date; nextSyncAt: Date | null }>,
+    tx: Executor = this.db,
+  ): Promise<ProvisioningRow> {
+    try {
+      const [p] = await tx
+        .update(provisionings)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(and(eq(provisionings.tenantId, tenantId), eq(provisionings.id, id)))
+        .returning();
+      return p!;
+    } catch (err) {
+      throw mapConstraint(err);
+    }
+  }
+
+  async delete(tenantId: string, id: string, tx: Executor): Promise<void> {
+    await tx.delete(provisionings).where(and(eq(provisionings.tenantId, tenantId), eq(provisionings.id, id)));
+  }
+
+  async ownedCounts(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<Map<string, number>> {
+    if (!ids.length) return new Map();
+    const rows = await tx
+      .select({ id: mfaUsers.provisioningId, n: sql<number>`count(*)::int` })
+      .from(mfaUsers)
+      .where(and(eq(mfaUsers.tenantId, tenantId), inArray(mfaUsers.provisioningId, [...ids])))
+      .groupBy(mfaUsers.provisioningId);
+    return new Map(rows.map((r) => [r.id!, r.n]));
+  }
+
+  /** KEEP_AS_MANUAL: owned users and groups become MANUAL (devices stay). */
+  async releaseOwned(tenantId: string, id: string, tx: Executor): Promise<number> {
+    await tx.update(mfaGroups).set({ provisioningId: null }).where(and(eq(mfaGroups.tenantId, tenantId), eq(mfaGroups.provisioningId, id)));
+    const rows = await tx
+      .update(mfaUsers)
+      .set({ provisioningId: null, updatedAt: new Date() })
+      .where(and(eq(mfaUsers.tenantId, tenantId), eq(mfaUsers.provisioningId, id)))
+      .returning({ id: mfaUsers.id });
+    return rows.length;
+  }
+
+  /** REMOVE: owned users (with devices) and groups are deleted; returns counts. */
+  async removeOwned(tenantId: string, id: string, tx: Executor): Promise<{ users: number; devices: number }> {
+    const [r] = await queryRows<{ users: number; devices: number }>(
+      tx,
+      sql`with devices as (select count(*)::int as n from mfa_devices d join mfa_users u on u.id = d.mfa_user_id where u.tenant_id = ${tenantId} and u.provisioning_id = ${id}),
+            gone as (delete from mfa_users where tenant_id = ${tenantId} and provisioning_id = ${id} returning 1)
+          select (select count(*)::int from gone) as users, (select n from devices) as devices`,
+    );
+    await tx.delete(mfaGroups).where(and(eq(mfaGroups.tenantId, tenantId), eq(mfaGroups.provisioningId, id)));
+    return { users: r?.users ?? 0, devices: r?.devices ?? 0 };
+  }
+
+  // Sync runs
+
+  async runById(id: string, tx: Executor = this.db): Promise<SyncRunRow | null> {
+    const [r] = await tx.select().from(syncRuns).where(eq(syncRuns.id, id));
+    return r ?? null;
+  }
+
+  async runsByIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<SyncRunRow[]> {
+    if (!ids.length) return [];
+    return tx.select().from(syncRuns).where(and(eq(syncRuns.tenantId, tenantId), inArray(syncRuns.id, [...ids])));
+  }
+
+  async activeRun(provisioningId: string, tx: Executor = this.db): Promise<SyncRunRow | null> {
+    const [r] = await tx
+      .select()
+      .from(syncRuns)
+      .where(and(eq(syncRuns.provisioningId, provisioningId), inArray(syncRuns.status, ACTIVE_RUN_STATUSES)));
+    return r ?? null;
+  }
+
+  /** Inserts a QUEUED run unless one is active (the partial unique index decides under concurrency). */
+  async insertRun(
+    row: { tenantId: string; provisioningId: string; deployedVersion: number; trigger: string; requestedBy: string | null },
+    tx: Executor,
+  ): Promise<SyncRunRow | null> {
+    const [r] = await tx
+      .insert(syncRuns)
+      .values({ ...row, status: 'QUEUED' })
+      .onConflictDoNothing()
+      .returning();
+    return r ?? null;
+  }
+
+  async updateRun(id: string, patch: Partial<SyncRunRow>, tx: Executor = this.db): Promise<SyncRunRow | null> {
+    const { id: _id, ...rest } = patch;
+    const [r] = await tx.update(syncRuns).set(rest).where(eq(syncRuns.id, id)).returning();
+    return r ?? null;
+  }
+
+  async addCounts(id: string, d: Partial<Record<'created' | 'updated' | 'removed' | 'claimed' | 'devicesRemoved', number>>, tx: Executor) {
+    await tx
+      .update(syncRuns)
+      .set({
+        created: sql`${syncRuns.created} + ${d.created ?? 0}`,
+        updated: sql`${syncRuns.updated} + ${d.updated ?? 0}`,
+        removed: sql`${syncRuns.removed} + ${d.removed ?? 0}`,
+        claimed: sql`${syncRuns.claimed} + ${d.claimed ?? 0}`,
+        devicesRemoved: sql`${syncRuns.devicesRemoved} + ${d.devicesRemoved ?? 0}`,
+      })
+      .where(eq(syncRuns.id, id));
+  }
+
+  async runsPage(tenantId: string, provisioningId: string, limit: number, after: [string, string] | null, tx: Executor = this.db) {
+    return tx
+      .select()
+      .from(syncRuns)
+      .where(
+        and(
+          eq(syncRuns.tenantId, tenantId),
+          eq(syncRuns.provisioningId, provisioningId),
+          after ? sql`(date_trunc('milliseconds', ${syncRuns.createdAt}), ${syncRuns.id}) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : undefined,
+        ),
+      )
+      .orderBy(desc(sql`date_trunc('milliseconds', ${syncRuns.createdAt})`), desc(syncRuns.id))
+      .limit(limit);
+  }
+
+  async runsCount(tenantId: string, provisioningId: string, tx: Executor = this.db): Promise<number> {
+    const [r] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(syncRuns)
+      .where(and(eq(syncRuns.tenantId, tenantId), eq(syncRuns.provisioningId, provisioningId)));
+    return r?.n ?? 0;
+  }
+
+  async lastRuns(tenantId: string, provisioningIds: readonly string[], tx: Executor = this.db): Promise<SyncRunRow[]> {
+    if (!provisioningIds.length) return [];
+    const rows = await queryRows<{ id: string }>(
+      tx,
+      sql`select distinct on (provisioning_id) id from sync_runs where tenant_id = ${tenantId}
+          and provisioning_id in (${sql.join(provisioningIds.map((i) => sql`${i}::uuid`), sql`, `)})
+          order by provisioning_id, created_at desc`,
+    );
+    return this.runsByIds(tenantId, rows.map((r) => r.id), tx);
+  }
+
+  /**
+   * The scheduler's claim: every replica runs this; the UPDATE moves each due provisioning's
+   * next_sync_at forward atomically, so exactly one replica gets each due provisioning.
+   */
+  async claimDue(tx: Executor = this.db): Promise<{ id: string; tenant_id: string; deployed_version: number }[]> {
+    return queryRows(
+      tx,
+      sql`update provisionings set next_sync_at = now() + make_interval(mins => coalesce((deployed->>'syncIntervalMinutes')::int, 360))
+          where deployed is not null and next_sync_at is not null and next_sync_at <= now()
+          returning id, tenant_id, deployed_version`,
+    );
+  }
+}
+
+function mapConstraint(err: unknown): unknown {
+  const c = pgErrorInfo(err).constraint;
+  if (c === 'uniq_provisionings_tenant_name') return DomainError.of(ErrorCode.NAME_TAKEN, 'A provisioning with this name already exists.', ['input', 'name']);
+  if (c === 'uniq_provisionings_tenant_kind') {
+    return DomainError.of(ErrorCode.INVALID_STATE, 'The tenant already has an EAA provisioning (at most one is allowed).', ['input', 'kind']);
+  }
+  return err;
+}
