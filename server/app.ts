@@ -20,6 +20,7 @@ import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
 import { createPubSub, type PubSub } from './shared/pubsub.js';
 import { JobQueue } from './shared/jobs/queue.js';
+import { bulkRoutes } from './modules/bulk-operation/bulk-operation.routes.js';
 
 export interface RunningServer {
   url: string;
@@ -170,6 +171,8 @@ export async function startServer(opts: {
       res.status(503).json({ status: 'unavailable' });
     }
   });
+
+  app.use(bulkRoutes(services));
 
   app.use(
     '/graphql',

@@ -3,6 +3,7 @@ import { createDirectoryLoaders } from './modules/directory/directory.loaders.js
 import { createGroupLoaders } from './modules/group/group.loaders.js';
 import { createIdentityProviderLoaders } from './modules/identity-provider/identity-provider.loaders.js';
 import { createUserLoaders } from './modules/user/user.loaders.js';
+import { createBulkOperationLoaders } from './modules/bulk-operation/bulk-operation.loaders.js';
 import { createMfaLoaders } from './modules/mfa/mfa.loaders.js';
 import { createProvisioningLoaders } from './modules/provisioning/provisioning.loaders.js';
 import { createInvitationLoaders } from './modules/invitation/invitation.loaders.js';
@@ -27,6 +28,7 @@ export function createLoaders(
     ...createInvitationLoaders(services.invitations, services.mail, t),
     ...createMfaLoaders(stores.mfa, t),
     ...createProvisioningLoaders(stores.provisionings, t),
+    ...createBulkOperationLoaders(stores.bulk, t),
   };
 }
 

@@ -3,6 +3,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { authGuard } from './shared/auth-guard.js';
+import { BulkOperationResolver } from './modules/bulk-operation/bulk-operation.resolver.js';
 import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
 import { GroupResolver } from './modules/group/group.resolver.js';
@@ -18,6 +19,7 @@ import { UserResolver } from './modules/user/user.resolver.js';
 /** Every module's resolvers. Adding a module means adding it here. */
 export const resolvers = [
   AuthResolver,
+  BulkOperationResolver,
   DirectoryResolver,
   GroupResolver,
   IdentityProviderResolver,

@@ -11,6 +11,8 @@ import { DirectoryStore } from './modules/directory/directory.store.js';
 import { GroupService } from './modules/group/group.service.js';
 import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
 import { MailService } from './modules/mail/mail.service.js';
+import { BulkOperationService } from './modules/bulk-operation/bulk-operation.service.js';
+import { BulkOperationStore } from './modules/bulk-operation/bulk-operation.store.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
 import { MfaStore } from './modules/mfa/mfa.store.js';
 import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
@@ -39,6 +41,7 @@ export interface Stores {
   mfa: MfaStore;
   provisionings: ProvisioningStore;
   sync: SyncStore;
+  bulk: BulkOperationStore;
   auth: AuthStore;
 }
 
@@ -61,6 +64,7 @@ export interface Services {
   mfa: MfaService;
   provisionings: ProvisioningService;
   syncs: SyncService;
+  bulk: BulkOperationService;
   /** Per-request DataLoaders scoped to one tenant. */
   createLoaders(tenantId: string | null): Loaders;
 }
@@ -86,6 +90,7 @@ export function createServices(deps: {
     mfa: new MfaStore(db),
     provisionings: new ProvisioningStore(db),
     sync: new SyncStore(),
+    bulk: new BulkOperationStore(db),
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),
   };
@@ -102,6 +107,8 @@ export function createServices(deps: {
   const mfa = new MfaService(db, stores.mfa, mail, { portalBaseUrl: env.PORTAL_BASE_URL, ttlMs: env.INVITATION_TTL_HOURS * 3600_000 });
   const syncs = new SyncService(db, stores.provisionings, stores.sync, stores.tenants, mfa, jobs, pubsub, log.child({ component: 'sync' }));
   syncs.register();
+  const bulk = new BulkOperationService(db, stores.bulk, stores.directories, invitations, jobs, pubsub);
+  bulk.register();
   return {
     env,
     log,
@@ -129,6 +136,7 @@ export function createServices(deps: {
     mfa,
     provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups),
     syncs,
+    bulk,
     createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail }),
   };
 }

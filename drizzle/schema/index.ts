@@ -7,3 +7,4 @@ export * from './job.js';
 export * from './mail.js';
 export * from './invitation.js';
 export * from './mfa.js';
+export * from './bulk.js';

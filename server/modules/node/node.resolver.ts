@@ -14,6 +14,7 @@ export const nodeLoaders: Record<string, NodeLoader> = {
   MfaUser: (ctx, id) => ctx.loaders.mfaUserById.load(id),
   Provisioning: (ctx, id) => ctx.loaders.provisioningById.load(id),
   SyncRun: (ctx, id) => ctx.loaders.syncRunById.load(id),
+  BulkOperation: (ctx, id) => ctx.loaders.bulkOperationById.load(id),
 };
 
 @Resolver()

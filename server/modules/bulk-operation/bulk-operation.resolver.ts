@@ -1,0 +1,137 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../../shared/context.js';
+import { viewerOf } from '../../shared/context.js';
+import { forbidden, toPayload } from '../../shared/errors.js';
+import { fromGlobalId, idOrNoMatch, toGlobalId } from '../../shared/ids.js';
+import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../shared/pagination.js';
+import { topicFor } from '../../shared/pubsub.js';
+import { bulkEvent } from './bulk-operation.service.js';
+import {
+  BulkAddUsersToGroupsInput,
+  BulkItemOutcome,
+  BulkOperation,
+  BulkOperationIdInput,
+  BulkOperationPayload,
+  BulkOperationResultConnection,
+  BulkUploadUsersInput,
+  BulkUsersInput,
+  type BulkOperationRow,
+} from './bulk-operation.types.js';
+
+const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+const decodeUser = (id: string) => fromGlobalId(id, 'User');
+
+@Resolver(() => BulkOperation)
+export class BulkOperationResolver {
+  @Query(() => BulkOperation, { nullable: true, description: 'A bulk operation by id; null if it does not exist in this tenant.' })
+  bulkOperation(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id.' }) id: string) {
+    return ctx.loaders.bulkOperationById.load(idOrNoMatch(id, 'BulkOperation'));
+  }
+
+  @Mutation(() => BulkOperationPayload, { description: 'Deletes many users in the background; the results list who was deleted and who was not, and why.' })
+  bulkDeleteUsers(@Ctx() ctx: Context, @Arg('input', () => BulkUsersInput, { description: 'Users.' }) input: BulkUsersInput) {
+    return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.deleteUsers(viewerOf(ctx), input.userIds, decodeUser) }));
+  }
+
+  @Mutation(() => BulkOperationPayload, { description: 'Sends a new invitation to users not yet active and a password reset to active ones.' })
+  bulkReinviteUsers(@Ctx() ctx: Context, @Arg('input', () => BulkUsersInput, { description: 'Users.' }) input: BulkUsersInput) {
+    return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.reinviteUsers(viewerOf(ctx), input.userIds, decodeUser) }));
+  }
+
+  @Mutation(() => BulkOperationPayload, { description: 'Adds every user to every group; existing memberships count as success.' })
+  bulkAddUsersToGroups(@Ctx() ctx: Context, @Arg('input', () => BulkAddUsersToGroupsInput, { description: 'Users and groups.' }) input: BulkAddUsersToGroupsInput) {
+    return toPayload(async () => ({
+      bulkOperation: await ctx.services.bulk.addUsersToGroups(viewerOf(ctx), input.userIds, input.groupIds.map((g) => fromGlobalId(g, 'Group')), decodeUser),
+    }));
+  }
+
+  @Mutation(() => BulkOperationPayload, {
+    description: 'Creates users from a CSV file (`email, first_name, last_name, password, "g1, g2"`); each row succeeds or fails on its own.',
+  })
+  bulkUploadUsers(@Ctx() ctx: Context, @Arg('input', () => BulkUploadUsersInput, { description: 'The file and options.' }) input: BulkUploadUsersInput) {
+    return toPayload(async () => ({
+      bulkOperation: await ctx.services.bulk.upload(viewerOf(ctx), {
+        ...input,
+        uploadId: input.uploadId ? idOrNoMatch(input.uploadId, 'Upload') : null,
+        directoryId: input.directoryId ? idOrNoMatch(input.directoryId, 'Directory') : null,
+      }),
+    }));
+  }
+
+  @Mutation(() => BulkOperationPayload, { description: 'Stops a bulk operation after its current chunk: items done stay done, none is half-done.' })
+  cancelBulkOperation(@Ctx() ctx: Context, @Arg('input', () => BulkOperationIdInput, { description: 'The operation.' }) input: BulkOperationIdInput) {
+    return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.cancel(viewerOf(ctx), idOrNoMatch(input.id, 'BulkOperation')) }));
+  }
+
+  @Subscription(() => BulkOperation, {
+    description: 'Live progress of a bulk operation: its state at once, then at least one event a second while it runs, ending with a final event.',
+    subscribe: ({ args, context }) => progress(context as Context, (args as { id: string }).id),
+  })
+  bulkOperationProgress(@Root() event: BulkOperationRow, @Arg('id', () => ID, { description: 'Global id of the operation.' }) _id: string): BulkOperationRow {
+    return event;
+  }
+
+  @FieldResolver(() => ID)
+  id(@Root() op: BulkOperationRow): string {
+    return toGlobalId('BulkOperation', op.id);
+  }
+
+  @FieldResolver(() => Boolean)
+  validateOnly(@Root() op: BulkOperationRow & { validateOnly?: boolean }): boolean {
+    return op.validateOnly ?? (op.input as { validateOnly?: boolean } | undefined)?.validateOnly === true;
+  }
+
+  @FieldResolver(() => ID, { nullable: true })
+  actorUserId(@Root() op: BulkOperationRow): string | null {
+    return op.actorUserId ? toGlobalId('User', op.actorUserId) : null;
+  }
+
+  @FieldResolver(() => String)
+  resultsCsvPath(@Root() op: BulkOperationRow): string {
+    return `/bulk-operations/${toGlobalId('BulkOperation', op.id)}/results.csv`;
+  }
+
+  @FieldResolver(() => BulkOperationResultConnection, { description: 'Per-item outcomes in input order, optionally only one outcome.' })
+  async results(
+    @Root() op: BulkOperationRow,
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, at most 100.' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor.' }) after?: string,
+    @Arg('outcome', () => BulkItemOutcome, { nullable: true, description: 'Only this outcome.' }) outcome?: BulkItemOutcome,
+  ) {
+    const limit = pageSize(first);
+    const c = decodeCursor(after);
+    const afterSeq = c ? Number(c[0]) : 0;
+    const store = ctx.services.stores.bulk;
+    const rows = await store.items(op.id, outcome ?? null, limit + 1, afterSeq);
+    return toConnection(
+      rows,
+      limit,
+      c !== null,
+      (r) => encodeCursor([r.seq]),
+      () => store.itemCount(op.id, outcome ?? null),
+      (r) => ({ ...r, row: r.seq, userId: r.userId ? toGlobalId('User', r.userId) : null }),
+    );
+  }
+}
+
+async function* progress(ctx: Context, globalId: string): AsyncGenerator<BulkOperationRow> {
+  const v = viewerOf(ctx);
+  const id = fromGlobalId(globalId, 'BulkOperation');
+  const [op] = id ? await ctx.services.stores.bulk.byIds(v.tenantId, [id]) : [];
+  if (!op) throw forbidden('No such bulk operation.');
+  const controller = new AbortController();
+  const events = ctx.services.pubsub.subscribe(topicFor('bulkOperation', op.id), controller.signal);
+  try {
+    const fresh = (await ctx.services.stores.bulk.byId(op.id))!;
+    yield bulkEvent(fresh) as unknown as BulkOperationRow;
+    if (TERMINAL.has(fresh.status)) return;
+    for await (const e of events) {
+      const ev = e as BulkOperationRow;
+      yield ev;
+      if (TERMINAL.has(ev.status)) return;
+    }
+  } finally {
+    controller.abort();
+  }
+}

@@ -1,0 +1,83 @@
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { bulkOperationItems, bulkOperations, uploads } from '../../../drizzle/schema/index.js';
+import type { Db, Executor } from '../../shared/db.js';
+import type { BulkItemRow, BulkOperationRow } from './bulk-operation.types.js';
+
+export class BulkOperationStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: { tenantId: string; kind: string; input: unknown; total: number; actorUserId: string | null }, tx: Executor) {
+    const [op] = await tx.insert(bulkOperations).values(row).returning();
+    return op!;
+  }
+
+  async byId(id: string, tx: Executor = this.db): Promise<BulkOperationRow | null> {
+    const [op] = await tx.select().from(bulkOperations).where(eq(bulkOperations.id, id));
+    return op ?? null;
+  }
+
+  async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<BulkOperationRow[]> {
+    if (!ids.length) return [];
+    return tx.select().from(bulkOperations).where(and(eq(bulkOperations.tenantId, tenantId), inArray(bulkOperations.id, [...ids])));
+  }
+
+  async update(id: string, patch: Partial<BulkOperationRow>, tx: Executor = this.db): Promise<BulkOperationRow | null> {
+    const { id: _id, ...rest } = patch;
+    const [op] = await tx.update(bulkOperations).set(rest).where(eq(bulkOperations.id, id)).returning();
+    return op ?? null;
+  }
+
+  /** Records a chunk's outcomes and bumps the counters, in the chunk's transaction. */
+  async record(operationId: string, items: Omit<BulkItemRow, 'operationId'>[], tx: Executor): Promise<void> {
+    if (!items.length) return;
+    for (let i = 0; i < items.length; i += 2000) {
+      await tx.insert(bulkOperationItems).values(items.slice(i, i + 2000).map((it) => ({ ...it, operationId })));
+    }
+    const count = (o: string) => items.filter((i) => i.outcome === o).length;
+    await tx
+      .update(bulkOperations)
+      .set({
+        processed: sql`${bulkOperations.processed} + ${items.length}`,
+        succeeded: sql`${bulkOperations.succeeded} + ${count('SUCCEEDED')}`,
+        failed: sql`${bulkOperations.failed} + ${count('FAILED')}`,
+        skipped: sql`${bulkOperations.skipped} + ${count('SKIPPED')}`,
+      })
+      .where(eq(bulkOperations.id, operationId));
+  }
+
+  /** The checkpoint: the highest seq whose outcome is committed. */
+  async maxSeq(operationId: string, tx: Executor = this.db): Promise<number> {
+    const [r] = await tx
+      .select({ n: sql<number>`coalesce(max(${bulkOperationItems.seq}), 0)::int` })
+      .from(bulkOperationItems)
+      .where(eq(bulkOperationItems.operationId, operationId));
+    return r?.n ?? 0;
+  }
+
+  async items(operationId: string, outcome: string | null, limit: number, afterSeq: number, tx: Executor = this.db): Promise<BulkItemRow[]> {
+    return tx
+      .select()
+      .from(bulkOperationItems)
+      .where(and(eq(bulkOperationItems.operationId, operationId), outcome ? eq(bulkOperationItems.outcome, outcome) : undefined, gt(bulkOperationItems.seq, afterSeq)))
+      .orderBy(asc(bulkOperationItems.seq))
+      .limit(limit);
+  }
+
+  async itemCount(operationId: string, outcome: string | null, tx: Executor = this.db): Promise<number> {
+    const [r] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(bulkOperationItems)
+      .where(and(eq(bulkOperationItems.operationId, operationId), outcome ? eq(bulkOperationItems.outcome, outcome) : undefined));
+    return r?.n ?? 0;
+  }
+
+  async insertUpload(row: { tenantId: string; createdBy: string; filename: string | null; size: number; content: string }) {
+    const [u] = await this.db.insert(uploads).values(row).returning({ id: uploads.id });
+    return u!.id;
+  }
+
+  async upload(tenantId: string, id: string, tx: Executor = this.db) {
+    const [u] = await tx.select().from(uploads).where(and(eq(uploads.tenantId, tenantId), eq(uploads.id, id)));
+    return u ?? null;
+  }
+}
