@@ -183,6 +183,8 @@ export class BulkOperationService {
     let latest = op;
     const ticker = setInterval(() => void this.publish(latest), 500);
     const proceed = async () => {
+      // Let requests queued behind this job's transactions go first (PGlite has one connection).
+      await new Promise((resolve) => setTimeout(resolve, 1));
       const cur = await this.store.byId(operationId);
       if (!cur || cur.status === 'CANCELLED') return false;
       latest = cur;

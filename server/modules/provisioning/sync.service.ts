@@ -176,6 +176,8 @@ export class SyncService {
       return r;
     };
     const stillActive = async () => {
+      // Let requests queued behind this run's transactions go first (PGlite has one connection).
+      await new Promise((resolve) => setTimeout(resolve, 1));
       const r = await this.store.runById(runId);
       if (!r || r.status === 'CANCELLED') throw new CancelledRun();
       latest = r;
@@ -184,11 +186,9 @@ export class SyncService {
     try {
       run = (await set({ status: 'RUNNING', phase: 'PLANNING', startedAt: run.startedAt ?? new Date(), error: null }))!;
 
-      // Plan on the materialised desired set.
-      const plan = await this.db.transaction(async (tx) => {
-        await this.sync.stageDesired(tx, runId, t, groupIds);
-        return this.sync.plan(tx, { tenantId: t, provisioningId: pid, includeManual: cfg.includeManuallyProvisionedUsers, source: { runId }, listLimit: 0 });
-      });
+      // Plan on the materialised desired set (staged in its own transaction; the plan only reads).
+      await this.db.transaction((tx) => this.sync.stageDesired(tx, runId, t, groupIds));
+      const plan = await this.sync.plan(this.db, { tenantId: t, provisioningId: pid, includeManual: cfg.includeManuallyProvisionedUsers, source: { runId }, listLimit: 0 });
       const c = plan.counts;
       const claims = cfg.includeManuallyProvisionedUsers ? c.manual : 0;
       await set({
