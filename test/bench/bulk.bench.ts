@@ -1,0 +1,80 @@
+import { it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { hashPassword } from '../../server/shared/passwords.js';
+import { gql, seedTenant, startTestServer, type TestServer } from '../support/harness.js';
+
+/**
+ * CSV upload throughput on the engine selected by TEST_DATABASE_URL, end to end (POST
+ * /uploads, bulkUploadUsers, until COMPLETED), beside the raw multi-row INSERT rate of the
+ * same database; password rows beside the raw argon2id rate; peak RSS of the process.
+ */
+let peakRss = 0;
+const sampler = () => setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+
+async function upload(ts: TestServer, token: string, csv: string) {
+  const res = await fetch(ts.url.replace(/\/graphql$/, '/uploads'), { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: csv });
+  const { uploadId } = (await res.json()) as { uploadId: string };
+  const r = await gql<any>(ts.url, `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { message } } }`, { i: { uploadId } }, token);
+  const id = r.data.bulkUploadUsers.bulkOperation.id as string;
+  for (;;) {
+    const o = await gql<any>(ts.url, `query($id: ID!) { bulkOperation(id: $id) { status succeeded failed } }`, { id }, token);
+    if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(o.data.bulkOperation.status)) return o.data.bulkOperation;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function rawInsertRate(ts: TestServer, tenantId: string, directoryId: string, n: number) {
+  const start = Date.now();
+  for (let i = 0; i < n; i += 1000) {
+    const values = sql.join(
+      Array.from({ length: Math.min(1000, n - i) }, (_, k) => sql`(${tenantId}::uuid, ${directoryId}::uuid, ${`raw${i + k}@bench.test`}, 'R', 'R', 'INVITED')`),
+      sql`, `,
+    );
+    await ts.database.db.execute(sql`insert into users (tenant_id, directory_id, email, first_name, last_name, status) values ${values}`);
+  }
+  return n / ((Date.now() - start) / 1000);
+}
+
+for (const n of [10_000, 100_000]) {
+  it(`CSV upload without passwords: ${n} rows`, async () => {
+    if (n > 10_000 && process.env.BENCH_QUICK === 'true') return;
+    const ts = await startTestServer({ JOB_POLL_MS: '50' });
+    const timer = sampler();
+    try {
+      const t = await seedTenant(ts);
+      const csv = ['email,first_name,last_name,password,groups', ...Array.from({ length: n }, (_, i) => `u${i}@bench.test,First${i},Last${i},,users`)].join('\n');
+      peakRss = process.memoryUsage().rss;
+      const start = Date.now();
+      const op = await upload(ts, t.token, csv);
+      const secs = (Date.now() - start) / 1000;
+      const raw = await rawInsertRate(ts, t.tenantId, t.directoryId, Math.min(n, 20_000));
+      console.log(
+        `[bench bulk/${ts.database.engine}] CSV ${n} rows, no passwords: ${secs.toFixed(2)} s, ${(n / secs).toFixed(0)} rows/s ` +
+          `(succeeded ${op.succeeded}); raw multi-row INSERT ${raw.toFixed(0)} rows/s; peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MiB (server and client in one process)`,
+      );
+    } finally {
+      clearInterval(timer);
+      await ts.close();
+    }
+  });
+}
+
+it('CSV upload with passwords: 1000 rows', async () => {
+  const ts = await startTestServer({ JOB_POLL_MS: '50' });
+  try {
+    const t = await seedTenant(ts);
+    const csv = Array.from({ length: 1000 }, (_, i) => `p${i}@bench.test,P,${i},Bench!pass${i},`).join('\n');
+    const start = Date.now();
+    const op = await upload(ts, t.token, csv);
+    const secs = (Date.now() - start) / 1000;
+    const rawStart = Date.now();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => hashPassword(`Raw!pass${i}`)));
+    const raw = 100 / ((Date.now() - rawStart) / 1000);
+    console.log(
+      `[bench bulk/${ts.database.engine}] CSV 1000 rows with passwords: ${secs.toFixed(2)} s, ${(1000 / secs).toFixed(1)} hashes/s ` +
+        `(succeeded ${op.succeeded}); raw argon2id (all threads) ${raw.toFixed(1)} hashes/s`,
+    );
+  } finally {
+    await ts.close();
+  }
+});
