@@ -4,6 +4,7 @@ import { viewerOf } from '../../shared/context.js';
 import { forbidden, toPayload } from '../../shared/errors.js';
 import { fromGlobalId, idOrNoMatch, toGlobalId } from '../../shared/ids.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../shared/pagination.js';
+import { liveProgress } from '../../shared/progress.js';
 import { topicFor } from '../../shared/pubsub.js';
 import { bulkEvent } from './bulk-operation.service.js';
 import {
@@ -115,23 +116,15 @@ export class BulkOperationResolver {
   }
 }
 
-async function* progress(ctx: Context, globalId: string): AsyncGenerator<BulkOperationRow> {
+async function progress(ctx: Context, globalId: string): Promise<AsyncGenerator<BulkOperationRow>> {
   const v = viewerOf(ctx);
   const id = fromGlobalId(globalId, 'BulkOperation');
   const [op] = id ? await ctx.services.stores.bulk.byIds(v.tenantId, [id]) : [];
   if (!op) throw forbidden('No such bulk operation.');
-  const controller = new AbortController();
-  const events = ctx.services.pubsub.subscribe(topicFor('bulkOperation', op.id), controller.signal);
-  try {
-    const fresh = (await ctx.services.stores.bulk.byId(op.id))!;
-    yield bulkEvent(fresh) as unknown as BulkOperationRow;
-    if (TERMINAL.has(fresh.status)) return;
-    for await (const e of events) {
-      const ev = e as BulkOperationRow;
-      yield ev;
-      if (TERMINAL.has(ev.status)) return;
-    }
-  } finally {
-    controller.abort();
-  }
+  return liveProgress({
+    pubsub: ctx.services.pubsub,
+    topic: topicFor('bulkOperation', op.id),
+    current: async () => bulkEvent((await ctx.services.stores.bulk.byId(op.id))!) as unknown as BulkOperationRow,
+    isTerminal: (s) => TERMINAL.has(s),
+  });
 }

@@ -4,6 +4,7 @@ import { viewerOf } from '../../shared/context.js';
 import { forbidden, toPayload } from '../../shared/errors.js';
 import { idOrNoMatch, toGlobalId, fromGlobalId } from '../../shared/ids.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../shared/pagination.js';
+import { liveProgress } from '../../shared/progress.js';
 import { topicFor } from '../../shared/pubsub.js';
 import { configOf } from './provisioning.service.js';
 import {
@@ -231,24 +232,15 @@ export class SyncRunResolver {
   }
 }
 
-async function* progress(ctx: Context, runGlobalId: string): AsyncGenerator<SyncRunRow> {
+async function progress(ctx: Context, runGlobalId: string): Promise<AsyncGenerator<SyncRunRow>> {
   const v = viewerOf(ctx);
   const id = fromGlobalId(runGlobalId, 'SyncRun');
   const current = id ? (await ctx.services.stores.provisionings.runsByIds(v.tenantId, [id]))[0] : undefined;
   if (!current) throw forbidden('No such sync run.');
-  const controller = new AbortController();
-  // Subscribe before reading the state, so no event between the two is lost.
-  const events = ctx.services.pubsub.subscribe(topicFor('syncRun', current.id), controller.signal);
-  try {
-    const fresh = (await ctx.services.stores.provisionings.runById(current.id))!;
-    yield runEvent(fresh) as unknown as SyncRunRow;
-    if (TERMINAL.has(fresh.status)) return;
-    for await (const e of events) {
-      const ev = e as SyncRunRow;
-      yield ev;
-      if (TERMINAL.has(ev.status)) return;
-    }
-  } finally {
-    controller.abort();
-  }
+  return liveProgress({
+    pubsub: ctx.services.pubsub,
+    topic: topicFor('syncRun', current.id),
+    current: async () => runEvent((await ctx.services.stores.provisionings.runById(current.id))!) as unknown as SyncRunRow,
+    isTerminal: (s) => TERMINAL.has(s),
+  });
 }
