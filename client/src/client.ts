@@ -2,6 +2,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type DocumentNode } from 'graphql';
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import { RosterGraphQLError, RosterSubscriptionError, RosterTransportError, type GraphQLErrorEntry } from './errors.js';
+import { operationCatalogue, type OperationMethods } from './sdk.js';
 
 export interface RosterClientOptions {
   /** The GraphQL endpoint, e.g. `http://localhost:4000/graphql`. */
@@ -20,7 +21,7 @@ export interface RosterClientOptions {
 
 type Variables<V> = V extends Record<string, never> ? [variables?: V] : [variables: V];
 
-export interface RosterClient {
+export interface RosterTransport {
   /** Runs a query or mutation over HTTP. Throws RosterGraphQLError / RosterTransportError. */
   request<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, ...variables: Variables<V>): Promise<R>;
   /**
@@ -41,7 +42,8 @@ function toWsUrl(url: string): string {
   return u.toString();
 }
 
-export function createRosterClient(options: RosterClientOptions): RosterClient {
+/** The transport under the typed methods: HTTP for queries and mutations, graphql-ws for subscriptions. */
+export function createTransport(options: RosterClientOptions): RosterTransport {
   const doFetch = options.fetch ?? globalThis.fetch;
   const token = async () => (options.getToken ? await options.getToken() : options.token) ?? undefined;
   let ws: WsClient | null = null;
@@ -127,4 +129,80 @@ function toSubscriptionError(err: unknown): Error {
   if (Array.isArray(err)) return new RosterGraphQLError(err as GraphQLErrorEntry[]);
   if (err instanceof Error) return new RosterTransportError(err.message, undefined, err);
   return new RosterTransportError(String(err));
+}
+
+/** `request`/`subscribe`, one typed method per API operation, and the CSV upload helpers. */
+export type RosterClient = RosterTransport &
+  OperationMethods & {
+    /** Streams a CSV (path, Buffer, string or readable stream) to `POST /uploads`; returns its upload id. */
+    uploadCsv(source: CsvSource, filename?: string): Promise<string>;
+    /** Absolute URL of a server path such as a bulk operation's `resultsCsvPath`. */
+    urlFor(path: string): string;
+    /** GETs a server path with the session token (e.g. a results CSV) and returns its text. */
+    download(path: string): Promise<string>;
+  };
+
+export type CsvSource = string | Uint8Array | NodeJS.ReadableStream | { path: string };
+
+export function createRosterClient(options: RosterClientOptions): RosterClient {
+  const transport = createTransport(options);
+  const methods: Record<string, unknown> = {};
+  for (const op of operationCatalogue()) {
+    methods[op.method] =
+      op.kind === 'subscription'
+        ? (variables?: Record<string, unknown>) => (transport.subscribe as (d: unknown, v?: unknown) => unknown)(op.document, variables)
+        : (variables?: Record<string, unknown>) => (transport.request as (d: unknown, v?: unknown) => unknown)(op.document, variables);
+  }
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const token = async () => (options.getToken ? await options.getToken() : options.token) ?? undefined;
+  const urlFor = (path: string) => new URL(path, options.url).toString();
+  return {
+    ...(methods as OperationMethods),
+    request: transport.request,
+    subscribe: transport.subscribe,
+    close: transport.close,
+    urlFor,
+    async uploadCsv(source, filename) {
+      const body = await readSource(source);
+      const t = await token();
+      const res = await doFetch(urlFor('/uploads'), {
+        method: 'POST',
+        headers: {
+          'content-type': 'text/csv',
+          ...(t ? { authorization: `Bearer ${t}` } : {}),
+          ...(filename ? { 'x-filename': filename } : typeof source === 'object' && source && 'path' in source ? { 'x-filename': String(source.path).split(/[\\/]/).pop()! } : {}),
+        },
+        body: body as unknown as NonNullable<Parameters<typeof fetch>[1]>['body'],
+      }).catch((err: unknown) => {
+        throw new RosterTransportError(`Cannot reach ${options.url}: ${(err as Error).message}`, undefined, err);
+      });
+      const json = (await res.json().catch(() => null)) as { uploadId?: string; errors?: GraphQLErrorEntry[] } | null;
+      if (!res.ok || !json?.uploadId) {
+        if (json?.errors?.length) throw new RosterGraphQLError(json.errors, res.status);
+        throw new RosterTransportError(`Upload failed (HTTP ${res.status})`, res.status);
+      }
+      return json.uploadId;
+    },
+    async download(path) {
+      const t = await token();
+      const res = await doFetch(urlFor(path), { headers: t ? { authorization: `Bearer ${t}` } : {} });
+      if (!res.ok) {
+        const json = (await res.json().catch(() => null)) as { errors?: GraphQLErrorEntry[] } | null;
+        if (json?.errors?.length) throw new RosterGraphQLError(json.errors, res.status);
+        throw new RosterTransportError(`Download failed (HTTP ${res.status})`, res.status);
+      }
+      return res.text();
+    },
+  } as RosterClient;
+}
+
+async function readSource(source: CsvSource): Promise<Uint8Array | string> {
+  if (typeof source === 'string' || source instanceof Uint8Array) return source;
+  if ('path' in source && typeof (source as { path: unknown }).path === 'string' && !('read' in source)) {
+    const { readFile } = await import('node:fs/promises');
+    return readFile((source as { path: string }).path);
+  }
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of source as AsyncIterable<Uint8Array | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
 }

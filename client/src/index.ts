@@ -1,4 +1,5 @@
-export { createRosterClient, type RosterClient, type RosterClientOptions } from './client.js';
+export { createRosterClient, createTransport, type CsvSource, type RosterClient, type RosterClientOptions, type RosterTransport } from './client.js';
+export { operationCatalogue, type OperationMethods } from './sdk.js';
 export { RosterError, RosterGraphQLError, RosterSubscriptionError, RosterTransportError } from './errors.js';
 // Every typed document (`LoginDocument`, `UsersDocument`, …) and every schema/operation type.
 export * from './generated/graphql.js';

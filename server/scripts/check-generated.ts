@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { buildSchema, Kind, parse } from 'graphql';
 
 /**
  * Fails when a generated artefact is stale: the typed client (codegen from the committed SDL)
@@ -68,6 +69,29 @@ function sameTree(a: string, b: string): string[] {
     process.stderr.write(`drizzle/migrations is stale (${diff.join(', ')}): run \`npm run db:generate\` and commit.\n${output}\n`);
   } else process.stdout.write('drizzle/migrations is up to date.\n');
   rmSync(tmp, { recursive: true, force: true });
+}
+
+// 3. Every root field of the API has an operation in the client.
+{
+  const schema = buildSchema(readFileSync(path.join(root, 'schema/schema.graphql'), 'utf8'));
+  const selected = new Set<string>();
+  const opsDir = path.join(root, 'client/src/operations');
+  for (const f of listFiles(opsDir).filter((x) => x.endsWith('.graphql'))) {
+    const doc = parse(readFileSync(path.join(opsDir, f), 'utf8'));
+    for (const def of doc.definitions) {
+      if (def.kind !== Kind.OPERATION_DEFINITION) continue;
+      const root = def.operation === 'query' ? 'Query' : def.operation === 'mutation' ? 'Mutation' : 'Subscription';
+      for (const sel of def.selectionSet.selections) if (sel.kind === Kind.FIELD) selected.add(`${root}.${sel.name.value}`);
+    }
+  }
+  const missing: string[] = [];
+  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    for (const field of Object.keys(type?.getFields() ?? {})) if (!selected.has(`${type!.name}.${field}`)) missing.push(`${type!.name}.${field}`);
+  }
+  if (missing.length) {
+    stale = true;
+    process.stderr.write(`API fields without a client operation (add them to client/src/operations): ${missing.join(', ')}\n`);
+  } else process.stdout.write('every API field has a client operation.\n');
 }
 
 process.exit(stale ? 1 : 0);

@@ -9,4 +9,6 @@ import path from 'node:path';
 export default function setup(): void {
   const root = path.resolve(import.meta.dirname, '../..');
   execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  // The client package and its `roster` CLI, for the tests that run them as a user would.
+  execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'client/tsconfig.json'], { cwd: root, stdio: 'inherit' });
 }

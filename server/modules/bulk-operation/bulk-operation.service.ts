@@ -168,9 +168,10 @@ export class BulkOperationService {
     const [op] = await this.store.byIds(viewer.tenantId, [id]);
     if (!op) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such bulk operation.', ['input', 'id']);
     if (TERMINAL.has(op.status)) throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
-    const updated = await this.store.update(op.id, { status: 'CANCELLED', finishedAt: new Date() });
+    const updated = await this.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'CANCELLED', finishedAt: new Date() });
+    if (!updated) throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
     await this.publish(updated);
-    return updated!;
+    return updated;
   }
 
   // ---- execution ----
@@ -179,7 +180,9 @@ export class BulkOperationService {
     const { operationId } = job.payload as { operationId: string };
     let op = await this.store.byId(operationId);
     if (!op || TERMINAL.has(op.status)) return;
-    op = (await this.store.update(op.id, { status: 'RUNNING', startedAt: op.startedAt ?? new Date(), error: null }))!;
+    const started = await this.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'RUNNING', startedAt: op.startedAt ?? new Date(), error: null });
+    if (!started) return; // cancelled in the meantime
+    op = started;
     let latest = op;
     const ticker = setInterval(() => void this.publish(latest), 500);
     const proceed = async () => {
@@ -201,12 +204,12 @@ export class BulkOperationService {
         await this.publish(await this.store.byId(operationId));
         return;
       }
-      latest = (await this.store.update(operationId, { status: 'COMPLETED', finishedAt: new Date() }))!;
+      latest = (await this.store.transition(operationId, ['RUNNING'], { status: 'COMPLETED', finishedAt: new Date() })) ?? (await this.store.byId(operationId))!;
       await this.publish(latest);
     } catch (err) {
       if (signal.aborted) throw err;
       if (job.attempts >= job.maxAttempts) {
-        latest = (await this.store.update(operationId, { status: 'FAILED', error: err instanceof Error ? err.message : String(err), finishedAt: new Date() }))!;
+        latest = (await this.store.transition(operationId, ['RUNNING'], { status: 'FAILED', error: err instanceof Error ? err.message : String(err), finishedAt: new Date() })) ?? latest;
         await this.publish(latest);
       }
       throw err;

@@ -27,6 +27,20 @@ export class BulkOperationStore {
     return op ?? null;
   }
 
+  /**
+   * A status change that only applies from the given states: a cancel that lands between a
+   * worker's read and its write is never overwritten.
+   */
+  async transition(id: string, from: string[], patch: Partial<BulkOperationRow>, tx: Executor = this.db): Promise<BulkOperationRow | null> {
+    const { id: _id, ...rest } = patch;
+    const [op] = await tx
+      .update(bulkOperations)
+      .set(rest)
+      .where(and(eq(bulkOperations.id, id), inArray(bulkOperations.status, from)))
+      .returning();
+    return op ?? null;
+  }
+
   /** Records a chunk's outcomes and bumps the counters, in the chunk's transaction. */
   async record(operationId: string, items: Omit<BulkItemRow, 'operationId'>[], tx: Executor): Promise<void> {
     if (!items.length) return;

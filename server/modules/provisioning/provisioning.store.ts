@@ -126,6 +126,17 @@ export class ProvisioningStore {
     return r ?? null;
   }
 
+  /** A status change that only applies from the given states (a concurrent cancel wins). */
+  async transitionRun(id: string, from: string[], patch: Partial<SyncRunRow>, tx: Executor = this.db): Promise<SyncRunRow | null> {
+    const { id: _id, ...rest } = patch;
+    const [r] = await tx
+      .update(syncRuns)
+      .set(rest)
+      .where(and(eq(syncRuns.id, id), inArray(syncRuns.status, from)))
+      .returning();
+    return r ?? null;
+  }
+
   async addCounts(id: string, d: Partial<Record<'created' | 'updated' | 'removed' | 'claimed' | 'devicesRemoved', number>>, tx: Executor) {
     await tx
       .update(syncRuns)

@@ -97,7 +97,8 @@ export class SyncService {
       const [r] = await this.store.runsByIds(viewer.tenantId, [runId], tx);
       if (!r) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
       if (r.status !== 'AWAITING_APPROVAL') throw DomainError.of(ErrorCode.INVALID_STATE, 'Only a run awaiting approval can be approved.', ['input', 'runId']);
-      const updated = await this.store.updateRun(r.id, { status: 'QUEUED', approved: 1, phase: 'QUEUED' }, tx);
+      const updated = await this.store.transitionRun(r.id, ['AWAITING_APPROVAL'], { status: 'QUEUED', approved: 1, phase: 'QUEUED' }, tx);
+      if (!updated) throw DomainError.of(ErrorCode.INVALID_STATE, 'Only a run awaiting approval can be approved.', ['input', 'runId']);
       await this.jobs.enqueue({ queue: SYNC_QUEUE, tenantId: viewer.tenantId, payload: { runId: r.id }, singletonKey: `sync:${r.provisioningId}`, maxAttempts: 3 }, tx);
       return updated!;
     });
@@ -111,7 +112,9 @@ export class SyncService {
       if (!r) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
       if (!ACTIVE_RUN_STATUSES.includes(r.status)) throw DomainError.of(ErrorCode.INVALID_STATE, 'The run has already ended.', ['input', 'runId']);
       await this.sync.clearStage(tx, r.id);
-      return (await this.store.updateRun(r.id, { status: 'CANCELLED', finishedAt: new Date() }, tx))!;
+      const cancelled = await this.store.transitionRun(r.id, ACTIVE_RUN_STATUSES, { status: 'CANCELLED', finishedAt: new Date() }, tx);
+      if (!cancelled) throw DomainError.of(ErrorCode.INVALID_STATE, 'The run has already ended.', ['input', 'runId']);
+      return cancelled;
     });
     await this.publish(run);
     return run;
@@ -184,7 +187,10 @@ export class SyncService {
       if (signal.aborted) throw new Error('sync interrupted');
     };
     try {
-      run = (await set({ status: 'RUNNING', phase: 'PLANNING', startedAt: run.startedAt ?? new Date(), error: null }))!;
+      const started = await this.store.transitionRun(runId, ['QUEUED', 'RUNNING'], { status: 'RUNNING', phase: 'PLANNING', startedAt: run.startedAt ?? new Date(), error: null });
+      if (!started) return; // cancelled in the meantime
+      run = latest = started;
+      await this.publish(latest);
 
       // Plan on the materialised desired set (staged in its own transaction; the plan only reads).
       await this.db.transaction((tx) => this.sync.stageDesired(tx, runId, t, groupIds));
@@ -201,7 +207,8 @@ export class SyncService {
 
       if (!approved && this.guardTrips(c.removals, c.owned, cfg)) {
         await this.db.transaction((tx) => this.sync.saveRemovalSet(tx, runId, t, pid));
-        await set({ status: 'AWAITING_APPROVAL', phase: 'AWAITING_APPROVAL' });
+        latest = (await this.store.transitionRun(runId, ['RUNNING'], { status: 'AWAITING_APPROVAL', phase: 'AWAITING_APPROVAL' })) ?? latest;
+        await this.publish(latest);
         log.info({ removals: c.removals, owned: c.owned }, 'sync stopped by the removal guard');
         return;
       }
@@ -263,7 +270,8 @@ export class SyncService {
       }
 
       await this.db.transaction((tx) => this.sync.clearStage(tx, runId));
-      await set({ status: 'COMPLETED', phase: 'DONE', finishedAt: new Date() });
+      latest = (await this.store.transitionRun(runId, ['RUNNING'], { status: 'COMPLETED', phase: 'DONE', finishedAt: new Date() })) ?? latest;
+      await this.publish(latest);
     } catch (err) {
       if (err instanceof CancelledRun) {
         await this.publish(await this.store.runById(runId));
@@ -271,7 +279,8 @@ export class SyncService {
       }
       if (signal.aborted) throw err; // shutdown: the job is resumed elsewhere
       if (job.attempts >= job.maxAttempts) {
-        await set({ status: 'FAILED', error: err instanceof Error ? err.message : String(err), finishedAt: new Date() });
+        latest = (await this.store.transitionRun(runId, ['RUNNING'], { status: 'FAILED', error: err instanceof Error ? err.message : String(err), finishedAt: new Date() })) ?? latest;
+        await this.publish(latest);
       }
       throw err;
     } finally {
