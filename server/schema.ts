@@ -36,6 +36,17 @@ export const resolvers = [
 
 let cached: Promise<GraphQLSchema> | null = null;
 
+/** type-graphql cannot describe the root types; the contract documents every type, so do it here. */
+function describeRoots(schema: GraphQLSchema): GraphQLSchema {
+  const q = schema.getQueryType();
+  const m = schema.getMutationType();
+  const s = schema.getSubscriptionType();
+  if (q) q.description = 'Reads. Everything but `viewer` needs an admin session and sees only its tenant.';
+  if (m) m.description = 'Changes. Each takes one `input` and returns a payload whose `errors` hold expected failures.';
+  if (s) s.description = 'Live events over graphql-ws at /graphql (token in the connection_init payload).';
+  return schema;
+}
+
 /** Built once per process; type-graphql's metadata is global anyway. */
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
@@ -55,7 +66,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       },
     },
     emitSchemaFile: false,
-  });
+  }).then(describeRoots);
   return cached;
 }
 
