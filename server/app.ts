@@ -65,9 +65,15 @@ export async function startServer(opts: {
   const pubsub = opts.pubsub ?? (await createPubSub(database));
   const jobs = new JobQueue(database, log.child({ component: 'jobs' }), { pollMs: env.JOB_POLL_MS, leaseMs: env.JOB_LEASE_MS });
   const services = createServices({ env, database, log, pubsub, jobs });
+  let housekeeping: NodeJS.Timeout | null = null;
   if (env.WORKERS === 'true') {
     await jobs.start();
     services.syncs.startScheduler(env.SYNC_TICK_MS);
+    // Hourly, on every replica (both deletes are idempotent): expired sessions and old finished jobs.
+    housekeeping = setInterval(() => {
+      Promise.all([services.stores.auth.purgeExpired(), jobs.purgeFinished()]).catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
+    }, 3600_000);
+    housekeeping.unref();
   }
   const schema = await getSchema();
   let shuttingDown = false;
@@ -235,6 +241,7 @@ export async function startServer(opts: {
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         // Running jobs stop at their next safe point; their leases lapse and any replica resumes them.
         services.syncs.stopScheduler();
+        if (housekeeping) clearInterval(housekeeping);
         await jobs.stop();
         await pubsub.close();
       })();

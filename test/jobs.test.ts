@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { jobs } from '../drizzle/schema/index.js';
 import { JobQueue, PermanentJobError } from '../server/shared/jobs/queue.js';
 import { createLogger } from '../server/shared/logger.js';
@@ -93,5 +93,18 @@ describe('job queue', () => {
     await waitFor(async () => (await statusOf(id)) === 'completed');
     expect(resumed).toBe(1);
     await survivor.stop();
+  });
+
+  it('purges finished jobs older than the retention, and nothing else', async () => {
+    const q = new JobQueue(database, log);
+    const old = await q.enqueue({ queue: 't-purge' });
+    const recent = await q.enqueue({ queue: 't-purge' });
+    const pending = await q.enqueue({ queue: 't-purge' });
+    await database.db.execute(sql`update jobs set status = 'completed', finished_at = now() - interval '8 days' where id = ${old.id}`);
+    await database.db.execute(sql`update jobs set status = 'completed', finished_at = now() where id = ${recent.id}`);
+    await q.purgeFinished(7);
+    expect(await statusOf(old.id)).toBeUndefined();
+    expect(await statusOf(recent.id)).toBe('completed');
+    expect(await statusOf(pending.id)).toBe('queued');
   });
 });

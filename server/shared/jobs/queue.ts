@@ -127,6 +127,13 @@ export class JobQueue {
       .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'running'])));
   }
 
+  /** Housekeeping: finished jobs older than `days` are deleted (their outcome lives on in their owners' tables). */
+  async purgeFinished(days = 7, tx: Executor = this.db): Promise<void> {
+    await tx.execute(
+      sql`delete from ${jobs} where status in ('completed', 'failed', 'cancelled') and finished_at < now() - make_interval(days => ${days})`,
+    );
+  }
+
   register(queue: string, handler: JobHandler, concurrency = 1): void {
     this.handlers.set(queue, { handler, concurrency, running: 0 });
   }
