@@ -43,7 +43,7 @@ export class SyncStore {
 
   /** The desired set as a CTE, for the read-only preview. */
   private desiredCte(tenantId: string, groupIds: string[]): SQL {
-    return sql`desired as (
+    return sql`desired as not materialized (
       select distinct on (u.id) u.id as user_id, coalesce(u.username, u.email, u.id::text) as username, u.email, u.first_name, u.last_name
       from group_memberships gm
       join groups g on g.id = gm.group_id and g.tenant_id = ${tenantId}
@@ -52,7 +52,7 @@ export class SyncStore {
   }
 
   private stagedCte(runId: string): SQL {
-    return sql`desired as (select user_id, username, email, first_name, last_name from sync_run_desired where run_id = ${runId})`;
+    return sql`desired as not materialized (select user_id, username, email, first_name, last_name from sync_run_desired where run_id = ${runId})`;
   }
 
   /**
@@ -65,18 +65,20 @@ export class SyncStore {
   ) {
     const desired = 'runId' in p.source ? this.stagedCte(p.source.runId) : this.desiredCte(p.tenantId, p.source.groupIds);
     const base = sql`with ${desired},
-      owned as (select * from mfa_users where tenant_id = ${p.tenantId} and provisioning_id = ${p.provisioningId}),
-      unowned as (select d.* from desired d where not exists (select 1 from owned o where o.directory_user_id = d.user_id)),
+      unowned as (select d.* from desired d
+                  where not exists (select 1 from mfa_users o where o.provisioning_id = ${p.provisioningId} and o.directory_user_id = d.user_id)),
       manual as (select distinct on (d.user_id) d.*, m.id as mfa_id from unowned d join mfa_users m on ${manualMatch(p.tenantId)} order by d.user_id, m.id),
       creates as (select d.* from unowned d where not exists (select 1 from manual x where x.user_id = d.user_id)
                     and not exists (select 1 from mfa_users x where x.tenant_id = ${p.tenantId} and lower(x.username) = lower(d.username))),
       failures as (select d.* from unowned d where not exists (select 1 from manual x where x.user_id = d.user_id)
                     and exists (select 1 from mfa_users x where x.tenant_id = ${p.tenantId} and lower(x.username) = lower(d.username))),
-      updates as (select o.id as mfa_id, d.* from owned o join desired d on d.user_id = o.directory_user_id
-                    where o.email is distinct from d.email or o.first_name <> d.first_name or o.last_name <> d.last_name),
+      updates as (select o.id as mfa_id, d.* from mfa_users o join desired d on d.user_id = o.directory_user_id
+                    where o.provisioning_id = ${p.provisioningId}
+                      and (o.email is distinct from d.email or o.first_name <> d.first_name or o.last_name <> d.last_name)),
       removals as (select o.id as mfa_id, o.directory_user_id as user_id, o.username, o.email,
                     (select count(*)::int from mfa_devices dv where dv.mfa_user_id = o.id) as devices
-                   from owned o where o.directory_user_id is null or not exists (select 1 from desired d where d.user_id = o.directory_user_id))`;
+                   from mfa_users o where o.tenant_id = ${p.tenantId} and o.provisioning_id = ${p.provisioningId}
+                     and (o.directory_user_id is null or not exists (select 1 from desired d where d.user_id = o.directory_user_id)))`;
     const [counts] = await queryRows<{
       creates: number;
       updates: number;
@@ -89,7 +91,7 @@ export class SyncStore {
       tx,
       sql`${base} select (select count(*)::int from creates) as creates, (select count(*)::int from updates) as updates,
             (select count(*)::int from manual) as manual, (select count(*)::int from removals) as removals,
-            (select coalesce(sum(devices), 0)::int from removals) as devices, (select count(*)::int from owned) as owned,
+            (select coalesce(sum(devices), 0)::int from removals) as devices, (select count(*)::int from mfa_users o where o.tenant_id = ${p.tenantId} and o.provisioning_id = ${p.provisioningId}) as owned,
             (select count(*)::int from failures) as failures`,
     );
     const list = async (cte: string, cols: SQL) =>
