@@ -69,9 +69,10 @@ export async function startServer(opts: {
   if (env.WORKERS === 'true') {
     await jobs.start();
     services.syncs.startScheduler(env.SYNC_TICK_MS);
-    // Hourly, on every replica (both deletes are idempotent): expired sessions and old finished jobs.
+    // Hourly, on every replica (the deletes are idempotent): expired sessions, old finished jobs,
+    // and CSV uploads (they hold plaintext passwords) no longer needed.
     housekeeping = setInterval(() => {
-      Promise.all([services.stores.auth.purgeExpired(), jobs.purgeFinished()]).catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
+      Promise.all([services.stores.auth.purgeExpired(), jobs.purgeFinished(), services.bulk.purgeUploads()]).catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
     }, 3600_000);
     housekeeping.unref();
   }
@@ -81,6 +82,10 @@ export async function startServer(opts: {
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  // Longer than typical load-balancer idle timeouts (60 s), so the proxy, not us, closes idle
+  // keep-alive sockets; closing first races with a request already on the wire (ECONNRESET).
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const wsCleanup = useServer<{ token?: string; authorization?: string }, { context?: Context }>(

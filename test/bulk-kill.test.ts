@@ -19,7 +19,7 @@ describe('bulk upload survives a killed process', () => {
       const login = await gql<any>(first.url, `mutation { login(input: { tenant: "kill", email: "a@kill.test", password: "K1ll!admin" }) { token } }`);
       const token = login.data.login.token as string;
       // Password rows make each chunk take a while (argon2id), so the kill lands mid-job.
-      const csv = Array.from({ length: 800 }, (_, i) => `k${i}@kill.test,K,${i},Kil1ed!pw${i},`).join('\n');
+      const csv = Array.from({ length: 320 }, (_, i) => `k${i}@kill.test,K,${i},Kil1ed!pw${i},`).join('\n');
       const up = await gql<any>(first.url, `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { code } } }`, { i: { csv } }, token);
       const id = up.data.bulkUploadUsers.bulkOperation.id as string;
       const progress = (url: string) => gql<any>(url, `query($id: ID!) { bulkOperation(id: $id) { status processed succeeded failed total } }`, { id }, token);
@@ -30,16 +30,16 @@ describe('bulk upload survives a killed process', () => {
       const second = await startServerProcess(env);
       try {
         const mid = (await progress(second.url)).data.bulkOperation;
-        expect(mid.processed).toBeLessThan(800);
+        expect(mid.processed).toBeLessThan(320);
         const done = await waitUntil(async () => {
           const o = (await progress(second.url)).data.bulkOperation;
           return o.status === 'COMPLETED' && o;
         }, 120_000);
-        expect(done).toMatchObject({ processed: 800, succeeded: 800, failed: 0, total: 800 });
+        expect(done).toMatchObject({ processed: 320, succeeded: 320, failed: 0, total: 320 });
         const users = await gql<any>(second.url, `{ users(filter: { search: "k" }) { totalCount } }`, {}, token);
-        expect(users.data.users.totalCount).toBe(800);
+        expect(users.data.users.totalCount).toBe(320);
         const results = await gql<any>(second.url, `query($id: ID!) { bulkOperation(id: $id) { results { totalCount } } }`, { id }, token);
-        expect(results.data.bulkOperation.results.totalCount).toBe(800);
+        expect(results.data.bulkOperation.results.totalCount).toBe(320);
       } finally {
         second.p.child.kill('SIGTERM');
         await second.p.exited;

@@ -6,6 +6,7 @@ import { fromGlobalId, idOrNoMatch, toGlobalId } from '../../shared/ids.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../shared/pagination.js';
 import { liveProgress } from '../../shared/progress.js';
 import { topicFor } from '../../shared/pubsub.js';
+import { User } from '../user/user.types.js';
 import { bulkEvent } from './bulk-operation.service.js';
 import {
   BulkAddUsersToGroupsInput,
@@ -85,6 +86,11 @@ export class BulkOperationResolver {
   @FieldResolver(() => ID, { nullable: true })
   actorUserId(@Root() op: BulkOperationRow): string | null {
     return op.actorUserId ? toGlobalId('User', op.actorUserId) : null;
+  }
+
+  @FieldResolver(() => User, { nullable: true, description: 'The admin who started it; null once that user is deleted.' })
+  actor(@Root() op: BulkOperationRow, @Ctx() ctx: Context) {
+    return op.actorUserId ? ctx.loaders.userById.load(op.actorUserId) : null;
   }
 
   @FieldResolver(() => String)

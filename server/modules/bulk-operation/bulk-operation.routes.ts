@@ -1,4 +1,4 @@
-import express, { type Request, type Response, Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import type { Services } from '../../services.js';
 import { fromGlobalId, toGlobalId } from '../../shared/ids.js';
 import { CsvFileError, csvCell, MAX_BYTES } from './csv.js';
@@ -12,24 +12,76 @@ function fail(res: Response, status: number, code: string, message: string) {
   res.status(status).json({ errors: [{ message, extensions: { code } }] });
 }
 
+const TOO_LARGE = `The file is larger than ${MAX_BYTES / 1024 / 1024} MB; split it into several uploads.`;
+
+/**
+ * Reads the request body as it arrives: decodes UTF-8 incrementally (fatal on invalid bytes),
+ * refuses NUL bytes (binary files) and stops keeping data at the size limit, so a bad or huge
+ * file is refused as soon as it is recognised and never held whole. After a refusal the rest
+ * of the body is read and dropped, so the client still receives the error response.
+ */
+function readCsvBody(req: Request): Promise<{ text: string; size: number }> {
+  return new Promise((resolve, reject) => {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let parts: string[] = [];
+    let size = 0;
+    let refused = false;
+    const refuse = (err: Error) => {
+      refused = true;
+      parts = [];
+      reject(err);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > MAX_BYTES) return refuse(Object.assign(new CsvFileError(TOO_LARGE), { status: 413 }));
+      if (chunk.includes(0)) return refuse(new CsvFileError('The file looks binary (it contains NUL bytes); upload a UTF-8 CSV file.'));
+      try {
+        parts.push(decoder.decode(chunk, { stream: true }));
+      } catch {
+        refuse(new CsvFileError('The file is not valid UTF-8 text.'));
+      }
+    });
+    req.on('end', () => {
+      if (refused) return;
+      try {
+        parts.push(decoder.decode());
+      } catch {
+        return refuse(new CsvFileError('The file is not valid UTF-8 text (it ends inside a character).'));
+      }
+      resolve({ text: parts.join(''), size });
+    });
+    req.on('error', (err) => {
+      if (!refused) refuse(err);
+    });
+  });
+}
+
 /**
  * Plain HTTP routes of bulk operations: the CSV goes to POST /uploads as the raw request body
  * (so a 20 MB file is never one GraphQL string), and results come back as a CSV download.
- * Both authenticate with the same bearer session as GraphQL.
+ * Both authenticate with the same bearer session as GraphQL, before any of the body is read.
  */
 export function bulkRoutes(services: Services): Router {
   const router = Router();
 
-  router.post('/uploads', express.raw({ type: () => true, limit: MAX_BYTES }), async (req, res) => {
+  router.post('/uploads', async (req, res) => {
     const resolved = await services.auth.resolveToken(bearer(req));
+    // Responding without reading the body is fine: Node discards the rest of an unread body.
     if (!resolved?.viewer) return fail(res, 401, 'UNAUTHENTICATED', 'Sign in first: send a valid session token.');
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const declared = Number(req.header('content-length'));
+    if (Number.isFinite(declared) && declared > MAX_BYTES) return fail(res, 413, 'PAYLOAD_TOO_LARGE', TOO_LARGE);
     try {
+      const { text, size } = await readCsvBody(req);
+      if (!text.trim()) return fail(res, 400, 'BAD_USER_INPUT', 'The file is empty.');
       const name = req.header('x-filename') ?? null;
-      const id = await services.bulk.storeUpload(resolved.viewer, body, name ? name.slice(0, 200) : null);
-      res.status(201).json({ uploadId: toGlobalId('Upload', id), size: body.length });
+      const id = await services.bulk.storeUpload(resolved.viewer, text, size, name ? name.slice(0, 200) : null);
+      res.status(201).json({ uploadId: toGlobalId('Upload', id), size });
     } catch (err) {
-      if (err instanceof CsvFileError) return fail(res, 400, 'BAD_USER_INPUT', err.message);
+      if (err instanceof CsvFileError) {
+        const status = (err as { status?: number }).status ?? 400;
+        return fail(res, status, status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT', err.message);
+      }
       throw err;
     }
   });

@@ -6,22 +6,27 @@ import type { Viewer } from '../../shared/context.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
-import type { JobContext, JobQueue } from '../../shared/jobs/queue.js';
+import { PermanentJobError, type JobContext, type JobQueue } from '../../shared/jobs/queue.js';
 import { checkPasswordPolicy } from '../../shared/password-policy.js';
 import { hashPassword } from '../../shared/passwords.js';
 import { topicFor, type PubSub } from '../../shared/pubsub.js';
 import { MAX_NAME_LENGTH } from '../../shared/validation.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
-import { activeAdminCount, lockAdmins } from '../group/admin-guard.js';
+import { activeAdminCount, assertActiveAdminRemains, lockAdmins } from '../group/admin-guard.js';
 import type { InvitationService } from '../invitation/invitation.service.js';
-import { CsvFileError, decodeCsv, MAX_ROWS, parseUserCsv, type CsvRow } from './csv.js';
+import { CsvFileError, MAX_ROWS, parseUserCsv, type CsvRow } from './csv.js';
 import type { BulkOperationStore } from './bulk-operation.store.js';
 import type { BulkItemRow, BulkOperationRow } from './bulk-operation.types.js';
 
 export const BULK_QUEUE = 'bulk.run';
 const CHUNK = 500;
-/** Upload rows per transaction: small, so password hashing between commits stays short and progress is frequent. */
-const UPLOAD_CHUNK = 200;
+/** Upload rows per transaction, at most. */
+const UPLOAD_CHUNK = 1000;
+/**
+ * Password rows per chunk and hashing thread: a chunk ends after about a second of hashing,
+ * so counters (and progress events) move at least that often even in all-password files.
+ */
+const PASSWORDS_PER_HASHER = 24;
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
 type Item = Omit<BulkItemRow, 'operationId'>;
@@ -33,13 +38,24 @@ interface ListInput {
 interface UploadInput {
   uploadId: string;
   directoryId: string;
+  /** External directories (AD, LDAP) never store passwords and have no invitations. */
+  cloud?: boolean;
   sendInvites: boolean;
   createMissingGroups: boolean;
   onExisting: 'FAIL' | 'SKIP' | 'UPDATE';
   validateOnly: boolean;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight (argon2 hashing: bounded so sign-ins still get a thread). */
+/**
+ * argon2 runs on libuv's thread pool (UV_THREADPOOL_SIZE, 4 unless the operator raised it).
+ * Bulk hashing uses up to one hash per core but always leaves at least one pool thread free,
+ * so a sign-in's verify never queues behind a whole chunk of bulk hashes.
+ */
+export function bulkHashConcurrency(cores = availableParallelism(), poolSize = 4): number {
+  return Math.max(1, Math.min(cores, poolSize - 1));
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
@@ -52,6 +68,22 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
     }),
   );
   return out;
+}
+
+/** Consecutive rows, cut at UPLOAD_CHUNK rows or `maxPasswords` rows to hash, whichever comes first. */
+function* uploadChunks(rows: CsvRow[], maxPasswords: number): Generator<CsvRow[]> {
+  let cur: CsvRow[] = [];
+  let passwords = 0;
+  for (const r of rows) {
+    cur.push(r);
+    if (r.password) passwords++;
+    if (cur.length >= UPLOAD_CHUNK || passwords >= maxPasswords) {
+      yield cur;
+      cur = [];
+      passwords = 0;
+    }
+  }
+  if (cur.length) yield cur;
 }
 
 export function bulkEvent(op: BulkOperationRow) {
@@ -136,7 +168,7 @@ export class BulkOperationService {
     }
     let rows: CsvRow[];
     try {
-      rows = parseUserCsv(text);
+      rows = await parseUserCsv(text);
     } catch (err) {
       if (err instanceof CsvFileError) throw DomainError.of(ErrorCode.INVALID_INPUT, err.message, ['input', input.csv != null ? 'csv' : 'uploadId']);
       throw err;
@@ -150,6 +182,7 @@ export class BulkOperationService {
     const options: UploadInput = {
       uploadId,
       directoryId: dir.id,
+      cloud: dir.kind === 'CLOUD',
       sendInvites: input.sendInvites ?? false,
       createMissingGroups: input.createMissingGroups ?? false,
       onExisting: (input.onExisting as UploadInput['onExisting']) ?? 'FAIL',
@@ -158,10 +191,24 @@ export class BulkOperationService {
     return this.create(viewer, 'UPLOAD_USERS', options, rows.length);
   }
 
-  /** Stores a file streamed to POST /uploads after checking size, encoding and that it is text. */
-  async storeUpload(viewer: { tenantId: string; userId: string }, bytes: Buffer, filename: string | null): Promise<string> {
-    const text = decodeCsv(bytes);
-    return this.store.insertUpload({ tenantId: viewer.tenantId, createdBy: viewer.userId, filename, size: bytes.length, content: text });
+  /** Stores a file streamed to POST /uploads (the route has checked size, encoding and that it is text). */
+  async storeUpload(viewer: { tenantId: string; userId: string }, text: string, size: number, filename: string | null): Promise<string> {
+    return this.store.insertUpload({ tenantId: viewer.tenantId, createdBy: viewer.userId, filename, size, content: text });
+  }
+
+  /**
+   * Uploads hold plaintext passwords, so they do not linger: the run that writes an upload
+   * deletes it when it ends (a validateOnly run keeps it for the real run that follows), and
+   * housekeeping deletes any upload older than a day that no active operation still needs.
+   */
+  private async releaseUpload(op: BulkOperationRow): Promise<void> {
+    const o = op.input as Partial<UploadInput>;
+    if (op.kind !== 'UPLOAD_USERS' || o.validateOnly || !o.uploadId) return;
+    await this.store.deleteUploads({ tenantId: op.tenantId, id: o.uploadId });
+  }
+
+  async purgeUploads(olderThanHours = 24): Promise<void> {
+    await this.store.deleteUploads({ olderThanHours });
   }
 
   async cancel(viewer: Viewer, id: string): Promise<BulkOperationRow> {
@@ -179,9 +226,10 @@ export class BulkOperationService {
   private async execute({ job, signal }: JobContext): Promise<void> {
     const { operationId } = job.payload as { operationId: string };
     let op = await this.store.byId(operationId);
-    if (!op || TERMINAL.has(op.status)) return;
+    if (!op) return;
+    if (TERMINAL.has(op.status)) return this.releaseUpload(op);
     const started = await this.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'RUNNING', startedAt: op.startedAt ?? new Date(), error: null });
-    if (!started) return; // cancelled in the meantime
+    if (!started) return this.releaseUpload(op); // cancelled in the meantime
     op = started;
     let latest = op;
     const ticker = setInterval(() => void this.publish(latest), 500);
@@ -202,15 +250,18 @@ export class BulkOperationService {
       const done = op.kind === 'UPLOAD_USERS' ? await this.runUpload(op, proceed, afterChunk) : await this.runList(op, proceed, afterChunk);
       if (!done) {
         await this.publish(await this.store.byId(operationId));
+        await this.releaseUpload(op);
         return;
       }
       latest = (await this.store.transition(operationId, ['RUNNING'], { status: 'COMPLETED', finishedAt: new Date() })) ?? (await this.store.byId(operationId))!;
       await this.publish(latest);
+      await this.releaseUpload(op);
     } catch (err) {
       if (signal.aborted) throw err;
-      if (job.attempts >= job.maxAttempts) {
+      if (job.attempts >= job.maxAttempts || err instanceof PermanentJobError) {
         latest = (await this.store.transition(operationId, ['RUNNING'], { status: 'FAILED', error: err instanceof Error ? err.message : String(err), finishedAt: new Date() })) ?? latest;
         await this.publish(latest);
+        await this.releaseUpload(op);
       }
       throw err;
     } finally {
@@ -285,7 +336,11 @@ export class BulkOperationService {
       victims.push(u.id);
       items.push({ seq, userId: u.id, reference: given, email: u.email, outcome: 'SUCCEEDED', errorCode: null, message: null });
     }
-    if (victims.length) await tx.delete(users).where(and(eq(users.tenantId, op.tenantId), inArray(users.id, victims)));
+    if (victims.length) {
+      await tx.delete(users).where(and(eq(users.tenantId, op.tenantId), inArray(users.id, victims)));
+      // The plan above keeps one admin; this check-after-write is the rule's safety net.
+      await assertActiveAdminRemains(tx, op.tenantId);
+    }
     return items;
   }
 
@@ -329,8 +384,8 @@ export class BulkOperationService {
   private async runUpload(op: BulkOperationRow, proceed: () => Promise<boolean>, afterChunk: () => Promise<void>): Promise<boolean> {
     const o = op.input as UploadInput;
     const upload = await this.store.upload(op.tenantId, o.uploadId);
-    if (!upload) throw new Error('upload vanished');
-    const rows = parseUserCsv(upload.content);
+    if (!upload) throw new PermanentJobError('The uploaded file is no longer available (uploads are deleted after use or after 24 hours); upload it again.');
+    const rows = await parseUserCsv(upload.content);
     const firstRow = new Map<string, number>();
     for (const r of rows) {
       const e = normalizeEmail(r.email);
@@ -338,10 +393,10 @@ export class BulkOperationService {
     }
     const from = await this.store.maxSeq(op.id);
     const todo = rows.filter((r) => r.row > from);
-    const hashers = Math.max(1, Math.min(availableParallelism(), 4) - 1);
-    for (let i = 0; i < todo.length; i += UPLOAD_CHUNK) {
+    const hashers = bulkHashConcurrency();
+    for (const chunk of uploadChunks(todo, o.validateOnly ? Infinity : hashers * PASSWORDS_PER_HASHER)) {
       if (!(await proceed())) return false;
-      await this.uploadChunk(op, o, todo.slice(i, i + UPLOAD_CHUNK), firstRow, hashers);
+      await this.uploadChunk(op, o, chunk, firstRow, hashers);
       await afterChunk();
     }
     return true;
@@ -398,7 +453,11 @@ export class BulkOperationService {
         fail(r, ErrorCode.NOT_FOUND, `Row ${r.row}: unknown group(s): ${missing.join(', ')}.`, email);
         continue;
       }
-      if (r.password) {
+      if (r.password && o.cloud === false) {
+        fail(r, ErrorCode.INVALID_INPUT, `Row ${r.row}: external directories never store passwords; leave the password empty.`, email);
+        continue;
+      }
+      if (r.password && !existingId) {
         const policy = checkPasswordPolicy(r.password, [email, t]);
         if (policy.length) {
           fail(r, policy.length === 1 ? policy[0]!.code : 'PASSWORD_POLICY', `Row ${r.row}: password fails ${policy.map((p) => p.code).join(', ')}.`, email);
@@ -433,7 +492,8 @@ export class BulkOperationService {
                 username: p.email,
                 firstName: p.row.firstName,
                 lastName: p.row.lastName,
-                status: hash ? 'ACTIVE' : 'INVITED',
+                // As createUser: external users are active at once (their directory signs them in).
+                status: hash || o.cloud === false ? 'ACTIVE' : 'INVITED',
                 passwordHash: hash,
                 activatedAt: hash ? new Date() : null,
               })),
@@ -443,11 +503,19 @@ export class BulkOperationService {
           for (const r of rows) inserted.add(r.id);
         }
         const updates = plans.filter((p) => p.existingId);
+        const updated = new Set<string>();
         if (updates.length) {
           const values = sql.join(updates.map((p) => sql`(${p.existingId}::uuid, ${p.row.firstName}, ${p.row.lastName})`), sql`, `);
-          await tx.execute(sql`update users u set first_name = v.f, last_name = v.l, updated_at = now() from (values ${values}) as v(id, f, l) where u.id = v.id and u.tenant_id = ${t}`);
+          // RETURNING: a user deleted since the plan was made is reported, not given memberships.
+          const rows = await queryRows<{ id: string }>(
+            tx,
+            sql`update users u set first_name = v.f, last_name = v.l, updated_at = now() from (values ${values}) as v(id, f, l)
+                where u.id = v.id and u.tenant_id = ${t} and u.directory_id = ${o.directoryId} returning u.id`,
+          );
+          for (const r of rows) updated.add(r.id);
         }
-        const applied = plans.filter((p) => p.existingId || inserted.has(p.id));
+        const ok = (p: Plan) => (p.existingId ? updated.has(p.existingId) : inserted.has(p.id));
+        const applied = plans.filter(ok);
         const pairs = applied.flatMap((p) =>
           [...new Set([...(usersGroup ? [usersGroup] : []), ...p.groups.map((g) => groupByName.get(g.toLowerCase())!)])].map((groupId) => ({ groupId, userId: p.id, tenantId: t })),
         );
@@ -455,12 +523,20 @@ export class BulkOperationService {
         const invite = o.sendInvites ? applied.filter((p) => !p.existingId && !p.row.password) : [];
         const invited = invite.length ? await this.invitations.issueMany(tx, t, invite.map((p) => ({ userId: p.id, kind: 'INVITATION' as const })), op.actorUserId) : new Map();
         for (const p of plans) {
-          const ok = p.existingId || inserted.has(p.id);
           const inv = invited.get(p.id);
+          const message = p.existingId
+            ? p.row.password
+              ? 'Updated (the password column is ignored for existing users).'
+              : 'Updated.'
+            : inv?.ok
+              ? 'Created and invited.'
+              : 'Created.';
           items.push(
-            ok
-              ? { seq: p.row.row, userId: p.id, reference: null, email: p.email, outcome: 'SUCCEEDED', errorCode: null, message: p.existingId ? 'Updated.' : inv?.ok ? 'Created and invited.' : 'Created.' }
-              : { seq: p.row.row, userId: null, reference: null, email: p.email, outcome: 'FAILED', errorCode: ErrorCode.EMAIL_TAKEN, message: `Row ${p.row.row}: a user with this email already exists.` },
+            ok(p)
+              ? { seq: p.row.row, userId: p.id, reference: null, email: p.email, outcome: 'SUCCEEDED', errorCode: null, message }
+              : p.existingId
+                ? { seq: p.row.row, userId: null, reference: null, email: p.email, outcome: 'FAILED', errorCode: ErrorCode.NOT_FOUND, message: `Row ${p.row.row}: the existing user was deleted meanwhile.` }
+                : { seq: p.row.row, userId: null, reference: null, email: p.email, outcome: 'FAILED', errorCode: ErrorCode.EMAIL_TAKEN, message: `Row ${p.row.row}: a user with this email already exists.` },
           );
         }
       } else {

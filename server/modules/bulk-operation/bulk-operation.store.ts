@@ -90,6 +90,23 @@ export class BulkOperationStore {
     return u!.id;
   }
 
+  /**
+   * Deletes one upload (by tenant and id) or every upload older than the given age, in both
+   * cases only when no queued or running operation still reads it.
+   */
+  async deleteUploads(which: { tenantId: string; id: string } | { olderThanHours: number }, tx: Executor = this.db): Promise<void> {
+    const target =
+      'id' in which
+        ? sql`u.tenant_id = ${which.tenantId} and u.id = ${which.id}`
+        : sql`u.created_at < now() - make_interval(hours => ${which.olderThanHours})`;
+    await tx.execute(sql`
+      delete from ${uploads} u where ${target}
+        and not exists (
+          select 1 from ${bulkOperations} b
+          where b.tenant_id = u.tenant_id and b.status in ('QUEUED', 'RUNNING') and b.kind = 'UPLOAD_USERS'
+            and b.input->>'uploadId' = u.id::text)`);
+  }
+
   async upload(tenantId: string, id: string, tx: Executor = this.db) {
     const [u] = await tx.select().from(uploads).where(and(eq(uploads.tenantId, tenantId), eq(uploads.id, id)));
     return u ?? null;

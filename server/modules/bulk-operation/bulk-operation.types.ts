@@ -189,7 +189,11 @@ export class BulkAddUsersToGroupsInput {
 
 @InputType({ description: 'A CSV upload: `email, first_name, last_name, password, "group1, group2"` per row.' })
 export class BulkUploadUsersInput {
-  @Field(() => ID, { nullable: true, description: 'An id returned by `POST /uploads` (the file streamed there).' })
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'An id returned by `POST /uploads` (the file streamed there). The file holds passwords, so it is deleted when an operation that writes it ends (a validateOnly run keeps it for the real run) or after 24 hours.',
+  })
   uploadId?: string;
 
   @Field(() => String, { nullable: true, description: 'The CSV inline, for small files (at most 1 MB).' })
