@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tenants } from './tenant.js';
 import { groups, users } from './user.js';
 
@@ -56,6 +56,10 @@ export const mfaUsers = pgTable(
       .on(t.provisioningId, t.directoryUserId)
       .where(sql`${t.provisioningId} is not null and ${t.directoryUserId} is not null`),
     index('idx_mfa_users_tenant_email').on(t.tenantId, sql`lower(${t.email})`),
+    // The sync walks a provisioning's users in id order (removal planning) …
+    index('idx_mfa_users_provisioning').on(t.provisioningId, t.id),
+    // … and matches MANUAL users by directory link; also serves ON DELETE SET NULL from users.
+    index('idx_mfa_users_directory_user').on(t.directoryUserId),
   ],
 );
 
@@ -71,7 +75,12 @@ export const mfaGroups = pgTable(
     name: text('name').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex('uniq_mfa_groups_tenant_name').on(t.tenantId, sql`lower(${t.name})`)],
+  (t) => [
+    uniqueIndex('uniq_mfa_groups_tenant_name').on(t.tenantId, sql`lower(${t.name})`),
+    uniqueIndex('uniq_mfa_groups_source_group')
+      .on(t.provisioningId, t.directoryGroupId)
+      .where(sql`${t.provisioningId} is not null and ${t.directoryGroupId} is not null`),
+  ],
 );
 
 export const mfaGroupMemberships = pgTable(
@@ -98,12 +107,14 @@ export const mfaDevices = pgTable(
       .notNull()
       .references(() => mfaUsers.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
+    /** TOTP | PUSH | WEBAUTHN | SMS */
+    kind: text('kind').notNull().default('TOTP'),
     enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('idx_mfa_devices_user').on(t.mfaUserId)],
 );
 
-/** Enrolment links: only the SHA-256 of the token is stored. */
+/** Enrolment links: only the SHA-256 of the token is stored; each link enrols one device (`used_at`). */
 export const mfaEnrollmentTokens = pgTable(
   'mfa_enrollment_tokens',
   {
@@ -114,6 +125,7 @@ export const mfaEnrollmentTokens = pgTable(
       .references(() => mfaUsers.id, { onDelete: 'cascade' }),
     tokenHash: text('token_hash').notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex('uniq_mfa_enrollment_tokens_hash').on(t.tokenHash), index('idx_mfa_enrollment_tokens_user').on(t.mfaUserId)],
@@ -134,14 +146,27 @@ export const syncRuns = pgTable(
       .notNull()
       .references(() => provisionings.id, { onDelete: 'cascade' }),
     deployedVersion: integer('deployed_version').notNull(),
+    /** The job entitled to execute this run; a stale job (an earlier attempt of an approved run) finds another id and stops. */
+    jobId: uuid('job_id'),
+    /** The deployed configuration snapshot this run plans and applies (group ids resolved), so a redeploy mid-run changes nothing. */
+    config: jsonb('config'),
+    /** Checkpoint of the current phase: the last key handled (resumes after a crash continue from here). */
+    cursor: text('cursor'),
     /** MANUAL | SCHEDULED */
     trigger: text('trigger').notNull(),
     /** QUEUED | RUNNING | AWAITING_APPROVAL | COMPLETED | FAILED | CANCELLED */
     status: text('status').notNull(),
     phase: text('phase').notNull().default('QUEUED'),
     approved: integer('approved').notNull().default(0),
+    desiredTotal: integer('desired_total').notNull().default(0),
+    staged: integer('staged').notNull().default(0),
     planned: integer('planned').notNull().default(0),
+    plannedCreates: integer('planned_creates').notNull().default(0),
+    plannedUpdates: integer('planned_updates').notNull().default(0),
+    plannedClaims: integer('planned_claims').notNull().default(0),
     plannedRemovals: integer('planned_removals').notNull().default(0),
+    plannedDevicesRemoved: integer('planned_devices_removed').notNull().default(0),
+    ownedAtPlan: integer('owned_at_plan').notNull().default(0),
     created: integer('created').notNull().default(0),
     updated: integer('updated').notNull().default(0),
     removed: integer('removed').notNull().default(0),
@@ -154,17 +179,21 @@ export const syncRuns = pgTable(
     requestedBy: uuid('requested_by'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp('started_at', { withTimezone: true }),
+    plannedAt: timestamp('planned_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
+    /** Staging rows (desired set, removal set) of an ended run are deleted in the background; true once gone. */
+    stagingCleared: boolean('staging_cleared').notNull().default(false),
   },
   (t) => [
     uniqueIndex('uniq_sync_runs_active')
       .on(t.provisioningId)
       .where(sql`${t.status} in ('QUEUED', 'RUNNING', 'AWAITING_APPROVAL')`),
     index('idx_sync_runs_provisioning').on(t.provisioningId, t.createdAt),
+    index('idx_sync_runs_uncleared').on(t.id).where(sql`${t.stagingCleared} = false`),
   ],
 );
 
-/** The removal set a guarded run stopped on: approval applies exactly these. */
+/** The removal set of a run's plan (what a guarded run stopped on: approval removes only these). */
 export const syncRunRemovals = pgTable(
   'sync_run_removals',
   {
@@ -172,11 +201,16 @@ export const syncRunRemovals = pgTable(
       .notNull()
       .references(() => syncRuns.id, { onDelete: 'cascade' }),
     mfaUserId: uuid('mfa_user_id').notNull(),
+    devices: integer('devices').notNull().default(0),
   },
   (t) => [primaryKey({ name: 'sync_run_removals_pkey', columns: [t.runId, t.mfaUserId] })],
 );
 
-/** The desired set of a run, materialised once so each chunk reads an index, not the whole diff again. */
+/**
+ * The plan of a run: every desired directory user with the action the plan gives it (CREATE,
+ * UPDATE, KEEP, CLAIM, SKIP, FAIL) and the MFA user it maps to. Written in chunks while
+ * planning; the apply phases walk it by `user_id`.
+ */
 export const syncRunDesired = pgTable(
   'sync_run_desired',
   {
@@ -188,6 +222,9 @@ export const syncRunDesired = pgTable(
     email: text('email'),
     firstName: text('first_name').notNull(),
     lastName: text('last_name').notNull(),
+    action: text('action').notNull().default('KEEP'),
+    mfaUserId: uuid('mfa_user_id'),
+    errorCode: text('error_code'),
   },
   (t) => [primaryKey({ name: 'sync_run_desired_pkey', columns: [t.runId, t.userId] })],
 );
