@@ -1,6 +1,8 @@
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DrizzleQueryError } from 'drizzle-orm/errors';
+import { safeMessage } from '../server/modules/bulk-operation/bulk-operation.service.js';
 import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
 import { api } from './support/directory-api.js';
 
@@ -181,5 +183,20 @@ describe('uploads and progress', () => {
       await client.dispose();
     }
     expect(events).toEqual([{ id: op.id, status: 'COMPLETED', processed: 1, total: 1 }]);
+  });
+});
+
+describe('secrets stay out of errors', () => {
+  it('a failed chunk statement is reported without its parameters', () => {
+    const err = new DrizzleQueryError('insert into users …', ['a@x.test', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA'], new Error('deadlock detected'));
+    expect(err.message).toContain('$argon2id');
+    expect(safeMessage(err)).toBe('Database error: deadlock detected');
+  });
+
+  it('inline CSV with NUL characters is refused as binary', async () => {
+    const t = await seedTenant(ts);
+    const r = await bulk(t.token).mutate('bulkUploadUsers', 'BulkUploadUsersInput', { csv: 'a@x.test,A,B,,\u0000' });
+    expect(r).toMatchObject({ bulkOperation: null, errors: [{ code: 'INVALID_INPUT' }] });
+    expect(r.errors[0]!.message).toContain('binary');
   });
 });

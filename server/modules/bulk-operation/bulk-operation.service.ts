@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { groupMemberships, groups, users } from '../../../drizzle/schema/index.js';
+import { groups, users } from '../../../drizzle/schema/index.js';
 import type { Viewer } from '../../shared/context.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
@@ -86,6 +86,19 @@ function* uploadChunks(rows: CsvRow[], maxPasswords: number): Generator<CsvRow[]
   if (cur.length) yield cur;
 }
 
+/**
+ * An error's message without query parameters: a failed chunk statement carries emails and
+ * password hashes as parameters, and drizzle puts them in its message ("Failed query: …
+ * params: …"). This text is stored as the operation's `error` and logged, so only the
+ * database's own message (e.g. "deadlock detected") is kept.
+ */
+export function safeMessage(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string } };
+  const msg = typeof e?.message === 'string' ? e.message : String(err);
+  if (msg.startsWith('Failed query:')) return `Database error: ${e.cause?.message ?? 'the statement failed'}`;
+  return msg;
+}
+
 export function bulkEvent(op: BulkOperationRow) {
   const { input: _input, ...rest } = op;
   return { ...rest, validateOnly: (op.input as { validateOnly?: boolean }).validateOnly === true };
@@ -158,6 +171,7 @@ export class BulkOperationService {
     let text: string;
     if (input.csv != null) {
       if (Buffer.byteLength(input.csv) > 1024 * 1024) throw DomainError.of(ErrorCode.INVALID_INPUT, 'Inline CSV is limited to 1 MB: use POST /uploads.', ['input', 'csv']);
+      if (input.csv.includes('\u0000')) throw DomainError.of(ErrorCode.INVALID_INPUT, 'The file looks binary (it contains NUL characters); send UTF-8 CSV text.', ['input', 'csv']);
       text = input.csv;
     } else if (uploadId) {
       const u = await this.store.upload(viewer.tenantId, uploadId);
@@ -258,12 +272,14 @@ export class BulkOperationService {
       await this.releaseUpload(op);
     } catch (err) {
       if (signal.aborted) throw err;
+      const message = safeMessage(err);
       if (job.attempts >= job.maxAttempts || err instanceof PermanentJobError) {
-        latest = (await this.store.transition(operationId, ['RUNNING'], { status: 'FAILED', error: err instanceof Error ? err.message : String(err), finishedAt: new Date() })) ?? latest;
+        latest = (await this.store.transition(operationId, ['RUNNING'], { status: 'FAILED', error: message, finishedAt: new Date() })) ?? latest;
         await this.publish(latest);
         await this.releaseUpload(op);
       }
-      throw err;
+      // A fresh error for the queue's log: the original may carry the failed query's parameters.
+      throw err instanceof PermanentJobError ? err : new Error(message);
     } finally {
       clearInterval(ticker);
     }
@@ -366,7 +382,7 @@ export class BulkOperationService {
   private async addChunk(tx: Executor, op: BulkOperationRow, chunk: ListInput['ids'], groupIds: string[]): Promise<Item[]> {
     const found = await this.usersOf(tx, op.tenantId, chunk.map(([, , id]) => id).filter((x): x is string => !!x));
     const gs = await tx.select({ id: groups.id, directoryId: groups.directoryId }).from(groups).where(and(eq(groups.tenantId, op.tenantId), inArray(groups.id, groupIds)));
-    const pairs: { groupId: string; userId: string; tenantId: string }[] = [];
+    const pairs: { groupId: string; userId: string }[] = [];
     const items = chunk.map(([seq, given, id]): Item => {
       const u = id ? found.get(id) : undefined;
       if (!u) return this.notFound(seq, given);
@@ -374,10 +390,10 @@ export class BulkOperationService {
       if (mine.length < gs.length) {
         return { seq, userId: u.id, reference: given, email: u.email, outcome: 'FAILED', errorCode: ErrorCode.INVALID_INPUT, message: "Some groups are in another directory than the user's." };
       }
-      for (const g of mine) pairs.push({ groupId: g.id, userId: u.id, tenantId: op.tenantId });
+      for (const g of mine) pairs.push({ groupId: g.id, userId: u.id });
       return { seq, userId: u.id, reference: given, email: u.email, outcome: 'SUCCEEDED', errorCode: null, message: null };
     });
-    if (pairs.length) await tx.insert(groupMemberships).values(pairs).onConflictDoNothing();
+    await this.store.addMemberships(op.tenantId, pairs, tx);
     return items;
   }
 
@@ -479,47 +495,37 @@ export class BulkOperationService {
           for (const g of fresh) groupByName.set(g.name.toLowerCase(), g.id);
         }
         const creates = plans.map((p, i) => ({ p, hash: hashes[i] ?? null })).filter((x) => !x.p.existingId);
-        const inserted = new Set<string>();
-        for (let i = 0; i < creates.length; i += 1000) {
-          const rows = await tx
-            .insert(users)
-            .values(
-              creates.slice(i, i + 1000).map(({ p, hash }) => ({
-                id: p.id,
-                tenantId: t,
-                directoryId: o.directoryId,
-                email: p.email,
-                username: p.email,
-                firstName: p.row.firstName,
-                lastName: p.row.lastName,
-                // As createUser: external users are active at once (their directory signs them in).
-                status: hash || o.cloud === false ? 'ACTIVE' : 'INVITED',
-                passwordHash: hash,
-                activatedAt: hash ? new Date() : null,
-              })),
-            )
-            .onConflictDoNothing()
-            .returning({ id: users.id });
-          for (const r of rows) inserted.add(r.id);
-        }
-        const updates = plans.filter((p) => p.existingId);
-        const updated = new Set<string>();
-        if (updates.length) {
-          const values = sql.join(updates.map((p) => sql`(${p.existingId}::uuid, ${p.row.firstName}, ${p.row.lastName})`), sql`, `);
-          // RETURNING: a user deleted since the plan was made is reported, not given memberships.
-          const rows = await queryRows<{ id: string }>(
+        const inserted = new Set(
+          await this.store.insertUsers(
+            t,
+            o.directoryId,
+            creates.map(({ p, hash }) => ({
+              id: p.id,
+              email: p.email,
+              firstName: p.row.firstName,
+              lastName: p.row.lastName,
+              // As createUser: external users are active at once (their directory signs them in).
+              status: hash || o.cloud === false ? 'ACTIVE' : 'INVITED',
+              passwordHash: hash,
+            })),
             tx,
-            sql`update users u set first_name = v.f, last_name = v.l, updated_at = now() from (values ${values}) as v(id, f, l)
-                where u.id = v.id and u.tenant_id = ${t} and u.directory_id = ${o.directoryId} returning u.id`,
-          );
-          for (const r of rows) updated.add(r.id);
-        }
+          ),
+        );
+        // A user deleted since the plan was made is reported, not given memberships.
+        const updated = new Set(
+          await this.store.updateNames(
+            t,
+            o.directoryId,
+            plans.filter((p) => p.existingId).map((p) => ({ id: p.existingId!, firstName: p.row.firstName, lastName: p.row.lastName })),
+            tx,
+          ),
+        );
         const ok = (p: Plan) => (p.existingId ? updated.has(p.existingId) : inserted.has(p.id));
         const applied = plans.filter(ok);
         const pairs = applied.flatMap((p) =>
-          [...new Set([...(usersGroup ? [usersGroup] : []), ...p.groups.map((g) => groupByName.get(g.toLowerCase())!)])].map((groupId) => ({ groupId, userId: p.id, tenantId: t })),
+          [...new Set([...(usersGroup ? [usersGroup] : []), ...p.groups.map((g) => groupByName.get(g.toLowerCase())!)])].map((groupId) => ({ groupId, userId: p.id })),
         );
-        for (let i = 0; i < pairs.length; i += 5000) await tx.insert(groupMemberships).values(pairs.slice(i, i + 5000)).onConflictDoNothing();
+        await this.store.addMemberships(t, pairs, tx);
         const invite = o.sendInvites ? applied.filter((p) => !p.existingId && !p.row.password) : [];
         const invited = invite.length ? await this.invitations.issueMany(tx, t, invite.map((p) => ({ userId: p.id, kind: 'INVITATION' as const })), op.actorUserId) : new Map();
         for (const p of plans) {
