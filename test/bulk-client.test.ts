@@ -66,4 +66,28 @@ describe('bulk upload through the typed client', () => {
       await client.close();
     }
   });
+
+  it('a 100,000-row file completes with progress streamed to a subscriber', async () => {
+    const t = await seedTenant(ts);
+    const client = createRosterClient({ url: ts.url, token: t.token, webSocketImpl: WebSocket });
+    try {
+      const rows = Array.from({ length: 100_000 }, (_, i) => `u${i}@big.test,First${i},Last${i},,users`);
+      const uploadId = await client.uploadCsv(['email,first_name,last_name,password,groups', ...rows].join('\n'));
+      const started = await client.bulkUploadUsers({ input: { uploadId } });
+      expect(started.bulkUploadUsers.errors).toEqual([]);
+      const processed: number[] = [];
+      let last = null as null | { status: string; succeeded: number; total: number };
+      for await (const e of client.bulkOperationProgress({ id: started.bulkUploadUsers.bulkOperation!.id })) {
+        last = e.bulkOperationProgress;
+        processed.push(e.bulkOperationProgress.processed);
+      }
+      expect(last).toMatchObject({ status: 'COMPLETED', total: 100_000, succeeded: 100_000 });
+      // Intermediate events, counts never going backwards.
+      expect(new Set(processed.filter((p) => p > 0 && p < 100_000)).size).toBeGreaterThan(1);
+      expect(processed).toEqual([...processed].sort((a, b) => a - b));
+      expect((await client.users({ first: 1 })).users.totalCount).toBe(100_001);
+    } finally {
+      await client.close();
+    }
+  }, 180_000);
 });
