@@ -187,7 +187,8 @@ export async function startServer(opts: {
 
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    // Room for bulk mutations naming up to 100,000 ids (~6 MB of global ids); CSV files go to /uploads.
+    express.json({ limit: '8mb' }),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
         const requestId = String(res.locals['requestId']);
