@@ -31,6 +31,8 @@ const schema = z.object({
   WORKERS: z.enum(['true', 'false']).default('true'),
   /** How often each replica looks for provisionings whose sync is due. */
   SYNC_TICK_MS: z.coerce.number().int().min(50).default(15_000),
+  /** Rows per sync transaction (plan, create, update, remove steps): bounds each lock and each checkpoint. */
+  SYNC_CHUNK_SIZE: z.coerce.number().int().min(10).max(50_000).default(2000),
   JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
   JOB_LEASE_MS: z.coerce.number().int().min(100).default(30_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),

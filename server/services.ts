@@ -104,8 +104,10 @@ export function createServices(deps: {
     portalBaseUrl: env.PORTAL_BASE_URL,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
-  const mfa = new MfaService(db, stores.mfa, mail, { portalBaseUrl: env.PORTAL_BASE_URL, ttlMs: env.INVITATION_TTL_HOURS * 3600_000 });
-  const syncs = new SyncService(db, stores.provisionings, stores.sync, stores.tenants, mfa, jobs, pubsub, log.child({ component: 'sync' }));
+  const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, { portalBaseUrl: env.PORTAL_BASE_URL, ttlMs: env.INVITATION_TTL_HOURS * 3600_000 });
+  const syncs = new SyncService(db, stores.provisionings, stores.sync, stores.tenants, mfa, jobs, pubsub, log.child({ component: 'sync' }), {
+    chunkSize: env.SYNC_CHUNK_SIZE,
+  });
   syncs.register();
   const bulk = new BulkOperationService(db, stores.bulk, stores.directories, invitations, jobs, pubsub);
   bulk.register();

@@ -26,6 +26,7 @@ export enum ErrorCode {
   TOKEN_EXPIRED = 'TOKEN_EXPIRED',
   TOKEN_USED = 'TOKEN_USED',
   INVALID_STATE = 'INVALID_STATE',
+  ALREADY_EXISTS = 'ALREADY_EXISTS',
 }
 
 registerEnumType(ErrorCode, {
@@ -54,6 +55,7 @@ registerEnumType(ErrorCode, {
     TOKEN_EXPIRED: { description: 'The link or token has expired; ask for a new one.' },
     TOKEN_USED: { description: 'The link or token was already used or has been replaced.' },
     INVALID_STATE: { description: 'The object is not in a state that allows this operation.' },
+    ALREADY_EXISTS: { description: 'Only one object of this kind is allowed and it already exists (e.g. the tenant’s EAA provisioning).' },
   },
 });
 

@@ -12,7 +12,7 @@ import { createLogger } from '../../server/shared/logger.js';
  * Each test file gets its own database: in-memory PGlite by default, or a fresh PostgreSQL
  * database (created here, dropped at the end) when TEST_DATABASE_URL is set.
  */
-export async function createTestDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
+export async function createTestDatabase(): Promise<{ database: Database; drop(): Promise<void>; url?: string }> {
   const base = process.env.TEST_DATABASE_URL;
   if (!base) {
     const database = await openDatabase({});
@@ -27,6 +27,7 @@ export async function createTestDatabase(): Promise<{ database: Database; drop()
   const database = await openDatabase({ url: url.toString(), maxConnections: 10 });
   return {
     database,
+    url: url.toString(),
     async drop() {
       await database.close();
       const a = postgres(base, { max: 1, onnotice: () => {} });
@@ -54,6 +55,8 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
 export interface TestServer {
   server: RunningServer;
   database: Database;
+  /** The PostgreSQL database's URL (unset on PGlite). */
+  databaseUrl?: string;
   url: string;
   wsUrl: string;
   close(): Promise<void>;
@@ -61,17 +64,40 @@ export interface TestServer {
 
 /** The real server on a free port, with its own database. */
 export async function startTestServer(envOverrides: Record<string, string> = {}): Promise<TestServer> {
-  const { database, drop } = await createTestDatabase();
+  const { database, drop, url } = await createTestDatabase();
   const env = testEnv(envOverrides);
   const server = await startServer({ env, database, log: createLogger(env.LOG_LEVEL) });
   return {
     server,
     database,
+    databaseUrl: url,
     url: server.url,
     wsUrl: server.wsUrl,
     async close() {
       await server.close();
       await drop();
+    },
+  };
+}
+
+/**
+ * Another replica of `ts` on the same database: its own connection pool on PostgreSQL, the
+ * same (single) instance on PGlite. Close it before `ts`.
+ */
+export async function startReplica(ts: TestServer, envOverrides: Record<string, string> = {}): Promise<TestServer> {
+  const own = ts.databaseUrl ? await openDatabase({ url: ts.databaseUrl, maxConnections: 10 }) : null;
+  const database = own ?? ts.database;
+  const env = testEnv(envOverrides);
+  const server = await startServer({ env, database, log: createLogger(env.LOG_LEVEL) });
+  return {
+    server,
+    database,
+    databaseUrl: ts.databaseUrl,
+    url: server.url,
+    wsUrl: server.wsUrl,
+    async close() {
+      await server.close();
+      await own?.close();
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   MfaUserFilterInput,
   MfaUserPayload,
   ProvisioningSourceKind,
+  SendMfaEnrollmentInput,
   type MfaUserRow,
 } from './mfa.types.js';
 
@@ -44,12 +45,24 @@ export class MfaResolver {
     return toPayload(async () => ({ mfaUser: await ctx.services.mfa.createManual(viewerOf(ctx), input) }));
   }
 
+  @Mutation(() => MfaUserPayload, { description: 'Emails the MFA user a new enrolment link (e.g. for another device); unused earlier links stop working.' })
+  sendMfaEnrollment(@Ctx() ctx: Context, @Arg('input', () => SendMfaEnrollmentInput, { description: 'The MFA user.' }) input: SendMfaEnrollmentInput) {
+    return toPayload(async () => ({ mfaUser: await ctx.services.mfa.resendEnrollment(viewerOf(ctx), idOrNoMatch(input.mfaUserId, 'MfaUser')) }));
+  }
+
   @Public()
   @Mutation(() => EnrollMfaDevicePayload, {
-    description: 'Public, authenticated by the enrolment token: enrols a device. The link works for up to five devices until it expires.',
+    description:
+      'Public, authenticated by the token of an enrolment link: enrols one device and makes the user ACTIVE. Each link enrols one device; a second device is enrolled with a new link (`sendMfaEnrollment`), up to five devices.',
   })
-  enrollMfaDevice(@Arg('input', () => EnrollMfaDeviceInput, { description: 'Token and device name.' }) input: EnrollMfaDeviceInput, @Ctx() ctx: Context) {
-    return toPayload(async () => ({ success: true, username: (await ctx.services.mfa.enroll(input)).username }), { success: false });
+  enrollMfaDevice(@Arg('input', () => EnrollMfaDeviceInput, { description: 'Token, device name and kind.' }) input: EnrollMfaDeviceInput, @Ctx() ctx: Context) {
+    return toPayload(
+      async () => {
+        const r = await ctx.services.mfa.enroll(input);
+        return { success: true, username: r.username, mfaUserId: toGlobalId('MfaUser', r.mfaUserId) };
+      },
+      { success: false },
+    );
   }
 
   @FieldResolver(() => ID)

@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShap
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { checkName } from '../../shared/validation.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
+import type { TenantStore } from '../tenant/tenant.store.js';
 import type { MfaStore, MfaUserFilter } from './mfa.store.js';
 import type { MfaUserRow } from './mfa.types.js';
 
@@ -17,6 +18,7 @@ export class MfaService {
     private readonly db: Db,
     private readonly store: MfaStore,
     private readonly mail: MailService,
+    private readonly tenants: TenantStore,
     private readonly opts: { portalBaseUrl: string; ttlMs: number },
   ) {}
 
@@ -46,7 +48,7 @@ export class MfaService {
     if (errors.length) throw new DomainError(errors);
     return this.db.transaction(async (tx) => {
       const u = await this.store.insertManual({ tenantId: viewer.tenantId, username, email, firstName, lastName }, tx);
-      if (input.sendEnrollmentEmail) await this.sendEnrollment(tx, viewer.tenantId, 'your organisation', [u]);
+      if (input.sendEnrollmentEmail) await this.sendEnrollment(tx, viewer.tenantId, await this.tenantName(viewer.tenantId, tx), [u]);
       return u;
     });
   }
@@ -70,16 +72,42 @@ export class MfaService {
     return messages.length;
   }
 
-  /** Public, authenticated by the enrolment token (valid for several devices until it expires). */
-  async enroll(input: { token: string; deviceName: string }): Promise<{ username: string }> {
+  /**
+   * Public, authenticated by the enrolment token. A link enrols one device (single use); a
+   * further device needs a new link (`sendMfaEnrollment`). A tenant's users may hold up to
+   * MAX_DEVICES_PER_USER devices.
+   */
+  async enroll(input: { token: string; deviceName: string; kind?: string | null }): Promise<{ username: string; mfaUserId: string }> {
     const errors: UserError[] = [];
     const deviceName = checkName(input.deviceName, 'Device name', ['input', 'deviceName'], errors);
     if (errors.length) throw new DomainError(errors);
-    const t = /^mfa_[A-Za-z0-9_-]{43}$/.test(input.token.trim()) ? await this.store.tokenByHash(hashToken(input.token.trim())) : null;
+    const raw = input.token.trim();
+    const t = /^mfa_[A-Za-z0-9_-]{43}$/.test(raw) ? await this.store.tokenByHash(hashToken(raw)) : null;
     if (!t) throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This enrolment link is not valid (it is void once its user is removed).', ['input', 'token']);
-    if (t.expiresAt.getTime() <= Date.now()) throw DomainError.of(ErrorCode.TOKEN_EXPIRED, 'This enrolment link has expired.', ['input', 'token']);
-    const ok = await this.db.transaction((tx) => this.store.enroll(t.tenantId, t.mfaUserId, deviceName, MAX_DEVICES_PER_USER, tx));
-    if (!ok) throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
-    return { username: t.username };
+    if (t.usedAt) throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', ['input', 'token']);
+    if (t.expiresAt.getTime() <= Date.now()) throw DomainError.of(ErrorCode.TOKEN_EXPIRED, 'This enrolment link has expired; ask for a new one.', ['input', 'token']);
+    await this.db.transaction(async (tx) => {
+      // Thrown inside the transaction, so a refused enrolment leaves the link unused.
+      const outcome = await this.store.enroll(t, { name: deviceName, kind: input.kind ?? 'TOTP' }, MAX_DEVICES_PER_USER, tx);
+      if (outcome === 'USED') throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', ['input', 'token']);
+      if (outcome === 'TOO_MANY') throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
+    });
+    return { username: t.username, mfaUserId: t.mfaUserId };
+  }
+
+  /** Emails a new enrolment link (voiding unused earlier ones), e.g. for a second device. */
+  async resendEnrollment(viewer: Viewer, mfaUserId: string): Promise<MfaUserRow> {
+    return this.db.transaction(async (tx) => {
+      const u = await this.store.lockUser(viewer.tenantId, mfaUserId, tx);
+      if (!u) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such MFA user.', ['input', 'mfaUserId']);
+      if (!u.email) throw DomainError.of(ErrorCode.INVALID_STATE, 'This MFA user has no email address to send the link to.', ['input', 'mfaUserId']);
+      await this.store.voidTokens(viewer.tenantId, u.id, tx);
+      await this.sendEnrollment(tx, viewer.tenantId, await this.tenantName(viewer.tenantId, tx), [u]);
+      return u;
+    });
+  }
+
+  private async tenantName(tenantId: string, tx: Executor): Promise<string> {
+    return (await this.tenants.byId(tenantId, tx))?.name ?? 'your organisation';
   }
 }

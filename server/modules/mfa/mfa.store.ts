@@ -92,20 +92,55 @@ export class MfaStore {
 
   async tokenByHash(tokenHash: string, tx: Executor = this.db) {
     const [r] = await tx
-      .select({ id: mfaEnrollmentTokens.id, mfaUserId: mfaEnrollmentTokens.mfaUserId, tenantId: mfaEnrollmentTokens.tenantId, expiresAt: mfaEnrollmentTokens.expiresAt, username: mfaUsers.username })
+      .select({
+        id: mfaEnrollmentTokens.id,
+        mfaUserId: mfaEnrollmentTokens.mfaUserId,
+        tenantId: mfaEnrollmentTokens.tenantId,
+        expiresAt: mfaEnrollmentTokens.expiresAt,
+        usedAt: mfaEnrollmentTokens.usedAt,
+        username: mfaUsers.username,
+      })
       .from(mfaEnrollmentTokens)
       .innerJoin(mfaUsers, eq(mfaUsers.id, mfaEnrollmentTokens.mfaUserId))
       .where(eq(mfaEnrollmentTokens.tokenHash, tokenHash));
     return r ?? null;
   }
 
-  /** Adds a device (at most `max` per user, counted under a row lock) and marks the user ACTIVE. */
-  async enroll(tenantId: string, mfaUserId: string, name: string, max: number, tx: Executor): Promise<boolean> {
-    await tx.select({ id: mfaUsers.id }).from(mfaUsers).where(eq(mfaUsers.id, mfaUserId)).for('update');
-    const [c] = await tx.select({ n: sql<number>`count(*)::int` }).from(mfaDevices).where(eq(mfaDevices.mfaUserId, mfaUserId));
-    if ((c?.n ?? 0) >= max) return false;
-    await tx.insert(mfaDevices).values({ tenantId, mfaUserId, name });
-    await tx.update(mfaUsers).set({ status: 'ACTIVE', updatedAt: new Date() }).where(eq(mfaUsers.id, mfaUserId));
-    return true;
+  /**
+   * Uses the token (single use: the conditional UPDATE decides between concurrent attempts),
+   * adds a device (at most `max` per user, counted under the user's row lock) and marks the
+   * user ACTIVE. Returns what stopped it, if anything.
+   */
+  async enroll(
+    t: { id: string; tenantId: string; mfaUserId: string },
+    device: { name: string; kind: string },
+    max: number,
+    tx: Executor,
+  ): Promise<'OK' | 'USED' | 'TOO_MANY'> {
+    const used = await tx
+      .update(mfaEnrollmentTokens)
+      .set({ usedAt: new Date() })
+      .where(and(eq(mfaEnrollmentTokens.id, t.id), isNull(mfaEnrollmentTokens.usedAt)))
+      .returning({ id: mfaEnrollmentTokens.id });
+    if (!used.length) return 'USED';
+    await tx.select({ id: mfaUsers.id }).from(mfaUsers).where(eq(mfaUsers.id, t.mfaUserId)).for('update');
+    const [c] = await tx.select({ n: sql<number>`count(*)::int` }).from(mfaDevices).where(eq(mfaDevices.mfaUserId, t.mfaUserId));
+    if ((c?.n ?? 0) >= max) return 'TOO_MANY';
+    await tx.insert(mfaDevices).values({ tenantId: t.tenantId, mfaUserId: t.mfaUserId, name: device.name, kind: device.kind });
+    await tx.update(mfaUsers).set({ status: 'ACTIVE', updatedAt: new Date() }).where(eq(mfaUsers.id, t.mfaUserId));
+    return 'OK';
+  }
+
+  /** Voids the user's unused enrolment links (a new one replaces them). */
+  async voidTokens(tenantId: string, mfaUserId: string, tx: Executor): Promise<void> {
+    await tx
+      .update(mfaEnrollmentTokens)
+      .set({ usedAt: new Date() })
+      .where(and(eq(mfaEnrollmentTokens.tenantId, tenantId), eq(mfaEnrollmentTokens.mfaUserId, mfaUserId), isNull(mfaEnrollmentTokens.usedAt)));
+  }
+
+  async lockUser(tenantId: string, id: string, tx: Executor): Promise<MfaUserRow | null> {
+    const [u] = await tx.select().from(mfaUsers).where(and(eq(mfaUsers.tenantId, tenantId), eq(mfaUsers.id, id))).for('update');
+    return u ?? null;
   }
 }

@@ -29,6 +29,23 @@ registerEnumType(ProvisioningSourceKind, {
   },
 });
 
+export enum MfaDeviceKind {
+  TOTP = 'TOTP',
+  PUSH = 'PUSH',
+  WEBAUTHN = 'WEBAUTHN',
+  SMS = 'SMS',
+}
+registerEnumType(MfaDeviceKind, {
+  name: 'MfaDeviceKind',
+  description: 'Kind of authenticator.',
+  valuesConfig: {
+    TOTP: { description: 'An authenticator app producing time-based one-time codes.' },
+    PUSH: { description: 'A mobile app approving sign-ins by push notification.' },
+    WEBAUTHN: { description: 'A security key or platform authenticator (WebAuthn/FIDO2).' },
+    SMS: { description: 'One-time codes by text message.' },
+  },
+});
+
 @ObjectType({ description: 'An enrolled authenticator.' })
 export class MfaDevice {
   @Field(() => ID, { description: 'Global id.' })
@@ -36,6 +53,9 @@ export class MfaDevice {
 
   @Field(() => String, { description: 'Name the user gave the device.' })
   name!: string;
+
+  @Field(() => MfaDeviceKind, { description: 'Kind of authenticator.' })
+  kind!: MfaDeviceKind;
 
   @Field(() => Date, { description: 'When it was enrolled.' })
   enrolledAt!: Date;
@@ -145,6 +165,15 @@ export class EnrollMfaDeviceInput {
 
   @Field(() => String, { description: 'A name for the device (1–100 characters).' })
   deviceName!: string;
+
+  @Field(() => MfaDeviceKind, { nullable: true, description: 'Kind of authenticator (default TOTP).' })
+  kind?: MfaDeviceKind;
+}
+
+@InputType({ description: 'Emails an MFA user a new enrolment link.' })
+export class SendMfaEnrollmentInput {
+  @Field(() => ID, { description: 'The MFA user (it needs an email address).' })
+  mfaUserId!: string;
 }
 
 @ObjectType({ description: 'Result of `enrollMfaDevice`.' })
@@ -155,6 +184,9 @@ export class EnrollMfaDevicePayload {
   @Field(() => String, { nullable: true, description: 'Username of the MFA user.' })
   username?: string | null;
 
-  @Field(() => [UserError], { description: 'TOKEN_INVALID, TOKEN_EXPIRED, INVALID_INPUT or INVALID_STATE.' })
+  @Field(() => ID, { nullable: true, description: 'Global id of the MFA user.' })
+  mfaUserId?: string | null;
+
+  @Field(() => [UserError], { description: 'TOKEN_INVALID, TOKEN_USED (a link enrols one device), TOKEN_EXPIRED, INVALID_INPUT, or INVALID_STATE (device limit).' })
   errors!: UserError[];
 }

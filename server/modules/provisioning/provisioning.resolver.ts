@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../../shared/context.js';
 import { viewerOf } from '../../shared/context.js';
-import { forbidden, toPayload } from '../../shared/errors.js';
+import { badUserInput, forbidden, toPayload } from '../../shared/errors.js';
 import { idOrNoMatch, toGlobalId, fromGlobalId } from '../../shared/ids.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../shared/pagination.js';
 import { liveProgress } from '../../shared/progress.js';
@@ -28,9 +28,15 @@ import {
   type ProvisioningRow,
   type SyncRunRow,
 } from './provisioning.types.js';
-import { percentOf, runEvent } from './sync.service.js';
+import { percentOf, runEvent, runFromEvent } from './sync.service.js';
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'AWAITING_APPROVAL']);
+
+function listLimit(limit: number | null | undefined): number {
+  if (limit == null) return 100;
+  if (!Number.isInteger(limit) || limit < 0 || limit > 1000) throw badUserInput('limit must be 0 to 1000.');
+  return limit;
+}
 
 async function configView(ctx: Context, cfg: ConfigJson) {
   const directories = await Promise.all(
@@ -60,9 +66,19 @@ export class ProvisioningResolver {
     return ctx.loaders.provisioningById.load(idOrNoMatch(id, 'Provisioning'));
   }
 
-  @Query(() => SyncPlan, { nullable: true, description: 'What a sync would do now (deployed configuration, or the draft before the first deploy). Writes nothing.' })
-  previewSync(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id of the provisioning.' }) id: string) {
-    return ctx.services.syncs.preview(viewerOf(ctx), idOrNoMatch(id, 'Provisioning'));
+  @Query(() => SyncPlan, {
+    nullable: true,
+    description:
+      'What a sync would do now, computed with the same rules as a run and writing nothing: users to create, update, claim, skip and remove (with the enrolled devices each removal destroys), and whether the removal guard would stop it. Null if the provisioning does not exist.',
+  })
+  previewSync(
+    @Ctx() ctx: Context,
+    @Arg('id', () => ID, { description: 'Global id of the provisioning.' }) id: string,
+    @Arg('draft', () => Boolean, { nullable: true, description: 'Preview the draft instead of the deployed configuration (the draft is used anyway before the first deploy).' })
+    draft?: boolean | null,
+    @Arg('limit', () => Int, { nullable: true, description: 'Users per list, 0–1000 (default 100). Counts are always totals.' }) limit?: number | null,
+  ) {
+    return ctx.services.syncs.preview(viewerOf(ctx), idOrNoMatch(id, 'Provisioning'), { draft: draft === true, limit: listLimit(limit) });
   }
 
   @Mutation(() => ProvisioningPayload, { description: 'Creates a provisioning (EAA: at most one per tenant; needs the EAA and MFA entitlements).' })
@@ -146,6 +162,12 @@ export class ProvisioningResolver {
     return ctx.loaders.provisioningLastRun.load(p.id);
   }
 
+  @FieldResolver(() => SyncRun, { nullable: true, description: 'The queued, running or approval-awaiting run, if any.' })
+  async activeRun(@Root() p: ProvisioningRow, @Ctx() ctx: Context) {
+    const r = await ctx.loaders.provisioningLastRun.load(p.id);
+    return r && ['QUEUED', 'RUNNING', 'AWAITING_APPROVAL'].includes(r.status) ? r : null;
+  }
+
   @FieldResolver(() => SyncRunConnection, { description: 'Sync runs of this provisioning, newest first.' })
   async syncRuns(
     @Root() p: ProvisioningRow,
@@ -204,8 +226,8 @@ export class SyncRunResolver {
     description: 'Live progress of a sync run: its current state at once, then phase changes and counts at least once a second, ending after a final event.',
     subscribe: ({ args, context }) => progress(context as Context, (args as { runId: string }).runId),
   })
-  syncRunProgress(@Root() event: SyncRunRow, @Arg('runId', () => ID, { description: 'Global id of the run.' }) _runId: string): SyncRunRow {
-    return event;
+  syncRunProgress(@Root() event: Record<string, unknown>, @Arg('runId', () => ID, { description: 'Global id of the run.' }) _runId: string): SyncRunRow {
+    return runFromEvent(event);
   }
 
   @FieldResolver(() => ID)
@@ -223,16 +245,46 @@ export class SyncRunResolver {
     return percentOf(r);
   }
 
+  @FieldResolver(() => Boolean)
+  approved(@Root() r: SyncRunRow): boolean {
+    return r.approved === 1;
+  }
+
+  @FieldResolver(() => Int)
+  desiredUsers(@Root() r: SyncRunRow): number {
+    return r.desiredTotal;
+  }
+
+  @FieldResolver(() => Int)
+  stagedUsers(@Root() r: SyncRunRow): number {
+    return r.staged;
+  }
+
+  @FieldResolver(() => SyncPlan, {
+    nullable: true,
+    description:
+      'The plan this run computed and applies (null before planning ends). Its user lists are available while the run is active — e.g. awaiting approval — and empty once it has ended; counts always.',
+  })
+  async plan(
+    @Root() r: SyncRunRow,
+    @Ctx() ctx: Context,
+    @Arg('limit', () => Int, { nullable: true, description: 'Users per list, 0–1000 (default 100).' }) limit?: number | null,
+  ) {
+    // Events carry no configuration: read the run itself.
+    const run = r.config ? r : await ctx.loaders.syncRunById.load(r.id);
+    return run ? ctx.services.syncs.runPlan(run, listLimit(limit)) : null;
+  }
+
   @FieldResolver(() => [SyncRunError])
   async errors(@Root() r: SyncRunRow, @Ctx() ctx: Context) {
     // Events carry no error list (NOTIFY size): read it from the run.
-    const row = Array.isArray(r.errors) && r.errors.length ? r : await ctx.loaders.syncRunById.load(r.id);
+    const row = r.errors != null ? r : await ctx.loaders.syncRunById.load(r.id);
     const list = (Array.isArray(row?.errors) ? row.errors : []) as { directoryUserId: string | null; username: string | null; code: string; message: string }[];
     return list.slice(0, 1000).map((e) => ({ ...e, directoryUserId: e.directoryUserId ? toGlobalId('User', e.directoryUserId) : null }));
   }
 }
 
-async function progress(ctx: Context, runGlobalId: string): Promise<AsyncGenerator<SyncRunRow>> {
+async function progress(ctx: Context, runGlobalId: string): Promise<AsyncGenerator<ReturnType<typeof runEvent>>> {
   const v = viewerOf(ctx);
   const id = fromGlobalId(runGlobalId, 'SyncRun');
   const current = id ? (await ctx.services.stores.provisionings.runsByIds(v.tenantId, [id]))[0] : undefined;
@@ -240,7 +292,7 @@ async function progress(ctx: Context, runGlobalId: string): Promise<AsyncGenerat
   return liveProgress({
     pubsub: ctx.services.pubsub,
     topic: topicFor('syncRun', current.id),
-    current: async () => runEvent((await ctx.services.stores.provisionings.runById(current.id))!) as unknown as SyncRunRow,
+    current: async () => runEvent((await ctx.services.stores.provisionings.runById(current.id))!),
     isTerminal: (s) => TERMINAL.has(s),
   });
 }

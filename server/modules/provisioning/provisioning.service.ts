@@ -47,7 +47,7 @@ export class ProvisioningService {
       throw DomainError.of(ErrorCode.NAME_TAKEN, 'A provisioning with this name already exists.', ['input', 'name']);
     }
     if (existing.some((p) => p.kind === input.kind)) {
-      throw DomainError.of(ErrorCode.INVALID_STATE, 'The tenant already has an EAA provisioning (at most one is allowed).', ['input', 'kind']);
+      throw DomainError.of(ErrorCode.ALREADY_EXISTS, 'The tenant already has an EAA provisioning (at most one is allowed).', ['input', 'kind']);
     }
     return this.store.insert({ tenantId: viewer.tenantId, kind: input.kind, name, draft: DEFAULT_CONFIG });
   }

@@ -6,6 +6,13 @@ import type { ConfigJson, ProvisioningRow, SyncRunRow } from './provisioning.typ
 
 export const ACTIVE_RUN_STATUSES = ['QUEUED', 'RUNNING', 'AWAITING_APPROVAL'];
 
+export type RunCountDeltas = Partial<
+  Record<
+    'staged' | 'created' | 'updated' | 'removed' | 'claimed' | 'failed' | 'devicesRemoved' | 'plannedRemovals' | 'plannedDevicesRemoved' | 'ownedAtPlan',
+    number
+  >
+>;
+
 export class ProvisioningStore {
   constructor(private readonly db: Db) {}
 
@@ -114,10 +121,42 @@ export class ProvisioningStore {
   ): Promise<SyncRunRow | null> {
     const [r] = await tx
       .insert(syncRuns)
-      .values({ ...row, status: 'QUEUED' })
+      .values({ ...row, status: 'QUEUED', phase: 'QUEUED' })
       .onConflictDoNothing()
       .returning();
     return r ?? null;
+  }
+
+  /** Reads a run under a row lock: every write of a run's job and every cancel/approve takes it first. */
+  async lockRun(id: string, tx: Executor): Promise<SyncRunRow | null> {
+    const [r] = await tx.select().from(syncRuns).where(eq(syncRuns.id, id)).for('update');
+    return r ?? null;
+  }
+
+  /**
+   * Runs the queue no longer works on: QUEUED or RUNNING, but their job ended (or vanished)
+   * without ending them — e.g. the handler's own failure path could not write. They fail, so
+   * the provisioning is not blocked forever by its one-active-run index.
+   */
+  async failOrphanedRuns(tx: Executor = this.db): Promise<SyncRunRow[]> {
+    const rows = await queryRows<{ id: string }>(
+      tx,
+      sql`update sync_runs r set status = 'FAILED', finished_at = now(),
+            error = coalesce(r.error, 'The worker running this sync stopped and its job ended; the next sync converges.')
+          where r.status in ('QUEUED', 'RUNNING')
+            and not exists (select 1 from jobs j where j.id = r.job_id and j.status in ('queued', 'running'))
+          returning r.id`,
+    );
+    return rows.length ? tx.select().from(syncRuns).where(inArray(syncRuns.id, rows.map((r) => r.id))) : [];
+  }
+
+  /** Ended runs whose staging rows are still there. */
+  async unclearedRuns(limit: number, tx: Executor = this.db): Promise<string[]> {
+    const rows = await queryRows<{ id: string }>(
+      tx,
+      sql`select id from sync_runs where staging_cleared = false and status in ('COMPLETED', 'FAILED', 'CANCELLED') limit ${limit}`,
+    );
+    return rows.map((r) => r.id);
   }
 
   async updateRun(id: string, patch: Partial<SyncRunRow>, tx: Executor = this.db): Promise<SyncRunRow | null> {
@@ -137,17 +176,22 @@ export class ProvisioningStore {
     return r ?? null;
   }
 
-  async addCounts(id: string, d: Partial<Record<'created' | 'updated' | 'removed' | 'claimed' | 'devicesRemoved', number>>, tx: Executor) {
-    await tx
-      .update(syncRuns)
-      .set({
-        created: sql`${syncRuns.created} + ${d.created ?? 0}`,
-        updated: sql`${syncRuns.updated} + ${d.updated ?? 0}`,
-        removed: sql`${syncRuns.removed} + ${d.removed ?? 0}`,
-        claimed: sql`${syncRuns.claimed} + ${d.claimed ?? 0}`,
-        devicesRemoved: sql`${syncRuns.devicesRemoved} + ${d.devicesRemoved ?? 0}`,
-      })
-      .where(eq(syncRuns.id, id));
+  /** Checkpoint of one chunk: counter increments and state changes, in the chunk's transaction. */
+  async checkpoint(id: string, d: RunCountDeltas, patch: Partial<SyncRunRow>, newErrors: unknown[], tx: Executor): Promise<SyncRunRow> {
+    const { id: _id, ...rest } = patch;
+    const set: Record<string, unknown> = { ...rest };
+    for (const [k, v] of Object.entries(d) as [keyof RunCountDeltas, number | undefined][]) {
+      if (!v) continue;
+      if (k in rest) throw new Error(`checkpoint sets and increments ${k}`);
+      set[k] = sql`${syncRuns[k]} + ${v}`;
+    }
+    if (newErrors.length) {
+      // The error list keeps its first 1000 entries.
+      set.errors = sql`case when jsonb_array_length(${syncRuns.errors}) >= 1000 then ${syncRuns.errors} else ${syncRuns.errors} || ${JSON.stringify(newErrors)}::jsonb end`;
+    }
+    if (!Object.keys(set).length) return (await this.runById(id, tx))!;
+    const [r] = await tx.update(syncRuns).set(set).where(eq(syncRuns.id, id)).returning();
+    return r!;
   }
 
   async runsPage(tenantId: string, provisioningId: string, limit: number, after: [string, string] | null, tx: Executor = this.db) {
@@ -202,7 +246,7 @@ function mapConstraint(err: unknown): unknown {
   const c = pgErrorInfo(err).constraint;
   if (c === 'uniq_provisionings_tenant_name') return DomainError.of(ErrorCode.NAME_TAKEN, 'A provisioning with this name already exists.', ['input', 'name']);
   if (c === 'uniq_provisionings_tenant_kind') {
-    return DomainError.of(ErrorCode.INVALID_STATE, 'The tenant already has an EAA provisioning (at most one is allowed).', ['input', 'kind']);
+    return DomainError.of(ErrorCode.ALREADY_EXISTS, 'The tenant already has an EAA provisioning (at most one is allowed).', ['input', 'kind']);
   }
   return err;
 }

@@ -1,6 +1,7 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { UserError } from '../../shared/errors.js';
 import { ConnectionType } from '../../shared/pagination.js';
+import type { syncRuns } from '../../../drizzle/schema/index.js';
 import { Node } from '../node/node.types.js';
 
 export enum ProvisioningKind {
@@ -40,6 +41,48 @@ registerEnumType(SyncRunStatus, {
     COMPLETED: { description: 'Finished; counts are final.' },
     FAILED: { description: 'Stopped by an error; `error` says why. What was applied stays applied; the next run converges.' },
     CANCELLED: { description: 'Cancelled before completing.' },
+  },
+});
+
+export enum SyncPhase {
+  QUEUED = 'QUEUED',
+  PLANNING = 'PLANNING',
+  AWAITING_APPROVAL = 'AWAITING_APPROVAL',
+  GROUPS = 'GROUPS',
+  CLAIM = 'CLAIM',
+  CREATE = 'CREATE',
+  UPDATE = 'UPDATE',
+  REMOVE = 'REMOVE',
+  DONE = 'DONE',
+}
+registerEnumType(SyncPhase, {
+  name: 'SyncPhase',
+  description: 'Where a sync run is. Phases with nothing planned are skipped.',
+  valuesConfig: {
+    QUEUED: { description: 'Not started yet.' },
+    PLANNING: { description: 'Computing the plan: the desired users with their actions, then the removal set. Nothing is written to the MFA directory.' },
+    AWAITING_APPROVAL: { description: 'Stopped by the removal guard with its plan stored.' },
+    GROUPS: { description: 'Creating, claiming, renaming and removing MFA groups.' },
+    CLAIM: { description: 'Claiming matching MANUAL users.' },
+    CREATE: { description: 'Creating MFA users (and queueing enrolment emails).' },
+    UPDATE: { description: 'Updating names, emails, usernames and group memberships.' },
+    REMOVE: { description: 'Removing MFA users no longer selected, with their devices.' },
+    DONE: { description: 'Finished.' },
+  },
+});
+
+export enum PlanSource {
+  DEPLOYED = 'DEPLOYED',
+  DRAFT = 'DRAFT',
+  RUN = 'RUN',
+}
+registerEnumType(PlanSource, {
+  name: 'PlanSource',
+  description: 'Which configuration a plan was computed from.',
+  valuesConfig: {
+    DEPLOYED: { description: 'The deployed configuration, now (`previewSync`).' },
+    DRAFT: { description: 'The draft, now (`previewSync(draft: true)`, or before the first deploy).' },
+    RUN: { description: 'The plan a run computed and applies (`SyncRun.plan`).' },
   },
 });
 
@@ -194,14 +237,35 @@ export class SyncRun {
   @Field(() => SyncRunStatus, { description: 'State.' })
   status!: SyncRunStatus;
 
-  @Field(() => String, { description: 'Current phase: QUEUED, PLANNING, GROUPS, CLAIM, CREATE, UPDATE, MEMBERSHIPS, REMOVE, DONE.' })
-  phase!: string;
+  @Field(() => SyncPhase, { description: 'Current phase (a failed or cancelled run keeps the phase it stopped in).' })
+  phase!: SyncPhase;
+
+  @Field(() => Boolean, { description: 'Whether an admin approved this run’s plan after the removal guard stopped it.' })
+  approved!: boolean;
+
+  @Field(() => Int, { description: 'Users in the desired set (members of an enabled group), known once planning starts.' })
+  desiredUsers!: number;
+
+  @Field(() => Int, { description: 'Desired users planned so far (equals `desiredUsers` once planning is done).' })
+  stagedUsers!: number;
 
   @Field(() => Int, { description: 'Changes planned (creates + updates + claims + removals).' })
   planned!: number;
 
+  @Field(() => Int, { description: 'Creations planned.' })
+  plannedCreates!: number;
+
+  @Field(() => Int, { description: 'Updates planned.' })
+  plannedUpdates!: number;
+
+  @Field(() => Int, { description: 'Claims planned.' })
+  plannedClaims!: number;
+
   @Field(() => Int, { description: 'Removals planned.' })
   plannedRemovals!: number;
+
+  @Field(() => Int, { description: 'Enrolled devices the planned removals destroy.' })
+  plannedDevicesRemoved!: number;
 
   @Field(() => Int, { description: 'MFA users created.' })
   created!: number;
@@ -239,37 +303,17 @@ export class SyncRun {
   @Field(() => Date, { nullable: true, description: 'When a worker started it.' })
   startedAt!: Date | null;
 
+  @Field(() => Date, { nullable: true, description: 'When its plan was complete.' })
+  plannedAt!: Date | null;
+
   @Field(() => Date, { nullable: true, description: 'When it ended.' })
   finishedAt!: Date | null;
 }
 
 export const SyncRunConnection = ConnectionType(SyncRun, 'SyncRun');
 
-export interface SyncRunRow {
-  id: string;
-  tenantId: string;
-  provisioningId: string;
-  deployedVersion: number;
-  trigger: string;
-  status: string;
-  phase: string;
-  approved: number;
-  planned: number;
-  plannedRemovals: number;
-  created: number;
-  updated: number;
-  removed: number;
-  claimed: number;
-  skipped: number;
-  failed: number;
-  devicesRemoved: number;
-  errors: unknown;
-  error: string | null;
-  requestedBy: string | null;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-}
+/** A `sync_runs` row. */
+export type SyncRunRow = typeof syncRuns.$inferSelect;
 
 @ObjectType({ description: 'A user a sync would change.' })
 export class SyncPlanUser {
@@ -289,19 +333,37 @@ export class SyncPlanUser {
   enrolledDevices!: number;
 }
 
-@ObjectType({ description: 'What a sync would do now, computed without writing anything.' })
+@ObjectType({ description: 'What a sync does: counts of every action and the first users of each (lists are capped; counts are totals).' })
 export class SyncPlan {
+  @Field(() => PlanSource, { description: 'Which configuration it was computed from.' })
+  basedOn!: PlanSource;
+
+  @Field(() => Int, { description: 'Deployed configuration version at the time.' })
+  deployedVersion!: number;
+
+  @Field(() => Int, { description: 'Users in the desired set (members of at least one enabled group, not disabled).' })
+  desiredCount!: number;
+
+  @Field(() => Int, { description: 'MFA users the provisioning owned when the plan was made.' })
+  ownedUserCount!: number;
+
   @Field(() => Int, { description: 'Users to create.' })
   createCount!: number;
 
-  @Field(() => Int, { description: 'Users to update.' })
+  @Field(() => Int, { description: 'Users to update (names, email, username or group memberships).' })
   updateCount!: number;
+
+  @Field(() => Int, { description: 'Owned users already up to date.' })
+  keepCount!: number;
 
   @Field(() => Int, { description: 'MANUAL users to claim.' })
   claimCount!: number;
 
-  @Field(() => Int, { description: 'MANUAL users that would be skipped.' })
+  @Field(() => Int, { description: 'Matching MANUAL users left alone (include-manual is off).' })
   skipCount!: number;
+
+  @Field(() => Int, { description: 'Users that cannot be provisioned (username used by another MFA user).' })
+  failCount!: number;
 
   @Field(() => Int, { description: 'Users to remove.' })
   removeCount!: number;
@@ -309,19 +371,43 @@ export class SyncPlan {
   @Field(() => Int, { description: 'Enrolled devices the removals destroy.' })
   devicesRemovedCount!: number;
 
-  @Field(() => Boolean, { description: 'Whether the removal guard would stop the run for approval.' })
+  @Field(() => Int, { description: 'MFA groups to create.' })
+  groupCreateCount!: number;
+
+  @Field(() => Int, { description: 'MANUAL MFA groups to claim.' })
+  groupClaimCount!: number;
+
+  @Field(() => Int, { description: 'Owned MFA groups to rename after their directory group.' })
+  groupRenameCount!: number;
+
+  @Field(() => Int, { description: 'Owned MFA groups to remove (their group was deselected or deleted).' })
+  groupRemoveCount!: number;
+
+  @Field(() => Int, { description: 'Enabled groups without an MFA group because the name is used by another MFA group.' })
+  groupSkipCount!: number;
+
+  @Field(() => Boolean, { description: 'Whether the removal guard stops (or stopped) this plan for approval.' })
   requiresApproval!: boolean;
 
-  @Field(() => [SyncPlanUser], { description: 'Users to create (first 100).' })
+  @Field(() => Int, { description: 'How many users each list holds at most (0 when the lists are no longer available).' })
+  listLimit!: number;
+
+  @Field(() => [SyncPlanUser], { description: 'Users to create, by username.' })
   toCreate!: SyncPlanUser[];
 
-  @Field(() => [SyncPlanUser], { description: 'Users to update (first 100).' })
+  @Field(() => [SyncPlanUser], { description: 'Users to update, by username.' })
   toUpdate!: SyncPlanUser[];
 
-  @Field(() => [SyncPlanUser], { description: 'Users to claim (first 100).' })
+  @Field(() => [SyncPlanUser], { description: 'MANUAL users to claim, by username.' })
   toClaim!: SyncPlanUser[];
 
-  @Field(() => [SyncPlanUser], { description: 'Users to remove, with their device counts (first 100).' })
+  @Field(() => [SyncPlanUser], { description: 'MANUAL users to skip, by username.' })
+  toSkip!: SyncPlanUser[];
+
+  @Field(() => [SyncPlanUser], { description: 'Users that cannot be provisioned, by username.' })
+  toFail!: SyncPlanUser[];
+
+  @Field(() => [SyncPlanUser], { description: 'Users to remove with their enrolled-device counts, by username.' })
   toRemove!: SyncPlanUser[];
 }
 

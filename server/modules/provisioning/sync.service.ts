@@ -1,38 +1,162 @@
 import type { Viewer } from '../../shared/context.js';
-import type { Db } from '../../shared/db.js';
+import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { toGlobalId } from '../../shared/ids.js';
-import type { JobContext, JobQueue } from '../../shared/jobs/queue.js';
+import { PermanentJobError, type JobContext, type JobQueue, type JobRow } from '../../shared/jobs/queue.js';
 import type { Logger } from '../../shared/logger.js';
 import { topicFor, type PubSub } from '../../shared/pubsub.js';
 import type { MfaService } from '../mfa/mfa.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import { configOf } from './provisioning.service.js';
-import { ACTIVE_RUN_STATUSES, type ProvisioningStore } from './provisioning.store.js';
-import type { SyncRunRow } from './provisioning.types.js';
-import type { SyncStore } from './sync.store.js';
+import { ACTIVE_RUN_STATUSES, type ProvisioningStore, type RunCountDeltas } from './provisioning.store.js';
+import type { ConfigJson, SyncRunRow } from './provisioning.types.js';
+import { ZERO_UUID, type GroupPlan, type PlanAction, type PlanListRow, type SyncStore } from './sync.store.js';
 
 export const SYNC_QUEUE = 'sync.run';
 
-/** Progress 0–100 from the counts (planning counts as the first 5 %). */
-export function percentOf(r: Pick<SyncRunRow, 'status' | 'planned' | 'created' | 'updated' | 'removed' | 'claimed' | 'phase'>): number {
-  if (r.status === 'COMPLETED') return 100;
-  if (r.phase === 'QUEUED' || r.phase === 'PLANNING') return 0;
-  if (!r.planned) return r.phase === 'DONE' ? 100 : 5;
-  return Math.min(99, 5 + (95 * (r.created + r.updated + r.removed + r.claimed)) / r.planned);
+/** The deployed configuration a run plans and applies, resolved and frozen when it starts planning. */
+export interface RunConfig {
+  deployedVersion: number;
+  directoryIds: string[];
+  groupIds: string[];
+  targetGroupIds: string[];
+  sendEnrollmentEmails: boolean;
+  includeManual: boolean;
+  removalGuardMaxUsers: number;
+  removalGuardMaxPercent: number;
+  groups: Omit<GroupPlan, 'groupIds' | 'targetGroupIds'>;
 }
 
-/** The JSON-safe event published on `syncRun:<id>` (also what the subscription yields). */
+/** Apply phases in order, with the planned count that makes each worth visiting. */
+const APPLY_PHASES: { phase: string; planned: (r: SyncRunRow) => number }[] = [
+  { phase: 'GROUPS', planned: () => 1 },
+  { phase: 'CLAIM', planned: (r) => r.plannedClaims },
+  { phase: 'CREATE', planned: (r) => r.plannedCreates },
+  { phase: 'UPDATE', planned: (r) => r.plannedUpdates },
+  { phase: 'REMOVE', planned: (r) => r.plannedRemovals },
+];
+
+const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
+const CLEAR_CHUNK = 10_000;
+
+/** Progress 0–100: planning is the first 10 %, applying the plan the rest. */
+export function percentOf(r: Pick<SyncRunRow, 'status' | 'phase' | 'staged' | 'desiredTotal' | 'planned' | 'created' | 'updated' | 'removed' | 'claimed'>): number {
+  if (r.status === 'COMPLETED') return 100;
+  if (r.phase === 'QUEUED') return 0;
+  if (r.phase === 'PLANNING') return r.desiredTotal > 0 ? Math.round(10 * Math.min(1, r.staged / r.desiredTotal) * 10) / 10 : 0;
+  if (r.phase === 'AWAITING_APPROVAL' || !r.planned) return 10;
+  const done = r.created + r.updated + r.removed + r.claimed;
+  return Math.min(99, Math.round((10 + (90 * done) / r.planned) * 10) / 10);
+}
+
+/** The JSON-safe event published on `syncRun:<id>`: the run's state without its error list or plan (NOTIFY < 8000 bytes). */
 export function runEvent(r: SyncRunRow) {
-  return { ...r, percent: percentOf(r), createdAt: r.createdAt, startedAt: r.startedAt, finishedAt: r.finishedAt, errors: [] };
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    provisioningId: r.provisioningId,
+    deployedVersion: r.deployedVersion,
+    trigger: r.trigger,
+    status: r.status,
+    phase: r.phase,
+    approved: r.approved,
+    desiredTotal: r.desiredTotal,
+    staged: r.staged,
+    planned: r.planned,
+    plannedCreates: r.plannedCreates,
+    plannedUpdates: r.plannedUpdates,
+    plannedClaims: r.plannedClaims,
+    plannedRemovals: r.plannedRemovals,
+    plannedDevicesRemoved: r.plannedDevicesRemoved,
+    ownedAtPlan: r.ownedAtPlan,
+    created: r.created,
+    updated: r.updated,
+    removed: r.removed,
+    claimed: r.claimed,
+    skipped: r.skipped,
+    failed: r.failed,
+    devicesRemoved: r.devicesRemoved,
+    percent: percentOf(r),
+    error: r.error ? r.error.slice(0, 500) : null,
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    plannedAt: r.plannedAt,
+    finishedAt: r.finishedAt,
+    stagingCleared: r.stagingCleared,
+  };
+}
+
+/** Turns an event back into the row shape the SyncRun resolvers read (dates were serialised). */
+export function runFromEvent(e: ReturnType<typeof runEvent> | Record<string, unknown>): SyncRunRow {
+  const d = (v: unknown) => (v ? new Date(v as string) : null);
+  const o = e as Record<string, unknown>;
+  return {
+    ...(o as unknown as SyncRunRow),
+    createdAt: d(o.createdAt)!,
+    startedAt: d(o.startedAt),
+    plannedAt: d(o.plannedAt),
+    finishedAt: d(o.finishedAt),
+    errors: null,
+    config: null,
+    cursor: null,
+    jobId: null,
+    requestedBy: null,
+  } as SyncRunRow;
+}
+
+export function guardTrips(removals: number, owned: number, cfg: { removalGuardMaxUsers: number; removalGuardMaxPercent: number }): boolean {
+  if (removals === 0) return false;
+  return removals > cfg.removalGuardMaxUsers || (owned > 0 && (removals * 100) / owned > cfg.removalGuardMaxPercent);
+}
+
+/** The run ended or was handed to another job while this one worked: stop quietly. */
+class RunGone extends Error {}
+
+interface StepResult {
+  deltas?: RunCountDeltas;
+  patch?: Partial<SyncRunRow>;
+  errors?: unknown[];
+}
+
+export interface PlanView {
+  basedOn: 'DEPLOYED' | 'DRAFT' | 'RUN';
+  deployedVersion: number;
+  desiredCount: number;
+  ownedUserCount: number;
+  createCount: number;
+  updateCount: number;
+  keepCount: number;
+  claimCount: number;
+  skipCount: number;
+  failCount: number;
+  removeCount: number;
+  devicesRemovedCount: number;
+  groupCreateCount: number;
+  groupClaimCount: number;
+  groupRenameCount: number;
+  groupRemoveCount: number;
+  groupSkipCount: number;
+  requiresApproval: boolean;
+  listLimit: number;
+  toCreate: ReturnType<typeof planUser>[];
+  toUpdate: ReturnType<typeof planUser>[];
+  toClaim: ReturnType<typeof planUser>[];
+  toSkip: ReturnType<typeof planUser>[];
+  toFail: ReturnType<typeof planUser>[];
+  toRemove: ReturnType<typeof planUser>[];
 }
 
 /**
- * Sync runs: one active run per provisioning (database-enforced), executed on the shared job
- * queue in chunks, progress published after each commit and at least every second.
+ * Sync runs. One active run per provisioning (a partial unique index), executed by the
+ * shared job queue as a sequence of short transactions — "chunks" — each of which locks the
+ * run row, checks that the run is still RUNNING and still belongs to this job, applies one
+ * bounded set-based step and checkpoints the counters and cursor. A job whose process died is
+ * re-run by the queue and continues from the last checkpoint; a cancel or approval takes the
+ * same row lock, so it is seen by the very next chunk.
  */
 export class SyncService {
   private schedulerTimer: NodeJS.Timeout | null = null;
+  private ticking = false;
 
   constructor(
     private readonly db: Db,
@@ -43,6 +167,7 @@ export class SyncService {
     private readonly jobs: JobQueue,
     private readonly pubsub: PubSub,
     private readonly log: Logger,
+    private readonly opts: { chunkSize: number },
   ) {}
 
   register(): void {
@@ -51,40 +176,65 @@ export class SyncService {
 
   /** Every replica ticks; `claimDue` hands each due provisioning to exactly one of them. */
   startScheduler(tickMs: number): void {
-    const tick = async () => {
-      try {
-        const due = await this.store.claimDue();
-        for (const p of due) await this.start(p.tenant_id, p.id, 'SCHEDULED', null);
-      } catch (err) {
-        this.log.error({ err }, 'sync scheduler tick failed');
-      }
-    };
-    this.schedulerTimer = setInterval(() => void tick(), tickMs);
+    this.schedulerTimer = setInterval(() => void this.tick(), tickMs);
     this.schedulerTimer.unref();
   }
 
   stopScheduler(): void {
     if (this.schedulerTimer) clearInterval(this.schedulerTimer);
+    this.schedulerTimer = null;
+  }
+
+  /** One scheduler pass: due syncs, runs orphaned by a dead job, staging rows of ended runs. */
+  async tick(): Promise<void> {
+    if (this.ticking) return; // a slow pass (a busy PGlite) must not overlap the next one
+    this.ticking = true;
+    try {
+      for (const p of await this.store.claimDue()) {
+        try {
+          await this.start(p.tenant_id, p.id, 'SCHEDULED', null);
+        } catch (err) {
+          // e.g. the tenant lost an entitlement: this interval is skipped, the next one retries.
+          this.log.warn({ err, provisioningId: p.id }, 'scheduled sync not started');
+        }
+      }
+      for (const r of await this.store.failOrphanedRuns()) {
+        this.log.warn({ runId: r.id }, 'sync run failed: its job ended without it');
+        await this.publish(r);
+      }
+      for (const id of await this.store.unclearedRuns(3)) await this.clearStaging(id, 1);
+    } catch (err) {
+      this.log.error({ err }, 'sync scheduler tick failed');
+    } finally {
+      this.ticking = false;
+    }
   }
 
   private async publish(run: SyncRunRow | null): Promise<void> {
     if (run) await this.pubsub.publish(topicFor('syncRun', run.id), runEvent(run));
   }
 
-  /** Starts a run, or returns the active one. Safe under any number of concurrent calls. */
+  /** Starts a run, or returns the active one. Safe under any number of concurrent calls and replicas. */
   async start(tenantId: string, provisioningId: string, trigger: 'MANUAL' | 'SCHEDULED', actor: string | null): Promise<SyncRunRow> {
-    const run = await this.db.transaction(async (tx) => {
+    const { run, created } = await this.db.transaction(async (tx) => {
+      // The provisioning row lock serialises concurrent starts; the partial unique index is the backstop.
       const p = await this.store.lock(tenantId, provisioningId, tx);
       if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
+      const tenant = await this.tenants.byId(tenantId, tx);
+      if (!tenant || !['EAA', 'MFA'].every((e) => tenant.entitlements.includes(e))) {
+        throw DomainError.of(ErrorCode.ENTITLEMENT_MISSING, 'Syncing needs the EAA and MFA entitlements.', ['input', 'id']);
+      }
       if (!p.deployed) throw DomainError.of(ErrorCode.INVALID_STATE, 'Save and deploy the configuration before syncing.', ['input', 'id']);
       const active = await this.store.activeRun(provisioningId, tx);
-      if (active) return active;
-      const created = await this.store.insertRun({ tenantId, provisioningId, deployedVersion: p.deployedVersion, trigger, requestedBy: actor }, tx);
-      if (!created) return (await this.store.activeRun(provisioningId, tx))!;
-      await this.jobs.enqueue({ queue: SYNC_QUEUE, tenantId, payload: { runId: created.id }, singletonKey: `sync:${provisioningId}`, maxAttempts: 3 }, tx);
-      return created;
+      if (active) return { run: active, created: false };
+      const inserted = await this.store.insertRun({ tenantId, provisioningId, deployedVersion: p.deployedVersion, trigger, requestedBy: actor }, tx);
+      if (!inserted) return { run: (await this.store.activeRun(provisioningId, tx))!, created: false };
+      // One job per run (not per provisioning): the previous run's job may still be marking
+      // itself finished, and must not swallow this one. The run row names its job.
+      const job = await this.jobs.enqueue({ queue: SYNC_QUEUE, tenantId, payload: { runId: inserted.id }, singletonKey: `sync-run:${inserted.id}`, maxAttempts: 3 }, tx);
+      return { run: (await this.store.updateRun(inserted.id, { jobId: job.id }, tx))!, created: true };
     });
-    await this.publish(run);
+    if (created) await this.publish(run);
     return run;
   }
 
@@ -92,211 +242,338 @@ export class SyncService {
     return this.start(viewer.tenantId, provisioningId, 'MANUAL', viewer.userId);
   }
 
+  /** Approves the stored plan of a run stopped by the removal guard: it is applied as planned. */
   async approve(viewer: Viewer, runId: string): Promise<SyncRunRow> {
     const run = await this.db.transaction(async (tx) => {
-      const [r] = await this.store.runsByIds(viewer.tenantId, [runId], tx);
-      if (!r) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
+      const r = await this.store.lockRun(runId, tx);
+      if (!r || r.tenantId !== viewer.tenantId) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
       if (r.status !== 'AWAITING_APPROVAL') throw DomainError.of(ErrorCode.INVALID_STATE, 'Only a run awaiting approval can be approved.', ['input', 'runId']);
-      const updated = await this.store.transitionRun(r.id, ['AWAITING_APPROVAL'], { status: 'QUEUED', approved: 1, phase: 'QUEUED' }, tx);
-      if (!updated) throw DomainError.of(ErrorCode.INVALID_STATE, 'Only a run awaiting approval can be approved.', ['input', 'runId']);
-      await this.jobs.enqueue({ queue: SYNC_QUEUE, tenantId: viewer.tenantId, payload: { runId: r.id }, singletonKey: `sync:${r.provisioningId}`, maxAttempts: 3 }, tx);
-      return updated!;
+      const job = await this.jobs.enqueue(
+        { queue: SYNC_QUEUE, tenantId: r.tenantId, payload: { runId: r.id }, singletonKey: `sync-run:${r.id}:approved`, maxAttempts: 3 },
+        tx,
+      );
+      return (await this.store.updateRun(r.id, { status: 'QUEUED', approved: 1, phase: 'GROUPS', cursor: null, jobId: job.id }, tx))!;
     });
     await this.publish(run);
     return run;
   }
 
+  /** Cancels a queued, running or waiting run. What a running one already applied stays applied. */
   async cancel(viewer: Viewer, runId: string): Promise<SyncRunRow> {
     const run = await this.db.transaction(async (tx) => {
-      const [r] = await this.store.runsByIds(viewer.tenantId, [runId], tx);
-      if (!r) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
+      const r = await this.store.lockRun(runId, tx);
+      if (!r || r.tenantId !== viewer.tenantId) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
       if (!ACTIVE_RUN_STATUSES.includes(r.status)) throw DomainError.of(ErrorCode.INVALID_STATE, 'The run has already ended.', ['input', 'runId']);
-      await this.sync.clearStage(tx, r.id);
-      const cancelled = await this.store.transitionRun(r.id, ACTIVE_RUN_STATUSES, { status: 'CANCELLED', finishedAt: new Date() }, tx);
-      if (!cancelled) throw DomainError.of(ErrorCode.INVALID_STATE, 'The run has already ended.', ['input', 'runId']);
-      return cancelled;
+      return (await this.store.updateRun(r.id, { status: 'CANCELLED', finishedAt: new Date() }, tx))!;
     });
     await this.publish(run);
+    this.clearStagingLater(run.id);
     return run;
   }
 
-  async preview(viewer: Viewer, provisioningId: string) {
+  /** What a sync would do now, computed without writing. */
+  async preview(viewer: Viewer, provisioningId: string, opts: { draft: boolean; limit: number }): Promise<PlanView | null> {
     const [p] = await this.store.byIds(viewer.tenantId, [provisioningId]);
     if (!p) return null;
-    const cfg = configOf(p.deployed ?? p.draft);
-    const plan = await this.sync.plan(this.db, {
-      tenantId: viewer.tenantId,
-      provisioningId,
+    const useDraft = opts.draft || !p.deployed;
+    const cfg = configOf(useDraft ? p.draft : p.deployed);
+    const gp = await this.sync.groupPlan(this.db, {
+      tenantId: p.tenantId,
+      provisioningId: p.id,
+      directoryIds: cfg.directories.map((d) => d.directoryId),
+      groupIds: cfg.directories.flatMap((d) => d.groupIds),
       includeManual: cfg.includeManuallyProvisionedUsers,
-      source: { groupIds: cfg.directories.flatMap((d) => d.groupIds) },
-      listLimit: 100,
     });
-    const c = plan.counts;
+    const { counts: c, lists } = await this.sync.preview(
+      this.db,
+      { tenantId: p.tenantId, provisioningId: p.id, groupIds: gp.groupIds, targetGroupIds: gp.targetGroupIds, includeManual: cfg.includeManuallyProvisionedUsers },
+      opts.limit,
+    );
     return {
+      basedOn: useDraft ? 'DRAFT' : 'DEPLOYED',
+      deployedVersion: p.deployedVersion,
+      desiredCount: c.desired,
+      ownedUserCount: c.owned,
       createCount: c.creates,
       updateCount: c.updates,
-      claimCount: cfg.includeManuallyProvisionedUsers ? c.manual : 0,
-      skipCount: cfg.includeManuallyProvisionedUsers ? 0 : c.manual,
+      keepCount: c.keeps,
+      claimCount: c.claims,
+      skipCount: c.skips,
+      failCount: c.fails,
       removeCount: c.removals,
       devicesRemovedCount: c.devices,
-      requiresApproval: this.guardTrips(c.removals, c.owned, cfg),
-      toCreate: plan.toCreate.map(planUser),
-      toUpdate: plan.toUpdate.map(planUser),
-      toClaim: plan.toClaim.map(planUser),
-      toRemove: plan.toRemove.map(planUser),
+      groupCreateCount: gp.creates,
+      groupClaimCount: gp.claims,
+      groupRenameCount: gp.renames,
+      groupRemoveCount: gp.removes,
+      groupSkipCount: gp.skips,
+      requiresApproval: guardTrips(c.removals, c.owned, cfg),
+      listLimit: opts.limit,
+      toCreate: lists.CREATE.map(planUser),
+      toUpdate: lists.UPDATE.map(planUser),
+      toClaim: lists.CLAIM.map(planUser),
+      toSkip: lists.SKIP.map(planUser),
+      toFail: lists.FAIL.map(planUser),
+      toRemove: lists.REMOVE.map(planUser),
     };
   }
 
-  private guardTrips(removals: number, owned: number, cfg: { removalGuardMaxUsers: number; removalGuardMaxPercent: number }): boolean {
-    if (removals === 0) return false;
-    return removals > cfg.removalGuardMaxUsers || (owned > 0 && (removals * 100) / owned > cfg.removalGuardMaxPercent);
+  /** The plan a run computed (lists only while its staging rows exist: until shortly after it ends). */
+  async runPlan(run: SyncRunRow, limit: number): Promise<PlanView | null> {
+    if (!run.plannedAt) return null;
+    const cfg = run.config as RunConfig | null;
+    const withLists = !run.stagingCleared && !TERMINAL.includes(run.status);
+    const list = async (a: PlanAction | 'REMOVE') => (withLists ? (await this.sync.stagedList(this.db, run.id, a, limit)).map(planUser) : []);
+    const staged = withLists ? await this.sync.stagedCounts(this.db, run.id) : null;
+    return {
+      basedOn: 'RUN',
+      deployedVersion: run.deployedVersion,
+      desiredCount: staged?.desired ?? run.staged,
+      ownedUserCount: run.ownedAtPlan,
+      createCount: run.plannedCreates,
+      updateCount: run.plannedUpdates,
+      keepCount: staged?.keeps ?? Math.max(0, run.staged - run.plannedCreates - run.plannedUpdates - run.plannedClaims - run.skipped),
+      claimCount: run.plannedClaims,
+      skipCount: run.skipped,
+      failCount: staged?.fails ?? 0,
+      removeCount: run.plannedRemovals,
+      devicesRemovedCount: run.plannedDevicesRemoved,
+      groupCreateCount: cfg?.groups.creates ?? 0,
+      groupClaimCount: cfg?.groups.claims ?? 0,
+      groupRenameCount: cfg?.groups.renames ?? 0,
+      groupRemoveCount: cfg?.groups.removes ?? 0,
+      groupSkipCount: cfg?.groups.skips ?? 0,
+      requiresApproval: cfg ? guardTrips(run.plannedRemovals, run.ownedAtPlan, cfg) : false,
+      listLimit: withLists ? limit : 0,
+      toCreate: await list('CREATE'),
+      toUpdate: await list('UPDATE'),
+      toClaim: await list('CLAIM'),
+      toSkip: await list('SKIP'),
+      toFail: await list('FAIL'),
+      toRemove: await list('REMOVE'),
+    };
   }
 
-  /** The job: plan, guard, then apply in chunks. Resumable: every step recomputes from the current state. */
+  /** The job. Runs chunk after chunk until the run ends, stops for approval, or is taken away. */
   private async execute({ job, signal, log }: JobContext): Promise<void> {
     const { runId } = job.payload as { runId: string };
-    let run = await this.store.runById(runId);
-    if (!run || !['QUEUED', 'RUNNING'].includes(run.status)) return;
-    const [p] = await this.store.byIds(run.tenantId, [run.provisioningId]);
-    if (!p?.deployed) {
-      await this.publish(await this.store.updateRun(runId, { status: 'FAILED', error: 'The provisioning has no deployed configuration.', finishedAt: new Date() }));
-      return;
-    }
-    const cfg = configOf(p.deployed);
-    const tenant = await this.tenants.byId(run.tenantId);
-    const groupIds = cfg.directories.flatMap((d) => d.groupIds);
-    const t = run.tenantId;
-    const pid = run.provisioningId;
-    const approved = run.approved === 1;
-
-    // Live progress: the latest committed state, at least once a second.
-    let latest: SyncRunRow = run;
-    const ticker = setInterval(() => void this.publish(latest), 500);
-    const set = async (patch: Partial<SyncRunRow>) => {
-      const r = await this.store.updateRun(runId, patch);
-      if (r) latest = r;
+    const first = await this.store.runById(runId);
+    if (!first || first.jobId !== job.id || !['QUEUED', 'RUNNING'].includes(first.status)) return;
+    let latest = first;
+    let lastPublished = 0;
+    let lastPhase = '';
+    const publish = async (force: boolean) => {
+      const now = Date.now();
+      if (!force && latest.phase === lastPhase && now - lastPublished < 250) return;
+      lastPublished = now;
+      lastPhase = latest.phase;
       await this.publish(latest);
-      return r;
     };
-    const stillActive = async () => {
-      // Let requests queued behind this run's transactions go first (PGlite has one connection).
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      const r = await this.store.runById(runId);
-      if (!r || r.status === 'CANCELLED') throw new CancelledRun();
-      latest = r;
-      if (signal.aborted) throw new Error('sync interrupted');
-    };
+    // A heartbeat, so a subscriber sees at least one event a second even in a long phase.
+    const heartbeat = setInterval(() => void publish(true).catch((err: unknown) => log.warn({ err }, 'progress publish failed')), 500);
     try {
-      const started = await this.store.transitionRun(runId, ['QUEUED', 'RUNNING'], { status: 'RUNNING', phase: 'PLANNING', startedAt: run.startedAt ?? new Date(), error: null });
-      if (!started) return; // cancelled in the meantime
-      run = latest = started;
-      await this.publish(latest);
-
-      // Plan on the materialised desired set (staged in its own transaction; the plan only reads).
-      await this.db.transaction((tx) => this.sync.stageDesired(tx, runId, t, groupIds));
-      const plan = await this.sync.plan(this.db, { tenantId: t, provisioningId: pid, includeManual: cfg.includeManuallyProvisionedUsers, source: { runId }, listLimit: 0 });
-      const c = plan.counts;
-      const claims = cfg.includeManuallyProvisionedUsers ? c.manual : 0;
-      await set({
-        planned: c.creates + c.updates + claims + c.removals,
-        plannedRemovals: c.removals,
-        skipped: cfg.includeManuallyProvisionedUsers ? 0 : c.manual,
-        failed: c.failures,
-        errors: plan.failures.map((f) => ({ directoryUserId: f.user_id, username: f.username, code: 'USERNAME_TAKEN', message: 'Another MFA user already has this username.' })),
-      });
-
-      if (!approved && this.guardTrips(c.removals, c.owned, cfg)) {
-        await this.db.transaction((tx) => this.sync.saveRemovalSet(tx, runId, t, pid));
-        latest = (await this.store.transitionRun(runId, ['RUNNING'], { status: 'AWAITING_APPROVAL', phase: 'AWAITING_APPROVAL' })) ?? latest;
-        await this.publish(latest);
-        log.info({ removals: c.removals, owned: c.owned }, 'sync stopped by the removal guard');
-        return;
+      latest = await this.step(job, runId, signal, true, async (_tx, r) => ({
+        patch: r.status === 'QUEUED' ? { status: 'RUNNING', startedAt: r.startedAt ?? new Date(), phase: r.phase === 'QUEUED' ? 'PLANNING' : r.phase } : {},
+      }));
+      await publish(true);
+      const tenantName = (await this.tenants.byId(latest.tenantId))?.name ?? 'your organisation';
+      while (latest.status === 'RUNNING') {
+        latest = await this.step(job, runId, signal, false, (tx, r) => this.advance(tx, r, tenantName));
+        await publish(latest.status !== 'RUNNING');
       }
-
-      await stillActive();
-      await set({ phase: 'GROUPS' });
-      await this.db.transaction((tx) => this.sync.syncGroups(tx, t, pid, groupIds, cfg.includeManuallyProvisionedUsers));
-
-      if (cfg.includeManuallyProvisionedUsers) {
-        await set({ phase: 'CLAIM' });
-        for (;;) {
-          await stillActive();
-          const n = await this.db.transaction(async (tx) => {
-            const k = await this.sync.claimChunk(tx, runId, t, pid);
-            if (k) await this.store.addCounts(runId, { claimed: k }, tx);
-            return k;
-          });
-          if (!n) break;
-          await this.publish((latest = (await this.store.runById(runId))!));
-        }
-      }
-
-      await set({ phase: 'CREATE' });
-      for (;;) {
-        await stillActive();
-        const n = await this.db.transaction(async (tx) => {
-          const created = await this.sync.createChunk(tx, runId, t, pid);
-          if (!created.length) return 0;
-          if (cfg.sendEnrollmentEmails) {
-            await this.mfa.sendEnrollment(tx, t, tenant!.name, created.map((u) => ({ id: u.id, email: u.email, firstName: u.first_name })));
-          }
-          await this.store.addCounts(runId, { created: created.length }, tx);
-          return created.length;
-        });
-        if (!n) break;
-        await this.publish((latest = (await this.store.runById(runId))!));
-      }
-
-      await stillActive();
-      await set({ phase: 'UPDATE' });
-      await this.db.transaction(async (tx) => {
-        const n = await this.sync.updateChanged(tx, runId, pid);
-        if (n) await this.store.addCounts(runId, { updated: n }, tx);
-      });
-
-      await set({ phase: 'MEMBERSHIPS' });
-      await this.db.transaction((tx) => this.sync.syncMemberships(tx, t, pid));
-
-      await set({ phase: 'REMOVE' });
-      for (;;) {
-        await stillActive();
-        const r = await this.db.transaction(async (tx) => {
-          const k = await this.sync.removeChunk(tx, runId, t, pid, approved);
-          if (k.users) await this.store.addCounts(runId, { removed: k.users, devicesRemoved: k.devices }, tx);
-          return k.users;
-        });
-        if (!r) break;
-        await this.publish((latest = (await this.store.runById(runId))!));
-      }
-
-      await this.db.transaction((tx) => this.sync.clearStage(tx, runId));
-      latest = (await this.store.transitionRun(runId, ['RUNNING'], { status: 'COMPLETED', phase: 'DONE', finishedAt: new Date() })) ?? latest;
-      await this.publish(latest);
+      log.info({ runId, status: latest.status, created: latest.created, updated: latest.updated, removed: latest.removed }, 'sync run stopped');
+      if (latest.status === 'COMPLETED') await this.clearStaging(runId);
     } catch (err) {
-      if (err instanceof CancelledRun) {
-        await this.publish(await this.store.runById(runId));
+      if (err instanceof RunGone) {
+        const now = await this.store.runById(runId);
+        if (now) await this.publish(now);
+        if (now && TERMINAL.includes(now.status)) await this.clearStaging(runId);
         return;
       }
-      if (signal.aborted) throw err; // shutdown: the job is resumed elsewhere
-      if (job.attempts >= job.maxAttempts) {
-        latest = (await this.store.transitionRun(runId, ['RUNNING'], { status: 'FAILED', error: err instanceof Error ? err.message : String(err), finishedAt: new Date() })) ?? latest;
-        await this.publish(latest);
-      }
+      if (signal.aborted) throw err; // shutdown or lost lease: the job is resumed from its checkpoint
+      const message = err instanceof Error ? err.message : String(err);
+      const last = job.attempts >= job.maxAttempts || err instanceof PermanentJobError;
+      const failed = await this.store.transitionRun(
+        runId,
+        ['QUEUED', 'RUNNING'],
+        last ? { status: 'FAILED', error: message, finishedAt: new Date() } : { error: `Attempt ${job.attempts} failed (${message}); retrying.` },
+      );
+      if (failed) await this.publish(failed);
+      if (last) this.clearStagingLater(runId);
       throw err;
     } finally {
-      clearInterval(ticker);
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** One chunk: lock the run, check it is still ours and running, do `fn`, checkpoint — one transaction. */
+  private async step(
+    job: JobRow,
+    runId: string,
+    signal: AbortSignal,
+    allowQueued: boolean,
+    fn: (tx: Executor, run: SyncRunRow) => Promise<StepResult>,
+  ): Promise<SyncRunRow> {
+    if (signal.aborted) throw new Error('sync interrupted');
+    // Let requests waiting for PGlite's single connection go first.
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    return this.db.transaction(async (tx) => {
+      const r = await this.store.lockRun(runId, tx);
+      if (!r || r.jobId !== job.id || !(r.status === 'RUNNING' || (allowQueued && r.status === 'QUEUED'))) throw new RunGone();
+      const out = await fn(tx, r);
+      return this.store.checkpoint(runId, out.deltas ?? {}, out.patch ?? {}, out.errors ?? [], tx);
+    });
+  }
+
+  /** After a chunk of `n` rows: the same phase from `last`, or (a short chunk was the last one) the next phase. */
+  private moveOn(phase: string, r: SyncRunRow, n: number, last: string | null): Partial<SyncRunRow> {
+    return n < this.opts.chunkSize || !last ? this.nextPhase(phase, r) : { cursor: last };
+  }
+
+  private nextPhase(after: string, r: SyncRunRow): Partial<SyncRunRow> {
+    const i = APPLY_PHASES.findIndex((p) => p.phase === after);
+    const next = APPLY_PHASES.slice(i + 1).find((p) => p.planned(r) > 0);
+    if (next) return { phase: next.phase, cursor: null };
+    return { phase: 'DONE', status: 'COMPLETED', cursor: null, finishedAt: new Date() };
+  }
+
+  /** Advances a RUNNING run by one chunk of its current phase. */
+  private async advance(tx: Executor, r: SyncRunRow, tenantName: string): Promise<StepResult> {
+    const n = this.opts.chunkSize;
+    const cfg = r.config as RunConfig | null;
+    const target = { tenantId: r.tenantId, provisioningId: r.provisioningId };
+    switch (r.phase) {
+      case 'PLANNING': {
+        if (!cfg) return this.initPlan(tx, r);
+        const cls = { ...target, groupIds: cfg.groupIds, targetGroupIds: cfg.targetGroupIds, includeManual: cfg.includeManual };
+        if (r.cursor?.startsWith('u:')) {
+          const s = await this.sync.stageChunk(tx, r.id, cls, r.cursor.slice(2), n);
+          return { deltas: { staged: s.staged }, patch: { cursor: s.scanned < n ? `r:${ZERO_UUID}` : `u:${s.last}` } };
+        }
+        const after = r.cursor?.startsWith('r:') ? r.cursor.slice(2) : ZERO_UUID;
+        const rm = await this.sync.planRemovalsChunk(tx, r.id, r.provisioningId, after, n);
+        if (rm.scanned < n) return this.finishPlan(tx, r, cfg, rm.scanned);
+        return { deltas: { ownedAtPlan: rm.scanned }, patch: { cursor: `r:${rm.last}` } };
+      }
+      case 'GROUPS': {
+        await this.sync.applyGroups(tx, { ...target, targetGroupIds: cfg!.targetGroupIds, includeManual: cfg!.includeManual });
+        return { patch: this.nextPhase('GROUPS', r) };
+      }
+      case 'CLAIM': {
+        const c = await this.sync.claimChunk(tx, r.id, target, r.cursor ?? ZERO_UUID, n);
+        return {
+          deltas: { claimed: c.claimed, failed: c.failed.length },
+          errors: c.failed.map((f) => ({ directoryUserId: f.user_id, username: f.username, code: 'CLAIM_CONFLICT', message: 'The MANUAL user it matched was claimed or removed meanwhile.' })),
+          patch: this.moveOn('CLAIM', r, c.n, c.last),
+        };
+      }
+      case 'CREATE': {
+        const c = await this.sync.createChunk(tx, r.id, target, r.cursor ?? ZERO_UUID, n);
+        // Tokens and emails are written with the users they belong to: a resumed chunk finds
+        // the users already there, creates nothing and so sends nothing twice.
+        if (cfg!.sendEnrollmentEmails && c.created.length) {
+          await this.mfa.sendEnrollment(tx, r.tenantId, tenantName, c.created.map((u) => ({ id: u.id, email: u.email, firstName: u.first_name })));
+        }
+        return {
+          deltas: { created: c.created.length, failed: c.failed.length },
+          errors: c.failed.map((f) => ({ directoryUserId: f.user_id, username: f.username, code: 'USERNAME_TAKEN', message: 'Another MFA user already has this username.' })),
+          patch: this.moveOn('CREATE', r, c.n, c.last),
+        };
+      }
+      case 'UPDATE': {
+        const u = await this.sync.updateChunk(tx, r.id, target, r.cursor ?? ZERO_UUID, n);
+        return { deltas: { updated: u.updated }, patch: this.moveOn('UPDATE', r, u.n, u.last) };
+      }
+      case 'REMOVE': {
+        const x = await this.sync.removeChunk(tx, r.id, { ...target, groupIds: cfg!.groupIds }, r.cursor ?? ZERO_UUID, n);
+        return { deltas: { removed: x.removed, devicesRemoved: x.devices }, patch: this.moveOn('REMOVE', r, x.n, x.last) };
+      }
+      default:
+        throw new PermanentJobError(`sync run in unexpected phase ${r.phase}`);
+    }
+  }
+
+  /** First planning chunk: freeze the deployed configuration and size the desired set. */
+  private async initPlan(tx: Executor, r: SyncRunRow): Promise<StepResult> {
+    const [p] = await this.store.byIds(r.tenantId, [r.provisioningId], tx);
+    if (!p?.deployed) throw new PermanentJobError('The provisioning has no deployed configuration.');
+    const deployed: ConfigJson = configOf(p.deployed);
+    const directoryIds = deployed.directories.map((d) => d.directoryId);
+    const gp = await this.sync.groupPlan(tx, {
+      tenantId: r.tenantId,
+      provisioningId: r.provisioningId,
+      directoryIds,
+      groupIds: deployed.directories.flatMap((d) => d.groupIds),
+      includeManual: deployed.includeManuallyProvisionedUsers,
+    });
+    const { groupIds, targetGroupIds, ...groups } = gp;
+    const config: RunConfig = {
+      deployedVersion: p.deployedVersion,
+      directoryIds,
+      groupIds,
+      targetGroupIds,
+      sendEnrollmentEmails: deployed.sendEnrollmentEmails,
+      includeManual: deployed.includeManuallyProvisionedUsers,
+      removalGuardMaxUsers: deployed.removalGuardMaxUsers,
+      removalGuardMaxPercent: deployed.removalGuardMaxPercent,
+      groups,
+    };
+    const desiredTotal = await this.sync.countDesired(tx, r.tenantId, groupIds);
+    return { patch: { config, deployedVersion: p.deployedVersion, desiredTotal, cursor: `u:${ZERO_UUID}` } };
+  }
+
+  /** Last planning chunk: totals, the error list, and the removal guard. */
+  private async finishPlan(tx: Executor, r: SyncRunRow, cfg: RunConfig, lastScanned: number): Promise<StepResult> {
+    const c = await this.sync.stagedCounts(tx, r.id);
+    const owned = r.ownedAtPlan + lastScanned;
+    const failures = await this.sync.stagedFailures(tx, r.id, 1000);
+    const plan: Partial<SyncRunRow> = {
+      plannedCreates: c.creates,
+      plannedUpdates: c.updates,
+      plannedClaims: c.claims,
+      plannedRemovals: c.removals,
+      plannedDevicesRemoved: c.devices,
+      ownedAtPlan: owned,
+      planned: c.creates + c.updates + c.claims + c.removals,
+      skipped: c.skips,
+      failed: c.fails,
+      plannedAt: new Date(),
+      cursor: null,
+    };
+    const errors = failures.map((f) => ({ directoryUserId: f.user_id, username: f.username, code: f.error_code ?? 'USERNAME_TAKEN', message: 'Another MFA user already has this username.' }));
+    if (!r.approved && guardTrips(c.removals, owned, cfg)) {
+      return { patch: { ...plan, status: 'AWAITING_APPROVAL', phase: 'AWAITING_APPROVAL' }, errors };
+    }
+    return { patch: { ...plan, phase: 'GROUPS' }, errors };
+  }
+
+  private clearStagingLater(runId: string): void {
+    this.clearStaging(runId).catch((err: unknown) => this.log.warn({ err, runId }, 'clearing sync staging failed (the scheduler retries)'));
+  }
+
+  /** Deletes an ended run's staging rows in chunks (`maxChunks` per call), then marks it cleared. */
+  async clearStaging(runId: string, maxChunks = Infinity): Promise<void> {
+    for (let i = 0; i < maxChunks; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const done = await this.db.transaction(async (tx) => {
+        const r = await this.store.lockRun(runId, tx);
+        if (!r || !TERMINAL.includes(r.status) || r.stagingCleared) return true;
+        const n = await this.sync.clearStagingChunk(tx, runId, CLEAR_CHUNK);
+        if (n > 0) return false;
+        await this.store.updateRun(runId, { stagingCleared: true }, tx);
+        return true;
+      });
+      if (done) return;
     }
   }
 }
 
-class CancelledRun extends Error {}
-
-function planUser(r: { user_id: string | null; mfa_id: string | null; username: string; email: string | null; devices: number }) {
+function planUser(r: PlanListRow) {
   return {
     directoryUserId: r.user_id ? toGlobalId('User', r.user_id) : null,
-    mfaUserId: r.mfa_id ? toGlobalId('MfaUser', r.mfa_id) : null,
+    mfaUserId: r.mfa_user_id ? toGlobalId('MfaUser', r.mfa_user_id) : null,
     username: r.username,
     email: r.email,
-    enrolledDevices: Number(r.devices),
+    enrolledDevices: Number(r.devices ?? 0),
   };
 }

@@ -2,247 +2,552 @@ import { sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Executor } from '../../shared/db.js';
 
 /**
- * The sync diff as set-based SQL. Every step is a bulk statement over the run's
- * materialised desired set (`sync_run_desired`), bounded by `limit` so a chunk is one short
- * transaction. Steps are idempotent: re-running any of them after a crash finds nothing
- * left to do for rows already handled.
+ * The sync engine's SQL. Everything is set-based: a plan is computed and an apply phase
+ * runs as a handful of INSERT … SELECT / UPDATE … FROM / DELETE … USING statements over one
+ * chunk of the run's staged plan (`sync_run_desired`, `sync_run_removals`), walked in key
+ * order from a cursor the caller checkpoints in the same transaction. Every statement also
+ * re-checks the current state (ON CONFLICT DO NOTHING, "still owned", "still MANUAL"), so
+ * repeating a chunk after a crash changes nothing twice.
  */
-const CHUNK = 2000;
 
-function uuidArray(ids: string[]): SQL {
-  return ids.length ? sql`array[${sql.join(ids.map((i) => sql`${i}`), sql`, `)}]::uuid[]` : sql`array[]::uuid[]`;
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** Actions a plan gives a desired directory user. */
+export type PlanAction = 'CREATE' | 'UPDATE' | 'KEEP' | 'CLAIM' | 'SKIP' | 'FAIL';
+
+/** One PostgreSQL array parameter (not one parameter per element): `'{a,b}'::uuid[]`. */
+export function uuidArray(ids: readonly string[]): SQL {
+  return sql`${`{${ids.join(',')}}`}::uuid[]`;
 }
 
-/** A directory user matched by a MANUAL MFA user: same username, or same email. */
-function manualMatch(tenantId: string): SQL {
-  return sql`m.tenant_id = ${tenantId} and m.provisioning_id is null
-    and (lower(m.username) = lower(d.username) or (d.email is not null and lower(m.email) = lower(d.email)))`;
+/** A text[] parameter, quoted for PostgreSQL's array literal syntax. */
+export function textArray(values: readonly string[]): SQL {
+  return sql`${`{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`}::text[]`;
+}
+
+export interface ClassifyOptions {
+  tenantId: string;
+  provisioningId: string;
+  /** Directory groups whose members make up the desired set. */
+  groupIds: readonly string[];
+  /** Directory groups that have (or, after the GROUPS phase, will have) an owned MFA group. */
+  targetGroupIds: readonly string[];
+  includeManual: boolean;
+}
+
+/**
+ * CTEs `d` (desired users among `ids`) and `c` (each with its action and MFA user), given a
+ * CTE `ids(user_id)`. The single definition of "what a sync does to a user", shared by the
+ * preview and by planning, so a preview equals what the run then does.
+ *
+ * - owned by this provisioning → UPDATE if email, names, username (when free) or the set of
+ *   target-group memberships differ, else KEEP;
+ * - else a MANUAL MFA user linked to the directory user, or with the same username, or the
+ *   same email (ignoring case, in that order of preference) → CLAIM or SKIP;
+ * - else username already used in the MFA directory → FAIL (USERNAME_TAKEN);
+ * - else CREATE.
+ */
+function classifyCtes(o: ClassifyOptions): SQL {
+  const t = o.tenantId;
+  const p = o.provisioningId;
+  const targets = uuidArray(o.targetGroupIds);
+  const manualAction = o.includeManual ? 'CLAIM' : 'SKIP';
+  return sql`
+    d as (
+      select u.id as user_id, coalesce(u.username, u.email, u.id::text) as username, u.email, u.first_name, u.last_name,
+        (select x.id from mfa_users x where x.provisioning_id = ${p}::uuid and x.directory_user_id = u.id) as owned_id
+      from ids join users u on u.id = ids.user_id
+      where u.tenant_id = ${t}::uuid and u.status <> 'DISABLED'),
+    dm as (
+      select d.*,
+        case when d.owned_id is null then coalesce(
+          (select m.id from mfa_users m where m.directory_user_id = d.user_id and m.provisioning_id is null and m.tenant_id = ${t}::uuid order by m.id limit 1),
+          (select m.id from mfa_users m where m.tenant_id = ${t}::uuid and lower(m.username) = lower(d.username) and m.provisioning_id is null limit 1),
+          (select m.id from mfa_users m where d.email is not null and m.tenant_id = ${t}::uuid and lower(m.email) = lower(d.email) and m.provisioning_id is null order by m.id limit 1))
+        end as manual_id
+      from d),
+    c as (
+      select dm.user_id, dm.username, dm.email, dm.first_name, dm.last_name,
+        case
+          when dm.owned_id is not null then
+            case when o.email is distinct from dm.email or o.first_name <> dm.first_name or o.last_name <> dm.last_name
+                   or (o.username <> dm.username and not exists (
+                         select 1 from mfa_users x where x.tenant_id = ${t}::uuid and lower(x.username) = lower(dm.username) and x.id <> o.id))
+                   or coalesce((select array_agg(gm.group_id order by gm.group_id) from group_memberships gm
+                                where gm.user_id = dm.user_id and gm.group_id = any(${targets})), '{}'::uuid[])
+                      is distinct from
+                      coalesce((select array_agg(mg.directory_group_id order by mg.directory_group_id) from mfa_group_memberships mm
+                                join mfa_groups mg on mg.id = mm.mfa_group_id
+                                where mm.mfa_user_id = dm.owned_id and mg.provisioning_id = ${p}::uuid), '{}'::uuid[])
+                 then 'UPDATE' else 'KEEP' end
+          when dm.manual_id is not null then ${manualAction}
+          when exists (select 1 from mfa_users x where x.tenant_id = ${t}::uuid and lower(x.username) = lower(dm.username)) then 'FAIL'
+          else 'CREATE'
+        end as action,
+        coalesce(dm.owned_id, dm.manual_id) as mfa_user_id
+      from dm left join mfa_users o on o.id = dm.owned_id)`;
+}
+
+export interface GroupPlan {
+  /** Enabled directory groups that exist in the associated directories. */
+  groupIds: string[];
+  /** Enabled groups that will have an owned MFA group. */
+  targetGroupIds: string[];
+  creates: number;
+  claims: number;
+  renames: number;
+  removes: number;
+  skips: number;
+}
+
+export interface PlanListRow {
+  user_id: string | null;
+  mfa_user_id: string | null;
+  username: string;
+  email: string | null;
+  devices: number;
+}
+
+export interface PlanCounts {
+  creates: number;
+  updates: number;
+  keeps: number;
+  claims: number;
+  skips: number;
+  fails: number;
+  removals: number;
+  devices: number;
+  owned: number;
+  desired: number;
 }
 
 export class SyncStore {
-  // Every method runs inside the caller's transaction (a chunk), so it takes `tx` explicitly.
-
-  /** Materialises the desired set: users of the enabled groups (all in the tenant), not disabled. */
-  async stageDesired(tx: Executor, runId: string, tenantId: string, groupIds: string[]): Promise<number> {
-    await tx.execute(sql`delete from sync_run_desired where run_id = ${runId}`);
-    const rows = await queryRows<{ n: number }>(
-      tx,
-      sql`with ins as (
-            insert into sync_run_desired (run_id, user_id, username, email, first_name, last_name)
-            select distinct on (u.id) ${runId}::uuid, u.id, coalesce(u.username, u.email, u.id::text), u.email, u.first_name, u.last_name
-            from group_memberships gm
-            join groups g on g.id = gm.group_id and g.tenant_id = ${tenantId}
-            join users u on u.id = gm.user_id and u.tenant_id = ${tenantId} and u.status <> 'DISABLED'
-            where gm.tenant_id = ${tenantId} and gm.group_id = any(${uuidArray(groupIds)})
-            on conflict do nothing
-            returning 1)
-          select count(*)::int as n from ins`,
-    );
-    return rows[0]?.n ?? 0;
-  }
-
-  /** The desired set as a CTE, for the read-only preview. */
-  private desiredCte(tenantId: string, groupIds: string[]): SQL {
-    return sql`desired as not materialized (
-      select distinct on (u.id) u.id as user_id, coalesce(u.username, u.email, u.id::text) as username, u.email, u.first_name, u.last_name
-      from group_memberships gm
-      join groups g on g.id = gm.group_id and g.tenant_id = ${tenantId}
-      join users u on u.id = gm.user_id and u.tenant_id = ${tenantId} and u.status <> 'DISABLED'
-      where gm.tenant_id = ${tenantId} and gm.group_id = any(${uuidArray(groupIds)}))`;
-  }
-
-  private stagedCte(runId: string): SQL {
-    return sql`desired as not materialized (select user_id, username, email, first_name, last_name from sync_run_desired where run_id = ${runId})`;
-  }
+  // Every method runs in the caller's transaction (one chunk), so it takes `tx` explicitly.
 
   /**
-   * The plan, from either the staged set (a run) or a live CTE (preview): identical SQL, so a
-   * preview equals what a run then does.
+   * Which MFA groups the plan keeps, creates, claims, renames or removes. Groups are few, so
+   * this is decided here once and stored with the run; the GROUPS phase applies it.
    */
-  async plan(
+  async groupPlan(
     tx: Executor,
-    p: { tenantId: string; provisioningId: string; includeManual: boolean; source: { runId: string } | { groupIds: string[] }; listLimit: number },
-  ) {
-    const desired = 'runId' in p.source ? this.stagedCte(p.source.runId) : this.desiredCte(p.tenantId, p.source.groupIds);
-    const base = sql`with ${desired},
-      unowned as (select d.* from desired d
-                  where not exists (select 1 from mfa_users o where o.provisioning_id = ${p.provisioningId} and o.directory_user_id = d.user_id)),
-      manual as (select distinct on (d.user_id) d.*, m.id as mfa_id from unowned d join mfa_users m on ${manualMatch(p.tenantId)} order by d.user_id, m.id),
-      creates as (select d.* from unowned d where not exists (select 1 from manual x where x.user_id = d.user_id)
-                    and not exists (select 1 from mfa_users x where x.tenant_id = ${p.tenantId} and lower(x.username) = lower(d.username))),
-      failures as (select d.* from unowned d where not exists (select 1 from manual x where x.user_id = d.user_id)
-                    and exists (select 1 from mfa_users x where x.tenant_id = ${p.tenantId} and lower(x.username) = lower(d.username))),
-      updates as (select o.id as mfa_id, d.* from mfa_users o join desired d on d.user_id = o.directory_user_id
-                    where o.provisioning_id = ${p.provisioningId}
-                      and (o.email is distinct from d.email or o.first_name <> d.first_name or o.last_name <> d.last_name)),
-      removals as (select o.id as mfa_id, o.directory_user_id as user_id, o.username, o.email,
-                    (select count(*)::int from mfa_devices dv where dv.mfa_user_id = o.id) as devices
-                   from mfa_users o where o.tenant_id = ${p.tenantId} and o.provisioning_id = ${p.provisioningId}
-                     and (o.directory_user_id is null or not exists (select 1 from desired d where d.user_id = o.directory_user_id)))`;
-    const [counts] = await queryRows<{
-      creates: number;
-      updates: number;
-      manual: number;
-      removals: number;
-      devices: number;
-      owned: number;
-      failures: number;
-    }>(
+    o: { tenantId: string; provisioningId: string; directoryIds: string[]; groupIds: string[]; includeManual: boolean },
+  ): Promise<GroupPlan> {
+    const enabled = o.groupIds.length
+      ? await queryRows<{ id: string; name: string }>(
+          tx,
+          sql`select id, name from groups where tenant_id = ${o.tenantId}::uuid and id = any(${uuidArray(o.groupIds)})
+                and directory_id = any(${uuidArray(o.directoryIds)}) order by id`,
+        )
+      : [];
+    const lowerNames = enabled.map((g) => g.name.toLowerCase());
+    const mfa = await queryRows<{ id: string; provisioning_id: string | null; directory_group_id: string | null; name: string }>(
       tx,
-      sql`${base} select (select count(*)::int from creates) as creates, (select count(*)::int from updates) as updates,
-            (select count(*)::int from manual) as manual, (select count(*)::int from removals) as removals,
-            (select coalesce(sum(devices), 0)::int from removals) as devices, (select count(*)::int from mfa_users o where o.tenant_id = ${p.tenantId} and o.provisioning_id = ${p.provisioningId}) as owned,
-            (select count(*)::int from failures) as failures`,
+      sql`select id, provisioning_id, directory_group_id, name from mfa_groups
+          where tenant_id = ${o.tenantId}::uuid and (provisioning_id = ${o.provisioningId}::uuid or lower(name) = any(${textArray(lowerNames)}))`,
     );
-    const list = async (cte: string, cols: SQL) =>
-      p.listLimit > 0
-        ? queryRows<{ user_id: string | null; mfa_id: string | null; username: string; email: string | null; devices: number }>(
-            tx,
-            sql`${base} select ${cols} from ${sql.raw(cte)} order by username limit ${p.listLimit}`,
-          )
-        : [];
-    return {
-      counts: counts!,
-      toCreate: await list('creates', sql`user_id, null::uuid as mfa_id, username, email, 0 as devices`),
-      toUpdate: await list('updates', sql`user_id, mfa_id, username, email, 0 as devices`),
-      toClaim: p.includeManual ? await list('manual', sql`user_id, mfa_id, username, email, 0 as devices`) : [],
-      toRemove: await list('removals', sql`user_id, mfa_id, username, email, devices`),
-      failures: await queryRows<{ user_id: string; username: string }>(tx, sql`${base} select user_id, username from failures order by username limit 1000`),
-    };
-  }
-
-  /** Records the exact removal set a guarded run stopped on. */
-  async saveRemovalSet(tx: Executor, runId: string, tenantId: string, provisioningId: string): Promise<void> {
-    await tx.execute(sql`delete from sync_run_removals where run_id = ${runId}`);
-    await tx.execute(sql`
-      insert into sync_run_removals (run_id, mfa_user_id)
-      select ${runId}::uuid, o.id from mfa_users o
-      where o.tenant_id = ${tenantId} and o.provisioning_id = ${provisioningId}
-        and (o.directory_user_id is null or not exists (select 1 from sync_run_desired d where d.run_id = ${runId} and d.user_id = o.directory_user_id))`);
-  }
-
-  /** Creates/claims/renames the MFA groups of the enabled directory groups; drops owned ones no longer enabled. */
-  async syncGroups(tx: Executor, tenantId: string, provisioningId: string, groupIds: string[], includeManual: boolean): Promise<void> {
-    const enabled = uuidArray(groupIds);
-    if (includeManual) {
-      await tx.execute(sql`
-        update mfa_groups mg set provisioning_id = ${provisioningId}, directory_group_id = g.id
-        from groups g
-        where g.id = any(${enabled}) and g.tenant_id = ${tenantId} and mg.tenant_id = ${tenantId}
-          and mg.provisioning_id is null and lower(mg.name) = lower(g.name)
-          and not exists (select 1 from mfa_groups x where x.provisioning_id = ${provisioningId} and x.directory_group_id = g.id)`);
+    const enabledIds = new Set(enabled.map((g) => g.id));
+    const owned = mfa.filter((g) => g.provisioning_id === o.provisioningId);
+    const ownedByDirGroup = new Map(owned.filter((g) => g.directory_group_id).map((g) => [g.directory_group_id!, g]));
+    const removed = owned.filter((g) => !g.directory_group_id || !enabledIds.has(g.directory_group_id));
+    const removedIds = new Set(removed.map((g) => g.id));
+    // Names held after the GROUPS phase by groups it does not remove.
+    const held = new Map<string, string>();
+    for (const g of mfa) if (!removedIds.has(g.id)) held.set(g.name.toLowerCase(), g.id);
+    const targets: string[] = [];
+    let creates = 0;
+    let claims = 0;
+    let renames = 0;
+    let skips = 0;
+    for (const g of enabled) {
+      const mine = ownedByDirGroup.get(g.id);
+      if (!mine) continue;
+      targets.push(g.id);
+      const holder = held.get(g.name.toLowerCase());
+      if (mine.name !== g.name && (!holder || holder === mine.id)) {
+        held.delete(mine.name.toLowerCase());
+        held.set(g.name.toLowerCase(), mine.id);
+        renames++;
+      }
     }
-    await tx.execute(sql`
-      update mfa_groups mg set name = g.name
-      from groups g
-      where mg.provisioning_id = ${provisioningId} and mg.directory_group_id = g.id and mg.name <> g.name
-        and not exists (select 1 from mfa_groups x where x.tenant_id = ${tenantId} and lower(x.name) = lower(g.name) and x.id <> mg.id)`);
-    await tx.execute(sql`
-      insert into mfa_groups (tenant_id, provisioning_id, directory_group_id, name)
-      select ${tenantId}, ${provisioningId}, g.id, g.name from groups g
-      where g.id = any(${enabled}) and g.tenant_id = ${tenantId}
-        and not exists (select 1 from mfa_groups x where x.provisioning_id = ${provisioningId} and x.directory_group_id = g.id)
-      on conflict do nothing`);
-    await tx.execute(sql`
-      delete from mfa_groups where tenant_id = ${tenantId} and provisioning_id = ${provisioningId}
-        and (directory_group_id is null or not (directory_group_id = any(${enabled})))`);
+    for (const g of enabled) {
+      if (ownedByDirGroup.has(g.id)) continue;
+      const key = g.name.toLowerCase();
+      const holderId = held.get(key);
+      if (!holderId) {
+        targets.push(g.id);
+        held.set(key, `new:${g.id}`);
+        creates++;
+        continue;
+      }
+      // A MANUAL group of that name is claimed when asked; any other holder (an owned group,
+      // or a group this plan creates or claims for another directory) makes it a skip.
+      const holder = mfa.find((m) => m.id === holderId);
+      if (holder && holder.provisioning_id === null && o.includeManual) {
+        targets.push(g.id);
+        held.set(key, `claimed:${g.id}`);
+        claims++;
+      } else {
+        skips++;
+      }
+    }
+    return { groupIds: enabled.map((g) => g.id), targetGroupIds: targets.sort(), creates, claims, renames, removes: removed.length, skips };
   }
 
-  /** Claims up to CHUNK matching MANUAL users: source changes, devices stay. */
-  async claimChunk(tx: Executor, runId: string, tenantId: string, provisioningId: string): Promise<number> {
-    const rows = await queryRows<{ id: string }>(
-      tx,
-      sql`with desired as (select * from sync_run_desired where run_id = ${runId}),
-            pick as (
-              select distinct on (m.id) m.id, d.user_id, d.email, d.first_name, d.last_name
-              from desired d join mfa_users m on ${manualMatch(tenantId)}
-              where not exists (select 1 from mfa_users o where o.provisioning_id = ${provisioningId} and o.directory_user_id = d.user_id)
-              order by m.id, d.user_id
-              limit ${CHUNK}),
-            one_per_user as (select distinct on (user_id) * from pick order by user_id, id)
-          update mfa_users mu set provisioning_id = ${provisioningId}, directory_user_id = c.user_id, email = c.email,
-            first_name = c.first_name, last_name = c.last_name, updated_at = now()
-          from one_per_user c where mu.id = c.id
-          returning mu.id`,
-    );
-    return rows.length;
-  }
-
-  /** Counts desired users matched by MANUAL users that are not claimed (include-manual off). */
-  async countSkipped(tx: Executor, runId: string, tenantId: string, provisioningId: string): Promise<number> {
+  /** Size of the desired set (for progress while planning). */
+  async countDesired(tx: Executor, tenantId: string, groupIds: readonly string[]): Promise<number> {
+    if (!groupIds.length) return 0;
     const [r] = await queryRows<{ n: number }>(
       tx,
-      sql`with desired as (select * from sync_run_desired where run_id = ${runId})
-          select count(distinct d.user_id)::int as n from desired d join mfa_users m on ${manualMatch(tenantId)}
-          where not exists (select 1 from mfa_users o where o.provisioning_id = ${provisioningId} and o.directory_user_id = d.user_id)`,
+      sql`select count(*)::int as n from users u where u.tenant_id = ${tenantId}::uuid and u.status <> 'DISABLED'
+            and exists (select 1 from group_memberships gm where gm.user_id = u.id and gm.group_id = any(${uuidArray(groupIds)}))`,
     );
     return r?.n ?? 0;
   }
 
-  /** Creates up to CHUNK missing users (UNENROLLED, no devices); returns them for enrolment emails. */
-  async createChunk(tx: Executor, runId: string, tenantId: string, provisioningId: string) {
-    return queryRows<{ id: string; email: string | null; first_name: string }>(
+  /**
+   * Stages the next `limit` desired users after `after` (by user id) with their planned
+   * actions. Keyset per enabled group (the membership primary key), merged, so each chunk
+   * costs O(groups × limit) however far the walk has gone.
+   */
+  async stageChunk(tx: Executor, runId: string, o: ClassifyOptions, after: string, limit: number): Promise<{ last: string | null; scanned: number; staged: number }> {
+    if (!o.groupIds.length) return { last: null, scanned: 0, staged: 0 };
+    const [r] = await queryRows<{ last: string | null; scanned: number; n: number }>(
       tx,
-      sql`with desired as (select * from sync_run_desired where run_id = ${runId}),
-            todo as (
-              select d.* from desired d
-              where not exists (select 1 from mfa_users o where o.provisioning_id = ${provisioningId} and o.directory_user_id = d.user_id)
-                and not exists (select 1 from mfa_users x where x.tenant_id = ${tenantId} and lower(x.username) = lower(d.username))
-                and not exists (select 1 from mfa_users m where ${manualMatch(tenantId)})
-              order by d.user_id limit ${CHUNK})
+      sql`with ids as (
+            select distinct x.user_id from unnest(${uuidArray(o.groupIds)}) as g(id)
+            cross join lateral (
+              select gm.user_id from group_memberships gm
+              where gm.group_id = g.id and gm.user_id > ${after}::uuid order by gm.user_id limit ${limit}) x
+            order by x.user_id limit ${limit}),
+          ${classifyCtes(o)},
+          ins as (
+            insert into sync_run_desired (run_id, user_id, username, email, first_name, last_name, action, mfa_user_id, error_code)
+            select ${runId}::uuid, user_id, username, email, first_name, last_name, action, mfa_user_id,
+                   case when action = 'FAIL' then 'USERNAME_TAKEN' end
+            from c
+            on conflict do nothing
+            returning 1)
+          select (select user_id::text from ids order by user_id desc limit 1) as last, (select count(*)::int from ids) as scanned, (select count(*)::int from ins) as n`,
+    );
+    return { last: r?.last ?? null, scanned: r?.scanned ?? 0, staged: r?.n ?? 0 };
+  }
+
+  /**
+   * Adds to the run's removal set the next `limit` owned users (by id) that are not in its
+   * desired set, with their enrolled-device counts. Also reports how many owned users it saw.
+   */
+  async planRemovalsChunk(tx: Executor, runId: string, provisioningId: string, after: string, limit: number) {
+    const [r] = await queryRows<{ last: string | null; scanned: number; n: number; devices: number }>(
+      tx,
+      sql`with o as (
+            select id, directory_user_id from mfa_users
+            where provisioning_id = ${provisioningId}::uuid and id > ${after}::uuid order by id limit ${limit}),
+          ins as (
+            insert into sync_run_removals (run_id, mfa_user_id, devices)
+            select ${runId}::uuid, o.id, (select count(*)::int from mfa_devices dv where dv.mfa_user_id = o.id) from o
+            where o.directory_user_id is null
+               or not exists (select 1 from sync_run_desired s where s.run_id = ${runId}::uuid and s.user_id = o.directory_user_id)
+            on conflict do nothing
+            returning devices)
+          select (select id::text from o order by id desc limit 1) as last, (select count(*)::int from o) as scanned,
+                 (select count(*)::int from ins) as n, (select coalesce(sum(devices), 0)::int from ins) as devices`,
+    );
+    return { last: r?.last ?? null, scanned: r?.scanned ?? 0, removals: r?.n ?? 0, devices: r?.devices ?? 0 };
+  }
+
+  /** Totals of a staged plan. */
+  async stagedCounts(tx: Executor, runId: string): Promise<Omit<PlanCounts, 'owned'>> {
+    const rows = await queryRows<{ action: string; n: number }>(
+      tx,
+      sql`select action, count(*)::int as n from sync_run_desired where run_id = ${runId}::uuid group by action`,
+    );
+    const [rm] = await queryRows<{ n: number; devices: number }>(
+      tx,
+      sql`select count(*)::int as n, coalesce(sum(devices), 0)::int as devices from sync_run_removals where run_id = ${runId}::uuid`,
+    );
+    const by = (a: string) => rows.find((r) => r.action === a)?.n ?? 0;
+    return {
+      creates: by('CREATE'),
+      updates: by('UPDATE'),
+      keeps: by('KEEP'),
+      claims: by('CLAIM'),
+      skips: by('SKIP'),
+      fails: by('FAIL'),
+      removals: rm?.n ?? 0,
+      devices: rm?.devices ?? 0,
+      desired: rows.reduce((s, r) => s + r.n, 0),
+    };
+  }
+
+  /** Users the plan could not provision (for the run's error list). */
+  async stagedFailures(tx: Executor, runId: string, limit: number) {
+    return queryRows<{ user_id: string; username: string; error_code: string | null }>(
+      tx,
+      sql`select user_id, username, error_code from sync_run_desired where run_id = ${runId}::uuid and action = 'FAIL' order by user_id limit ${limit}`,
+    );
+  }
+
+  /** The stored plan's users of one action (first `limit` by username), for `SyncRun.plan`. */
+  async stagedList(tx: Executor, runId: string, action: PlanAction | 'REMOVE', limit: number): Promise<PlanListRow[]> {
+    if (action === 'REMOVE') {
+      return queryRows<PlanListRow>(
+        tx,
+        sql`select o.directory_user_id as user_id, o.id as mfa_user_id, o.username, o.email, s.devices
+            from sync_run_removals s join mfa_users o on o.id = s.mfa_user_id
+            where s.run_id = ${runId}::uuid order by lower(o.username), o.id limit ${limit}`,
+      );
+    }
+    return queryRows<PlanListRow>(
+      tx,
+      sql`select user_id, mfa_user_id, username, email, 0 as devices from sync_run_desired
+          where run_id = ${runId}::uuid and action = ${action} order by lower(username), user_id limit ${limit}`,
+    );
+  }
+
+  /** Applies a group plan: removes deselected owned groups, then claims, renames and creates. */
+  async applyGroups(tx: Executor, o: { tenantId: string; provisioningId: string; targetGroupIds: string[]; includeManual: boolean }): Promise<void> {
+    const t = o.tenantId;
+    const p = o.provisioningId;
+    const targets = uuidArray(o.targetGroupIds);
+    await tx.execute(sql`
+      delete from mfa_groups where tenant_id = ${t}::uuid and provisioning_id = ${p}::uuid
+        and (directory_group_id is null or not (directory_group_id = any(${targets})))`);
+    if (!o.targetGroupIds.length) return;
+    if (o.includeManual) {
+      await tx.execute(sql`
+        update mfa_groups mg set provisioning_id = ${p}::uuid, directory_group_id = g.id
+        from groups g
+        where g.id = any(${targets}) and g.tenant_id = ${t}::uuid and mg.tenant_id = ${t}::uuid
+          and mg.provisioning_id is null and lower(mg.name) = lower(g.name)
+          and not exists (select 1 from mfa_groups x where x.provisioning_id = ${p}::uuid and x.directory_group_id = g.id)`);
+    }
+    await tx.execute(sql`
+      update mfa_groups mg set name = g.name
+      from groups g
+      where mg.provisioning_id = ${p}::uuid and mg.directory_group_id = g.id and mg.name <> g.name
+        and not exists (select 1 from mfa_groups x where x.tenant_id = ${t}::uuid and lower(x.name) = lower(g.name) and x.id <> mg.id)`);
+    await tx.execute(sql`
+      insert into mfa_groups (tenant_id, provisioning_id, directory_group_id, name)
+      select ${t}::uuid, ${p}::uuid, g.id, g.name from groups g
+      where g.id = any(${targets}) and g.tenant_id = ${t}::uuid
+        and not exists (select 1 from mfa_groups x where x.provisioning_id = ${p}::uuid and x.directory_group_id = g.id)
+      order by g.id
+      on conflict do nothing`);
+  }
+
+  /** The staged users of `action` in (after, last], as a CTE named `c`. */
+  private chunkCte(runId: string, action: PlanAction, after: string, limit: number): SQL {
+    return sql`c as (select * from sync_run_desired where run_id = ${runId}::uuid and action = ${action}
+                       and user_id > ${after}::uuid order by user_id limit ${limit})`;
+  }
+
+  /**
+   * Memberships of the owned MFA users of a chunk follow their directory memberships in the
+   * owned groups (after the GROUPS phase, the owned groups are exactly the target groups).
+   */
+  private async syncMemberships(tx: Executor, runId: string, provisioningId: string, tenantId: string, action: PlanAction, after: string, last: string) {
+    const p = provisioningId;
+    const chunk = sql`select user_id from sync_run_desired where run_id = ${runId}::uuid and action = ${action}
+                        and user_id > ${after}::uuid and user_id <= ${last}::uuid`;
+    await tx.execute(sql`
+      insert into mfa_group_memberships (mfa_group_id, mfa_user_id, tenant_id)
+      select mg.id, o.id, ${tenantId}::uuid
+      from mfa_users o
+      join group_memberships gm on gm.user_id = o.directory_user_id
+      join mfa_groups mg on mg.provisioning_id = ${p}::uuid and mg.directory_group_id = gm.group_id
+      where o.provisioning_id = ${p}::uuid and o.directory_user_id in (${chunk})
+      on conflict do nothing`);
+    await tx.execute(sql`
+      delete from mfa_group_memberships mm using mfa_groups mg, mfa_users o
+      where mm.mfa_group_id = mg.id and mm.mfa_user_id = o.id
+        and mg.provisioning_id = ${p}::uuid and o.provisioning_id = ${p}::uuid and o.directory_user_id in (${chunk})
+        and not exists (select 1 from group_memberships gm where gm.group_id = mg.directory_group_id and gm.user_id = o.directory_user_id)`);
+  }
+
+  /** Claims a chunk of MANUAL users: source, link and directory fields change; devices stay; no email. */
+  async claimChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, after: string, limit: number) {
+    const t = o.tenantId;
+    const p = o.provisioningId;
+    const [r] = await queryRows<{ last: string | null; n: number; claimed: number; failed: { user_id: string; username: string }[] | string | null }>(
+      tx,
+      sql`with ${this.chunkCte(runId, 'CLAIM', after, limit)},
+          upd as (
+            update mfa_users m set provisioning_id = ${p}::uuid, directory_user_id = c.user_id, email = c.email,
+              first_name = c.first_name, last_name = c.last_name, updated_at = now(),
+              username = case when lower(m.username) = lower(c.username)
+                                or (not exists (select 1 from mfa_users x where x.tenant_id = ${t}::uuid and lower(x.username) = lower(c.username) and x.id <> m.id)
+                                    and not exists (select 1 from c c2 where lower(c2.username) = lower(c.username) and c2.user_id <> c.user_id))
+                              then c.username else m.username end
+            from c
+            where m.id = c.mfa_user_id and m.provisioning_id is null and m.tenant_id = ${t}::uuid
+              and not exists (select 1 from mfa_users x where x.provisioning_id = ${p}::uuid and x.directory_user_id = c.user_id)
+            returning c.user_id)
+          select (select user_id::text from c order by user_id desc limit 1) as last, (select count(*)::int from c) as n, (select count(*)::int from upd) as claimed,
+                 (select json_agg(json_build_object('user_id', c.user_id, 'username', c.username)) from c
+                  where not exists (select 1 from upd where upd.user_id = c.user_id)
+                    and not exists (select 1 from mfa_users x where x.provisioning_id = ${p}::uuid and x.directory_user_id = c.user_id)) as failed`,
+    );
+    if (r?.last) await this.syncMemberships(tx, runId, p, t, 'CLAIM', after, r.last);
+    return { last: r?.last ?? null, n: r?.n ?? 0, claimed: r?.claimed ?? 0, failed: parseJsonList(r?.failed) };
+  }
+
+  /** Creates a chunk of MFA users (UNENROLLED, no devices) with their memberships; returns them for enrolment emails. */
+  async createChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, after: string, limit: number) {
+    const t = o.tenantId;
+    const p = o.provisioningId;
+    const created = await queryRows<{ id: string; email: string | null; first_name: string }>(
+      tx,
+      sql`with ${this.chunkCte(runId, 'CREATE', after, limit)}
           insert into mfa_users (tenant_id, provisioning_id, directory_user_id, username, email, first_name, last_name)
-          select ${tenantId}, ${provisioningId}, user_id, username, email, first_name, last_name from todo
+          select ${t}::uuid, ${p}::uuid, user_id, username, email, first_name, last_name from c order by user_id
           on conflict do nothing
           returning id, email, first_name`,
     );
-  }
-
-  async updateChanged(tx: Executor, runId: string, provisioningId: string): Promise<number> {
-    const rows = await queryRows<{ id: string }>(
+    // Not created and not already ours (from an earlier attempt): the username was taken meanwhile.
+    const [r] = await queryRows<{ last: string | null; n: number; failed: { user_id: string; username: string }[] | string | null }>(
       tx,
-      sql`update mfa_users mu set email = d.email, first_name = d.first_name, last_name = d.last_name, updated_at = now()
-          from sync_run_desired d
-          where d.run_id = ${runId} and mu.provisioning_id = ${provisioningId} and mu.directory_user_id = d.user_id
-            and (mu.email is distinct from d.email or mu.first_name <> d.first_name or mu.last_name <> d.last_name)
-          returning mu.id`,
+      sql`with ${this.chunkCte(runId, 'CREATE', after, limit)}
+          select (select user_id::text from c order by user_id desc limit 1) as last, (select count(*)::int from c) as n,
+                 (select json_agg(json_build_object('user_id', c.user_id, 'username', c.username)) from c
+                  where not exists (select 1 from mfa_users x where x.provisioning_id = ${p}::uuid and x.directory_user_id = c.user_id)) as failed`,
     );
-    return rows.length;
+    if (r?.last) await this.syncMemberships(tx, runId, p, t, 'CREATE', after, r.last);
+    return { last: r?.last ?? null, n: r?.n ?? 0, created, failed: parseJsonList(r?.failed) };
   }
 
-  /** Memberships of owned groups follow the directory memberships of owned users. */
-  async syncMemberships(tx: Executor, tenantId: string, provisioningId: string): Promise<void> {
-    await tx.execute(sql`
-      insert into mfa_group_memberships (mfa_group_id, mfa_user_id, tenant_id)
-      select mg.id, mu.id, ${tenantId}::uuid from group_memberships gm
-      join mfa_groups mg on mg.provisioning_id = ${provisioningId} and mg.directory_group_id = gm.group_id
-      join mfa_users mu on mu.provisioning_id = ${provisioningId} and mu.directory_user_id = gm.user_id
-      where gm.tenant_id = ${tenantId}
-      on conflict do nothing`);
-    await tx.execute(sql`
-      delete from mfa_group_memberships mm using mfa_groups mg, mfa_users mu
-      where mm.mfa_group_id = mg.id and mm.mfa_user_id = mu.id and mg.provisioning_id = ${provisioningId}
-        and not exists (select 1 from group_memberships gm where gm.group_id = mg.directory_group_id and gm.user_id = mu.directory_user_id)`);
-  }
-
-  /** Removes up to CHUNK owned users no longer desired (devices go with them). Approved runs remove only their saved set. */
-  async removeChunk(tx: Executor, runId: string, tenantId: string, provisioningId: string, approvedSetOnly: boolean) {
-    const [r] = await queryRows<{ users: number; devices: number }>(
+  /** Applies a chunk of planned updates: directory fields, the username when free, memberships. */
+  async updateChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, after: string, limit: number) {
+    const t = o.tenantId;
+    const p = o.provisioningId;
+    const [r] = await queryRows<{ last: string | null; n: number; updated: number }>(
       tx,
-      sql`with victims as (
-            select o.id from mfa_users o
-            where o.tenant_id = ${tenantId} and o.provisioning_id = ${provisioningId}
-              and (o.directory_user_id is null or not exists (select 1 from sync_run_desired d where d.run_id = ${runId} and d.user_id = o.directory_user_id))
-              ${approvedSetOnly ? sql`and exists (select 1 from sync_run_removals s where s.run_id = ${runId} and s.mfa_user_id = o.id)` : sql``}
-            limit ${CHUNK}),
-          devices as (select count(*)::int as n from mfa_devices dv where dv.mfa_user_id in (select id from victims)),
-          gone as (delete from mfa_users where id in (select id from victims) returning id)
-          select (select count(*)::int from gone) as users, (select n from devices) as devices`,
+      sql`with ${this.chunkCte(runId, 'UPDATE', after, limit)},
+          upd as (
+            update mfa_users o set email = c.email, first_name = c.first_name, last_name = c.last_name, updated_at = now(),
+              username = case when o.username <> c.username
+                                and not exists (select 1 from mfa_users x where x.tenant_id = ${t}::uuid and lower(x.username) = lower(c.username) and x.id <> o.id)
+                                and not exists (select 1 from c c2 where lower(c2.username) = lower(c.username) and c2.user_id <> c.user_id)
+                              then c.username else o.username end
+            from c where o.provisioning_id = ${p}::uuid and o.directory_user_id = c.user_id
+            returning o.id)
+          select (select user_id::text from c order by user_id desc limit 1) as last, (select count(*)::int from c) as n, (select count(*)::int from upd) as updated`,
     );
-    return { users: r?.users ?? 0, devices: r?.devices ?? 0 };
+    if (r?.last) await this.syncMemberships(tx, runId, p, t, 'UPDATE', after, r.last);
+    return { last: r?.last ?? null, n: r?.n ?? 0, updated: r?.updated ?? 0 };
   }
 
-  async clearStage(tx: Executor, runId: string): Promise<void> {
-    await tx.execute(sql`delete from sync_run_desired where run_id = ${runId}`);
-    await tx.execute(sql`delete from sync_run_removals where run_id = ${runId}`);
+  /**
+   * Removes a chunk of the planned removal set, with devices (foreign-key cascade). A user is
+   * removed only if it is still owned and still not selected, so an approved plan never
+   * removes someone re-added to an enabled group since.
+   */
+  async removeChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string; groupIds: string[] }, after: string, limit: number) {
+    const [r] = await queryRows<{ last: string | null; n: number; removed: number; devices: number }>(
+      tx,
+      sql`with s as (
+            select mfa_user_id from sync_run_removals where run_id = ${runId}::uuid and mfa_user_id > ${after}::uuid
+            order by mfa_user_id limit ${limit}),
+          v as (
+            select o.id, (select count(*)::int from mfa_devices dv where dv.mfa_user_id = o.id) as devices
+            from s join mfa_users o on o.id = s.mfa_user_id
+            where o.provisioning_id = ${o.provisioningId}::uuid and o.tenant_id = ${o.tenantId}::uuid
+              and (o.directory_user_id is null or not exists (
+                    select 1 from group_memberships gm join users u on u.id = gm.user_id
+                    where gm.user_id = o.directory_user_id and gm.group_id = any(${uuidArray(o.groupIds)}) and u.status <> 'DISABLED'))),
+          gone as (delete from mfa_users where id in (select id from v) returning id)
+          select (select mfa_user_id::text from s order by mfa_user_id desc limit 1) as last, (select count(*)::int from s) as n, (select count(*)::int from gone) as removed,
+                 (select coalesce(sum(v.devices), 0)::int from v where v.id in (select id from gone)) as devices`,
+    );
+    return { last: r?.last ?? null, n: r?.n ?? 0, removed: r?.removed ?? 0, devices: r?.devices ?? 0 };
   }
+
+  /** Deletes up to `limit` staging rows of an ended run; returns how many were left to delete. */
+  async clearStagingChunk(tx: Executor, runId: string, limit: number): Promise<number> {
+    const [a] = await queryRows<{ n: number }>(
+      tx,
+      sql`with gone as (delete from sync_run_desired where run_id = ${runId}::uuid and user_id in (
+            select user_id from sync_run_desired where run_id = ${runId}::uuid limit ${limit}) returning 1)
+          select count(*)::int as n from gone`,
+    );
+    const [b] = await queryRows<{ n: number }>(
+      tx,
+      sql`with gone as (delete from sync_run_removals where run_id = ${runId}::uuid and mfa_user_id in (
+            select mfa_user_id from sync_run_removals where run_id = ${runId}::uuid limit ${limit}) returning 1)
+          select count(*)::int as n from gone`,
+    );
+    return (a?.n ?? 0) + (b?.n ?? 0);
+  }
+
+  /**
+   * The plan computed without writing anything: the same classification as `stageChunk`
+   * over the whole desired set, and the same removal rule as `planRemovalsChunk`.
+   */
+  async preview(tx: Executor, o: ClassifyOptions, listLimit: number): Promise<{ counts: PlanCounts; lists: Record<PlanAction | 'REMOVE', PlanListRow[]> }> {
+    const ids = o.groupIds.length
+      ? sql`ids as (select distinct gm.user_id from group_memberships gm where gm.group_id = any(${uuidArray(o.groupIds)}))`
+      : sql`ids as (select null::uuid as user_id where false)`;
+    const list = (where: SQL) =>
+      sql`coalesce((select json_agg(x) from (select user_id, mfa_user_id, username, email, 0 as devices from c where ${where}
+                    order by lower(username), user_id limit ${listLimit}) x), '[]'::json)`;
+    const [r] = await queryRows<{
+      counts: Record<string, number> | string | null;
+      removals: number;
+      devices: number;
+      owned: number;
+      creates: PlanListRow[] | string;
+      updates: PlanListRow[] | string;
+      claims: PlanListRow[] | string;
+      skips: PlanListRow[] | string;
+      fails: PlanListRow[] | string;
+      removes: PlanListRow[] | string;
+    }>(
+      tx,
+      sql`with ${ids}, ${classifyCtes(o)},
+          rm as (
+            select o.directory_user_id as user_id, o.id as mfa_user_id, o.username, o.email,
+                   (select count(*)::int from mfa_devices dv where dv.mfa_user_id = o.id) as devices
+            from mfa_users o where o.provisioning_id = ${o.provisioningId}::uuid
+              and (o.directory_user_id is null or not exists (select 1 from d where d.user_id = o.directory_user_id)))
+          select (select json_object_agg(action, n) from (select action, count(*)::int as n from c group by action) a) as counts,
+                 (select count(*)::int from rm) as removals,
+                 (select coalesce(sum(devices), 0)::int from rm) as devices,
+                 (select count(*)::int from mfa_users where provisioning_id = ${o.provisioningId}::uuid) as owned,
+                 ${list(sql`action = 'CREATE'`)} as creates,
+                 ${list(sql`action = 'UPDATE'`)} as updates,
+                 ${list(sql`action = 'CLAIM'`)} as claims,
+                 ${list(sql`action = 'SKIP'`)} as skips,
+                 ${list(sql`action = 'FAIL'`)} as fails,
+                 coalesce((select json_agg(x) from (select * from rm order by lower(username), mfa_user_id limit ${listLimit}) x), '[]'::json) as removes`,
+    );
+    const counts = (typeof r?.counts === 'string' ? JSON.parse(r.counts) : (r?.counts ?? {})) as Record<string, number>;
+    const c = (a: string) => Number(counts[a] ?? 0);
+    return {
+      counts: {
+        creates: c('CREATE'),
+        updates: c('UPDATE'),
+        keeps: c('KEEP'),
+        claims: c('CLAIM'),
+        skips: c('SKIP'),
+        fails: c('FAIL'),
+        removals: r?.removals ?? 0,
+        devices: r?.devices ?? 0,
+        owned: r?.owned ?? 0,
+        desired: Object.values(counts).reduce((s, n) => s + Number(n), 0),
+      },
+      lists: {
+        CREATE: parseJsonList(r?.creates),
+        UPDATE: parseJsonList(r?.updates),
+        KEEP: [],
+        CLAIM: parseJsonList(r?.claims),
+        SKIP: parseJsonList(r?.skips),
+        FAIL: parseJsonList(r?.fails),
+        REMOVE: parseJsonList(r?.removes),
+      },
+    };
+  }
+}
+
+function parseJsonList<T>(v: T[] | string | null | undefined): T[] {
+  if (!v) return [];
+  return typeof v === 'string' ? (JSON.parse(v) as T[]) : v;
 }
