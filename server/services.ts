@@ -107,6 +107,7 @@ export function createServices(deps: {
   const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, { portalBaseUrl: env.PORTAL_BASE_URL, ttlMs: env.INVITATION_TTL_HOURS * 3600_000 });
   const syncs = new SyncService(db, stores.provisionings, stores.sync, stores.tenants, mfa, jobs, pubsub, log.child({ component: 'sync' }), {
     chunkSize: env.SYNC_CHUNK_SIZE,
+    sharesOneConnection: database.engine === 'pglite',
   });
   syncs.register();
   const bulk = new BulkOperationService(db, stores.bulk, stores.directories, invitations, jobs, pubsub);

@@ -270,18 +270,25 @@ export class SyncRunResolver {
     @Ctx() ctx: Context,
     @Arg('limit', () => Int, { nullable: true, description: 'Users per list, 0–1000 (default 100).' }) limit?: number | null,
   ) {
-    // Events carry no configuration: read the run itself.
-    const run = r.config ? r : await ctx.loaders.syncRunById.load(r.id);
+    const run = r.config ? r : await freshRun(ctx, r.id);
     return run ? ctx.services.syncs.runPlan(run, listLimit(limit)) : null;
   }
 
   @FieldResolver(() => [SyncRunError])
   async errors(@Root() r: SyncRunRow, @Ctx() ctx: Context) {
-    // Events carry no error list (NOTIFY size): read it from the run.
-    const row = r.errors != null ? r : await ctx.loaders.syncRunById.load(r.id);
+    const row = r.errors != null ? r : await freshRun(ctx, r.id);
     const list = (Array.isArray(row?.errors) ? row.errors : []) as { directoryUserId: string | null; username: string | null; code: string; message: string }[];
     return list.slice(0, 1000).map((e) => ({ ...e, directoryUserId: e.directoryUserId ? toGlobalId('User', e.directoryUserId) : null }));
   }
+}
+
+/**
+ * A progress event carries neither the error list nor the plan (NOTIFY payloads stay small):
+ * read the run itself — uncached, since one subscription's context sees many events.
+ */
+async function freshRun(ctx: Context, id: string): Promise<SyncRunRow | null> {
+  const [r] = await ctx.services.stores.provisionings.runsByIds(viewerOf(ctx).tenantId, [id]);
+  return r ?? null;
 }
 
 async function progress(ctx: Context, runGlobalId: string): Promise<AsyncGenerator<ReturnType<typeof runEvent>>> {

@@ -10,7 +10,7 @@ import type { TenantStore } from '../tenant/tenant.store.js';
 import { configOf } from './provisioning.service.js';
 import { ACTIVE_RUN_STATUSES, type ProvisioningStore, type RunCountDeltas } from './provisioning.store.js';
 import type { ConfigJson, SyncRunRow } from './provisioning.types.js';
-import { ZERO_UUID, type GroupPlan, type PlanAction, type PlanListRow, type SyncStore } from './sync.store.js';
+import { KEY_SPACE, keySpan, rangeCount, type GroupPlan, type KeyRange, type PlanAction, type PlanListRow, type SyncStore } from './sync.store.js';
 
 export const SYNC_QUEUE = 'sync.run';
 
@@ -25,6 +25,10 @@ export interface RunConfig {
   removalGuardMaxUsers: number;
   removalGuardMaxPercent: number;
   groups: Omit<GroupPlan, 'groupIds' | 'targetGroupIds'>;
+  /** Slices of the key space holding about one chunk of desired users each. */
+  ranges: number;
+  /** Slices holding about one chunk of owned MFA users each, fixed when removal planning starts. */
+  ownedRanges?: number;
 }
 
 /** Apply phases in order, with the planned count that makes each worth visiting. */
@@ -37,6 +41,10 @@ const APPLY_PHASES: { phase: string; planned: (r: SyncRunRow) => number }[] = [
 ];
 
 const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
+/** How long one chunk transaction should take at most. */
+const CHUNK_TARGET_MS = 200;
+/** Chunks quicker than that grow up to this many times SYNC_CHUNK_SIZE rows. */
+const MAX_PACE = 4;
 const CLEAR_CHUNK = 10_000;
 
 /** Progress 0–100: planning is the first 10 %, applying the plan the rest. */
@@ -167,7 +175,7 @@ export class SyncService {
     private readonly jobs: JobQueue,
     private readonly pubsub: PubSub,
     private readonly log: Logger,
-    private readonly opts: { chunkSize: number },
+    private readonly opts: { chunkSize: number; sharesOneConnection: boolean },
   ) {}
 
   register(): void {
@@ -377,11 +385,30 @@ export class SyncService {
       }));
       await publish(true);
       const tenantName = (await this.tenants.byId(latest.tenantId))?.name ?? 'your organisation';
+      // Chunks aim at CHUNK_TARGET_MS: a chunk that takes longer (big rows, emails, a slow
+      // disk, PGlite sharing its one connection) makes the next ones narrower, so progress
+      // events and other requests are never held up for long; quick ones widen, up to
+      // MAX_PACE × SYNC_CHUNK_SIZE rows. The slowest chunk per phase is logged with the outcome.
+      const slowest: Record<string, number> = {};
+      let pace = 1;
       while (latest.status === 'RUNNING') {
-        latest = await this.step(job, runId, signal, false, (tx, r) => this.advance(tx, r, tenantName));
+        const phase = latest.phase;
+        const t0 = Date.now();
+        latest = await this.step(job, runId, signal, false, (tx, r) => this.advance(tx, r, tenantName, pace));
+        const ms = Date.now() - t0;
+        slowest[phase] = Math.max(slowest[phase] ?? 0, ms);
+        if (latest.phase !== phase) pace = 1;
+        else if (ms > CHUNK_TARGET_MS) pace = Math.max(1 / 256, pace * Math.max(0.25, CHUNK_TARGET_MS / ms));
+        else if (ms < CHUNK_TARGET_MS / 2) pace = Math.min(MAX_PACE, pace * 2);
         await publish(latest.status !== 'RUNNING');
+        // PGlite is one connection in this process: between chunks, leave it to requests for a
+        // while (a third of the chunk's time), or they queue behind chunk after chunk.
+        if (this.opts.sharesOneConnection) await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.round(ms / 3))));
       }
-      log.info({ runId, status: latest.status, created: latest.created, updated: latest.updated, removed: latest.removed }, 'sync run stopped');
+      log.info(
+        { runId, status: latest.status, created: latest.created, updated: latest.updated, removed: latest.removed, slowestChunkMs: slowest },
+        'sync run stopped',
+      );
       if (latest.status === 'COMPLETED') await this.clearStaging(runId);
     } catch (err) {
       if (err instanceof RunGone) {
@@ -425,11 +452,6 @@ export class SyncService {
     });
   }
 
-  /** After a chunk of `n` rows: the same phase from `last`, or (a short chunk was the last one) the next phase. */
-  private moveOn(phase: string, r: SyncRunRow, n: number, last: string | null): Partial<SyncRunRow> {
-    return n < this.opts.chunkSize || !last ? this.nextPhase(phase, r) : { cursor: last };
-  }
-
   private nextPhase(after: string, r: SyncRunRow): Partial<SyncRunRow> {
     const i = APPLY_PHASES.findIndex((p) => p.phase === after);
     const next = APPLY_PHASES.slice(i + 1).find((p) => p.planned(r) > 0);
@@ -437,38 +459,55 @@ export class SyncService {
     return { phase: 'DONE', status: 'COMPLETED', cursor: null, finishedAt: new Date() };
   }
 
-  /** Advances a RUNNING run by one chunk of its current phase. */
-  private async advance(tx: Executor, r: SyncRunRow, tenantName: string): Promise<StepResult> {
+  /**
+   * Advances a RUNNING run by one chunk of its current phase. A chunk is a slice of the key
+   * space: `pace` (1/256 to MAX_PACE) times the slice that holds about `SYNC_CHUNK_SIZE` rows; the cursor is
+   * where the next slice starts.
+   */
+  private async advance(tx: Executor, r: SyncRunRow, tenantName: string, pace: number): Promise<StepResult> {
     const n = this.opts.chunkSize;
     const cfg = r.config as RunConfig | null;
+    const slice = (from: number, ranges: number): { range: KeyRange; next: number } => {
+      const width = Math.max(1, Math.floor((KEY_SPACE / ranges) * pace));
+      return { range: keySpan(from, width), next: from + width };
+    };
+    const apply = (ranges: number) => slice(r.cursor ? Number(r.cursor) : 0, ranges);
+    const moveOn = (phase: string, next: number): Partial<SyncRunRow> => (next < KEY_SPACE ? { cursor: String(next) } : this.nextPhase(phase, r));
     const target = { tenantId: r.tenantId, provisioningId: r.provisioningId };
     switch (r.phase) {
       case 'PLANNING': {
         if (!cfg) return this.initPlan(tx, r);
         const cls = { ...target, groupIds: cfg.groupIds, targetGroupIds: cfg.targetGroupIds, includeManual: cfg.includeManual };
-        if (r.cursor?.startsWith('u:')) {
-          const s = await this.sync.stageChunk(tx, r.id, cls, r.cursor.slice(2), n);
-          return { deltas: { staged: s.staged }, patch: { cursor: s.scanned < n ? `r:${ZERO_UUID}` : `u:${s.last}` } };
+        const [step, from] = (r.cursor ?? 'u:0').split(':') as [string, string];
+        if (step === 'u') {
+          const { range, next } = slice(Number(from), cfg.ranges);
+          const staged = await this.sync.stageChunk(tx, r.id, cls, range);
+          if (next < KEY_SPACE) return { deltas: { staged }, patch: { cursor: `u:${next}` } };
+          // The desired set is complete: walk the owned users for the removal set next.
+          const ownedRanges = rangeCount(await this.sync.countOwned(tx, r.provisioningId), n);
+          return { deltas: { staged }, patch: { cursor: 'r:0', config: { ...cfg, ownedRanges } } };
         }
-        const after = r.cursor?.startsWith('r:') ? r.cursor.slice(2) : ZERO_UUID;
-        const rm = await this.sync.planRemovalsChunk(tx, r.id, r.provisioningId, after, n);
-        if (rm.scanned < n) return this.finishPlan(tx, r, cfg, rm.scanned);
-        return { deltas: { ownedAtPlan: rm.scanned }, patch: { cursor: `r:${rm.last}` } };
+        const { range, next } = slice(Number(from), cfg.ownedRanges ?? 1);
+        const rm = await this.sync.planRemovalsChunk(tx, r.id, r.provisioningId, range);
+        if (next >= KEY_SPACE) return this.finishPlan(tx, r, cfg, rm.scanned);
+        return { deltas: { ownedAtPlan: rm.scanned }, patch: { cursor: `r:${next}` } };
       }
       case 'GROUPS': {
         await this.sync.applyGroups(tx, { ...target, targetGroupIds: cfg!.targetGroupIds, includeManual: cfg!.includeManual });
         return { patch: this.nextPhase('GROUPS', r) };
       }
       case 'CLAIM': {
-        const c = await this.sync.claimChunk(tx, r.id, target, r.cursor ?? ZERO_UUID, n);
+        const { range, next } = apply(cfg!.ranges);
+        const c = await this.sync.claimChunk(tx, r.id, target, range);
         return {
           deltas: { claimed: c.claimed, failed: c.failed.length },
           errors: c.failed.map((f) => ({ directoryUserId: f.user_id, username: f.username, code: 'CLAIM_CONFLICT', message: 'The MANUAL user it matched was claimed or removed meanwhile.' })),
-          patch: this.moveOn('CLAIM', r, c.n, c.last),
+          patch: moveOn('CLAIM', next),
         };
       }
       case 'CREATE': {
-        const c = await this.sync.createChunk(tx, r.id, target, r.cursor ?? ZERO_UUID, n);
+        const { range, next } = apply(cfg!.ranges);
+        const c = await this.sync.createChunk(tx, r.id, target, range);
         // Tokens and emails are written with the users they belong to: a resumed chunk finds
         // the users already there, creates nothing and so sends nothing twice.
         if (cfg!.sendEnrollmentEmails && c.created.length) {
@@ -477,16 +516,18 @@ export class SyncService {
         return {
           deltas: { created: c.created.length, failed: c.failed.length },
           errors: c.failed.map((f) => ({ directoryUserId: f.user_id, username: f.username, code: 'USERNAME_TAKEN', message: 'Another MFA user already has this username.' })),
-          patch: this.moveOn('CREATE', r, c.n, c.last),
+          patch: moveOn('CREATE', next),
         };
       }
       case 'UPDATE': {
-        const u = await this.sync.updateChunk(tx, r.id, target, r.cursor ?? ZERO_UUID, n);
-        return { deltas: { updated: u.updated }, patch: this.moveOn('UPDATE', r, u.n, u.last) };
+        const { range, next } = apply(cfg!.ranges);
+        const u = await this.sync.updateChunk(tx, r.id, target, range);
+        return { deltas: { updated: u.updated }, patch: moveOn('UPDATE', next) };
       }
       case 'REMOVE': {
-        const x = await this.sync.removeChunk(tx, r.id, { ...target, groupIds: cfg!.groupIds }, r.cursor ?? ZERO_UUID, n);
-        return { deltas: { removed: x.removed, devicesRemoved: x.devices }, patch: this.moveOn('REMOVE', r, x.n, x.last) };
+        const { range, next } = apply(cfg!.ownedRanges ?? 1);
+        const x = await this.sync.removeChunk(tx, r.id, { ...target, groupIds: cfg!.groupIds }, range);
+        return { deltas: { removed: x.removed, devicesRemoved: x.devices }, patch: moveOn('REMOVE', next) };
       }
       default:
         throw new PermanentJobError(`sync run in unexpected phase ${r.phase}`);
@@ -517,9 +558,11 @@ export class SyncService {
       removalGuardMaxUsers: deployed.removalGuardMaxUsers,
       removalGuardMaxPercent: deployed.removalGuardMaxPercent,
       groups,
+      ranges: 1,
     };
     const desiredTotal = await this.sync.countDesired(tx, r.tenantId, groupIds);
-    return { patch: { config, deployedVersion: p.deployedVersion, desiredTotal, cursor: `u:${ZERO_UUID}` } };
+    config.ranges = rangeCount(desiredTotal, this.opts.chunkSize);
+    return { patch: { config, deployedVersion: p.deployedVersion, desiredTotal, cursor: 'u:0' } };
   }
 
   /** Last planning chunk: totals, the error list, and the removal guard. */

@@ -10,7 +10,35 @@ import { queryRows, type Executor } from '../../shared/db.js';
  * repeating a chunk after a crash changes nothing twice.
  */
 
-export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+/**
+ * A slice of the uuid key space: `[lo, hi)`, or `[lo, ∞)` for the last one. Chunks walk key
+ * ranges rather than "the next N keys after a cursor": ids are random (v4), so `k` equal
+ * ranges hold about `total / k` rows each, and a range condition is an index range whatever
+ * the planner's statistics say (after a bulk load they lag, and a LIMIT-after-cursor plan
+ * can turn into sorting everything that follows the cursor, once per chunk).
+ */
+export interface KeyRange {
+  lo: string;
+  hi: string | null;
+}
+
+/** Size of the key space chunks walk: the first 32 bits of a uuid. */
+export const KEY_SPACE = 2 ** 32;
+
+/** The keys whose first 32 bits are in `[from, from + width)`. */
+export function keySpan(from: number, width: number): KeyRange {
+  const at = (j: number) => `${j.toString(16).padStart(8, '0')}-0000-0000-0000-000000000000`;
+  return { lo: at(from), hi: from + width >= KEY_SPACE ? null : at(from + width) };
+}
+
+/** How many ranges give about `chunk` rows each for `total` rows. */
+export function rangeCount(total: number, chunk: number): number {
+  return Math.max(1, Math.min(2 ** 20, Math.ceil(total / chunk)));
+}
+
+function inRange(column: SQL, r: KeyRange): SQL {
+  return r.hi ? sql`${column} >= ${r.lo}::uuid and ${column} < ${r.hi}::uuid` : sql`${column} >= ${r.lo}::uuid`;
+}
 
 /** Actions a plan gives a desired directory user. */
 export type PlanAction = 'CREATE' | 'UPDATE' | 'KEEP' | 'CLAIM' | 'SKIP' | 'FAIL';
@@ -52,27 +80,31 @@ function classifyCtes(o: ClassifyOptions): SQL {
   const p = o.provisioningId;
   const targets = uuidArray(o.targetGroupIds);
   const manualAction = o.includeManual ? 'CLAIM' : 'SKIP';
+  // LATERAL lookups by key (LIMIT 1 keeps the planner from flattening them into joins):
+  // statistics lag behind bulk loads (PGlite never auto-analyzes), and a misestimated hash
+  // join would scan the whole tenant once per chunk.
   return sql`
-    d as (
-      select u.id as user_id, coalesce(u.username, u.email, u.id::text) as username, u.email, u.first_name, u.last_name,
-        (select x.id from mfa_users x where x.provisioning_id = ${p}::uuid and x.directory_user_id = u.id) as owned_id
-      from ids join users u on u.id = ids.user_id
-      where u.tenant_id = ${t}::uuid and u.status <> 'DISABLED'),
-    dm as (
-      select d.*,
-        case when d.owned_id is null then coalesce(
+    d as materialized (
+      select u.id as user_id, coalesce(u.username, u.email, u.id::text) as username, u.email, u.first_name, u.last_name
+      from ids cross join lateral (
+        select * from users u where u.id = ids.user_id and u.tenant_id = ${t}::uuid and u.status <> 'DISABLED' limit 1) u),
+    dm as materialized (
+      select d.*, o.id as owned_id, o.username as o_username, o.email as o_email, o.first_name as o_first_name, o.last_name as o_last_name,
+        case when o.id is null then coalesce(
           (select m.id from mfa_users m where m.directory_user_id = d.user_id and m.provisioning_id is null and m.tenant_id = ${t}::uuid order by m.id limit 1),
           (select m.id from mfa_users m where m.tenant_id = ${t}::uuid and lower(m.username) = lower(d.username) and m.provisioning_id is null limit 1),
           (select m.id from mfa_users m where d.email is not null and m.tenant_id = ${t}::uuid and lower(m.email) = lower(d.email) and m.provisioning_id is null order by m.id limit 1))
         end as manual_id
-      from d),
-    c as (
+      from d left join lateral (
+        select x.id, x.username, x.email, x.first_name, x.last_name from mfa_users x
+        where x.provisioning_id = ${p}::uuid and x.directory_user_id = d.user_id limit 1) o on true),
+    c as materialized (
       select dm.user_id, dm.username, dm.email, dm.first_name, dm.last_name,
         case
           when dm.owned_id is not null then
-            case when o.email is distinct from dm.email or o.first_name <> dm.first_name or o.last_name <> dm.last_name
-                   or (o.username <> dm.username and not exists (
-                         select 1 from mfa_users x where x.tenant_id = ${t}::uuid and lower(x.username) = lower(dm.username) and x.id <> o.id))
+            case when dm.o_email is distinct from dm.email or dm.o_first_name <> dm.first_name or dm.o_last_name <> dm.last_name
+                   or (dm.o_username <> dm.username and not exists (
+                         select 1 from mfa_users x where x.tenant_id = ${t}::uuid and lower(x.username) = lower(dm.username) and x.id <> dm.owned_id))
                    or coalesce((select array_agg(gm.group_id order by gm.group_id) from group_memberships gm
                                 where gm.user_id = dm.user_id and gm.group_id = any(${targets})), '{}'::uuid[])
                       is distinct from
@@ -85,7 +117,7 @@ function classifyCtes(o: ClassifyOptions): SQL {
           else 'CREATE'
         end as action,
         coalesce(dm.owned_id, dm.manual_id) as mfa_user_id
-      from dm left join mfa_users o on o.id = dm.owned_id)`;
+      from dm)`;
 }
 
 export interface GroupPlan {
@@ -204,21 +236,14 @@ export class SyncStore {
     return r?.n ?? 0;
   }
 
-  /**
-   * Stages the next `limit` desired users after `after` (by user id) with their planned
-   * actions. Keyset per enabled group (the membership primary key), merged, so each chunk
-   * costs O(groups × limit) however far the walk has gone.
-   */
-  async stageChunk(tx: Executor, runId: string, o: ClassifyOptions, after: string, limit: number): Promise<{ last: string | null; scanned: number; staged: number }> {
-    if (!o.groupIds.length) return { last: null, scanned: 0, staged: 0 };
-    const [r] = await queryRows<{ last: string | null; scanned: number; n: number }>(
+  /** Stages the desired users whose id falls in `range`, with their planned actions. */
+  async stageChunk(tx: Executor, runId: string, o: ClassifyOptions, range: KeyRange): Promise<number> {
+    if (!o.groupIds.length) return 0;
+    const [r] = await queryRows<{ n: number }>(
       tx,
       sql`with ids as (
-            select distinct x.user_id from unnest(${uuidArray(o.groupIds)}) as g(id)
-            cross join lateral (
-              select gm.user_id from group_memberships gm
-              where gm.group_id = g.id and gm.user_id > ${after}::uuid order by gm.user_id limit ${limit}) x
-            order by x.user_id limit ${limit}),
+            select distinct gm.user_id from group_memberships gm
+            where gm.group_id = any(${uuidArray(o.groupIds)}) and ${inRange(sql`gm.user_id`, range)}),
           ${classifyCtes(o)},
           ins as (
             insert into sync_run_desired (run_id, user_id, username, email, first_name, last_name, action, mfa_user_id, error_code)
@@ -227,21 +252,26 @@ export class SyncStore {
             from c
             on conflict do nothing
             returning 1)
-          select (select user_id::text from ids order by user_id desc limit 1) as last, (select count(*)::int from ids) as scanned, (select count(*)::int from ins) as n`,
+          select count(*)::int as n from ins`,
     );
-    return { last: r?.last ?? null, scanned: r?.scanned ?? 0, staged: r?.n ?? 0 };
+    return r?.n ?? 0;
+  }
+
+  async countOwned(tx: Executor, provisioningId: string): Promise<number> {
+    const [r] = await queryRows<{ n: number }>(tx, sql`select count(*)::int as n from mfa_users where provisioning_id = ${provisioningId}::uuid`);
+    return r?.n ?? 0;
   }
 
   /**
-   * Adds to the run's removal set the next `limit` owned users (by id) that are not in its
-   * desired set, with their enrolled-device counts. Also reports how many owned users it saw.
+   * Adds to the run's removal set the owned users (ids in `range`) that are not in its desired
+   * set, with their enrolled-device counts. Also reports how many owned users it saw.
    */
-  async planRemovalsChunk(tx: Executor, runId: string, provisioningId: string, after: string, limit: number) {
-    const [r] = await queryRows<{ last: string | null; scanned: number; n: number; devices: number }>(
+  async planRemovalsChunk(tx: Executor, runId: string, provisioningId: string, range: KeyRange) {
+    const [r] = await queryRows<{ scanned: number; n: number; devices: number }>(
       tx,
-      sql`with o as (
+      sql`with o as materialized (
             select id, directory_user_id from mfa_users
-            where provisioning_id = ${provisioningId}::uuid and id > ${after}::uuid order by id limit ${limit}),
+            where provisioning_id = ${provisioningId}::uuid and ${inRange(sql`id`, range)}),
           ins as (
             insert into sync_run_removals (run_id, mfa_user_id, devices)
             select ${runId}::uuid, o.id, (select count(*)::int from mfa_devices dv where dv.mfa_user_id = o.id) from o
@@ -249,10 +279,10 @@ export class SyncStore {
                or not exists (select 1 from sync_run_desired s where s.run_id = ${runId}::uuid and s.user_id = o.directory_user_id)
             on conflict do nothing
             returning devices)
-          select (select id::text from o order by id desc limit 1) as last, (select count(*)::int from o) as scanned,
+          select (select count(*)::int from o) as scanned,
                  (select count(*)::int from ins) as n, (select coalesce(sum(devices), 0)::int from ins) as devices`,
     );
-    return { last: r?.last ?? null, scanned: r?.scanned ?? 0, removals: r?.n ?? 0, devices: r?.devices ?? 0 };
+    return { scanned: r?.scanned ?? 0, removals: r?.n ?? 0, devices: r?.devices ?? 0 };
   }
 
   /** Totals of a staged plan. */
@@ -335,42 +365,45 @@ export class SyncStore {
       on conflict do nothing`);
   }
 
-  /** The staged users of `action` in (after, last], as a CTE named `c`. */
-  private chunkCte(runId: string, action: PlanAction, after: string, limit: number): SQL {
-    return sql`c as (select * from sync_run_desired where run_id = ${runId}::uuid and action = ${action}
-                       and user_id > ${after}::uuid order by user_id limit ${limit})`;
+  /** The staged users of `action` with ids in `range`, as a CTE named `c`. */
+  private chunkCte(runId: string, action: PlanAction, range: KeyRange): SQL {
+    return sql`c as materialized (select * from sync_run_desired where run_id = ${runId}::uuid and ${inRange(sql`user_id`, range)} and action = ${action})`;
   }
 
   /**
    * Memberships of the owned MFA users of a chunk follow their directory memberships in the
    * owned groups (after the GROUPS phase, the owned groups are exactly the target groups).
    */
-  private async syncMemberships(tx: Executor, runId: string, provisioningId: string, tenantId: string, action: PlanAction, after: string, last: string) {
+  private async syncMemberships(tx: Executor, runId: string, provisioningId: string, tenantId: string, action: PlanAction, range: KeyRange) {
     const p = provisioningId;
-    const chunk = sql`select user_id from sync_run_desired where run_id = ${runId}::uuid and action = ${action}
-                        and user_id > ${after}::uuid and user_id <= ${last}::uuid`;
+    const owned = sql`
+      select o.id, o.directory_user_id from sync_run_desired c
+      cross join lateral (
+        select x.id, x.directory_user_id from mfa_users x
+        where x.provisioning_id = ${p}::uuid and x.directory_user_id = c.user_id limit 1) o
+      where c.run_id = ${runId}::uuid and ${inRange(sql`c.user_id`, range)} and c.action = ${action}`;
     await tx.execute(sql`
+      with o as materialized (${owned})
       insert into mfa_group_memberships (mfa_group_id, mfa_user_id, tenant_id)
       select mg.id, o.id, ${tenantId}::uuid
-      from mfa_users o
+      from o
       join group_memberships gm on gm.user_id = o.directory_user_id
       join mfa_groups mg on mg.provisioning_id = ${p}::uuid and mg.directory_group_id = gm.group_id
-      where o.provisioning_id = ${p}::uuid and o.directory_user_id in (${chunk})
       on conflict do nothing`);
     await tx.execute(sql`
-      delete from mfa_group_memberships mm using mfa_groups mg, mfa_users o
-      where mm.mfa_group_id = mg.id and mm.mfa_user_id = o.id
-        and mg.provisioning_id = ${p}::uuid and o.provisioning_id = ${p}::uuid and o.directory_user_id in (${chunk})
+      with o as materialized (${owned})
+      delete from mfa_group_memberships mm using mfa_groups mg, o
+      where mm.mfa_group_id = mg.id and mm.mfa_user_id = o.id and mg.provisioning_id = ${p}::uuid
         and not exists (select 1 from group_memberships gm where gm.group_id = mg.directory_group_id and gm.user_id = o.directory_user_id)`);
   }
 
   /** Claims a chunk of MANUAL users: source, link and directory fields change; devices stay; no email. */
-  async claimChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, after: string, limit: number) {
+  async claimChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, range: KeyRange) {
     const t = o.tenantId;
     const p = o.provisioningId;
-    const [r] = await queryRows<{ last: string | null; n: number; claimed: number; failed: { user_id: string; username: string }[] | string | null }>(
+    const [r] = await queryRows<{ claimed: number; failed: { user_id: string; username: string }[] | string | null }>(
       tx,
-      sql`with ${this.chunkCte(runId, 'CLAIM', after, limit)},
+      sql`with ${this.chunkCte(runId, 'CLAIM', range)},
           upd as (
             update mfa_users m set provisioning_id = ${p}::uuid, directory_user_id = c.user_id, email = c.email,
               first_name = c.first_name, last_name = c.last_name, updated_at = now(),
@@ -382,46 +415,45 @@ export class SyncStore {
             where m.id = c.mfa_user_id and m.provisioning_id is null and m.tenant_id = ${t}::uuid
               and not exists (select 1 from mfa_users x where x.provisioning_id = ${p}::uuid and x.directory_user_id = c.user_id)
             returning c.user_id)
-          select (select user_id::text from c order by user_id desc limit 1) as last, (select count(*)::int from c) as n, (select count(*)::int from upd) as claimed,
+          select (select count(*)::int from upd) as claimed,
                  (select json_agg(json_build_object('user_id', c.user_id, 'username', c.username)) from c
                   where not exists (select 1 from upd where upd.user_id = c.user_id)
                     and not exists (select 1 from mfa_users x where x.provisioning_id = ${p}::uuid and x.directory_user_id = c.user_id)) as failed`,
     );
-    if (r?.last) await this.syncMemberships(tx, runId, p, t, 'CLAIM', after, r.last);
-    return { last: r?.last ?? null, n: r?.n ?? 0, claimed: r?.claimed ?? 0, failed: parseJsonList(r?.failed) };
+    if (r?.claimed) await this.syncMemberships(tx, runId, p, t, 'CLAIM', range);
+    return { claimed: r?.claimed ?? 0, failed: parseJsonList(r?.failed) };
   }
 
   /** Creates a chunk of MFA users (UNENROLLED, no devices) with their memberships; returns them for enrolment emails. */
-  async createChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, after: string, limit: number) {
+  async createChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, range: KeyRange) {
     const t = o.tenantId;
     const p = o.provisioningId;
     const created = await queryRows<{ id: string; email: string | null; first_name: string }>(
       tx,
-      sql`with ${this.chunkCte(runId, 'CREATE', after, limit)}
+      sql`with ${this.chunkCte(runId, 'CREATE', range)}
           insert into mfa_users (tenant_id, provisioning_id, directory_user_id, username, email, first_name, last_name)
           select ${t}::uuid, ${p}::uuid, user_id, username, email, first_name, last_name from c order by user_id
           on conflict do nothing
           returning id, email, first_name`,
     );
     // Not created and not already ours (from an earlier attempt): the username was taken meanwhile.
-    const [r] = await queryRows<{ last: string | null; n: number; failed: { user_id: string; username: string }[] | string | null }>(
+    const [r] = await queryRows<{ failed: { user_id: string; username: string }[] | string | null }>(
       tx,
-      sql`with ${this.chunkCte(runId, 'CREATE', after, limit)}
-          select (select user_id::text from c order by user_id desc limit 1) as last, (select count(*)::int from c) as n,
-                 (select json_agg(json_build_object('user_id', c.user_id, 'username', c.username)) from c
+      sql`with ${this.chunkCte(runId, 'CREATE', range)}
+          select (select json_agg(json_build_object('user_id', c.user_id, 'username', c.username)) from c
                   where not exists (select 1 from mfa_users x where x.provisioning_id = ${p}::uuid and x.directory_user_id = c.user_id)) as failed`,
     );
-    if (r?.last) await this.syncMemberships(tx, runId, p, t, 'CREATE', after, r.last);
-    return { last: r?.last ?? null, n: r?.n ?? 0, created, failed: parseJsonList(r?.failed) };
+    if (created.length) await this.syncMemberships(tx, runId, p, t, 'CREATE', range);
+    return { created, failed: parseJsonList(r?.failed) };
   }
 
   /** Applies a chunk of planned updates: directory fields, the username when free, memberships. */
-  async updateChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, after: string, limit: number) {
+  async updateChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string }, range: KeyRange) {
     const t = o.tenantId;
     const p = o.provisioningId;
-    const [r] = await queryRows<{ last: string | null; n: number; updated: number }>(
+    const [r] = await queryRows<{ updated: number }>(
       tx,
-      sql`with ${this.chunkCte(runId, 'UPDATE', after, limit)},
+      sql`with ${this.chunkCte(runId, 'UPDATE', range)},
           upd as (
             update mfa_users o set email = c.email, first_name = c.first_name, last_name = c.last_name, updated_at = now(),
               username = case when o.username <> c.username
@@ -430,10 +462,10 @@ export class SyncStore {
                               then c.username else o.username end
             from c where o.provisioning_id = ${p}::uuid and o.directory_user_id = c.user_id
             returning o.id)
-          select (select user_id::text from c order by user_id desc limit 1) as last, (select count(*)::int from c) as n, (select count(*)::int from upd) as updated`,
+          select (select count(*)::int from upd) as updated`,
     );
-    if (r?.last) await this.syncMemberships(tx, runId, p, t, 'UPDATE', after, r.last);
-    return { last: r?.last ?? null, n: r?.n ?? 0, updated: r?.updated ?? 0 };
+    if (r?.updated) await this.syncMemberships(tx, runId, p, t, 'UPDATE', range);
+    return { updated: r?.updated ?? 0 };
   }
 
   /**
@@ -441,24 +473,23 @@ export class SyncStore {
    * removed only if it is still owned and still not selected, so an approved plan never
    * removes someone re-added to an enabled group since.
    */
-  async removeChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string; groupIds: string[] }, after: string, limit: number) {
-    const [r] = await queryRows<{ last: string | null; n: number; removed: number; devices: number }>(
+  async removeChunk(tx: Executor, runId: string, o: { tenantId: string; provisioningId: string; groupIds: string[] }, range: KeyRange) {
+    const [r] = await queryRows<{ removed: number; devices: number }>(
       tx,
-      sql`with s as (
-            select mfa_user_id from sync_run_removals where run_id = ${runId}::uuid and mfa_user_id > ${after}::uuid
-            order by mfa_user_id limit ${limit}),
+      sql`with s as materialized (
+            select mfa_user_id from sync_run_removals where run_id = ${runId}::uuid and ${inRange(sql`mfa_user_id`, range)}),
           v as (
             select o.id, (select count(*)::int from mfa_devices dv where dv.mfa_user_id = o.id) as devices
-            from s join mfa_users o on o.id = s.mfa_user_id
+            from s cross join lateral (select * from mfa_users x where x.id = s.mfa_user_id limit 1) o
             where o.provisioning_id = ${o.provisioningId}::uuid and o.tenant_id = ${o.tenantId}::uuid
               and (o.directory_user_id is null or not exists (
                     select 1 from group_memberships gm join users u on u.id = gm.user_id
                     where gm.user_id = o.directory_user_id and gm.group_id = any(${uuidArray(o.groupIds)}) and u.status <> 'DISABLED'))),
           gone as (delete from mfa_users where id in (select id from v) returning id)
-          select (select mfa_user_id::text from s order by mfa_user_id desc limit 1) as last, (select count(*)::int from s) as n, (select count(*)::int from gone) as removed,
+          select (select count(*)::int from gone) as removed,
                  (select coalesce(sum(v.devices), 0)::int from v where v.id in (select id from gone)) as devices`,
     );
-    return { last: r?.last ?? null, n: r?.n ?? 0, removed: r?.removed ?? 0, devices: r?.devices ?? 0 };
+    return { removed: r?.removed ?? 0, devices: r?.devices ?? 0 };
   }
 
   /** Deletes up to `limit` staging rows of an ended run; returns how many were left to delete. */
