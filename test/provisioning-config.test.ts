@@ -119,6 +119,32 @@ describe('provisioning configuration', () => {
   });
 });
 
+describe('tenant isolation of runs', () => {
+  it('another tenant’s runs behave like missing ones', async () => {
+    const idle = await startTestServer({ WORKERS: 'false' });
+    try {
+      const a = await seedTenant(idle);
+      const b = await seedTenant(idle);
+      const p = papi(idle, a.token);
+      const q = papi(idle, b.token);
+      const dir = await p.cloudDirectoryId();
+      const g = (await p.createGroup('Iso')).group!.id;
+      const id = (await p.create()).provisioning!.id;
+      await p.configure(id, dir, [g]);
+      await p.deploy(id);
+      const run = (await p.sync(id)).syncRun;
+      expect(await q.run(run.id)).toBeNull();
+      expect((await q.runs(id)).totalCount).toBe(0);
+      expect(codes((await q.approve(run.id)).errors)).toEqual(['NOT_FOUND']);
+      expect(codes((await q.cancel(run.id)).errors)).toEqual(['NOT_FOUND']);
+      expect(await q.preview(id)).toBeNull();
+      expect((await p.run(run.id)).status).toBe('QUEUED');
+    } finally {
+      await idle.close();
+    }
+  });
+});
+
 describe('deleting a provisioning', () => {
   async function provisioned(prefix: string) {
     const t = await seedTenant(ts);

@@ -10,7 +10,7 @@ import type { TenantStore } from '../tenant/tenant.store.js';
 import { configOf } from './provisioning.service.js';
 import { ACTIVE_RUN_STATUSES, type ProvisioningStore, type RunCountDeltas } from './provisioning.store.js';
 import type { ConfigJson, SyncRunRow } from './provisioning.types.js';
-import { KEY_SPACE, keySpan, rangeCount, type GroupPlan, type KeyRange, type PlanAction, type PlanListRow, type SyncStore } from './sync.store.js';
+import { KEY_SPACE, keySlice, keySpan, planOrder, rangeCount, type GroupPlan, type KeyRange, type PlanAction, type PlanListRow, type SyncStore } from './sync.store.js';
 
 export const SYNC_QUEUE = 'sync.run';
 
@@ -41,6 +41,14 @@ const APPLY_PHASES: { phase: string; planned: (r: SyncRunRow) => number }[] = [
 ];
 
 const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
+/** Rows per read of a preview. */
+const PREVIEW_CHUNK = 5000;
+
+/** On PGlite (one connection in this process), gives waiting requests a turn between reads. */
+function pause(sharesOneConnection: boolean): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, sharesOneConnection ? 10 : 0));
+}
+
 /** How long one chunk transaction should take at most. */
 const CHUNK_TARGET_MS = 200;
 /** Chunks quicker than that grow up to this many times SYNC_CHUNK_SIZE rows. */
@@ -292,11 +300,36 @@ export class SyncService {
       groupIds: cfg.directories.flatMap((d) => d.groupIds),
       includeManual: cfg.includeManuallyProvisionedUsers,
     });
-    const { counts: c, lists } = await this.sync.preview(
-      this.db,
-      { tenantId: p.tenantId, provisioningId: p.id, groupIds: gp.groupIds, targetGroupIds: gp.targetGroupIds, includeManual: cfg.includeManuallyProvisionedUsers },
-      opts.limit,
-    );
+    // Read in key ranges, like a run plans, so a big preview never holds PGlite's one
+    // connection (and the event loop) for long; lists are merged, counts summed.
+    const cls = { tenantId: p.tenantId, provisioningId: p.id, groupIds: gp.groupIds, targetGroupIds: gp.targetGroupIds, includeManual: cfg.includeManuallyProvisionedUsers };
+    const counts: Record<string, number> = {};
+    const merged: Record<string, PlanListRow[]> = {};
+    const add = (action: string, rows: PlanListRow[], key: 'user_id' | 'mfa_user_id') => {
+      merged[action] = [...(merged[action] ?? []), ...rows].sort(planOrder(key)).slice(0, opts.limit);
+    };
+    const desiredRanges = rangeCount(await this.sync.countDesired(this.db, p.tenantId, gp.groupIds), PREVIEW_CHUNK);
+    for (let i = 0; i < desiredRanges; i++) {
+      const part = await this.sync.previewDesiredChunk(this.db, cls, keySlice(i, desiredRanges), opts.limit);
+      for (const [a, n] of Object.entries(part.counts)) counts[a] = (counts[a] ?? 0) + Number(n);
+      for (const [a, rows] of Object.entries(part.lists)) add(a, rows, 'user_id');
+      await pause(this.opts.sharesOneConnection);
+    }
+    let owned = 0;
+    let removals = 0;
+    let devices = 0;
+    const ownedRanges = rangeCount(await this.sync.countOwned(this.db, p.id), PREVIEW_CHUNK);
+    for (let i = 0; i < ownedRanges; i++) {
+      const part = await this.sync.previewRemovalsChunk(this.db, { provisioningId: p.id, groupIds: gp.groupIds }, keySlice(i, ownedRanges), opts.limit);
+      owned += part.owned;
+      removals += part.removals;
+      devices += part.devices;
+      add('REMOVE', part.list, 'mfa_user_id');
+      await pause(this.opts.sharesOneConnection);
+    }
+    const n = (a: string) => counts[a] ?? 0;
+    const list = (a: string) => (merged[a] ?? []).map(planUser);
+    const c = { creates: n('CREATE'), updates: n('UPDATE'), keeps: n('KEEP'), claims: n('CLAIM'), skips: n('SKIP'), fails: n('FAIL'), removals, devices, owned, desired: Object.values(counts).reduce((x, y) => x + y, 0) };
     return {
       basedOn: useDraft ? 'DRAFT' : 'DEPLOYED',
       deployedVersion: p.deployedVersion,
@@ -317,12 +350,12 @@ export class SyncService {
       groupSkipCount: gp.skips,
       requiresApproval: guardTrips(c.removals, c.owned, cfg),
       listLimit: opts.limit,
-      toCreate: lists.CREATE.map(planUser),
-      toUpdate: lists.UPDATE.map(planUser),
-      toClaim: lists.CLAIM.map(planUser),
-      toSkip: lists.SKIP.map(planUser),
-      toFail: lists.FAIL.map(planUser),
-      toRemove: lists.REMOVE.map(planUser),
+      toCreate: list('CREATE'),
+      toUpdate: list('UPDATE'),
+      toClaim: list('CLAIM'),
+      toSkip: list('SKIP'),
+      toFail: list('FAIL'),
+      toRemove: list('REMOVE'),
     };
   }
 
@@ -380,8 +413,14 @@ export class SyncService {
     // A heartbeat, so a subscriber sees at least one event a second even in a long phase.
     const heartbeat = setInterval(() => void publish(true).catch((err: unknown) => log.warn({ err }, 'progress publish failed')), 500);
     try {
+      // Start, or resume after a crash or a failed attempt (whose note in `error` is cleared).
       latest = await this.step(job, runId, signal, true, async (_tx, r) => ({
-        patch: r.status === 'QUEUED' ? { status: 'RUNNING', startedAt: r.startedAt ?? new Date(), phase: r.phase === 'QUEUED' ? 'PLANNING' : r.phase } : {},
+        patch: {
+          status: 'RUNNING',
+          startedAt: r.startedAt ?? new Date(),
+          phase: r.phase === 'QUEUED' ? 'PLANNING' : r.phase,
+          ...(r.error ? { error: null } : {}),
+        },
       }));
       await publish(true);
       const tenantName = (await this.tenants.byId(latest.tenantId))?.name ?? 'your organisation';
@@ -405,6 +444,7 @@ export class SyncService {
         // while (a third of the chunk's time), or they queue behind chunk after chunk.
         if (this.opts.sharesOneConnection) await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.round(ms / 3))));
       }
+      clearInterval(heartbeat);
       log.info(
         { runId, status: latest.status, created: latest.created, updated: latest.updated, removed: latest.removed, slowestChunkMs: slowest },
         'sync run stopped',

@@ -31,6 +31,12 @@ export function keySpan(from: number, width: number): KeyRange {
   return { lo: at(from), hi: from + width >= KEY_SPACE ? null : at(from + width) };
 }
 
+/** Range `i` of `k` equal slices of the key space. */
+export function keySlice(i: number, k: number): KeyRange {
+  const from = Math.floor((i * KEY_SPACE) / k);
+  return keySpan(from, Math.floor(((i + 1) * KEY_SPACE) / k) - from);
+}
+
 /** How many ranges give about `chunk` rows each for `total` rows. */
 export function rangeCount(total: number, chunk: number): number {
   return Math.max(1, Math.min(2 ** 20, Math.ceil(total / chunk)));
@@ -138,6 +144,18 @@ export interface PlanListRow {
   username: string;
   email: string | null;
   devices: number;
+}
+
+/** The order of plan lists (code-point order of the lower-cased username, then id), as `collate "C"` sorts. */
+export function planOrder(key: 'user_id' | 'mfa_user_id') {
+  return (a: PlanListRow, b: PlanListRow): number => {
+    const x = a.username.toLowerCase();
+    const y = b.username.toLowerCase();
+    if (x !== y) return x < y ? -1 : 1;
+    const i = a[key] ?? '';
+    const j = b[key] ?? '';
+    return i < j ? -1 : i > j ? 1 : 0;
+  };
 }
 
 export interface PlanCounts {
@@ -324,13 +342,13 @@ export class SyncStore {
         tx,
         sql`select o.directory_user_id as user_id, o.id as mfa_user_id, o.username, o.email, s.devices
             from sync_run_removals s join mfa_users o on o.id = s.mfa_user_id
-            where s.run_id = ${runId}::uuid order by lower(o.username), o.id limit ${limit}`,
+            where s.run_id = ${runId}::uuid order by lower(o.username) collate "C", o.id limit ${limit}`,
       );
     }
     return queryRows<PlanListRow>(
       tx,
       sql`select user_id, mfa_user_id, username, email, 0 as devices from sync_run_desired
-          where run_id = ${runId}::uuid and action = ${action} order by lower(username), user_id limit ${limit}`,
+          where run_id = ${runId}::uuid and action = ${action} order by lower(username) collate "C", user_id limit ${limit}`,
     );
   }
 
@@ -390,6 +408,8 @@ export class SyncStore {
       join group_memberships gm on gm.user_id = o.directory_user_id
       join mfa_groups mg on mg.provisioning_id = ${p}::uuid and mg.directory_group_id = gm.group_id
       on conflict do nothing`);
+    // Users created by this chunk have no memberships to drop.
+    if (action === 'CREATE') return;
     await tx.execute(sql`
       with o as materialized (${owned})
       delete from mfa_group_memberships mm using mfa_groups mg, o
@@ -510,71 +530,48 @@ export class SyncStore {
   }
 
   /**
-   * The plan computed without writing anything: the same classification as `stageChunk`
-   * over the whole desired set, and the same removal rule as `planRemovalsChunk`.
+   * One key range of the plan computed without writing anything: the same classification as
+   * `stageChunk`. Counts per action, and each action's first `listLimit` users by username.
    */
-  async preview(tx: Executor, o: ClassifyOptions, listLimit: number): Promise<{ counts: PlanCounts; lists: Record<PlanAction | 'REMOVE', PlanListRow[]> }> {
-    const ids = o.groupIds.length
-      ? sql`ids as (select distinct gm.user_id from group_memberships gm where gm.group_id = any(${uuidArray(o.groupIds)}))`
-      : sql`ids as (select null::uuid as user_id where false)`;
-    const list = (where: SQL) =>
-      sql`coalesce((select json_agg(x) from (select user_id, mfa_user_id, username, email, 0 as devices from c where ${where}
-                    order by lower(username), user_id limit ${listLimit}) x), '[]'::json)`;
-    const [r] = await queryRows<{
-      counts: Record<string, number> | string | null;
-      removals: number;
-      devices: number;
-      owned: number;
-      creates: PlanListRow[] | string;
-      updates: PlanListRow[] | string;
-      claims: PlanListRow[] | string;
-      skips: PlanListRow[] | string;
-      fails: PlanListRow[] | string;
-      removes: PlanListRow[] | string;
-    }>(
+  async previewDesiredChunk(tx: Executor, o: ClassifyOptions, range: KeyRange, listLimit: number) {
+    if (!o.groupIds.length) return { counts: {} as Record<string, number>, lists: {} as Record<string, PlanListRow[]> };
+    const [r] = await queryRows<{ counts: Record<string, number> | string | null; lists: Record<string, PlanListRow[]> | string | null }>(
       tx,
-      sql`with ${ids}, ${classifyCtes(o)},
-          rm as (
+      sql`with ids as (
+            select distinct gm.user_id from group_memberships gm
+            where gm.group_id = any(${uuidArray(o.groupIds)}) and ${inRange(sql`gm.user_id`, range)}),
+          ${classifyCtes(o)},
+          ranked as (
+            select c.*, row_number() over (partition by action order by lower(username) collate "C", user_id) as rn from c
+            where action <> 'KEEP')
+          select (select json_object_agg(action, n) from (select action, count(*)::int as n from c group by action) a) as counts,
+                 (select json_object_agg(action, xs) from (
+                    select action, json_agg(json_build_object('user_id', user_id, 'mfa_user_id', mfa_user_id, 'username', username, 'email', email, 'devices', 0)) as xs
+                    from ranked where rn <= ${listLimit} group by action) l) as lists`,
+    );
+    const parse = <T>(v: T | string | null | undefined): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : (v ?? null));
+    return { counts: parse(r?.counts) ?? {}, lists: parse(r?.lists) ?? {} };
+  }
+
+  /** One key range of the owned users a sync would remove now, with their device counts (read-only). */
+  async previewRemovalsChunk(tx: Executor, o: { provisioningId: string; groupIds: readonly string[] }, range: KeyRange, listLimit: number) {
+    const [r] = await queryRows<{ owned: number; removals: number; devices: number; list: PlanListRow[] | string | null }>(
+      tx,
+      sql`with o as materialized (
+            select id, directory_user_id, username, email from mfa_users
+            where provisioning_id = ${o.provisioningId}::uuid and ${inRange(sql`id`, range)}),
+          rm as materialized (
             select o.directory_user_id as user_id, o.id as mfa_user_id, o.username, o.email,
                    (select count(*)::int from mfa_devices dv where dv.mfa_user_id = o.id) as devices
-            from mfa_users o where o.provisioning_id = ${o.provisioningId}::uuid
-              and (o.directory_user_id is null or not exists (select 1 from d where d.user_id = o.directory_user_id)))
-          select (select json_object_agg(action, n) from (select action, count(*)::int as n from c group by action) a) as counts,
-                 (select count(*)::int from rm) as removals,
+            from o
+            where o.directory_user_id is null or not exists (
+              select 1 from group_memberships gm join users u on u.id = gm.user_id
+              where gm.user_id = o.directory_user_id and gm.group_id = any(${uuidArray(o.groupIds)}) and u.status <> 'DISABLED'))
+          select (select count(*)::int from o) as owned, (select count(*)::int from rm) as removals,
                  (select coalesce(sum(devices), 0)::int from rm) as devices,
-                 (select count(*)::int from mfa_users where provisioning_id = ${o.provisioningId}::uuid) as owned,
-                 ${list(sql`action = 'CREATE'`)} as creates,
-                 ${list(sql`action = 'UPDATE'`)} as updates,
-                 ${list(sql`action = 'CLAIM'`)} as claims,
-                 ${list(sql`action = 'SKIP'`)} as skips,
-                 ${list(sql`action = 'FAIL'`)} as fails,
-                 coalesce((select json_agg(x) from (select * from rm order by lower(username), mfa_user_id limit ${listLimit}) x), '[]'::json) as removes`,
+                 (select json_agg(x) from (select * from rm order by lower(username) collate "C", mfa_user_id limit ${listLimit}) x) as list`,
     );
-    const counts = (typeof r?.counts === 'string' ? JSON.parse(r.counts) : (r?.counts ?? {})) as Record<string, number>;
-    const c = (a: string) => Number(counts[a] ?? 0);
-    return {
-      counts: {
-        creates: c('CREATE'),
-        updates: c('UPDATE'),
-        keeps: c('KEEP'),
-        claims: c('CLAIM'),
-        skips: c('SKIP'),
-        fails: c('FAIL'),
-        removals: r?.removals ?? 0,
-        devices: r?.devices ?? 0,
-        owned: r?.owned ?? 0,
-        desired: Object.values(counts).reduce((s, n) => s + Number(n), 0),
-      },
-      lists: {
-        CREATE: parseJsonList(r?.creates),
-        UPDATE: parseJsonList(r?.updates),
-        KEEP: [],
-        CLAIM: parseJsonList(r?.claims),
-        SKIP: parseJsonList(r?.skips),
-        FAIL: parseJsonList(r?.fails),
-        REMOVE: parseJsonList(r?.removes),
-      },
-    };
+    return { owned: r?.owned ?? 0, removals: r?.removals ?? 0, devices: r?.devices ?? 0, list: parseJsonList(r?.list) };
   }
 }
 
