@@ -9,7 +9,7 @@ import { DirectoryResolver } from './modules/directory/directory.resolver.js';
 import { GroupResolver } from './modules/group/group.resolver.js';
 import { IdentityProviderResolver } from './modules/identity-provider/identity-provider.resolver.js';
 import { InvitationResolver, UserInvitationsResolver } from './modules/invitation/invitation.resolver.js';
-import { MfaResolver } from './modules/mfa/mfa.resolver.js';
+import { MfaGroupResolver, MfaResolver } from './modules/mfa/mfa.resolver.js';
 import { ProvisioningResolver, SyncRunResolver } from './modules/provisioning/provisioning.resolver.js';
 import { NodeResolver } from './modules/node/node.resolver.js';
 import { SystemResolver } from './modules/system/system.resolver.js';
@@ -25,6 +25,7 @@ export const resolvers = [
   IdentityProviderResolver,
   InvitationResolver,
   MfaResolver,
+  MfaGroupResolver,
   NodeResolver,
   ProvisioningResolver,
   SyncRunResolver,

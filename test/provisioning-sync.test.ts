@@ -49,6 +49,15 @@ describe('sync: create, update, remove', () => {
       ['s1@x.test', 'UNENROLLED', 'PROVISIONING', id, 'Sales'],
     ]);
     expect(users.nodes.every((u) => u.directoryUserId)).toBe(true);
+    const mfaGroups = (await p.call<any>(`{ mfaGroups(first: 10) { totalCount nodes { id name source provisioningId directoryGroupId memberCount } } }`)).mfaGroups;
+    expect(mfaGroups.nodes.map((g: any) => [g.name, g.source, g.provisioningId, g.memberCount])).toEqual([
+      ['Ops', 'PROVISIONING', id, 2],
+      ['Sales', 'PROVISIONING', id, 2],
+    ]);
+    expect(mfaGroups.nodes.map((g: any) => g.directoryGroupId).sort()).toEqual([groups.Ops, groups.Sales].sort());
+    const viaNode = await p.call<any>(`query($id: ID!) { node(id: $id) { ... on MfaGroup { name } } }`, { id: mfaGroups.nodes[0].id });
+    expect(viaNode.node).toEqual({ name: 'Ops' });
+    expect((await p.call<any>(`{ mfaGroups(filter: { source: MANUAL }) { totalCount } }`)).mfaGroups.totalCount).toBe(0);
     const prov = await p.provisioning(id);
     expect(prov).toMatchObject({ ownedUserCount: 3, lastRun: { id: run.id, status: 'COMPLETED' }, activeRun: null });
   });
@@ -71,6 +80,10 @@ describe('sync: create, update, remove', () => {
       ['u2@x.test', 'u2@x.test', 'u2', 'A'],
     ]);
     expect(await p.syncAndWait(id)).toMatchObject({ planned: 0 });
+    // A new directory username is the new MFA username.
+    await p.call(`mutation($i: UpdateUserInput!) { updateUser(input: $i) { errors { code } } }`, { i: { id: u0, username: 'u-zero' } });
+    expect(await p.syncAndWait(id)).toMatchObject({ updated: 1 });
+    expect((await p.mfaUsers({ search: 'u-zero' })).nodes.map((u) => u.email)).toEqual(['renamed@x.test']);
   });
 
   it('removes owned users no longer selected: removed from the group, deleted, or disabled', async () => {

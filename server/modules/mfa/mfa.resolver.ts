@@ -10,14 +10,64 @@ import {
   EnrollMfaDeviceInput,
   EnrollMfaDevicePayload,
   MfaDevice,
+  MfaGroup,
+  MfaGroupConnection,
+  MfaGroupFilterInput,
   MfaUser,
   MfaUserConnection,
   MfaUserFilterInput,
   MfaUserPayload,
   ProvisioningSourceKind,
   SendMfaEnrollmentInput,
+  type MfaGroupRow,
   type MfaUserRow,
 } from './mfa.types.js';
+
+@Resolver(() => MfaGroup)
+export class MfaGroupResolver {
+  @Query(() => MfaGroupConnection, { description: 'Groups of the MFA directory, ordered by name.' })
+  mfaGroups(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, at most 100 (default 50).' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after?: string,
+    @Arg('filter', () => MfaGroupFilterInput, { nullable: true, description: 'Filters.' }) filter?: MfaGroupFilterInput,
+  ): Promise<ConnectionShape<MfaGroupRow>> {
+    return ctx.services.mfa.listGroups(viewerOf(ctx), {
+      first,
+      after,
+      filter: {
+        source: filter?.source,
+        search: filter?.search,
+        provisioningId: filter?.provisioningId ? idOrNoMatch(filter.provisioningId, 'Provisioning') : undefined,
+      },
+    });
+  }
+
+  @FieldResolver(() => ID)
+  id(@Root() g: MfaGroupRow): string {
+    return toGlobalId('MfaGroup', g.id);
+  }
+
+  @FieldResolver(() => ProvisioningSourceKind)
+  source(@Root() g: MfaGroupRow): ProvisioningSourceKind {
+    return g.provisioningId ? ProvisioningSourceKind.PROVISIONING : ProvisioningSourceKind.MANUAL;
+  }
+
+  @FieldResolver(() => ID, { nullable: true })
+  provisioningId(@Root() g: MfaGroupRow): string | null {
+    return g.provisioningId ? toGlobalId('Provisioning', g.provisioningId) : null;
+  }
+
+  @FieldResolver(() => ID, { nullable: true })
+  directoryGroupId(@Root() g: MfaGroupRow): string | null {
+    return g.directoryGroupId ? toGlobalId('Group', g.directoryGroupId) : null;
+  }
+
+  @FieldResolver(() => Int)
+  memberCount(@Root() g: MfaGroupRow, @Ctx() ctx: Context): Promise<number> {
+    return ctx.loaders.mfaGroupMemberCount.load(g.id);
+  }
+}
 
 @Resolver(() => MfaUser)
 export class MfaResolver {

@@ -7,8 +7,8 @@ import { hashToken, newToken } from '../../shared/tokens.js';
 import { checkName } from '../../shared/validation.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
-import type { MfaStore, MfaUserFilter } from './mfa.store.js';
-import type { MfaUserRow } from './mfa.types.js';
+import type { MfaGroupFilter, MfaStore, MfaUserFilter } from './mfa.store.js';
+import type { MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
 export const MAX_DEVICES_PER_USER = 5;
 
@@ -30,6 +30,14 @@ export class MfaService {
     return toConnection(rows, limit, after !== null, (r) => encodeCursor([r.username.toLowerCase(), r.id]), () =>
       this.store.count(viewer.tenantId, args.filter),
     );
+  }
+
+  async listGroups(viewer: Viewer, args: { first?: number | null; after?: string | null; filter: MfaGroupFilter }): Promise<ConnectionShape<MfaGroupRow>> {
+    const limit = pageSize(args.first);
+    const c = decodeCursor(args.after);
+    const after: [string, string] | null = c ? [String(c[0]), String(c[1])] : null;
+    const rows = await this.store.groupPage(viewer.tenantId, args.filter, limit + 1, after);
+    return toConnection(rows, limit, after !== null, (r) => encodeCursor([r.name.toLowerCase(), r.id]), () => this.store.groupCount(viewer.tenantId, args.filter));
   }
 
   async createManual(

@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, isNull, isNotNull, or, sql, type SQL } from 'dri
 import { mfaDevices, mfaEnrollmentTokens, mfaGroupMemberships, mfaGroups, mfaUsers } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
-import type { MfaUserRow } from './mfa.types.js';
+import type { MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
 export interface MfaUserFilter {
   source?: 'MANUAL' | 'PROVISIONING';
@@ -11,8 +11,54 @@ export interface MfaUserFilter {
   search?: string;
 }
 
+export interface MfaGroupFilter {
+  source?: 'MANUAL' | 'PROVISIONING';
+  provisioningId?: string;
+  search?: string;
+}
+
 export class MfaStore {
   constructor(private readonly db: Db) {}
+
+  private groupWhere(tenantId: string, f: MfaGroupFilter): SQL | undefined {
+    const q = f.search?.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+    return and(
+      eq(mfaGroups.tenantId, tenantId),
+      f.source === 'MANUAL' ? isNull(mfaGroups.provisioningId) : f.source === 'PROVISIONING' ? isNotNull(mfaGroups.provisioningId) : undefined,
+      f.provisioningId ? eq(mfaGroups.provisioningId, f.provisioningId) : undefined,
+      q ? sql`lower(${mfaGroups.name}) like ${q + '%'}` : undefined,
+    );
+  }
+
+  async groupPage(tenantId: string, f: MfaGroupFilter, limit: number, after: [string, string] | null, tx: Executor = this.db): Promise<MfaGroupRow[]> {
+    const key = sql`lower(${mfaGroups.name})`;
+    return tx
+      .select()
+      .from(mfaGroups)
+      .where(and(this.groupWhere(tenantId, f), after ? sql`(${key}, ${mfaGroups.id}) > (${after[0]}, ${after[1]}::uuid)` : undefined))
+      .orderBy(asc(key), asc(mfaGroups.id))
+      .limit(limit);
+  }
+
+  async groupCount(tenantId: string, f: MfaGroupFilter, tx: Executor = this.db): Promise<number> {
+    const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(mfaGroups).where(this.groupWhere(tenantId, f));
+    return r?.n ?? 0;
+  }
+
+  async groupsByIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<MfaGroupRow[]> {
+    if (!ids.length) return [];
+    return tx.select().from(mfaGroups).where(and(eq(mfaGroups.tenantId, tenantId), inArray(mfaGroups.id, [...ids])));
+  }
+
+  async memberCounts(tenantId: string, groupIds: readonly string[], tx: Executor = this.db): Promise<Map<string, number>> {
+    if (!groupIds.length) return new Map();
+    const rows = await tx
+      .select({ id: mfaGroupMemberships.mfaGroupId, n: sql<number>`count(*)::int` })
+      .from(mfaGroupMemberships)
+      .where(and(eq(mfaGroupMemberships.tenantId, tenantId), inArray(mfaGroupMemberships.mfaGroupId, [...groupIds])))
+      .groupBy(mfaGroupMemberships.mfaGroupId);
+    return new Map(rows.map((r) => [r.id, r.n]));
+  }
 
   private where(tenantId: string, f: MfaUserFilter): SQL | undefined {
     const q = f.search?.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);

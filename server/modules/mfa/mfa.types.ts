@@ -1,4 +1,4 @@
-import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { UserError } from '../../shared/errors.js';
 import { ConnectionType } from '../../shared/pagination.js';
 import { Node } from '../node/node.types.js';
@@ -101,6 +101,53 @@ export class MfaUser {
 }
 
 export const MfaUserConnection = ConnectionType(MfaUser, 'MfaUser');
+
+@ObjectType({ implements: Node, description: 'A group of the MFA directory.' })
+export class MfaGroup {
+  @Field(() => ID, { description: 'Global id.' })
+  id!: string;
+
+  @Field(() => String, { description: 'Name, unique in the MFA directory ignoring case (a provisioned group follows its directory group’s name).' })
+  name!: string;
+
+  @Field(() => ProvisioningSourceKind, { description: 'MANUAL, or PROVISIONING (see `provisioningId`).' })
+  source!: ProvisioningSourceKind;
+
+  @Field(() => ID, { nullable: true, description: 'Global id of the owning provisioning; null for MANUAL.' })
+  provisioningId!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'Global id of the directory group it is provisioned from.' })
+  directoryGroupId!: string | null;
+
+  @Field(() => Int, { description: 'Number of MFA users in the group.' })
+  memberCount!: number;
+
+  @Field(() => Date, { description: 'When the MFA group was created.' })
+  createdAt!: Date;
+}
+
+export const MfaGroupConnection = ConnectionType(MfaGroup, 'MfaGroup');
+
+export interface MfaGroupRow {
+  id: string;
+  tenantId: string;
+  provisioningId: string | null;
+  directoryGroupId: string | null;
+  name: string;
+  createdAt: Date;
+}
+
+@InputType({ description: 'Filters of the MFA group list.' })
+export class MfaGroupFilterInput {
+  @Field(() => ProvisioningSourceKind, { nullable: true, description: 'Only MANUAL or only provisioned groups.' })
+  source?: ProvisioningSourceKind;
+
+  @Field(() => ID, { nullable: true, description: 'Only groups owned by this provisioning.' })
+  provisioningId?: string;
+
+  @Field(() => String, { nullable: true, description: 'Case-insensitive prefix of the name.' })
+  search?: string;
+}
 
 export interface MfaUserRow {
   id: string;

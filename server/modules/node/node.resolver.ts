@@ -12,6 +12,7 @@ export const nodeLoaders: Record<string, NodeLoader> = {
   Group: (ctx, id) => ctx.loaders.groupById.load(id),
   IdentityProvider: (ctx, id) => ctx.loaders.identityProviderById.load(id),
   MfaUser: (ctx, id) => ctx.loaders.mfaUserById.load(id),
+  MfaGroup: (ctx, id) => ctx.loaders.mfaGroupById.load(id),
   Provisioning: (ctx, id) => ctx.loaders.provisioningById.load(id),
   SyncRun: (ctx, id) => ctx.loaders.syncRunById.load(id),
   BulkOperation: (ctx, id) => ctx.loaders.bulkOperationById.load(id),
