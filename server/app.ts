@@ -14,7 +14,8 @@ import { sql } from 'drizzle-orm';
 import type { Env } from './env.js';
 import { getSchema } from './schema.js';
 import { createServices, type Services } from './services.js';
-import type { Context } from './shared/context.js';
+import type { Context } from './context.js';
+import { authenticateConnectionParams, authenticateHeader } from './http/authenticate.js';
 import type { Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
@@ -26,15 +27,10 @@ export interface RunningServer {
   url: string;
   wsUrl: string;
   port: number;
+  env: Env;
   services: Services;
   /** Graceful: stop accepting, drain requests, close sockets. Does not close the database. */
   close(): Promise<void>;
-}
-
-function bearer(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  return m ? m[1] : header.trim();
 }
 
 /** Keeps codes a client can act on; masks everything else and logs the original. */
@@ -64,15 +60,16 @@ export async function startServer(opts: {
   const { env, database, log } = opts;
   const pubsub = opts.pubsub ?? (await createPubSub(database));
   const jobs = new JobQueue(database, log.child({ component: 'jobs' }), { pollMs: env.JOB_POLL_MS, leaseMs: env.JOB_LEASE_MS });
-  const services = createServices({ env, database, log, pubsub, jobs });
+  const composition = createServices({ env, database, log, pubsub, jobs });
+  const { services } = composition;
   let housekeeping: NodeJS.Timeout | null = null;
   if (env.WORKERS === 'true') {
     await jobs.start();
-    services.syncs.startScheduler(env.SYNC_TICK_MS);
+    composition.startWorkers();
     // Hourly, on every replica (the deletes are idempotent): expired sessions, old finished jobs,
     // and CSV uploads (they hold plaintext passwords) no longer needed.
     housekeeping = setInterval(() => {
-      Promise.all([services.stores.auth.purgeExpired(), jobs.purgeFinished(), services.bulk.purgeUploads()]).catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
+      composition.housekeeping().catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
     }, 3600_000);
     housekeeping.unref();
   }
@@ -88,16 +85,14 @@ export async function startServer(opts: {
   httpServer.headersTimeout = 66_000;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const wsCleanup = useServer<{ token?: string; authorization?: string }, { context?: Context }>(
+  const wsCleanup = useServer<Record<string, unknown>, { context?: Context }>(
     {
       schema,
       // Authenticate once, at connection_init: no valid session, no connection (close 4403).
       onConnect: async (ctx) => {
-        const params = ctx.connectionParams ?? {};
-        const token = typeof params.token === 'string' ? params.token : bearer(params.authorization);
-        const resolved = await services.auth.resolveToken(token);
-        if (!resolved?.viewer) return false;
-        (ctx.extra as { viewer?: unknown }).viewer = resolved.viewer;
+        const { viewer } = await authenticateConnectionParams(services.auth, ctx.connectionParams);
+        if (!viewer) return false;
+        (ctx.extra as { viewer?: unknown }).viewer = viewer;
         return true;
       },
       context: (ctx) => {
@@ -109,7 +104,8 @@ export async function startServer(opts: {
           viewer,
           authProblem: null,
           services,
-          loaders: services.createLoaders(viewer?.tenantId ?? null),
+          loaders: composition.createLoaders(viewer?.tenantId ?? null),
+          loadersFor: composition.createLoaders,
         } satisfies Context;
       },
       onError: (_ctx, _id, _payload, errors) => {
@@ -192,15 +188,15 @@ export async function startServer(opts: {
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
         const requestId = String(res.locals['requestId']);
-        const resolved = await services.auth.resolveToken(bearer(req.header('authorization')));
-        const viewer = resolved?.viewer ?? null;
+        const { viewer, problem } = await authenticateHeader(services.auth, req.header('authorization'));
         return {
           requestId,
           log: log.child({ requestId }),
           viewer,
-          authProblem: resolved && !resolved.viewer ? resolved.problem : null,
+          authProblem: problem,
           services,
-          loaders: services.createLoaders(viewer?.tenantId ?? null),
+          loaders: composition.createLoaders(viewer?.tenantId ?? null),
+          loadersFor: composition.createLoaders,
         };
       },
     }),
@@ -238,6 +234,7 @@ export async function startServer(opts: {
     url: `http://${host}:${port}/graphql`,
     wsUrl: `ws://${host}:${port}/graphql`,
     port,
+    env,
     services,
     close() {
       closing ??= (async () => {
@@ -246,7 +243,7 @@ export async function startServer(opts: {
         await apollo.stop();
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         // Running jobs stop at their next safe point; their leases lapse and any replica resumes them.
-        services.syncs.stopScheduler();
+        composition.stopWorkers();
         if (housekeeping) clearInterval(housekeeping);
         await jobs.stop();
         await pubsub.close();

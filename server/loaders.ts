@@ -1,4 +1,4 @@
-import type { Stores } from './services.js';
+import type { Stores } from './stores.js';
 import { createDirectoryLoaders } from './modules/directory/directory.loaders.js';
 import { createGroupLoaders } from './modules/group/group.loaders.js';
 import { createIdentityProviderLoaders } from './modules/identity-provider/identity-provider.loaders.js';

@@ -1,58 +1,26 @@
+import path from 'node:path';
 import type { Env } from './env.js';
+import { createLoaders, type Loaders } from './loaders.js';
 import type { Database } from './shared/db.js';
+import type { JobQueue } from './shared/jobs/queue.js';
 import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
-import type { JobQueue } from './shared/jobs/queue.js';
-import { createLoaders, type Loaders } from './loaders.js';
+import { createStores } from './stores.js';
 import { AuthService } from './modules/auth/auth.service.js';
-import { AuthStore } from './modules/auth/auth.store.js';
-import { DirectoryService } from './modules/directory/directory.service.js';
-import { DirectoryStore } from './modules/directory/directory.store.js';
-import { GroupService } from './modules/group/group.service.js';
-import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
-import { MailService } from './modules/mail/mail.service.js';
 import { BulkOperationService } from './modules/bulk-operation/bulk-operation.service.js';
-import { BulkOperationStore } from './modules/bulk-operation/bulk-operation.store.js';
-import { MfaService } from './modules/mfa/mfa.service.js';
-import { MfaStore } from './modules/mfa/mfa.store.js';
-import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
-import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
-import { SyncService } from './modules/provisioning/sync.service.js';
-import { SyncStore } from './modules/provisioning/sync.store.js';
-import path from 'node:path';
+import { DirectoryService } from './modules/directory/directory.service.js';
+import { GroupService } from './modules/group/group.service.js';
 import { IdentityProviderService } from './modules/identity-provider/identity-provider.service.js';
-import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
-import { TenantService } from './modules/tenant/tenant.service.js';
-import { TenantStore } from './modules/tenant/tenant.store.js';
-import { UserService } from './modules/user/user.service.js';
-import { UserStore, UserWriteStore } from './modules/user/user.store.js';
 import { InvitationService } from './modules/invitation/invitation.service.js';
-import { InvitationStore } from './modules/invitation/invitation.store.js';
+import { MailService } from './modules/mail/mail.service.js';
+import { MfaService } from './modules/mfa/mfa.service.js';
+import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
+import { SyncService } from './modules/provisioning/sync.service.js';
+import { TenantService } from './modules/tenant/tenant.service.js';
+import { UserService } from './modules/user/user.service.js';
 
-export interface Stores {
-  tenants: TenantStore;
-  directories: DirectoryStore;
-  users: UserStore;
-  userWrites: UserWriteStore;
-  groups: GroupStore;
-  groupWrites: GroupWriteStore;
-  invitations: InvitationStore;
-  identityProviders: IdentityProviderStore;
-  mfa: MfaStore;
-  provisionings: ProvisioningStore;
-  sync: SyncStore;
-  bulk: BulkOperationStore;
-  auth: AuthStore;
-}
-
+/** The domain services: what resolvers and HTTP routes may call. No stores, database or configuration. */
 export interface Services {
-  env: Env;
-  log: Logger;
-  pubsub: PubSub;
-  /** The shared PostgreSQL-backed job queue; modules register handlers in createServices. */
-  jobs: JobQueue;
-  database: Database;
-  stores: Stores;
   tenants: TenantService;
   directories: DirectoryService;
   users: UserService;
@@ -65,35 +33,25 @@ export interface Services {
   provisionings: ProvisioningService;
   syncs: SyncService;
   bulk: BulkOperationService;
+}
+
+/** The composition root's product: the services, the per-request loader factory, and the background work. */
+export interface Composition {
+  services: Services;
   /** Per-request DataLoaders scoped to one tenant. */
   createLoaders(tenantId: string | null): Loaders;
+  /** Starts the scheduler (the job queue is started by the caller). */
+  startWorkers(): void;
+  stopWorkers(): void;
+  /** Hourly, idempotent clean-up: expired sessions, old finished jobs, stale uploads. */
+  housekeeping(): Promise<void>;
 }
 
 /** Wires stores and services once per process. */
-export function createServices(deps: {
-  env: Env;
-  database: Database;
-  log: Logger;
-  pubsub: PubSub;
-  jobs: JobQueue;
-}): Services {
+export function createServices(deps: { env: Env; database: Database; log: Logger; pubsub: PubSub; jobs: JobQueue }): Composition {
   const { env, database, log, pubsub, jobs } = deps;
   const db = database.db;
-  const stores: Stores = {
-    tenants: new TenantStore(db),
-    directories: new DirectoryStore(db),
-    users: new UserStore(db),
-    userWrites: new UserWriteStore(db),
-    groups: new GroupStore(db),
-    groupWrites: new GroupWriteStore(db),
-    invitations: new InvitationStore(db),
-    mfa: new MfaStore(db),
-    provisionings: new ProvisioningStore(db),
-    sync: new SyncStore(),
-    bulk: new BulkOperationStore(db),
-    identityProviders: new IdentityProviderStore(db),
-    auth: new AuthStore(db),
-  };
+  const stores = createStores(db);
   const mail = new MailService(db, jobs, log.child({ component: 'mail' }), {
     smtpUrl: env.SMTP_URL,
     from: env.MAIL_FROM,
@@ -112,13 +70,8 @@ export function createServices(deps: {
   syncs.register();
   const bulk = new BulkOperationService(db, stores.bulk, stores.directories, invitations, jobs, pubsub);
   bulk.register();
-  return {
-    env,
-    log,
-    pubsub,
-    jobs,
-    database,
-    stores,
+  const auth = new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000);
+  const services: Services = {
     tenants: new TenantService(stores.tenants),
     directories: new DirectoryService(db, stores.directories),
     users: new UserService({
@@ -133,13 +86,21 @@ export function createServices(deps: {
     }),
     groups: new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users),
     identityProviders: new IdentityProviderService(stores.identityProviders, env.PORTAL_BASE_URL, stores.directories),
-    auth: new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000),
+    auth,
     mail,
     invitations,
     mfa,
     provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups),
     syncs,
     bulk,
+  };
+  return {
+    services,
     createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail }),
+    startWorkers: () => syncs.startScheduler(env.SYNC_TICK_MS),
+    stopWorkers: () => syncs.stopScheduler(),
+    housekeeping: async () => {
+      await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads()]);
+    },
   };
 }

@@ -39,7 +39,7 @@ describe('mail outbox without SMTP', () => {
         })),
       ),
     );
-    const dir = path.join(services.env.DATA_DIR, 'mailbox');
+    const dir = path.join(ts.server.env.DATA_DIR, 'mailbox');
     const files = await waitFor(() => existsSync(dir) && readdirSync(dir).filter((f) => ids.some((id) => f.includes(id))).length === 3 && readdirSync(dir));
     const mine = files.filter((f) => f.includes(ids[0]!));
     expect(readFileSync(path.join(dir, mine[0]!), 'utf8')).toContain('token=secret0');

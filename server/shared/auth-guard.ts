@@ -1,6 +1,6 @@
 import { Extensions, type MiddlewareFn } from 'type-graphql';
 import { type GraphQLObjectType } from 'graphql';
-import type { Context } from './context.js';
+import type { Viewer } from './viewer.js';
 import { unauthenticated } from './errors.js';
 
 /**
@@ -14,7 +14,13 @@ export function Public(): MethodDecorator & PropertyDecorator {
 
 const ROOTS = new Set(['Query', 'Mutation', 'Subscription']);
 
-export const authGuard: MiddlewareFn<Context> = async ({ info, context }, next) => {
+/** The part of the GraphQL context the guard reads (the context itself sits above `shared/`). */
+interface AuthState {
+  viewer: Viewer | null;
+  authProblem: 'invalid' | 'expired' | null;
+}
+
+export const authGuard: MiddlewareFn<AuthState> = async ({ info, context }, next) => {
   if (ROOTS.has(info.parentType.name)) {
     const field = (info.parentType as GraphQLObjectType).getFields()[info.fieldName];
     const isPublic = field?.extensions?.['public'] === true;

@@ -114,3 +114,25 @@ export function lazy<T>(fn: () => Promise<T>): PromiseLike<T> {
     },
   };
 }
+
+/**
+ * One keyset page: validates `first` and `after`, fetches `limit + 1` rows after the decoded
+ * cursor key, and builds the connection (with a lazy `totalCount`). `key` turns the decoded
+ * cursor values into the store's key and throws `badUserInput` when they do not fit.
+ */
+export async function keysetPage<R, K, T = R>(
+  args: { first?: number | null; after?: string | null },
+  o: {
+    key: (values: (string | number | null)[]) => K;
+    fetch: (limit: number, after: K | null) => Promise<R[]>;
+    cursorOf: (row: R) => (string | number | null)[];
+    count: () => Promise<number>;
+    map?: (row: R) => T;
+  },
+): Promise<ConnectionShape<T>> {
+  const limit = pageSize(args.first);
+  const values = decodeCursor(args.after);
+  const key = values ? o.key(values) : null;
+  const rows = await o.fetch(limit + 1, key);
+  return toConnection(rows, limit, values !== null, (r) => encodeCursor(o.cursorOf(r)), o.count, o.map);
+}

@@ -2,21 +2,52 @@ import { EventEmitter, on } from 'node:events';
 import type { Database } from './db.js';
 
 /**
- * The event bus behind subscriptions. Resolvers and services only see this interface, so the
- * in-process bus can be replaced by a PostgreSQL LISTEN/NOTIFY one for several replicas.
- * Payloads must be JSON-safe for that reason.
+ * Topic kinds and the event each carries. Empty here: every module that publishes declares
+ * its own kinds with `declare module '…/shared/pubsub.js' { interface Topics { … } }`, so the
+ * bus is typed end to end without the ground floor importing any module.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Topics {}
+
+/**
+ * The event bus behind subscriptions. Services only see this interface, so the in-process bus
+ * can be replaced by a PostgreSQL LISTEN/NOTIFY one for several replicas. Payloads must be
+ * JSON-safe for that reason. A topic is a kind plus the id of the object it concerns.
  */
 export interface PubSub {
-  publish(topic: string, payload: unknown): Promise<void>;
-  subscribe(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown>;
+  publish<K extends keyof Topics>(kind: K, id: string, payload: Topics[K]): Promise<void>;
+  subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]>;
   close(): Promise<void>;
 }
 
-export function topicFor(kind: string, id: string): string {
+function topicFor(kind: string, id: string): string {
   return `${kind}:${id}`;
 }
 
-export class InProcessPubSub implements PubSub {
+/** A bus addressed by raw topic strings; `TypedBus` puts the typed interface on top. */
+interface RawBus {
+  publishRaw(topic: string, payload: unknown): Promise<void>;
+  subscribeRaw(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown>;
+  close(): Promise<void>;
+}
+
+class TypedBus implements PubSub {
+  constructor(private readonly raw: RawBus) {}
+
+  publish<K extends keyof Topics>(kind: K, id: string, payload: Topics[K]): Promise<void> {
+    return this.raw.publishRaw(topicFor(kind, id), payload);
+  }
+
+  subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]> {
+    return this.raw.subscribeRaw(topicFor(kind, id), signal) as AsyncIterableIterator<Topics[K]>;
+  }
+
+  close(): Promise<void> {
+    return this.raw.close();
+  }
+}
+
+class InProcessBus implements RawBus {
   private readonly emitter = new EventEmitter();
   private readonly controller = new AbortController();
 
@@ -25,12 +56,12 @@ export class InProcessPubSub implements PubSub {
     this.emitter.setMaxListeners(0);
   }
 
-  async publish(topic: string, payload: unknown): Promise<void> {
+  async publishRaw(topic: string, payload: unknown): Promise<void> {
     // Round-trip through JSON so a payload that would not survive NOTIFY fails here too.
     this.emitter.emit(topic, JSON.parse(JSON.stringify(payload)));
   }
 
-  subscribe(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown> {
+  subscribeRaw(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown> {
     const signals = signal ? AbortSignal.any([signal, this.controller.signal]) : this.controller.signal;
     const it = on(this.emitter, topic, { signal: signals });
     const mapped = (async function* () {
@@ -55,18 +86,19 @@ const EVENTS_CHANNEL = 'roster_events';
  * out to its local subscribers, so a subscriber sees progress of work running on any
  * replica. NOTIFY payloads are limited to 8000 bytes: events carry counts and ids, not data.
  */
-export class PgPubSub implements PubSub {
-  private readonly local = new InProcessPubSub();
+class PgBus implements RawBus {
+  private readonly local = new InProcessBus();
   private unlisten: (() => Promise<void>) | null = null;
 
   private constructor(private readonly database: Database) {}
 
-  static async create(database: Database): Promise<PgPubSub> {
-    const bus = new PgPubSub(database);
+
+  static async create(database: Database): Promise<PgBus> {
+    const bus = new PgBus(database);
     bus.unlisten = await database.listen(EVENTS_CHANNEL, (raw) => {
       try {
         const { topic, payload } = JSON.parse(raw) as { topic: string; payload: unknown };
-        void bus.local.publish(topic, payload);
+        void bus.local.publishRaw(topic, payload);
       } catch {
         // Not ours or truncated: ignore rather than kill the listener.
       }
@@ -74,14 +106,14 @@ export class PgPubSub implements PubSub {
     return bus;
   }
 
-  async publish(topic: string, payload: unknown): Promise<void> {
+  async publishRaw(topic: string, payload: unknown): Promise<void> {
     const message = JSON.stringify({ topic, payload });
     if (Buffer.byteLength(message) > 7900) throw new Error(`event on ${topic} is too large for NOTIFY`);
     await this.database.notify(EVENTS_CHANNEL, message);
   }
 
-  subscribe(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown> {
-    return this.local.subscribe(topic, signal);
+  subscribeRaw(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown> {
+    return this.local.subscribeRaw(topic, signal);
   }
 
   async close(): Promise<void> {
@@ -92,5 +124,5 @@ export class PgPubSub implements PubSub {
 
 /** PostgreSQL may have several replicas: use NOTIFY. PGlite is one process: stay in memory. */
 export async function createPubSub(database: Database): Promise<PubSub> {
-  return database.engine === 'postgres' ? PgPubSub.create(database) : new InProcessPubSub();
+  return new TypedBus(database.engine === 'postgres' ? await PgBus.create(database) : new InProcessBus());
 }

@@ -68,7 +68,7 @@ export function decodeQuotedPrintable(s: string): string {
 
 /** Waits for the n-th (1-based) message to `to` in the local mailbox and returns its first link. */
 export async function waitForMailLink(ts: TestServer, to: string, nth = 1, timeoutMs = 20_000): Promise<string> {
-  const dir = path.join(ts.server.services.env.DATA_DIR, 'mailbox');
+  const dir = path.join(ts.server.env.DATA_DIR, 'mailbox');
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (existsSync(dir)) {

@@ -225,6 +225,8 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   /** The operation is not allowed on a built-in group. */
   | 'BUILT_IN_GROUP'
+  /** A sync run meant to claim a MANUAL MFA user that was claimed or removed meanwhile. */
+  | 'CLAIM_CONFLICT'
   /** The email is already used in this directory (case-insensitive). */
   | 'EMAIL_TAKEN'
   /** The tenant does not hold the entitlement this needs. */
@@ -262,7 +264,9 @@ export type ErrorCode =
   /** The link or token is unknown or malformed. */
   | 'TOKEN_INVALID'
   /** The link or token was already used or has been replaced. */
-  | 'TOKEN_USED';
+  | 'TOKEN_USED'
+  /** The username is already held by another user (usernames compare case-insensitively); in a sync run, by another MFA user or by a selected user who takes precedence. */
+  | 'USERNAME_TAKEN';
 
 /** A limited-availability feature switched on per tenant by the operator. */
 export type FeatureFlag =

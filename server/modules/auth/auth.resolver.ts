@@ -1,7 +1,7 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Public } from '../../shared/auth-guard.js';
-import type { Context, Viewer } from '../../shared/context.js';
-import { viewerOf } from '../../shared/context.js';
+import type { Context, Viewer } from '../../context.js';
+import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
 import { LoginInput, LoginPayload, LogoutPayload, ViewerInfo } from './auth.types.js';
 
@@ -31,7 +31,7 @@ export class AuthResolver {
       const r = await ctx.services.auth.login(input);
       // This request started signed out: the rest of it (the payload's fields) runs as the new viewer.
       ctx.viewer = r.viewer;
-      ctx.loaders = ctx.services.createLoaders(r.viewer.tenantId);
+      ctx.loaders = ctx.loadersFor(r.viewer.tenantId);
       const info = await viewerInfo(ctx, r.viewer, r.expiresAt);
       ctx.log.info({ tenantId: r.viewer.tenantId, userId: r.viewer.userId }, 'admin signed in');
       return { token: r.token, expiresAt: r.expiresAt, viewer: info };

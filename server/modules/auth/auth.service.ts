@@ -1,4 +1,4 @@
-import type { Viewer } from '../../shared/context.js';
+import type { Viewer } from '../../shared/viewer.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { normalizeEmail } from '../../shared/email.js';
 import { verifyPassword } from '../../shared/passwords.js';
@@ -54,6 +54,11 @@ export class AuthService {
     if (!s || s.revoked || !s.isAdmin) return { viewer: null, problem: 'invalid' };
     if (s.expiresAt.getTime() <= Date.now()) return { viewer: null, problem: 'expired' };
     return { viewer: { tenantId: s.tenantId, userId: s.userId, sessionId: s.id }, problem: null };
+  }
+
+  /** Housekeeping: expired and revoked sessions are of no further use. */
+  async purgeExpiredSessions(): Promise<void> {
+    await this.store.purgeExpired();
   }
 
   sessionExpiresAt(viewer: Viewer): Promise<Date | null> {

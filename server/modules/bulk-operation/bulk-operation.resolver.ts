@@ -1,13 +1,9 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../shared/context.js';
-import { viewerOf } from '../../shared/context.js';
+import type { Context } from '../../context.js';
+import { viewerOf } from '../../context.js';
 import { forbidden, toPayload } from '../../shared/errors.js';
 import { fromGlobalId, idOrNoMatch, toGlobalId } from '../../shared/ids.js';
-import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../shared/pagination.js';
-import { liveProgress } from '../../shared/progress.js';
-import { topicFor } from '../../shared/pubsub.js';
 import { User } from '../user/user.types.js';
-import { bulkEvent } from './bulk-operation.service.js';
 import {
   BulkAddUsersToGroupsInput,
   BulkItemOutcome,
@@ -20,7 +16,6 @@ import {
   type BulkOperationRow,
 } from './bulk-operation.types.js';
 
-const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 const decodeUser = (id: string) => fromGlobalId(id, 'User');
 
 @Resolver(() => BulkOperation)
@@ -106,31 +101,13 @@ export class BulkOperationResolver {
     @Arg('after', () => String, { nullable: true, description: 'Cursor.' }) after?: string,
     @Arg('outcome', () => BulkItemOutcome, { nullable: true, description: 'Only this outcome.' }) outcome?: BulkItemOutcome,
   ) {
-    const limit = pageSize(first);
-    const c = decodeCursor(after);
-    const afterSeq = c ? Number(c[0]) : 0;
-    const store = ctx.services.stores.bulk;
-    const rows = await store.items(op.id, outcome ?? null, limit + 1, afterSeq);
-    return toConnection(
-      rows,
-      limit,
-      c !== null,
-      (r) => encodeCursor([r.seq]),
-      () => store.itemCount(op.id, outcome ?? null),
-      (r) => ({ ...r, row: r.seq, userId: r.userId ? toGlobalId('User', r.userId) : null }),
-    );
+    return ctx.services.bulk.results(op.id, { first, after, outcome: outcome ?? null });
   }
 }
 
-async function progress(ctx: Context, globalId: string): Promise<AsyncGenerator<BulkOperationRow>> {
-  const v = viewerOf(ctx);
+async function progress(ctx: Context, globalId: string): Promise<AsyncGenerator<unknown>> {
   const id = fromGlobalId(globalId, 'BulkOperation');
-  const [op] = id ? await ctx.services.stores.bulk.byIds(v.tenantId, [id]) : [];
-  if (!op) throw forbidden('No such bulk operation.');
-  return liveProgress({
-    pubsub: ctx.services.pubsub,
-    topic: topicFor('bulkOperation', op.id),
-    current: async () => bulkEvent((await ctx.services.stores.bulk.byId(op.id))!) as unknown as BulkOperationRow,
-    isTerminal: (s) => TERMINAL.has(s),
-  });
+  const live = id ? await ctx.services.bulk.progress(viewerOf(ctx), id) : null;
+  if (!live) throw forbidden('No such bulk operation.');
+  return live;
 }

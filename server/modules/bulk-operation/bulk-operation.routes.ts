@@ -1,12 +1,8 @@
 import { type Request, type Response, Router } from 'express';
+import { authenticateHeader } from '../../http/authenticate.js';
 import type { Services } from '../../services.js';
 import { fromGlobalId, toGlobalId } from '../../shared/ids.js';
 import { CsvFileError, csvCell, MAX_BYTES } from './csv.js';
-
-function bearer(req: Request): string | undefined {
-  const m = /^Bearer\s+(\S+)$/i.exec(req.header('authorization') ?? '');
-  return m?.[1];
-}
 
 function fail(res: Response, status: number, code: string, message: string) {
   res.status(status).json({ errors: [{ message, extensions: { code } }] });
@@ -66,16 +62,16 @@ export function bulkRoutes(services: Services): Router {
   const router = Router();
 
   router.post('/uploads', async (req, res) => {
-    const resolved = await services.auth.resolveToken(bearer(req));
+    const { viewer } = await authenticateHeader(services.auth, req.header('authorization'));
     // Responding without reading the body is fine: Node discards the rest of an unread body.
-    if (!resolved?.viewer) return fail(res, 401, 'UNAUTHENTICATED', 'Sign in first: send a valid session token.');
+    if (!viewer) return fail(res, 401, 'UNAUTHENTICATED', 'Sign in first: send a valid session token.');
     const declared = Number(req.header('content-length'));
     if (Number.isFinite(declared) && declared > MAX_BYTES) return fail(res, 413, 'PAYLOAD_TOO_LARGE', TOO_LARGE);
     try {
       const { text, size } = await readCsvBody(req);
       if (!text.trim()) return fail(res, 400, 'BAD_USER_INPUT', 'The file is empty.');
       const name = req.header('x-filename') ?? null;
-      const id = await services.bulk.storeUpload(resolved.viewer, text, size, name ? name.slice(0, 200) : null);
+      const id = await services.bulk.storeUpload(viewer, text, size, name ? name.slice(0, 200) : null);
       res.status(201).json({ uploadId: toGlobalId('Upload', id), size });
     } catch (err) {
       if (err instanceof CsvFileError) {
@@ -87,17 +83,17 @@ export function bulkRoutes(services: Services): Router {
   });
 
   router.get('/bulk-operations/:id/results.csv', async (req, res) => {
-    const resolved = await services.auth.resolveToken(bearer(req));
-    if (!resolved?.viewer) return fail(res, 401, 'UNAUTHENTICATED', 'Sign in first: send a valid session token.');
+    const { viewer } = await authenticateHeader(services.auth, req.header('authorization'));
+    if (!viewer) return fail(res, 401, 'UNAUTHENTICATED', 'Sign in first: send a valid session token.');
     const id = fromGlobalId(String(req.params['id']), 'BulkOperation');
-    const [op] = id ? await services.stores.bulk.byIds(resolved.viewer.tenantId, [id]) : [];
+    const op = id ? await services.bulk.get(viewer, id) : null;
     if (!op) return fail(res, 404, 'NOT_FOUND', 'No such bulk operation.');
     res.setHeader('content-type', 'text/csv; charset=utf-8');
     res.setHeader('content-disposition', `attachment; filename="bulk-${op.kind.toLowerCase()}-results.csv"`);
     res.write('row,user_id,reference,email,outcome,error_code,message\n');
     let after = 0;
     for (;;) {
-      const items = await services.stores.bulk.items(op.id, null, 5000, after);
+      const items = await services.bulk.resultItems(op.id, after, 5000);
       if (!items.length) break;
       res.write(
         items

@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { groups, users } from '../../../drizzle/schema/index.js';
-import type { Viewer } from '../../shared/context.js';
+import type { Viewer } from '../../shared/viewer.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
-import { DomainError, ErrorCode } from '../../shared/errors.js';
+import { badUserInput, DomainError, ErrorCode } from '../../shared/errors.js';
+import { toGlobalId } from '../../shared/ids.js';
+import { keysetPage } from '../../shared/pagination.js';
+import { liveProgress } from '../../shared/progress.js';
 import { PermanentJobError, type JobContext, type JobQueue } from '../../shared/jobs/queue.js';
 import { checkPasswordPolicy } from '../../shared/password-policy.js';
 import { hashPassword } from '../../shared/passwords.js';
-import { topicFor, type PubSub } from '../../shared/pubsub.js';
+import type { PubSub } from '../../shared/pubsub.js';
 import { MAX_NAME_LENGTH } from '../../shared/validation.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import { activeAdminCount, assertActiveAdminRemains, lockAdmins } from '../group/admin-guard.js';
@@ -104,6 +107,13 @@ export function bulkEvent(op: BulkOperationRow) {
   return { ...rest, validateOnly: (op.input as { validateOnly?: boolean }).validateOnly === true };
 }
 
+declare module '../../shared/pubsub.js' {
+  interface Topics {
+    /** `bulkOperation:<id>`: the operation's counters and status after each chunk. */
+    bulkOperation: ReturnType<typeof bulkEvent>;
+  }
+}
+
 /**
  * Bulk operations: one job model for all four kinds. Items are processed in chunks; each
  * chunk's effects, its per-item outcomes and the counters commit together, so a resumed job
@@ -125,7 +135,7 @@ export class BulkOperationService {
   }
 
   private async publish(op: BulkOperationRow | null): Promise<void> {
-    if (op) await this.pubsub.publish(topicFor('bulkOperation', op.id), bulkEvent(op));
+    if (op) await this.pubsub.publish('bulkOperation', op.id, bulkEvent(op));
   }
 
   private async create(viewer: Viewer, kind: string, input: unknown, total: number): Promise<BulkOperationRow> {
@@ -223,6 +233,44 @@ export class BulkOperationService {
 
   async purgeUploads(olderThanHours = 24): Promise<void> {
     await this.store.deleteUploads({ olderThanHours });
+  }
+
+  async get(viewer: Viewer, id: string): Promise<BulkOperationRow | null> {
+    const [op] = await this.store.byIds(viewer.tenantId, [id]);
+    return op ?? null;
+  }
+
+  /** A page of per-item outcomes in input order (the caller has authorised the operation). */
+  results(operationId: string, args: { first?: number | null; after?: string | null; outcome: string | null }) {
+    return keysetPage(args, {
+      key: (c) => {
+        const seq = c[0];
+        if (c.length !== 1 || typeof seq !== 'number' || !Number.isInteger(seq)) throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
+        return seq;
+      },
+      fetch: (limit, afterSeq) => this.store.items(operationId, args.outcome, limit, afterSeq ?? 0),
+      cursorOf: (r) => [r.seq],
+      count: () => this.store.itemCount(operationId, args.outcome),
+      map: (r) => ({ ...r, row: r.seq, userId: r.userId ? toGlobalId('User', r.userId) : null }),
+    });
+  }
+
+  /** Outcomes after `afterSeq`, for the results download. */
+  resultItems(operationId: string, afterSeq: number, limit: number): Promise<BulkItemRow[]> {
+    return this.store.items(operationId, null, limit, afterSeq);
+  }
+
+  /** The operation's state now, then its progress events until it ends; null when not in this tenant. */
+  async progress(viewer: Viewer, id: string) {
+    const op = await this.get(viewer, id);
+    if (!op) return null;
+    return liveProgress({
+      pubsub: this.pubsub,
+      kind: 'bulkOperation',
+      id: op.id,
+      current: async () => bulkEvent((await this.store.byId(op.id))!),
+      isTerminal: (e) => TERMINAL.has(e.status),
+    });
   }
 
   async cancel(viewer: Viewer, id: string): Promise<BulkOperationRow> {

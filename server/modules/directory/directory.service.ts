@@ -1,4 +1,4 @@
-import type { Viewer } from '../../shared/context.js';
+import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
 import { checkName } from '../../shared/validation.js';

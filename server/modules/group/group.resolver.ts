@@ -1,7 +1,7 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { toPayload } from '../../shared/errors.js';
-import type { Context } from '../../shared/context.js';
-import { viewerOf } from '../../shared/context.js';
+import type { Context } from '../../context.js';
+import { viewerOf } from '../../context.js';
 import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import { Directory, type DirectoryRow } from '../directory/directory.types.js';

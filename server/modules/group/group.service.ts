@@ -1,4 +1,4 @@
-import type { Viewer } from '../../shared/context.js';
+import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
 import { DomainError, ErrorCode, type UserError } from '../../shared/errors.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';

@@ -1,8 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { toPayload } from '../../shared/errors.js';
 import { idOrNoMatch } from '../../shared/ids.js';
-import type { Context } from '../../shared/context.js';
-import { viewerOf } from '../../shared/context.js';
+import type { Context } from '../../context.js';
+import { viewerOf } from '../../context.js';
 import { toGlobalId } from '../../shared/ids.js';
 import {
   CreateIdentityProviderInput,

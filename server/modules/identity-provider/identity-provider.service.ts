@@ -1,4 +1,4 @@
-import type { Viewer } from '../../shared/context.js';
+import type { Viewer } from '../../shared/viewer.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 

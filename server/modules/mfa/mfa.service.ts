@@ -1,4 +1,4 @@
-import type { Viewer } from '../../shared/context.js';
+import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';

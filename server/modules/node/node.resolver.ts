@@ -1,5 +1,5 @@
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../shared/context.js';
+import type { Context } from '../../context.js';
 import { parseGlobalId } from '../../shared/ids.js';
 import { Node } from './node.types.js';
 

@@ -1,11 +1,8 @@
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../shared/context.js';
-import { viewerOf } from '../../shared/context.js';
+import type { Context } from '../../context.js';
+import { viewerOf } from '../../context.js';
 import { badUserInput, forbidden, toPayload } from '../../shared/errors.js';
 import { idOrNoMatch, toGlobalId, fromGlobalId } from '../../shared/ids.js';
-import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../shared/pagination.js';
-import { liveProgress } from '../../shared/progress.js';
-import { topicFor } from '../../shared/pubsub.js';
 import { configOf } from './provisioning.service.js';
 import {
   CreateProvisioningInput,
@@ -30,7 +27,6 @@ import {
 } from './provisioning.types.js';
 import { percentOf, runEvent, runFromEvent } from './sync.service.js';
 
-const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'AWAITING_APPROVAL']);
 
 function listLimit(limit: number | null | undefined): number {
   if (limit == null) return 100;
@@ -180,14 +176,7 @@ export class ProvisioningResolver {
 }
 
 async function runsPage(ctx: Context, provisioningId: string, first?: number | null, after?: string | null) {
-  const v = viewerOf(ctx);
-  const limit = pageSize(first);
-  const c = decodeCursor(after);
-  const cur: [string, string] | null = c ? [String(c[0]), String(c[1])] : null;
-  const rows = await ctx.services.stores.provisionings.runsPage(v.tenantId, provisioningId, limit + 1, cur);
-  return toConnection(rows, limit, cur !== null, (r) => encodeCursor([r.createdAt.toISOString(), r.id]), () =>
-    ctx.services.stores.provisionings.runsCount(v.tenantId, provisioningId),
-  );
+  return ctx.services.syncs.runsPage(viewerOf(ctx), provisioningId, { first, after });
 }
 
 @Resolver(() => SyncRun)
@@ -287,19 +276,12 @@ export class SyncRunResolver {
  * read the run itself — uncached, since one subscription's context sees many events.
  */
 async function freshRun(ctx: Context, id: string): Promise<SyncRunRow | null> {
-  const [r] = await ctx.services.stores.provisionings.runsByIds(viewerOf(ctx).tenantId, [id]);
-  return r ?? null;
+  return ctx.services.syncs.run(viewerOf(ctx), id);
 }
 
 async function progress(ctx: Context, runGlobalId: string): Promise<AsyncGenerator<ReturnType<typeof runEvent>>> {
-  const v = viewerOf(ctx);
   const id = fromGlobalId(runGlobalId, 'SyncRun');
-  const current = id ? (await ctx.services.stores.provisionings.runsByIds(v.tenantId, [id]))[0] : undefined;
-  if (!current) throw forbidden('No such sync run.');
-  return liveProgress({
-    pubsub: ctx.services.pubsub,
-    topic: topicFor('syncRun', current.id),
-    current: async () => runEvent((await ctx.services.stores.provisionings.runById(current.id))!),
-    isTerminal: (s) => TERMINAL.has(s),
-  });
+  const live = id ? await ctx.services.syncs.progress(viewerOf(ctx), id) : null;
+  if (!live) throw forbidden('No such sync run.');
+  return live;
 }

@@ -1,10 +1,12 @@
-import type { Viewer } from '../../shared/context.js';
+import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
-import { DomainError, ErrorCode } from '../../shared/errors.js';
+import { badUserInput, DomainError, ErrorCode } from '../../shared/errors.js';
+import { keysetPage } from '../../shared/pagination.js';
+import { liveProgress } from '../../shared/progress.js';
 import { toGlobalId } from '../../shared/ids.js';
 import { PermanentJobError, type JobContext, type JobQueue, type JobRow } from '../../shared/jobs/queue.js';
 import type { Logger } from '../../shared/logger.js';
-import { topicFor, type PubSub } from '../../shared/pubsub.js';
+import type { PubSub } from '../../shared/pubsub.js';
 import type { MfaService } from '../mfa/mfa.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import { configOf } from './provisioning.service.js';
@@ -100,6 +102,13 @@ export function runEvent(r: SyncRunRow) {
     finishedAt: r.finishedAt,
     stagingCleared: r.stagingCleared,
   };
+}
+
+declare module '../../shared/pubsub.js' {
+  interface Topics {
+    /** `syncRun:<id>`: the run's counts and phase after each chunk and on a heartbeat. */
+    syncRun: ReturnType<typeof runEvent>;
+  }
 }
 
 /** Turns an event back into the row shape the SyncRun resolvers read (dates were serialised). */
@@ -227,7 +236,7 @@ export class SyncService {
   }
 
   private async publish(run: SyncRunRow | null): Promise<void> {
-    if (run) await this.pubsub.publish(topicFor('syncRun', run.id), runEvent(run));
+    if (run) await this.pubsub.publish('syncRun', run.id, runEvent(run));
   }
 
   /** Starts a run, or returns the active one. Safe under any number of concurrent calls and replicas. */
@@ -252,6 +261,38 @@ export class SyncService {
     });
     if (created) await this.publish(run);
     return run;
+  }
+
+  /** A run of this tenant, read fresh (uncached). */
+  async run(viewer: Viewer, id: string): Promise<SyncRunRow | null> {
+    const [r] = await this.store.runsByIds(viewer.tenantId, [id]);
+    return r ?? null;
+  }
+
+  /** Runs of a provisioning, newest first. */
+  runsPage(viewer: Viewer, provisioningId: string, args: { first?: number | null; after?: string | null }) {
+    return keysetPage(args, {
+      key: (c) => {
+        if (c.length !== 2 || typeof c[0] !== 'string' || typeof c[1] !== 'string') throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
+        return [c[0], c[1]] as [string, string];
+      },
+      fetch: (limit, cur) => this.store.runsPage(viewer.tenantId, provisioningId, limit, cur),
+      cursorOf: (r) => [r.createdAt.toISOString(), r.id],
+      count: () => this.store.runsCount(viewer.tenantId, provisioningId),
+    });
+  }
+
+  /** The run's state now, then its progress events until it ends or waits for approval; null when not in this tenant. */
+  async progress(viewer: Viewer, id: string) {
+    const current = await this.run(viewer, id);
+    if (!current) return null;
+    return liveProgress({
+      pubsub: this.pubsub,
+      kind: 'syncRun',
+      id: current.id,
+      current: async () => runEvent((await this.store.runById(current.id))!),
+      isTerminal: (e) => ['COMPLETED', 'FAILED', 'CANCELLED', 'AWAITING_APPROVAL'].includes(e.status),
+    });
   }
 
   manual(viewer: Viewer, provisioningId: string): Promise<SyncRunRow> {

@@ -1,6 +1,6 @@
 import { Ctx, FieldResolver, Query, Resolver, Root, ID } from 'type-graphql';
-import type { Context } from '../../shared/context.js';
-import { viewerOf } from '../../shared/context.js';
+import type { Context } from '../../context.js';
+import { viewerOf } from '../../context.js';
 import { toGlobalId } from '../../shared/ids.js';
 import { Tenant, type TenantRow } from './tenant.types.js';
 

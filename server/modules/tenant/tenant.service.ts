@@ -2,7 +2,7 @@ import { DomainError, ErrorCode, userError, type UserError } from '../../shared/
 import { checkPasswordPolicy } from '../../shared/password-policy.js';
 import { generatePassword, hashPassword } from '../../shared/passwords.js';
 import { normalizeEmail, isValidEmail } from '../../shared/email.js';
-import type { Viewer } from '../../shared/context.js';
+import type { Viewer } from '../../shared/viewer.js';
 import { Entitlement, FeatureFlag, type TenantRow } from './tenant.types.js';
 import type { CreatedTenant, TenantStore } from './tenant.store.js';
 

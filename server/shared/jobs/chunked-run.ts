@@ -1,0 +1,138 @@
+import type { Db, Executor } from '../db.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * The one engine for checkpointed, chunked background work (bulk operations, sync runs).
+ *
+ * A run is a row (its state and checkpoint) advanced by a sequence of short transactions,
+ * "chunks". Each chunk:
+ *   1. optionally prepares outside any transaction (e.g. password hashing, which must not
+ *      hold a connection or row locks for a second),
+ *   2. opens a transaction, locks the run row (`lock`, `SELECT … FOR UPDATE`) and checks that
+ *      the run is still active and still this job's (`lock` returns null otherwise): a cancel,
+ *      an approval or another worker's claim takes the same row lock, so it is seen at the
+ *      very next chunk and never overwritten,
+ *   3. does one bounded step and writes its effects *and* the checkpoint in that transaction,
+ *      so a chunk that committed is never repeated and one that did not left nothing behind.
+ *
+ * The engine also owns what every such loop needs and used to be written twice: progress
+ * publishing (after a chunk, at most every `publishEveryMs` unless the phase changed or the
+ * run ended, plus a heartbeat so a long phase still shows life), chunk pacing (a chunk slower
+ * than `targetMs` narrows the next ones, quick ones widen up to `maxPace`), and the only
+ * PGlite-specific courtesy: PGlite is one connection in this process, so before each chunk the
+ * engine yields to queued requests and after it pauses for a third of the chunk's time.
+ */
+export interface ChunkedWork<R, P = undefined> {
+  /** Locks the run row in `tx` and returns it when this job may still advance it; null otherwise. */
+  lock(tx: Executor): Promise<R | null>;
+  /** Whether the run still has chunks to do (e.g. status RUNNING). */
+  isActive(run: R): boolean;
+  /** Work outside the transaction before a chunk, from the last committed state. */
+  prepare?(run: R, pace: number): Promise<P>;
+  /**
+   * One chunk in `tx`, on the locked row: apply the step and write the checkpoint; returns the
+   * run as committed. `pace` scales the chunk (1 = the nominal size).
+   */
+  step(tx: Executor, run: R, prepared: P, pace: number): Promise<R>;
+  /** Publishes the run's progress (best effort: failures are logged, never thrown). */
+  publish(run: R): Promise<void>;
+  /** The run's phase: a new phase resets the pace and is published at once. */
+  phaseOf?(run: R): string;
+}
+
+export interface ChunkedRunOptions {
+  /** PGlite shares one connection with API requests: yield before and pause after each chunk. */
+  sharesOneConnection: boolean;
+  /** Chunk duration to aim at; slower chunks narrow the next ones. */
+  targetMs?: number;
+  /** Upper bound of the pace multiplier. */
+  maxPace?: number;
+  publishEveryMs?: number;
+  heartbeatMs?: number;
+}
+
+export type ChunkedRunOutcome<R> =
+  /** The run is no longer active (finished, stopped for approval, failed by its own step). */
+  | { kind: 'done'; run: R; slowestChunkMs: Record<string, number> }
+  /** The row vanished, ended or was handed to another job while this one worked. */
+  | { kind: 'gone'; run: R };
+
+/** Thrown when the job's signal is aborted (shutdown, lost lease): the queue retries from the checkpoint. */
+export class RunInterrupted extends Error {
+  override name = 'RunInterrupted';
+}
+
+export function yieldTurn(sharesOneConnection: boolean): Promise<void> {
+  return new Promise((resolve) => (sharesOneConnection ? setTimeout(resolve, 1) : setImmediate(resolve)));
+}
+
+export class ChunkedRunner {
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+    private readonly opts: ChunkedRunOptions,
+  ) {}
+
+  /** Whether this runner shares PGlite's one connection (read loops outside runs pace themselves too). */
+  get sharesOneConnection(): boolean {
+    return this.opts.sharesOneConnection;
+  }
+
+  /** Drives `work` chunk after chunk from `initial` until it is no longer active or is taken away. */
+  async run<R, P = undefined>(initial: R, work: ChunkedWork<R, P>, signal: AbortSignal): Promise<ChunkedRunOutcome<R>> {
+    const targetMs = this.opts.targetMs ?? 200;
+    const maxPace = this.opts.maxPace ?? 4;
+    const publishEveryMs = this.opts.publishEveryMs ?? 250;
+    const phaseOf = work.phaseOf ?? (() => '');
+    let latest = initial;
+    let lastPublished = 0;
+    let lastPhase: string | null = null;
+    const publish = async (force: boolean) => {
+      const now = Date.now();
+      const phase = phaseOf(latest);
+      if (!force && phase === lastPhase && now - lastPublished < publishEveryMs) return;
+      lastPublished = now;
+      lastPhase = phase;
+      try {
+        await work.publish(latest);
+      } catch (err) {
+        this.log.warn({ err }, 'progress publish failed');
+      }
+    };
+    // A heartbeat, so a subscriber sees at least one event a second even in a long chunk.
+    const heartbeat = setInterval(() => void publish(true), this.opts.heartbeatMs ?? 500);
+    heartbeat.unref();
+    const slowest: Record<string, number> = {};
+    let pace = 1;
+    try {
+      await publish(true);
+      while (work.isActive(latest)) {
+        if (signal.aborted) throw new RunInterrupted('interrupted');
+        // Let requests waiting for PGlite's single connection go first.
+        await yieldTurn(this.opts.sharesOneConnection);
+        const prepared = (work.prepare ? await work.prepare(latest, pace) : undefined) as P;
+        const phase = phaseOf(latest);
+        const t0 = Date.now();
+        const next = await this.db.transaction(async (tx) => {
+          const locked = await work.lock(tx);
+          if (!locked || !work.isActive(locked)) return { gone: true as const, run: locked };
+          return { gone: false as const, run: await work.step(tx, locked, prepared, pace) };
+        });
+        const ms = Date.now() - t0;
+        if (next.gone) return { kind: 'gone', run: next.run ?? latest };
+        latest = next.run;
+        slowest[phase] = Math.max(slowest[phase] ?? 0, ms);
+        if (phaseOf(latest) !== phase) pace = 1;
+        else if (ms > targetMs) pace = Math.max(1 / 256, pace * Math.max(0.25, targetMs / ms));
+        else if (ms < targetMs / 2) pace = Math.min(maxPace, pace * 2);
+        await publish(!work.isActive(latest));
+        // PGlite is one connection in this process: between chunks, leave it to requests for a
+        // while (a third of the chunk's time), or they queue behind chunk after chunk.
+        if (this.opts.sharesOneConnection) await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.round(ms / 3))));
+      }
+      return { kind: 'done', run: latest, slowestChunkMs: slowest };
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+}

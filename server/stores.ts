@@ -1,0 +1,33 @@
+import type { Db } from './shared/db.js';
+import { AuthStore } from './modules/auth/auth.store.js';
+import { BulkOperationStore } from './modules/bulk-operation/bulk-operation.store.js';
+import { DirectoryStore } from './modules/directory/directory.store.js';
+import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
+import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
+import { InvitationStore } from './modules/invitation/invitation.store.js';
+import { MfaStore } from './modules/mfa/mfa.store.js';
+import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
+import { SyncStore } from './modules/provisioning/sync.store.js';
+import { TenantStore } from './modules/tenant/tenant.store.js';
+import { UserStore, UserWriteStore } from './modules/user/user.store.js';
+
+/** Every store, built once per process over one database handle. Only services and loaders see them. */
+export function createStores(db: Db) {
+  return {
+    tenants: new TenantStore(db),
+    directories: new DirectoryStore(db),
+    users: new UserStore(db),
+    userWrites: new UserWriteStore(db),
+    groups: new GroupStore(db),
+    groupWrites: new GroupWriteStore(db),
+    invitations: new InvitationStore(db),
+    mfa: new MfaStore(db),
+    provisionings: new ProvisioningStore(db),
+    sync: new SyncStore(),
+    bulk: new BulkOperationStore(db),
+    identityProviders: new IdentityProviderStore(db),
+    auth: new AuthStore(db),
+  };
+}
+
+export type Stores = ReturnType<typeof createStores>;
