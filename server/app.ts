@@ -246,6 +246,7 @@ export async function startServer(opts: {
         composition.stopWorkers();
         if (housekeeping) clearInterval(housekeeping);
         await jobs.stop();
+        composition.closeConnections();
         await pubsub.close();
       })();
       return closing;

@@ -43,6 +43,8 @@ export interface Composition {
   /** Starts the scheduler (the job queue is started by the caller). */
   startWorkers(): void;
   stopWorkers(): void;
+  /** Closes outgoing connections (the SMTP transport); call after the job queue has stopped. */
+  closeConnections(): void;
   /** Hourly, idempotent clean-up: expired sessions, old finished jobs, stale uploads. */
   housekeeping(): Promise<void>;
 }
@@ -52,7 +54,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
   const { env, database, log, pubsub, jobs } = deps;
   const db = database.db;
   const stores = createStores(db);
-  const mail = new MailService(db, jobs, log.child({ component: 'mail' }), {
+  const mail = new MailService(stores.mail, jobs, log.child({ component: 'mail' }), {
     smtpUrl: env.SMTP_URL,
     from: env.MAIL_FROM,
     mailboxDir: path.resolve(env.DATA_DIR, 'mailbox'),
@@ -99,6 +101,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail }),
     startWorkers: () => syncs.startScheduler(env.SYNC_TICK_MS),
     stopWorkers: () => syncs.stopScheduler(),
+    closeConnections: () => mail.close(),
     housekeeping: async () => {
       await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads()]);
     },

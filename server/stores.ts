@@ -5,6 +5,7 @@ import { DirectoryStore } from './modules/directory/directory.store.js';
 import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
 import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
 import { InvitationStore } from './modules/invitation/invitation.store.js';
+import { MailStore } from './modules/mail/mail.store.js';
 import { MfaStore } from './modules/mfa/mfa.store.js';
 import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
 import { SyncStore } from './modules/provisioning/sync.store.js';
@@ -21,6 +22,7 @@ export function createStores(db: Db) {
     groups: new GroupStore(db),
     groupWrites: new GroupWriteStore(db),
     invitations: new InvitationStore(db),
+    mail: new MailStore(db),
     mfa: new MfaStore(db),
     provisionings: new ProvisioningStore(db),
     sync: new SyncStore(),

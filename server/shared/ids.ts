@@ -30,10 +30,6 @@ export function fromGlobalId(globalId: string, type: string): string | null {
   return parsed && parsed.type === type ? parsed.id : null;
 }
 
-export function isUuid(v: string): boolean {
-  return UUID.test(v);
-}
-
 /** Stands in for an id that did not decode: a valid uuid that matches no row, so the lookup says "not found". */
 export const NO_MATCH = '00000000-0000-0000-0000-000000000000';
 

@@ -37,8 +37,4 @@ export class DirectoryService {
       this.store.insertWithUsersGroup({ tenantId: viewer.tenantId, name, kind: input.kind, description: input.description?.trim() || null }, tx),
     );
   }
-
-  cloudDirectory(viewer: Viewer): Promise<DirectoryRow> {
-    return this.store.cloud(viewer.tenantId);
-  }
 }

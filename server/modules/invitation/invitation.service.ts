@@ -105,8 +105,22 @@ export class InvitationService {
           });
           continue;
         }
+        // A portal signs users in against its own directory: a link to another directory's
+        // portal would activate an account that portal can never sign in.
+        if (chosen.directoryId !== u.directoryId) {
+          results.set(item.userId, {
+            ok: false,
+            error: userError(ErrorCode.INVALID_INPUT, 'The identity provider belongs to another directory than the user.', ['input', 'identityProviderId']),
+          });
+          continue;
+        }
         idp = chosen;
-      } else if (u.identityProviderId && idpById.has(u.identityProviderId) && (selection || idpById.get(u.identityProviderId)!.isDefault)) {
+      } else if (
+        u.identityProviderId &&
+        idpById.has(u.identityProviderId) &&
+        idpById.get(u.identityProviderId)!.directoryId === u.directoryId &&
+        (selection || idpById.get(u.identityProviderId)!.isDefault)
+      ) {
         idp = idpById.get(u.identityProviderId)!;
       }
       planned.push({ item, token: newToken('inv'), idp, email: u.email, firstName: u.firstName });

@@ -20,6 +20,7 @@ export interface InviteTarget {
   email: string | null;
   firstName: string;
   status: string;
+  directoryId: string;
   identityProviderId: string | null;
 }
 
@@ -29,7 +30,7 @@ export class InvitationStore {
   async targets(tenantId: string, userIds: readonly string[], tx: Executor = this.db): Promise<InviteTarget[]> {
     if (!userIds.length) return [];
     return tx
-      .select({ id: users.id, email: users.email, firstName: users.firstName, status: users.status, identityProviderId: users.identityProviderId })
+      .select({ id: users.id, email: users.email, firstName: users.firstName, status: users.status, directoryId: users.directoryId, identityProviderId: users.identityProviderId })
       .from(users)
       .where(and(eq(users.tenantId, tenantId), inArray(users.id, [...userIds])));
   }
@@ -37,7 +38,7 @@ export class InvitationStore {
   async tenantAndIdps(tenantId: string, tx: Executor = this.db) {
     const [tenant] = await tx.select({ name: tenants.name, slug: tenants.slug, features: tenants.features }).from(tenants).where(eq(tenants.id, tenantId));
     const idps = await tx
-      .select({ id: identityProviders.id, name: identityProviders.name, isDefault: identityProviders.isDefault })
+      .select({ id: identityProviders.id, name: identityProviders.name, isDefault: identityProviders.isDefault, directoryId: identityProviders.directoryId })
       .from(identityProviders)
       .where(eq(identityProviders.tenantId, tenantId));
     return { tenant: tenant!, idps };

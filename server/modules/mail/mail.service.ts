@@ -1,11 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { and, eq, inArray, sql } from 'drizzle-orm';
 import nodemailer, { type Transporter } from 'nodemailer';
-import { mailOutbox } from '../../../drizzle/schema/index.js';
-import type { Db, Executor } from '../../shared/db.js';
+import type { Executor } from '../../shared/db.js';
 import type { JobContext, JobQueue } from '../../shared/jobs/queue.js';
 import type { Logger } from '../../shared/logger.js';
+import type { MailStore, OutboxRow } from './mail.store.js';
 import { render, type MailTemplate } from './mail.templates.js';
 
 export const MAIL_QUEUE = 'mail.deliver';
@@ -35,7 +34,7 @@ export class MailService {
   private transport: Transporter | null = null;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: MailStore,
     private readonly jobs: JobQueue,
     private readonly log: Logger,
     private readonly opts: { smtpUrl?: string; from: string; mailboxDir: string },
@@ -53,23 +52,13 @@ export class MailService {
   /** Many messages in one INSERT (bulk operations, sync runs); returns their outbox ids in order. */
   async queueMany(tx: Executor, messages: MailMessage[]): Promise<string[]> {
     if (!messages.length) return [];
-    const rows = await tx
-      .insert(mailOutbox)
-      .values(
-        messages.map((m) => {
-          const r = render(m);
-          return {
-            tenantId: m.tenantId,
-            toAddress: m.to,
-            template: m.template,
-            subject: r.subject,
-            textBody: r.text,
-            htmlBody: r.html,
-            reference: m.reference ?? null,
-          };
-        }),
-      )
-      .returning({ id: mailOutbox.id, tenantId: mailOutbox.tenantId });
+    const rows = await this.store.insertMany(
+      messages.map((m) => {
+        const r = render(m);
+        return { tenantId: m.tenantId, toAddress: m.to, template: m.template, subject: r.subject, textBody: r.text, htmlBody: r.html, reference: m.reference ?? null };
+      }),
+      tx,
+    );
     // One delivery job per batch of messages: a 100k-user sync makes 2k jobs, not 100k.
     const batches: { queue: string; tenantId: string; payload: { outboxIds: string[] }; maxAttempts: number }[] = [];
     for (let i = 0; i < rows.length; i += MAIL_BATCH) {
@@ -81,19 +70,9 @@ export class MailService {
   }
 
   /** Latest delivery status per reference, tenant-scoped. */
-  async statusByReferences(tenantId: string, references: readonly string[], tx: Executor = this.db): Promise<Map<string, MailStatus>> {
+  async statusByReferences(tenantId: string, references: readonly string[]): Promise<Map<string, MailStatus>> {
     if (!references.length) return new Map();
-    const rows = await tx
-      .select({
-        reference: mailOutbox.reference,
-        status: mailOutbox.status,
-        sentAt: mailOutbox.sentAt,
-        lastError: mailOutbox.lastError,
-        createdAt: mailOutbox.createdAt,
-      })
-      .from(mailOutbox)
-      .where(and(eq(mailOutbox.tenantId, tenantId), inArray(mailOutbox.reference, [...references])))
-      .orderBy(sql`${mailOutbox.createdAt} asc`);
+    const rows = await this.store.statusRows(tenantId, references);
     const out = new Map<string, MailStatus>();
     for (const r of rows) {
       out.set(r.reference!, { reference: r.reference!, status: r.status as MailStatus['status'], sentAt: r.sentAt, lastError: r.lastError });
@@ -114,10 +93,7 @@ export class MailService {
    */
   private async deliver({ job, log, signal }: JobContext): Promise<void> {
     const ids = (job.payload as { outboxIds: string[] }).outboxIds;
-    const pending = await this.db
-      .select()
-      .from(mailOutbox)
-      .where(and(inArray(mailOutbox.id, ids), eq(mailOutbox.status, 'pending')));
+    const pending = await this.store.pending(ids);
     let firstError: unknown = null;
     for (const m of pending) {
       if (signal.aborted) throw new Error('mail delivery interrupted');
@@ -127,21 +103,14 @@ export class MailService {
         firstError ??= err;
         const message = err instanceof Error ? err.message : String(err);
         const giveUp = job.attempts >= job.maxAttempts;
-        await this.db
-          .update(mailOutbox)
-          .set({
-            attempts: sql`${mailOutbox.attempts} + 1`,
-            lastError: message.slice(0, 500),
-            ...(giveUp ? { status: 'failed', textBody: null, htmlBody: null } : {}),
-          })
-          .where(eq(mailOutbox.id, m.id));
+        await this.store.markAttemptFailed(m.id, message, giveUp);
         log.warn({ to: m.toAddress, attempt: job.attempts, err: message }, 'mail delivery failed');
       }
     }
     if (firstError) throw firstError;
   }
 
-  private async sendOne(m: typeof mailOutbox.$inferSelect): Promise<void> {
+  private async sendOne(m: OutboxRow): Promise<void> {
     const info = (await this.getTransport().sendMail({
       from: this.opts.from,
       to: m.toAddress,
@@ -157,13 +126,12 @@ export class MailService {
       // Development only (no SMTP): the spec asks for the link in the log so it can be followed.
       this.log.info({ to: m.toAddress, template: m.template, file, link }, 'mail written to local mailbox');
     }
-    await this.db
-      .update(mailOutbox)
-      .set({ status: 'sent', sentAt: new Date(), attempts: sql`${mailOutbox.attempts} + 1`, textBody: null, htmlBody: null, lastError: null })
-      .where(eq(mailOutbox.id, m.id));
+    await this.store.markSent(m.id);
   }
 
+  /** Closes the SMTP transport (its pooled connections) at shutdown, after the job queue stopped. */
   close(): void {
     this.transport?.close();
+    this.transport = null;
   }
 }
