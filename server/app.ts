@@ -10,7 +10,6 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { sql } from 'drizzle-orm';
 import type { Env } from './env.js';
 import { getSchema } from './schema.js';
 import { createServices, type Services } from './services.js';
@@ -171,7 +170,7 @@ export async function startServer(opts: {
       return;
     }
     try {
-      await database.db.execute(sql`select 1`);
+      await database.ping();
       res.json({ status: 'ready', database: database.engine });
     } catch (err) {
       log.warn({ err }, 'readiness check failed');

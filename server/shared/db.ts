@@ -25,6 +25,8 @@ export interface Database {
   /** LISTEN on a channel; returns an unlisten function. Used by the cross-replica pubsub. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
+  /** One round trip (`select 1`): readiness checks. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,9 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     async notify(channel, payload) {
       await client.query('select pg_notify($1, $2)', [channel, payload]);
     },
+    async ping() {
+      await client.query('select 1');
+    },
     async close() {
       await client.close();
     },
@@ -97,6 +102,9 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     },
     async notify(channel, payload) {
       await client`select pg_notify(${channel}, ${payload})`;
+    },
+    async ping() {
+      await client`select 1`;
     },
     async close() {
       await client.end({ timeout: 5 });

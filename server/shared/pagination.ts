@@ -115,6 +115,30 @@ export function lazy<T>(fn: () => Promise<T>): PromiseLike<T> {
   };
 }
 
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function badCursor(): never {
+  throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
+}
+
+/**
+ * The usual cursor key: a sort value (string) and the row's uuid as tie-breaker. Validated
+ * here, before any SQL, so a decodable but malformed cursor is the client's error, not a
+ * database cast failure.
+ */
+export function sortValueAndIdKey(values: (string | number | null)[]): [string, string] {
+  const [value, id] = values;
+  if (values.length !== 2 || typeof value !== 'string' || typeof id !== 'string' || !UUID_SHAPE.test(id)) badCursor();
+  return [value, id];
+}
+
+/** A cursor key that is one non-negative integer (e.g. a row number). */
+export function integerKey(values: (string | number | null)[]): number {
+  const [n] = values;
+  if (values.length !== 1 || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) badCursor();
+  return n;
+}
+
 /**
  * One keyset page: validates `first` and `after`, fetches `limit + 1` rows after the decoded
  * cursor key, and builds the connection (with a lazy `totalCount`). `key` turns the decoded

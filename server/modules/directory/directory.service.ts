@@ -2,7 +2,7 @@ import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
 import { checkName } from '../../shared/validation.js';
-import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';
+import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import type { DirectoryStore } from './directory.store.js';
 import type { DirectoryRow } from './directory.types.js';
 
@@ -13,17 +13,12 @@ export class DirectoryService {
   ) {}
 
   async list(viewer: Viewer, args: { first?: number | null; after?: string | null }): Promise<ConnectionShape<DirectoryRow>> {
-    const limit = pageSize(args.first);
-    const c = decodeCursor(args.after);
-    const after = c ? { name: String(c[0]), id: String(c[1]) } : null;
-    const rows = await this.store.page(viewer.tenantId, limit + 1, after);
-    return toConnection(
-      rows,
-      limit,
-      after !== null,
-      (r) => encodeCursor([r.name.toLowerCase(), r.id]),
-      () => this.store.count(viewer.tenantId),
-    );
+    return keysetPage(args, {
+      key: sortValueAndIdKey,
+      fetch: (limit, after) => this.store.page(viewer.tenantId, limit, after ? { name: after[0], id: after[1] } : null),
+      cursorOf: (r) => [r.name.toLowerCase(), r.id],
+      count: () => this.store.count(viewer.tenantId),
+    });
   }
 
   async create(viewer: Viewer, input: { name: string; kind: string; description?: string | null }): Promise<DirectoryRow> {

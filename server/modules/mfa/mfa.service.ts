@@ -2,7 +2,7 @@ import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
-import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';
+import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { checkName } from '../../shared/validation.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
@@ -23,21 +23,21 @@ export class MfaService {
   ) {}
 
   async list(viewer: Viewer, args: { first?: number | null; after?: string | null; filter: MfaUserFilter }): Promise<ConnectionShape<MfaUserRow>> {
-    const limit = pageSize(args.first);
-    const c = decodeCursor(args.after);
-    const after: [string, string] | null = c ? [String(c[0]), String(c[1])] : null;
-    const rows = await this.store.page(viewer.tenantId, args.filter, limit + 1, after);
-    return toConnection(rows, limit, after !== null, (r) => encodeCursor([r.username.toLowerCase(), r.id]), () =>
-      this.store.count(viewer.tenantId, args.filter),
-    );
+    return keysetPage(args, {
+      key: sortValueAndIdKey,
+      fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after),
+      cursorOf: (r) => [r.username.toLowerCase(), r.id],
+      count: () => this.store.count(viewer.tenantId, args.filter),
+    });
   }
 
   async listGroups(viewer: Viewer, args: { first?: number | null; after?: string | null; filter: MfaGroupFilter }): Promise<ConnectionShape<MfaGroupRow>> {
-    const limit = pageSize(args.first);
-    const c = decodeCursor(args.after);
-    const after: [string, string] | null = c ? [String(c[0]), String(c[1])] : null;
-    const rows = await this.store.groupPage(viewer.tenantId, args.filter, limit + 1, after);
-    return toConnection(rows, limit, after !== null, (r) => encodeCursor([r.name.toLowerCase(), r.id]), () => this.store.groupCount(viewer.tenantId, args.filter));
+    return keysetPage(args, {
+      key: sortValueAndIdKey,
+      fetch: (limit, after) => this.store.groupPage(viewer.tenantId, args.filter, limit, after),
+      cursorOf: (r) => [r.name.toLowerCase(), r.id],
+      count: () => this.store.groupCount(viewer.tenantId, args.filter),
+    });
   }
 
   async createManual(
