@@ -1,20 +1,25 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { hashToken } from '../server/shared/tokens.js';
-import { gql, seedTenant, startTestServer, type TestServer } from './support/harness.js';
+import { gql, seedTenant, type TestServer } from './support/harness.js';
+import { rosterTest } from './support/fixtures.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
-async function raw(body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+async function raw(ts: TestServer, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   const res = await fetch(ts.url, { method: 'POST', headers, body });
   const text = await res.text();
-  return { status: res.status, text, json: (() => { try { return JSON.parse(text) as any; } catch { return null; } })() };
+  return {
+    status: res.status,
+    text,
+    json: (() => {
+      try {
+        return JSON.parse(text) as any;
+      } catch {
+        return null;
+      }
+    })(),
+  };
 }
 
 function noLeaks(text: string) {
@@ -23,39 +28,39 @@ function noLeaks(text: string) {
 }
 
 describe('bad input gets clear, coded errors and no internals', () => {
-  it('malformed JSON body', async () => {
-    const r = await raw('{"query": "{ viewer { user { id } } }"');
+  test('malformed JSON body', async ({ server: ts }) => {
+    const r = await raw(ts, '{"query": "{ viewer { user { id } } }"');
     expect(r.status).toBe(400);
     expect(r.json.errors[0].extensions.code).toBe('BAD_REQUEST');
     expect(r.json.errors[0].message).toMatch(/malformed json/i);
     noLeaks(r.text);
   });
 
-  it('an unsupported content type', async () => {
-    const r = await raw('query { viewer { user { id } } }', { 'content-type': 'text/plain' });
+  test('an unsupported content type', async ({ server: ts }) => {
+    const r = await raw(ts, 'query { viewer { user { id } } }', { 'content-type': 'text/plain' });
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     noLeaks(r.text);
   });
 
-  it('an unknown operation name and an unknown field', async () => {
-    const a = await raw(JSON.stringify({ query: 'query A { viewer { sessionExpiresAt } }', operationName: 'B' }));
+  test('an unknown operation name and an unknown field', async ({ server: ts }) => {
+    const a = await raw(ts, JSON.stringify({ query: 'query A { viewer { sessionExpiresAt } }', operationName: 'B' }));
     expect(a.status).toBe(400);
     expect(a.json.errors[0].extensions.code).toBe('OPERATION_RESOLUTION_FAILURE');
-    const b = await raw(JSON.stringify({ query: '{ nope }' }));
+    const b = await raw(ts, JSON.stringify({ query: '{ nope }' }));
     expect(b.json.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
-    const c = await raw(JSON.stringify({ query: '{ viewer { ' }));
+    const c = await raw(ts, JSON.stringify({ query: '{ viewer { ' }));
     expect(c.json.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
     for (const r of [a, b, c]) noLeaks(r.text);
   });
 
-  it('wrong variable types', async () => {
-    const r = await raw(JSON.stringify({ query: 'query($n: Int) { users(first: $n) { totalCount } }', variables: { n: 'ten' } }));
+  test('wrong variable types', async ({ server: ts }) => {
+    const r = await raw(ts, JSON.stringify({ query: 'query($n: Int) { users(first: $n) { totalCount } }', variables: { n: 'ten' } }));
     expect(r.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     noLeaks(r.text);
   });
 
-  it('missing, garbage and expired tokens', async () => {
+  test('missing, garbage and expired tokens', async ({ server: ts }) => {
     const t = await seedTenant(ts);
     const missing = await gql(ts.url, '{ users { totalCount } }');
     expect(missing.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -64,7 +69,9 @@ describe('bad input gets clear, coded errors and no internals', () => {
     expect(garbage.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(garbage.errors?.[0]?.message).toMatch(/invalid/);
 
-    await ts.database.db.execute(sql`update sessions set expires_at = now() - interval '1 minute' where token_hash = ${hashToken(t.token)}`);
+    await ts.database.db.execute(
+      sql`update sessions set expires_at = now() - interval '1 minute' where token_hash = ${hashToken(t.token)}`,
+    );
     const expired = await gql(ts.url, '{ users { totalCount } }', {}, t.token);
     expect(expired.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(expired.errors?.[0]?.message).toMatch(/expired/);
@@ -72,14 +79,14 @@ describe('bad input gets clear, coded errors and no internals', () => {
     expect((await gql<any>(ts.url, '{ viewer { sessionExpiresAt } }', {}, t.token)).data.viewer).toBeNull();
   });
 
-  it('a removed admin loses access at once', async () => {
+  test('a removed admin loses access at once', async ({ server: ts }) => {
     const t = await seedTenant(ts);
     await ts.database.db.execute(sql`delete from group_memberships where group_id = ${t.adminsGroupId}`);
     const r = await gql(ts.url, '{ tenant { slug } }', {}, t.token);
     expect(r.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
-  it('malformed ids and cursors', async () => {
+  test('malformed ids and cursors', async ({ server: ts }) => {
     const t = await seedTenant(ts);
     const r = await gql<any>(ts.url, `{ user(id: "not-an-id") { id } group(id: "") { id } node(id: "Zm9vOmJhcg") { id } }`, {}, t.token);
     expect(r.errors).toBeUndefined();
@@ -90,8 +97,8 @@ describe('bad input gets clear, coded errors and no internals', () => {
     expect(big.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
-  it('an oversized body', async () => {
-    const r = await raw(JSON.stringify({ query: `{ viewer { sessionExpiresAt } } # ${'x'.repeat(9_000_000)}` }));
+  test('an oversized body', async ({ server: ts }) => {
+    const r = await raw(ts, JSON.stringify({ query: `{ viewer { sessionExpiresAt } } # ${'x'.repeat(9_000_000)}` }));
     expect(r.status).toBe(413);
     expect(r.json.errors[0].extensions.code).toBe('BAD_REQUEST');
   });

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   createRosterClient,
   HeartbeatDocument,
@@ -10,18 +10,13 @@ import {
   UsersDocument,
   ViewerDocument,
 } from '../client/src/index.js';
-import { ADMIN_PASSWORD, seedTenant, startTestServer, type TestServer } from './support/harness.js';
+import { ADMIN_PASSWORD, seedTenant } from './support/harness.js';
+import { rosterTest } from './support/fixtures.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
 describe('typed client against a started server', () => {
-  it('signs in over HTTP, queries, and subscribes over graphql-ws', async () => {
+  test('signs in over HTTP, queries, and subscribes over graphql-ws', async ({ server: ts }) => {
     const t = await seedTenant(ts);
     const anon = createRosterClient({ url: ts.url, webSocketImpl: WebSocket });
     const { login } = await anon.request(LoginDocument, {
@@ -50,7 +45,7 @@ describe('typed client against a started server', () => {
     await client.close();
   });
 
-  it('refuses a subscription without a token or with a garbage token', async () => {
+  test('refuses a subscription without a token or with a garbage token', async ({ server: ts }) => {
     for (const token of [undefined, 'rst_garbage', 'not-a-token']) {
       const c = createRosterClient({ url: ts.url, token, webSocketImpl: WebSocket });
       const run = async () => {
@@ -69,7 +64,7 @@ describe('typed client against a started server', () => {
     }
   });
 
-  it('throws typed errors for a bad token, and returns null viewer without one', async () => {
+  test('throws typed errors for a bad token, and returns null viewer without one', async ({ server: ts }) => {
     const bad = createRosterClient({ url: ts.url, token: 'rst_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
     const err = await bad.request(UsersDocument, {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RosterGraphQLError);

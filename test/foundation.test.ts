@@ -1,75 +1,54 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, seedTenant, startTestServer, type TestServer } from './support/harness.js';
+import { describe, expect } from 'vitest';
+import { rosterTest } from './support/fixtures.js';
+import { seedTenant } from './support/harness.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
 describe('sign-in and tenant reads', () => {
-  it('signs in an admin and reads the tenant, its directory, users and groups', async () => {
-    const t = await seedTenant(ts);
-    const res = await gql<any>(
-      ts.url,
-      `{ viewer { user { email } tenant { slug } }
-         directories { totalCount nodes { kind userCount groupCount } }
-         users { totalCount nodes { email status groups { name } } }
-         groups { nodes { name isBuiltIn builtIn memberCount } } }`,
-      {},
-      t.token,
-    );
-    expect(res.errors).toBeUndefined();
-    expect(res.data.viewer.user.email).toBe(t.adminEmail);
-    expect(res.data.directories.nodes).toEqual([{ kind: 'CLOUD', userCount: 1, groupCount: 2 }]);
-    expect(res.data.users.nodes[0].groups.map((g: any) => g.name)).toEqual(['Admins', 'Users']);
-    expect(res.data.groups.nodes.map((g: any) => g.builtIn).sort()).toEqual(['ADMINS', 'USERS']);
+  test.concurrent('signs in an admin and reads the tenant, its directory, users and groups', async ({ tenant, admin }) => {
+    const { viewer } = await admin.viewer();
+    expect(viewer?.user.email).toBe(tenant.adminEmail);
+    expect(viewer?.tenant.slug).toBe(tenant.slug);
+    const { directories } = await admin.directories({});
+    expect(directories.nodes.map((d) => ({ kind: d.kind, userCount: d.userCount, groupCount: d.groupCount }))).toEqual([
+      { kind: 'CLOUD', userCount: 1, groupCount: 2 },
+    ]);
+    const { users } = await admin.users({});
+    expect(users.nodes[0]!.groups.map((g) => g.name)).toEqual(['Admins', 'Users']);
+    const { groups } = await admin.groups({});
+    expect(groups.nodes.map((g) => g.builtIn).sort()).toEqual(['ADMINS', 'USERS']);
   });
 
-  it('gives the same answer for a wrong password, an unknown email and an unknown tenant', async () => {
-    const t = await seedTenant(ts);
+  test.concurrent('gives the same answer for a wrong password, an unknown email and an unknown tenant', async ({ tenant, clientFor }) => {
+    const anon = clientFor();
     const attempts = [
-      { tenant: t.slug, email: t.adminEmail, password: 'Wrong!pass1' },
-      { tenant: t.slug, email: 'nobody@x.test', password: t.adminPassword },
-      { tenant: 'no-such-tenant', email: t.adminEmail, password: t.adminPassword },
+      { tenant: tenant.slug, email: tenant.adminEmail, password: 'Wrong!pass1' },
+      { tenant: tenant.slug, email: 'nobody@x.test', password: tenant.adminPassword },
+      { tenant: 'no-such-tenant', email: tenant.adminEmail, password: tenant.adminPassword },
     ];
-    const answers = await Promise.all(
-      attempts.map((input) =>
-        gql<any>(ts.url, `mutation($i: LoginInput!) { login(input: $i) { token errors { code message } } }`, { i: input }),
-      ),
-    );
-    for (const a of answers) {
-      expect(a.data.login.token).toBeNull();
-      expect(a.data.login.errors).toEqual(answers[0]!.data.login.errors);
-      expect(a.data.login.errors[0].code).toBe('INVALID_CREDENTIALS');
+    const answers = await Promise.all(attempts.map((input) => anon.login({ input })));
+    for (const { login } of answers) {
+      expect(login.token).toBeNull();
+      expect(login.errors).toEqual(answers[0]!.login.errors);
+      expect(login.errors[0]!.code).toBe('INVALID_CREDENTIALS');
     }
   });
 
-  it('logout revokes the token', async () => {
-    const t = await seedTenant(ts);
-    const out = await gql<any>(ts.url, `mutation { logout { success } }`, {}, t.token);
-    expect(out.data.logout.success).toBe(true);
-    const after = await gql<any>(ts.url, `{ tenant { slug } }`, {}, t.token);
-    expect(after.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  test.concurrent('logout revokes the token', async ({ admin }) => {
+    const { logout } = await admin.logout();
+    expect(logout.success).toBe(true);
+    await expect(admin.tenant()).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
-  it("never returns another tenant's objects", async () => {
-    const a = await seedTenant(ts);
-    const b = await seedTenant(ts);
-    const ids = await gql<any>(ts.url, `{ users { nodes { id } } groups { nodes { id } } directories { nodes { id } } }`, {}, a.token);
-    const userId = ids.data.users.nodes[0].id;
-    const groupId = ids.data.groups.nodes[0].id;
-    const dirId = ids.data.directories.nodes[0].id;
-    const res = await gql<any>(
-      ts.url,
-      `query($u: ID!, $g: ID!, $d: ID!) { user(id: $u) { id } group(id: $g) { id } directory(id: $d) { id } node(id: $u) { id }
-         users(filter: { groupId: $g }) { totalCount } }`,
-      { u: userId, g: groupId, d: dirId },
-      b.token,
-    );
-    expect(res.errors).toBeUndefined();
-    expect(res.data).toEqual({ user: null, group: null, directory: null, node: null, users: { totalCount: 0 } });
+  test.concurrent("never returns another tenant's objects", async ({ server, admin, clientFor }) => {
+    const other = clientFor((await seedTenant(server)).token);
+    const userId = (await admin.users({})).users.nodes[0]!.id;
+    const groupId = (await admin.groups({})).groups.nodes[0]!.id;
+    const dirId = (await admin.directories({})).directories.nodes[0]!.id;
+    expect((await other.user({ id: userId })).user).toBeNull();
+    expect((await other.group({ id: groupId })).group).toBeNull();
+    expect((await other.directory({ id: dirId })).directory).toBeNull();
+    expect((await other.node({ id: userId })).node).toBeNull();
+    expect((await other.users({ filter: { groupId } })).users.totalCount).toBe(0);
   });
 });

@@ -1,16 +1,10 @@
 import { serverAudits } from 'graphql-http';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './support/harness.js';
+import { expect } from 'vitest';
+import { rosterTest } from './support/fixtures.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
-it('passes the GraphQL-over-HTTP audit with no errors', async () => {
+test('passes the GraphQL-over-HTTP audit with no errors', async ({ server: ts }) => {
   const audits = serverAudits({ url: ts.url, fetchFn: fetch });
   const results = await Promise.all(audits.map((a) => a.fn()));
   const errors = results.filter((r) => r.status === 'error');

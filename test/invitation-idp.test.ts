@@ -1,44 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
-import { api } from './support/directory-api.js';
+import { describe, expect } from 'vitest';
+import { rosterTest } from './support/fixtures.js';
+import { seedTenant } from './support/harness.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
 describe('identity providers of invitations', () => {
-  it("refuses to invite a Cloud Directory user to another directory's portal, on every path", async () => {
-    const t = await seedTenant(ts, { features: ['IDP_SELECTION_FOR_INVITES'] });
-    const a = api(ts, t.token);
-    const d = await a.call<any>(`mutation($i: CreateDirectoryInput!) { createDirectory(input: $i) { directory { id } } }`, {
-      i: { name: 'Corp LDAP', kind: 'LDAP' },
+  test("refuses to invite a Cloud Directory user to another directory's portal, on every path", async ({ server, clientFor }) => {
+    const t = await seedTenant(server, { features: ['IDP_SELECTION_FOR_INVITES'] });
+    const admin = clientFor(t.token);
+    const { createDirectory } = await admin.createDirectory({ input: { name: 'Corp LDAP', kind: 'LDAP' } });
+    const { createIdentityProvider } = await admin.createIdentityProvider({
+      input: { name: 'ldap-portal', directoryId: createDirectory.directory!.id },
     });
-    const ldapIdp = await a.call<any>(`mutation($i: CreateIdentityProviderInput!) { createIdentityProvider(input: $i) { identityProvider { id } errors { code } } }`, {
-      i: { name: 'ldap-portal', directoryId: d.createDirectory.directory.id },
-    });
-    const idpId = ldapIdp.createIdentityProvider.identityProvider.id;
+    const idpId = createIdentityProvider.identityProvider!.id;
 
     // createUser with an invite: refused whole, nothing stored.
-    const created = await a.createUser({ email: 'cross@x.test', firstName: 'C', lastName: 'D', identityProviderId: idpId, sendInvite: true });
-    expect(created.errors.map((e) => [e.code, e.field])).toEqual([['INVALID_INPUT', ['input', 'identityProviderId']]]);
-    const none = await a.call<any>(`{ users(filter: { search: "cross@" }) { totalCount } }`);
-    expect(none.users.totalCount).toBe(0);
+    const { createUser } = await admin.createUser({
+      input: { email: 'cross@x.test', firstName: 'C', lastName: 'D', identityProviderId: idpId, sendInvite: true },
+    });
+    expect(createUser.errors.map((e) => [e.code, e.field])).toEqual([['INVALID_INPUT', ['input', 'identityProviderId']]]);
+    expect((await admin.users({ filter: { search: 'cross@' } })).users.totalCount).toBe(0);
 
     // inviteUser for an existing Cloud user: refused, no invitation issued.
-    const u = await a.createUser({ email: 'cloud@x.test', firstName: 'C', lastName: 'U' });
-    expect(u.errors).toEqual([]);
-    const inv = await a.invite(u.user.id, idpId);
-    expect(inv.errors.map((e: { code: string }) => e.code)).toEqual(['INVALID_INPUT']);
-    expect(inv.invitation).toBeNull();
-    const after = await a.call<any>(`query($id: ID!) { user(id: $id) { invitations { status } } }`, { id: u.user.id });
-    expect(after.user.invitations).toEqual([]);
+    const u = (await admin.createUser({ input: { email: 'cloud@x.test', firstName: 'C', lastName: 'U' } })).createUser.user!;
+    const { inviteUser } = await admin.inviteUser({ input: { userId: u.id, identityProviderId: idpId } });
+    expect(inviteUser.errors.map((e) => e.code)).toEqual(['INVALID_INPUT']);
+    expect(inviteUser.invitation).toBeNull();
+    expect((await admin.userInvitations({ id: u.id })).user?.invitations).toEqual([]);
 
     // The Cloud Directory's own portal still works.
-    const ok = await a.invite(u.user.id);
-    expect(ok.errors).toEqual([]);
+    expect((await admin.inviteUser({ input: { userId: u.id } })).inviteUser.errors).toEqual([]);
   });
 });

@@ -1,17 +1,12 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { mailOutbox } from '../drizzle/schema/index.js';
-import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
+import { seedTenant } from './support/harness.js';
+import { rosterTest } from './support/fixtures.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
 async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
@@ -24,7 +19,7 @@ async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | 
 }
 
 describe('mail outbox without SMTP', () => {
-  it('writes committed messages to the mailbox folder and wipes the stored body', async () => {
+  test('writes committed messages to the mailbox folder and wipes the stored body', async ({ server: ts }) => {
     const t = await seedTenant(ts);
     const { services } = ts.server;
     const ids = await ts.database.db.transaction((tx) =>
@@ -40,7 +35,9 @@ describe('mail outbox without SMTP', () => {
       ),
     );
     const dir = path.join(ts.server.env.DATA_DIR, 'mailbox');
-    const files = await waitFor(() => existsSync(dir) && readdirSync(dir).filter((f) => ids.some((id) => f.includes(id))).length === 3 && readdirSync(dir));
+    const files = await waitFor(
+      () => existsSync(dir) && readdirSync(dir).filter((f) => ids.some((id) => f.includes(id))).length === 3 && readdirSync(dir),
+    );
     const mine = files.filter((f) => f.includes(ids[0]!));
     expect(readFileSync(path.join(dir, mine[0]!), 'utf8')).toContain('token=secret0');
     const [row] = await waitFor(async () => {
@@ -53,7 +50,7 @@ describe('mail outbox without SMTP', () => {
     expect(status.get(`test:${t.slug}:1`)?.status).toBe('sent');
   });
 
-  it('sends nothing for a rolled-back transaction', async () => {
+  test('sends nothing for a rolled-back transaction', async ({ server: ts }) => {
     const t = await seedTenant(ts);
     const { services } = ts.server;
     await expect(
