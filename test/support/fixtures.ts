@@ -22,7 +22,6 @@ export interface RosterFixtures {
 export function rosterTest(env: Record<string, string> = {}) {
   return base.extend<RosterFixtures>({
     server: [
-      // eslint-disable-next-line no-empty-pattern
       async ({}, use) => {
         const ts = await startTestServer(env);
         try {
