@@ -7,7 +7,9 @@ import { IdentityProviderStore } from './modules/identity-provider/identity-prov
 import { InvitationStore } from './modules/invitation/invitation.store.js';
 import { MfaStore } from './modules/mfa/mfa.store.js';
 import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
-import { SyncStore } from './modules/provisioning/sync.store.js';
+import { SyncApplyStore } from './modules/sync-run/sync-apply.store.js';
+import { SyncPlanStore } from './modules/sync-run/sync-plan.store.js';
+import { SyncRunStore } from './modules/sync-run/sync-run.store.js';
 import { TenantStore } from './modules/tenant/tenant.store.js';
 import { UserStore, UserWriteStore } from './modules/user/user.store.js';
 
@@ -23,7 +25,9 @@ export function createStores(db: Db) {
     invitations: new InvitationStore(db),
     mfa: new MfaStore(db),
     provisionings: new ProvisioningStore(db),
-    sync: new SyncStore(),
+    syncRuns: new SyncRunStore(db),
+    syncPlans: new SyncPlanStore(),
+    syncApply: new SyncApplyStore(),
     bulk: new BulkOperationStore(db),
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),
