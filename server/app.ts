@@ -28,6 +28,8 @@ export interface RunningServer {
   port: number;
   env: Env;
   services: Services;
+  /** One pass of the background scheduler now (due syncs, orphaned runs, staging clean-up). */
+  tickScheduler(): Promise<void>;
   /** Graceful: stop accepting, drain requests, close sockets. Does not close the database. */
   close(): Promise<void>;
 }
@@ -235,6 +237,7 @@ export async function startServer(opts: {
     port,
     env,
     services,
+    tickScheduler: () => composition.tickScheduler(),
     close() {
       closing ??= (async () => {
         shuttingDown = true;

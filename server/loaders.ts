@@ -6,6 +6,7 @@ import { createUserLoaders } from './modules/user/user.loaders.js';
 import { createBulkOperationLoaders } from './modules/bulk-operation/bulk-operation.loaders.js';
 import { createMfaLoaders } from './modules/mfa/mfa.loaders.js';
 import { createProvisioningLoaders } from './modules/provisioning/provisioning.loaders.js';
+import { createSyncRunLoaders } from './modules/sync-run/sync-run.loaders.js';
 import { createInvitationLoaders } from './modules/invitation/invitation.loaders.js';
 import type { InvitationService } from './modules/invitation/invitation.service.js';
 import type { MailService } from './modules/mail/mail.service.js';
@@ -28,6 +29,7 @@ export function createLoaders(
     ...createInvitationLoaders(services.invitations, services.mail, t),
     ...createMfaLoaders(stores.mfa, t),
     ...createProvisioningLoaders(stores.provisionings, t),
+    ...createSyncRunLoaders(stores.syncRuns, t),
     ...createBulkOperationLoaders(stores.bulk, t),
   };
 }

@@ -10,7 +10,8 @@ import { GroupResolver } from './modules/group/group.resolver.js';
 import { IdentityProviderResolver } from './modules/identity-provider/identity-provider.resolver.js';
 import { InvitationResolver, UserInvitationsResolver } from './modules/invitation/invitation.resolver.js';
 import { MfaGroupResolver, MfaResolver } from './modules/mfa/mfa.resolver.js';
-import { ProvisioningResolver, SyncRunResolver } from './modules/provisioning/provisioning.resolver.js';
+import { ProvisioningResolver } from './modules/provisioning/provisioning.resolver.js';
+import { ProvisioningRunsResolver, SyncRunResolver } from './modules/sync-run/sync-run.resolver.js';
 import { NodeResolver } from './modules/node/node.resolver.js';
 import { SystemResolver } from './modules/system/system.resolver.js';
 import { TenantResolver } from './modules/tenant/tenant.resolver.js';
@@ -28,6 +29,7 @@ export const resolvers = [
   MfaGroupResolver,
   NodeResolver,
   ProvisioningResolver,
+  ProvisioningRunsResolver,
   SyncRunResolver,
   SystemResolver,
   TenantResolver,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Env } from './env.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Database } from './shared/db.js';
+import { ChunkedRunner } from './shared/jobs/chunked-run.js';
 import type { JobQueue } from './shared/jobs/queue.js';
 import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
@@ -15,7 +16,9 @@ import { InvitationService } from './modules/invitation/invitation.service.js';
 import { MailService } from './modules/mail/mail.service.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
 import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
-import { SyncService } from './modules/provisioning/sync.service.js';
+import { SyncRunJob } from './modules/sync-run/sync-run.job.js';
+import { SyncRunScheduler } from './modules/sync-run/sync-run.scheduler.js';
+import { SyncRunService } from './modules/sync-run/sync-run.service.js';
 import { TenantService } from './modules/tenant/tenant.service.js';
 import { UserService } from './modules/user/user.service.js';
 
@@ -31,7 +34,7 @@ export interface Services {
   invitations: InvitationService;
   mfa: MfaService;
   provisionings: ProvisioningService;
-  syncs: SyncService;
+  syncRuns: SyncRunService;
   bulk: BulkOperationService;
 }
 
@@ -45,6 +48,8 @@ export interface Composition {
   stopWorkers(): void;
   /** Closes outgoing connections (the SMTP transport); call after the job queue has stopped. */
   closeConnections(): void;
+  /** One scheduler pass now (tests; the timer started by `startWorkers` does the same). */
+  tickScheduler(): Promise<void>;
   /** Hourly, idempotent clean-up: expired sessions, old finished jobs, stale uploads. */
   housekeeping(): Promise<void>;
 }
@@ -65,11 +70,34 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
   const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, { portalBaseUrl: env.PORTAL_BASE_URL, ttlMs: env.INVITATION_TTL_HOURS * 3600_000 });
-  const syncs = new SyncService(db, stores.provisionings, stores.sync, stores.tenants, mfa, jobs, pubsub, log.child({ component: 'sync' }), {
+  const sharesOneConnection = database.engine === 'pglite';
+  const syncLog = log.child({ component: 'sync' });
+  const syncRunJob = new SyncRunJob({
+    db,
+    runs: stores.syncRuns,
+    plans: stores.syncPlans,
+    apply: stores.syncApply,
+    provisionings: stores.provisionings,
+    tenants: stores.tenants,
+    mfa,
+    runner: new ChunkedRunner(db, syncLog, { sharesOneConnection }),
+    pubsub,
+    log: syncLog,
     chunkSize: env.SYNC_CHUNK_SIZE,
-    sharesOneConnection: database.engine === 'pglite',
   });
-  syncs.register();
+  syncRunJob.register(jobs);
+  const syncRuns = new SyncRunService({
+    db,
+    runs: stores.syncRuns,
+    plans: stores.syncPlans,
+    provisionings: stores.provisionings,
+    tenants: stores.tenants,
+    job: syncRunJob,
+    jobs,
+    pubsub,
+    sharesOneConnection,
+  });
+  const syncScheduler = new SyncRunScheduler({ provisionings: stores.provisionings, runs: stores.syncRuns, service: syncRuns, job: syncRunJob, pubsub, log: syncLog });
   const bulk = new BulkOperationService(db, stores.bulk, stores.directories, invitations, jobs, pubsub);
   bulk.register();
   const auth = new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000);
@@ -92,16 +120,17 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     mail,
     invitations,
     mfa,
-    provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups),
-    syncs,
+    provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups, stores.syncRuns),
+    syncRuns,
     bulk,
   };
   return {
     services,
     createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail }),
-    startWorkers: () => syncs.startScheduler(env.SYNC_TICK_MS),
-    stopWorkers: () => syncs.stopScheduler(),
+    startWorkers: () => syncScheduler.start(env.SYNC_TICK_MS),
+    stopWorkers: () => syncScheduler.stop(),
     closeConnections: () => mail.close(),
+    tickScheduler: () => syncScheduler.tick(),
     housekeeping: async () => {
       await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads()]);
     },

@@ -8,7 +8,9 @@ import { InvitationStore } from './modules/invitation/invitation.store.js';
 import { MailStore } from './modules/mail/mail.store.js';
 import { MfaStore } from './modules/mfa/mfa.store.js';
 import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
-import { SyncStore } from './modules/provisioning/sync.store.js';
+import { SyncApplyStore } from './modules/sync-run/sync-apply.store.js';
+import { SyncPlanStore } from './modules/sync-run/sync-plan.store.js';
+import { SyncRunStore } from './modules/sync-run/sync-run.store.js';
 import { TenantStore } from './modules/tenant/tenant.store.js';
 import { UserStore, UserWriteStore } from './modules/user/user.store.js';
 
@@ -25,7 +27,9 @@ export function createStores(db: Db) {
     mail: new MailStore(db),
     mfa: new MfaStore(db),
     provisionings: new ProvisioningStore(db),
-    sync: new SyncStore(),
+    syncRuns: new SyncRunStore(db),
+    syncPlans: new SyncPlanStore(),
+    syncApply: new SyncApplyStore(),
     bulk: new BulkOperationStore(db),
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),

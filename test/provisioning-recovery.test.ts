@@ -62,7 +62,7 @@ describe('sync runs survive their worker', () => {
       const run = (await p.sync(id)).syncRun;
       await ts.database.db.execute(sql`update jobs set status = 'failed', finished_at = now() where tenant_id = ${t.tenantId} and queue = 'sync.run'`);
       expect((await p.sync(id)).syncRun.id).toBe(run.id); // still blocks, until the scheduler sees it
-      await ts.server.services.syncs.tick();
+      await ts.server.tickScheduler();
       const failed = await p.run(run.id);
       expect(failed.status).toBe('FAILED');
       expect(failed.error).toMatch(/worker/);

@@ -4,6 +4,7 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
 import { tokenOf, waitForMailLink } from './support/directory-api.js';
+import { fromGlobalId } from '../server/shared/ids.js';
 import { countRows, enroll, papi, seedGroupMembers } from './support/provisioning-api.js';
 
 let ts: TestServer;
@@ -390,6 +391,83 @@ describe('sync: live progress', () => {
       const percents = events.map((e) => e.percent);
       expect(percents).toEqual([...percents].sort((x, y) => x - y));
       expect(events.length).toBeGreaterThan(3);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('sync: selected users with the same username (defect 7)', () => {
+  /** An LDAP directory and its built-in group, associated with the provisioning next to the Cloud Directory. */
+  async function withLdap(p: ReturnType<typeof papi>, id: string, cloudGroupIds: string[]) {
+    const ldap = (await p.call<any>(`mutation { createDirectory(input: { name: "LDAP", kind: LDAP }) { directory { id } } }`)).createDirectory.directory.id as string;
+    const ldapGroup = (await p.call<any>(`query($d: ID!) { groups(filter: { directoryId: $d }) { nodes { id } } }`, { d: ldap })).groups.nodes[0].id as string;
+    const cloud = await p.cloudDirectoryId();
+    expect((await p.setDirectories(id, [cloud, ldap])).errors).toEqual([]);
+    expect((await p.setGroups(id, cloud, cloudGroupIds)).errors).toEqual([]);
+    expect((await p.setGroups(id, ldap, [ldapGroup])).errors).toEqual([]);
+    await p.deploy(id);
+    return { ldap, ldapGroup };
+  }
+
+  it('preview and run agree: the smallest directory-user id is created, the other fails with USERNAME_TAKEN', async () => {
+    const { p, id, groups } = await setup(['Twins']);
+    const cloudTwin = (await p.createUser({ email: 'twin@x.test', firstName: 'Cloud', lastName: 'Twin', groupIds: [groups.Twins] })).user.id as string;
+    await p.addUsers(groups.Twins!, 'solo', 1);
+    const { ldap } = await withLdap(p, id, [groups.Twins!]);
+    const ldapTwin = (await p.createUser({ directoryId: ldap, username: 'TWIN@x.test', firstName: 'Ldap', lastName: 'Twin' })).user.id as string;
+    const raw = (g: string) => fromGlobalId(g, 'User')!;
+    const [winner, loser] = raw(cloudTwin) < raw(ldapTwin) ? [cloudTwin, ldapTwin] : [ldapTwin, cloudTwin];
+    const loserName = loser === cloudTwin ? 'twin@x.test' : 'TWIN@x.test';
+
+    const preview = await p.preview(id);
+    expect(preview).toMatchObject({ desiredCount: 3, createCount: 2, failCount: 1, toFail: [{ username: loserName }] });
+    expect(preview.toCreate.map((u: any) => u.directoryUserId)).toContain(winner);
+    expect(preview.toCreate.map((u: any) => u.directoryUserId)).not.toContain(loser);
+
+    const run = await p.syncAndWait(id);
+    expect(run).toMatchObject({ status: 'COMPLETED', plannedCreates: preview.createCount, created: preview.createCount, failed: preview.failCount });
+    expect(run.errors).toEqual([{ code: 'USERNAME_TAKEN', username: loserName }]);
+    expect((await p.mfaUsers({ search: 'twin' })).nodes.map((u) => u.directoryUserId)).toEqual([winner]);
+    // Stable: the next run keeps the winner and fails the other again.
+    expect(await p.syncAndWait(id)).toMatchObject({ status: 'COMPLETED', created: 0, failed: 1, planned: 0 });
+  });
+
+  it('holds across planning chunks: collisions spanning key ranges are decided the same way', async () => {
+    const small = await startTestServer({ SYNC_CHUNK_SIZE: '10', JOB_POLL_MS: '50' });
+    try {
+      const t = await seedTenant(small);
+      const p = papi(small, t.token);
+      const g = (await p.createGroup('Pairs')).group!.id;
+      const id = (await p.create()).provisioning!.id;
+      await p.update(id, { sendEnrollmentEmails: false, removalGuardMaxPercent: 100 });
+      const { ldap, ldapGroup } = await withLdap(p, id, [g]);
+      const n = 30;
+      await seedGroupMembers(small, t, g, n, 'pair', 'twins.test');
+      // The same people in the LDAP directory, usernames in upper case.
+      await small.database.db.execute(sql`
+        with u as (
+          insert into users (tenant_id, directory_id, username, first_name, last_name, status)
+          select ${t.tenantId}::uuid, ${fromGlobalId(ldap, 'Directory')}::uuid, upper('pair' || i || '@twins.test'), 'L' || i, 'Twin', 'ACTIVE'
+          from generate_series(1, ${n}::int) i
+          returning id)
+        insert into group_memberships (group_id, user_id, tenant_id) select ${fromGlobalId(ldapGroup, 'Group')}::uuid, id, ${t.tenantId}::uuid from u`);
+      const preview = await p.preview(id);
+      expect(preview).toMatchObject({ desiredCount: 2 * n, createCount: n, failCount: n });
+      const run = await p.syncAndWait(id);
+      expect(run).toMatchObject({ status: 'COMPLETED', created: n, failed: n, plannedCreates: n });
+      expect(run.errors).toHaveLength(n);
+      expect(run.errors.every((e: any) => e.code === 'USERNAME_TAKEN')).toBe(true);
+      // Each pair's smallest directory-user id holds the username.
+      const wrong = await countRows(
+        small,
+        sql`select count(*)::int as n from (
+              select lower(coalesce(u.username, u.email)) as k, min(u.id::text) as first from users u
+              where u.tenant_id = ${t.tenantId} and lower(coalesce(u.username, u.email)) like 'pair%'
+              group by 1) x
+            where not exists (select 1 from mfa_users m where m.tenant_id = ${t.tenantId} and m.directory_user_id::text = x.first)`,
+      );
+      expect(wrong).toBe(0);
     } finally {
       await small.close();
     }

@@ -157,7 +157,7 @@ export const syncRuns = pgTable(
     /** QUEUED | RUNNING | AWAITING_APPROVAL | COMPLETED | FAILED | CANCELLED */
     status: text('status').notNull(),
     phase: text('phase').notNull().default('QUEUED'),
-    approved: integer('approved').notNull().default(0),
+    approved: boolean('approved').notNull().default(false),
     desiredTotal: integer('desired_total').notNull().default(0),
     staged: integer('staged').notNull().default(0),
     planned: integer('planned').notNull().default(0),

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { ProvisioningStore } from './provisioning.store.js';
-import type { ProvisioningRow, SyncRunRow } from './provisioning.types.js';
+import type { ProvisioningRow } from './provisioning.types.js';
 
 export function createProvisioningLoaders(store: ProvisioningStore, tenantId: string) {
   return {
@@ -8,17 +8,9 @@ export function createProvisioningLoaders(store: ProvisioningStore, tenantId: st
       const rows = await store.byIds(tenantId, ids);
       return ids.map((id) => rows.find((r) => r.id === id) ?? null);
     }),
-    syncRunById: new DataLoader<string, SyncRunRow | null>(async (ids) => {
-      const rows = await store.runsByIds(tenantId, ids);
-      return ids.map((id) => rows.find((r) => r.id === id) ?? null);
-    }),
     provisioningOwnedCount: new DataLoader<string, number>(async (ids) => {
       const m = await store.ownedCounts(tenantId, ids);
       return ids.map((id) => m.get(id) ?? 0);
-    }),
-    provisioningLastRun: new DataLoader<string, SyncRunRow | null>(async (ids) => {
-      const rows = await store.lastRuns(tenantId, ids);
-      return ids.map((id) => rows.find((r) => r.provisioningId === id) ?? null);
     }),
   };
 }

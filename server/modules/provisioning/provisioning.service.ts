@@ -5,12 +5,9 @@ import { checkName } from '../../shared/validation.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { GroupStore } from '../group/group.store.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
+import type { SyncRunStore } from '../sync-run/sync-run.store.js';
 import type { ProvisioningStore } from './provisioning.store.js';
-import { DEFAULT_CONFIG, type ConfigJson, type ProvisioningRow } from './provisioning.types.js';
-
-export function configOf(json: unknown): ConfigJson {
-  return { ...DEFAULT_CONFIG, ...(json as Partial<ConfigJson>) };
-}
+import { configOf, DEFAULT_CONFIG, type ConfigJson, type ProvisioningRow } from './provisioning.types.js';
 
 /** Provisioning configuration: entitlement rules, the draft, and Save & Deploy. */
 export class ProvisioningService {
@@ -20,16 +17,12 @@ export class ProvisioningService {
     private readonly tenants: TenantStore,
     private readonly directories: DirectoryStore,
     private readonly groups: GroupStore,
+    /** The sync-run module's store: deleting is refused while a run is active. */
+    private readonly runs: Pick<SyncRunStore, 'active'>,
   ) {}
 
   list(viewer: Viewer): Promise<ProvisioningRow[]> {
     return this.store.list(viewer.tenantId);
-  }
-
-  async get(viewer: Viewer, id: string): Promise<ProvisioningRow> {
-    const [p] = await this.store.byIds(viewer.tenantId, [id]);
-    if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
-    return p;
   }
 
   async create(viewer: Viewer, input: { kind: string; name: string }): Promise<ProvisioningRow> {
@@ -144,7 +137,7 @@ export class ProvisioningService {
     return this.db.transaction(async (tx) => {
       const p = await this.store.lock(viewer.tenantId, id, tx);
       if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
-      if (await this.store.activeRun(id, tx)) {
+      if (await this.runs.active(id, tx)) {
         throw DomainError.of(ErrorCode.INVALID_STATE, 'A sync run is active: wait for it or cancel it first.', ['input', 'id']);
       }
       const r = ownedUsers === 'REMOVE' ? await this.store.removeOwned(viewer.tenantId, id, tx) : { users: await this.store.releaseOwned(viewer.tenantId, id, tx), devices: 0 };

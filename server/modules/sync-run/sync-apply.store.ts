@@ -1,0 +1,203 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import { groupMemberships, groups, mfaDevices, mfaGroupMemberships, mfaGroups, mfaUsers, syncRunDesired, syncRunRemovals, users } from '../../../drizzle/schema/index.js';
+import { queryRows, type Executor } from '../../shared/db.js';
+import { PlanAction, type KeyRange } from './sync-plan.js';
+import { inRange, name, names, parseJsonList, uuidArray } from '../../shared/sql.js';
+
+/**
+ * Apply SQL: each method applies one key range of a phase of the staged plan with a handful of
+ * INSERT … SELECT / UPDATE … FROM / DELETE … USING statements, in the caller's transaction
+ * (the chunk that also checkpoints). Every statement re-checks the current state (ON CONFLICT
+ * DO NOTHING, "still owned", "still MANUAL"), so repeating a chunk after a crash changes
+ * nothing twice.
+ */
+
+const g = alias(groups, 'g');
+const gm = alias(groupMemberships, 'gm');
+const u = alias(users, 'u');
+const o = alias(mfaUsers, 'o');
+const x = alias(mfaUsers, 'x');
+const mm = alias(mfaGroupMemberships, 'mm');
+const mg = alias(mfaGroups, 'mg');
+const mx = alias(mfaGroups, 'mx');
+const dv = alias(mfaDevices, 'dv');
+const s = alias(syncRunDesired, 's');
+const rm = alias(syncRunRemovals, 'rm');
+
+interface Target {
+  tenantId: string;
+  provisioningId: string;
+}
+
+/** A desired user the run could not apply. */
+export interface ApplyFailure {
+  userId: string;
+  username: string;
+}
+
+/** The staged users of `action` with ids in `range`, as a CTE `c` with the columns the apply statements read. */
+function chunkCte(runId: string, action: PlanAction, range: KeyRange): SQL {
+  return sql`c as materialized (
+    select ${s.userId} as user_id, ${s.username} as username, ${s.email} as email, ${s.firstName} as first_name, ${s.lastName} as last_name, ${s.mfaUserId} as mfa_user_id
+    from ${syncRunDesired} ${s} where ${s.runId} = ${runId}::uuid and ${inRange(s.userId, range)} and ${s.action} = ${action})`;
+}
+
+/** Users of the chunk the provisioning owns no MFA user for, as JSON (`ApplyFailure[]`). */
+function notOwned(p: string): SQL {
+  return sql`(select json_agg(json_build_object('userId', c.user_id, 'username', c.username)) from c
+              where not exists (select 1 from ${mfaUsers} ${x} where ${x.provisioningId} = ${p}::uuid and ${x.directoryUserId} = c.user_id))`;
+}
+
+export class SyncApplyStore {
+  /** Applies a group plan: removes deselected owned groups, then claims, renames and creates. */
+  async applyGroups(tx: Executor, a: Target & { targetGroupIds: string[]; includeManual: boolean }): Promise<void> {
+    const t = a.tenantId;
+    const p = a.provisioningId;
+    const targets = uuidArray(a.targetGroupIds);
+    await tx.execute(sql`
+      delete from ${mfaGroups} where ${mfaGroups.tenantId} = ${t}::uuid and ${mfaGroups.provisioningId} = ${p}::uuid
+        and (${mfaGroups.directoryGroupId} is null or not (${mfaGroups.directoryGroupId} = any(${targets})))`);
+    if (!a.targetGroupIds.length) return;
+    const notOwnedYet = sql`not exists (select 1 from ${mfaGroups} ${mx} where ${mx.provisioningId} = ${p}::uuid and ${mx.directoryGroupId} = ${g.id})`;
+    if (a.includeManual) {
+      await tx.execute(sql`
+        update ${mfaGroups} ${mg} set ${name(mfaGroups.provisioningId)} = ${p}::uuid, ${name(mfaGroups.directoryGroupId)} = ${g.id}
+        from ${groups} ${g}
+        where ${g.id} = any(${targets}) and ${g.tenantId} = ${t}::uuid and ${mg.tenantId} = ${t}::uuid
+          and ${mg.provisioningId} is null and lower(${mg.name}) = lower(${g.name}) and ${notOwnedYet}`);
+    }
+    await tx.execute(sql`
+      update ${mfaGroups} ${mg} set ${name(mfaGroups.name)} = ${g.name}
+      from ${groups} ${g}
+      where ${mg.provisioningId} = ${p}::uuid and ${mg.directoryGroupId} = ${g.id} and ${mg.name} <> ${g.name}
+        and not exists (select 1 from ${mfaGroups} ${mx} where ${mx.tenantId} = ${t}::uuid and lower(${mx.name}) = lower(${g.name}) and ${mx.id} <> ${mg.id})`);
+    await tx.execute(sql`
+      insert into ${mfaGroups} (${names(mfaGroups.tenantId, mfaGroups.provisioningId, mfaGroups.directoryGroupId, mfaGroups.name)})
+      select ${t}::uuid, ${p}::uuid, ${g.id}, ${g.name} from ${groups} ${g}
+      where ${g.id} = any(${targets}) and ${g.tenantId} = ${t}::uuid and ${notOwnedYet}
+      order by ${g.id}
+      on conflict do nothing`);
+  }
+
+  /**
+   * Memberships of the owned MFA users of a chunk follow their directory memberships in the
+   * owned groups (after the GROUPS phase, the owned groups are exactly the target groups).
+   */
+  private async syncMemberships(tx: Executor, runId: string, a: Target, action: PlanAction, range: KeyRange) {
+    const p = a.provisioningId;
+    const owned = sql`
+      select ${o.id} as id, ${o.directoryUserId} as directory_user_id from ${syncRunDesired} ${s}
+      cross join lateral (
+        select * from ${mfaUsers} ${o} where ${o.provisioningId} = ${p}::uuid and ${o.directoryUserId} = ${s.userId} limit 1) ${o}
+      where ${s.runId} = ${runId}::uuid and ${inRange(s.userId, range)} and ${s.action} = ${action}`;
+    await tx.execute(sql`
+      with ow as materialized (${owned})
+      insert into ${mfaGroupMemberships} (${names(mfaGroupMemberships.mfaGroupId, mfaGroupMemberships.mfaUserId, mfaGroupMemberships.tenantId)})
+      select ${mg.id}, ow.id, ${a.tenantId}::uuid
+      from ow
+      join ${groupMemberships} ${gm} on ${gm.userId} = ow.directory_user_id
+      join ${mfaGroups} ${mg} on ${mg.provisioningId} = ${p}::uuid and ${mg.directoryGroupId} = ${gm.groupId}
+      on conflict do nothing`);
+    // Users created by this chunk have no memberships to drop.
+    if (action === PlanAction.CREATE) return;
+    await tx.execute(sql`
+      with ow as materialized (${owned})
+      delete from ${mfaGroupMemberships} ${mm} using ${mfaGroups} ${mg}, ow
+      where ${mm.mfaGroupId} = ${mg.id} and ${mm.mfaUserId} = ow.id and ${mg.provisioningId} = ${p}::uuid
+        and not exists (select 1 from ${groupMemberships} ${gm} where ${gm.groupId} = ${mg.directoryGroupId} and ${gm.userId} = ow.directory_user_id)`);
+  }
+
+  /** Claims a chunk of MANUAL users: source, link and directory fields change; devices stay; no email. */
+  async claimChunk(tx: Executor, runId: string, a: Target, range: KeyRange): Promise<{ claimed: number; failed: ApplyFailure[] }> {
+    const t = a.tenantId;
+    const p = a.provisioningId;
+    const mu = alias(mfaUsers, 'mu');
+    const [r] = await queryRows<{ claimed: number; failed: ApplyFailure[] | string | null }>(
+      tx,
+      sql`with ${chunkCte(runId, PlanAction.CLAIM, range)},
+          upd as (
+            update ${mfaUsers} ${mu} set ${name(mfaUsers.provisioningId)} = ${p}::uuid, ${name(mfaUsers.directoryUserId)} = c.user_id, ${name(mfaUsers.email)} = c.email,
+              ${name(mfaUsers.firstName)} = c.first_name, ${name(mfaUsers.lastName)} = c.last_name, ${name(mfaUsers.updatedAt)} = now(),
+              ${name(mfaUsers.username)} = case when lower(${mu.username}) = lower(c.username)
+                                or (not exists (select 1 from ${mfaUsers} ${x} where ${x.tenantId} = ${t}::uuid and lower(${x.username}) = lower(c.username) and ${x.id} <> ${mu.id})
+                                    and not exists (select 1 from c c2 where lower(c2.username) = lower(c.username) and c2.user_id <> c.user_id))
+                              then c.username else ${mu.username} end
+            from c
+            where ${mu.id} = c.mfa_user_id and ${mu.provisioningId} is null and ${mu.tenantId} = ${t}::uuid
+              and not exists (select 1 from ${mfaUsers} ${x} where ${x.provisioningId} = ${p}::uuid and ${x.directoryUserId} = c.user_id)
+            returning c.user_id)
+          select (select count(*)::int from upd) as claimed,
+                 (select json_agg(json_build_object('userId', c.user_id, 'username', c.username)) from c
+                  where not exists (select 1 from upd where upd.user_id = c.user_id)
+                    and not exists (select 1 from ${mfaUsers} ${x} where ${x.provisioningId} = ${p}::uuid and ${x.directoryUserId} = c.user_id)) as failed`,
+    );
+    if (r?.claimed) await this.syncMemberships(tx, runId, a, PlanAction.CLAIM, range);
+    return { claimed: r?.claimed ?? 0, failed: parseJsonList(r?.failed) };
+  }
+
+  /** Creates a chunk of MFA users (UNENROLLED, no devices) with their memberships; returns them for enrolment emails. */
+  async createChunk(tx: Executor, runId: string, a: Target, range: KeyRange) {
+    const t = mfaUsers;
+    const created = await queryRows<{ id: string; email: string | null; firstName: string }>(
+      tx,
+      sql`with ${chunkCte(runId, PlanAction.CREATE, range)}
+          insert into ${t} (${names(t.tenantId, t.provisioningId, t.directoryUserId, t.username, t.email, t.firstName, t.lastName)})
+          select ${a.tenantId}::uuid, ${a.provisioningId}::uuid, user_id, username, email, first_name, last_name from c order by user_id
+          on conflict do nothing
+          returning ${name(t.id)} as id, ${name(t.email)} as email, ${name(t.firstName)} as "firstName"`,
+    );
+    // Not created and not already ours (from an earlier attempt): the username was taken meanwhile.
+    const [r] = await queryRows<{ failed: ApplyFailure[] | string | null }>(
+      tx,
+      sql`with ${chunkCte(runId, PlanAction.CREATE, range)} select ${notOwned(a.provisioningId)} as failed`,
+    );
+    if (created.length) await this.syncMemberships(tx, runId, a, PlanAction.CREATE, range);
+    return { created, failed: parseJsonList(r?.failed) };
+  }
+
+  /** Applies a chunk of planned updates: directory fields, the username when free, memberships. */
+  async updateChunk(tx: Executor, runId: string, a: Target, range: KeyRange): Promise<{ updated: number }> {
+    const t = a.tenantId;
+    const [r] = await queryRows<{ updated: number }>(
+      tx,
+      sql`with ${chunkCte(runId, PlanAction.UPDATE, range)},
+          upd as (
+            update ${mfaUsers} ${o} set ${name(mfaUsers.email)} = c.email, ${name(mfaUsers.firstName)} = c.first_name, ${name(mfaUsers.lastName)} = c.last_name,
+              ${name(mfaUsers.updatedAt)} = now(),
+              ${name(mfaUsers.username)} = case when ${o.username} <> c.username
+                                and not exists (select 1 from ${mfaUsers} ${x} where ${x.tenantId} = ${t}::uuid and lower(${x.username}) = lower(c.username) and ${x.id} <> ${o.id})
+                                and not exists (select 1 from c c2 where lower(c2.username) = lower(c.username) and c2.user_id <> c.user_id)
+                              then c.username else ${o.username} end
+            from c where ${o.provisioningId} = ${a.provisioningId}::uuid and ${o.directoryUserId} = c.user_id
+            returning ${o.id})
+          select (select count(*)::int from upd) as updated`,
+    );
+    if (r?.updated) await this.syncMemberships(tx, runId, a, PlanAction.UPDATE, range);
+    return { updated: r?.updated ?? 0 };
+  }
+
+  /**
+   * Removes a chunk of the planned removal set, with devices (foreign-key cascade). A user is
+   * removed only if it is still owned and still not selected, so an approved plan never
+   * removes someone re-added to an enabled group since.
+   */
+  async removeChunk(tx: Executor, runId: string, a: Target & { groupIds: string[] }, range: KeyRange): Promise<{ removed: number; devices: number }> {
+    const [r] = await queryRows<{ removed: number; devices: number }>(
+      tx,
+      sql`with sel as materialized (
+            select ${rm.mfaUserId} as mfa_user_id from ${syncRunRemovals} ${rm} where ${rm.runId} = ${runId}::uuid and ${inRange(rm.mfaUserId, range)}),
+          v as (
+            select ${o.id} as id, (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ${o.id}) as devices
+            from sel cross join lateral (select * from ${mfaUsers} ${o} where ${o.id} = sel.mfa_user_id limit 1) ${o}
+            where ${o.provisioningId} = ${a.provisioningId}::uuid and ${o.tenantId} = ${a.tenantId}::uuid
+              and (${o.directoryUserId} is null or not exists (
+                    select 1 from ${groupMemberships} ${gm} join ${users} ${u} on ${u.id} = ${gm.userId}
+                    where ${gm.userId} = ${o.directoryUserId} and ${gm.groupId} = any(${uuidArray(a.groupIds)}) and ${u.status} <> 'DISABLED'))),
+          gone as (delete from ${mfaUsers} where ${mfaUsers.id} in (select id from v) returning ${mfaUsers.id} as id)
+          select (select count(*)::int from gone) as removed,
+                 (select coalesce(sum(v.devices), 0)::int from v where v.id in (select id from gone)) as devices`,
+    );
+    return { removed: r?.removed ?? 0, devices: r?.devices ?? 0 };
+  }
+}

@@ -1,0 +1,322 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import { groupMemberships, groups, mfaDevices, mfaGroupMemberships, mfaGroups, mfaUsers, syncRunDesired, syncRunRemovals, users } from '../../../drizzle/schema/index.js';
+import { queryRows, type Executor } from '../../shared/db.js';
+import { ErrorCode } from '../../shared/errors.js';
+import { PlanAction, type CollisionCandidate, type KeyRange, type PlanListRow } from './sync-plan.js';
+import { inRange, name, names, parseJson, parseJsonList, textArray, uuidArray } from '../../shared/sql.js';
+
+/**
+ * Planning SQL: the classification of desired users, the staged plan of a run
+ * (`sync_run_desired`, `sync_run_removals`) and the read-only preview. Set-based, one key range
+ * per call; every method runs in the caller's transaction (one chunk), so it takes `tx`.
+ */
+
+const u = alias(users, 'u');
+const gm = alias(groupMemberships, 'gm');
+const m = alias(mfaUsers, 'm');
+const o = alias(mfaUsers, 'o');
+const x = alias(mfaUsers, 'x');
+const mm = alias(mfaGroupMemberships, 'mm');
+const mg = alias(mfaGroups, 'mg');
+const dv = alias(mfaDevices, 'dv');
+const s = alias(syncRunDesired, 's');
+const rm = alias(syncRunRemovals, 'rm');
+
+export interface ClassifyOptions {
+  tenantId: string;
+  provisioningId: string;
+  /** Directory groups whose members make up the desired set. */
+  groupIds: readonly string[];
+  /** Directory groups that have (or, after the GROUPS phase, will have) an owned MFA group. */
+  targetGroupIds: readonly string[];
+  includeManual: boolean;
+  /** Users that lose a username collision (`collisionLosers`): CREATE becomes FAIL. */
+  losers?: readonly string[];
+}
+
+/** The username a directory user has in the MFA directory: its username, else its email, else its id. */
+function usernameOf(t: typeof u): SQL {
+  return sql`coalesce(${t.username}, ${t.email}, ${t.id}::text)`;
+}
+
+/** Desired users (members of the groups, ids in `range`) as a CTE `ids(user_id)`. */
+function desiredIds(groupIds: readonly string[], range: KeyRange): SQL {
+  return sql`ids as (select distinct ${gm.userId} as user_id from ${groupMemberships} ${gm} where ${gm.groupId} = any(${uuidArray(groupIds)}) and ${inRange(gm.userId, range)})`;
+}
+
+/**
+ * CTEs `d` (desired users among `ids`) and `c` (each with its action and MFA user), given a
+ * CTE `ids(user_id)`. The single definition of "what a sync does to a user", shared by the
+ * preview and by planning, so a preview equals what the run then does.
+ *
+ * - owned by this provisioning → UPDATE if email, names, username (when free) or the set of
+ *   target-group memberships differ, else KEEP;
+ * - else a MANUAL MFA user linked to the directory user, or with the same username, or the
+ *   same email (ignoring case, in that order of preference) → CLAIM or SKIP;
+ * - else username already used in the MFA directory, or lost to another selected user
+ *   (`losers`, see `collisionLosers`) → FAIL (USERNAME_TAKEN);
+ * - else CREATE.
+ */
+function classifyCtes(c: ClassifyOptions): SQL {
+  const t = c.tenantId;
+  const p = c.provisioningId;
+  const targets = uuidArray(c.targetGroupIds);
+  const manualAction = c.includeManual ? PlanAction.CLAIM : PlanAction.SKIP;
+  // LATERAL lookups by key (LIMIT 1 keeps the planner from flattening them into joins):
+  // statistics lag behind bulk loads (PGlite never auto-analyzes), and a misestimated hash
+  // join would scan the whole tenant once per chunk.
+  return sql`
+    d as materialized (
+      select ${u.id} as user_id, ${usernameOf(u)} as username, ${u.email} as email, ${u.firstName} as first_name, ${u.lastName} as last_name
+      from ids cross join lateral (
+        select * from ${users} ${u} where ${u.id} = ids.user_id and ${u.tenantId} = ${t}::uuid and ${u.status} <> 'DISABLED' limit 1) ${u}),
+    dm as materialized (
+      select d.*, ${o.id} as owned_id, ${o.username} as o_username, ${o.email} as o_email, ${o.firstName} as o_first_name, ${o.lastName} as o_last_name,
+        case when ${o.id} is null then coalesce(
+          (select ${m.id} from ${mfaUsers} ${m} where ${m.directoryUserId} = d.user_id and ${m.provisioningId} is null and ${m.tenantId} = ${t}::uuid order by ${m.id} limit 1),
+          (select ${m.id} from ${mfaUsers} ${m} where ${m.tenantId} = ${t}::uuid and lower(${m.username}) = lower(d.username) and ${m.provisioningId} is null limit 1),
+          (select ${m.id} from ${mfaUsers} ${m} where d.email is not null and ${m.tenantId} = ${t}::uuid and lower(${m.email}) = lower(d.email) and ${m.provisioningId} is null order by ${m.id} limit 1))
+        end as manual_id
+      from d left join lateral (
+        select * from ${mfaUsers} ${o} where ${o.provisioningId} = ${p}::uuid and ${o.directoryUserId} = d.user_id limit 1) ${o} on true),
+    c0 as materialized (
+      select dm.user_id, dm.username, dm.email, dm.first_name, dm.last_name,
+        case
+          when dm.owned_id is not null then
+            case when dm.o_email is distinct from dm.email or dm.o_first_name <> dm.first_name or dm.o_last_name <> dm.last_name
+                   or (dm.o_username <> dm.username and not exists (
+                         select 1 from ${mfaUsers} ${x} where ${x.tenantId} = ${t}::uuid and lower(${x.username}) = lower(dm.username) and ${x.id} <> dm.owned_id))
+                   or coalesce((select array_agg(${gm.groupId} order by ${gm.groupId}) from ${groupMemberships} ${gm}
+                                where ${gm.userId} = dm.user_id and ${gm.groupId} = any(${targets})), '{}'::uuid[])
+                      is distinct from
+                      coalesce((select array_agg(${mg.directoryGroupId} order by ${mg.directoryGroupId}) from ${mfaGroupMemberships} ${mm}
+                                join ${mfaGroups} ${mg} on ${mg.id} = ${mm.mfaGroupId}
+                                where ${mm.mfaUserId} = dm.owned_id and ${mg.provisioningId} = ${p}::uuid), '{}'::uuid[])
+                 then ${PlanAction.UPDATE} else ${PlanAction.KEEP} end
+          when dm.manual_id is not null then ${manualAction}
+          when exists (select 1 from ${mfaUsers} ${x} where ${x.tenantId} = ${t}::uuid and lower(${x.username}) = lower(dm.username)) then ${PlanAction.FAIL}
+          else ${PlanAction.CREATE}
+        end as action,
+        coalesce(dm.owned_id, dm.manual_id) as mfa_user_id
+      from dm),
+    c as materialized (
+      select c0.user_id, c0.username, c0.email, c0.first_name, c0.last_name, c0.mfa_user_id,
+        case when c0.action = ${PlanAction.CREATE} and c0.user_id = any(${uuidArray(c.losers ?? [])}) then ${PlanAction.FAIL} else c0.action end as action
+      from c0)`;
+}
+
+export class SyncPlanStore {
+  /** The enabled groups that exist in the associated directories, by id. */
+  async enabledGroups(tx: Executor, tenantId: string, groupIds: readonly string[], directoryIds: readonly string[]) {
+    if (!groupIds.length) return [];
+    const g = alias(groups, 'g');
+    return queryRows<{ id: string; name: string }>(
+      tx,
+      sql`select ${g.id} as id, ${g.name} as name from ${groups} ${g} where ${g.tenantId} = ${tenantId}::uuid and ${g.id} = any(${uuidArray(groupIds)})
+            and ${g.directoryId} = any(${uuidArray(directoryIds)}) order by ${g.id}`,
+    );
+  }
+
+  /** MFA groups owned by the provisioning or named like one of `lowerNames`. */
+  async mfaGroupsFor(tx: Executor, tenantId: string, provisioningId: string, lowerNames: readonly string[]) {
+    return queryRows<{ id: string; provisioningId: string | null; directoryGroupId: string | null; name: string }>(
+      tx,
+      sql`select ${mg.id} as id, ${mg.provisioningId} as "provisioningId", ${mg.directoryGroupId} as "directoryGroupId", ${mg.name} as name from ${mfaGroups} ${mg}
+          where ${mg.tenantId} = ${tenantId}::uuid and (${mg.provisioningId} = ${provisioningId}::uuid or lower(${mg.name}) = any(${textArray(lowerNames)}))`,
+    );
+  }
+
+  /**
+   * The size of the desired set, and the users in it whose lower-cased username another one
+   * shares (one scan; the collision rule needs the whole set, since chunks are key ranges).
+   * A window count, not `k in (select k … group by k having …)`: a CTE has no statistics and
+   * PGlite planned that as a nested-loop semi join (6 s for 10k users instead of 0.1 s).
+   */
+  async desiredSummary(tx: Executor, tenantId: string, groupIds: readonly string[]): Promise<{ total: number; contested: string[] }> {
+    if (!groupIds.length) return { total: 0, contested: [] };
+    const [r] = await queryRows<{ total: number; contested: string[] | string | null }>(
+      tx,
+      sql`with ds as materialized (
+            select ${u.id} as id, lower(${usernameOf(u)}) as k from ${users} ${u}
+            where ${u.tenantId} = ${tenantId}::uuid and ${u.status} <> 'DISABLED'
+              and exists (select 1 from ${groupMemberships} ${gm} where ${gm.userId} = ${u.id} and ${gm.groupId} = any(${uuidArray(groupIds)})))
+          select (select count(*)::int from ds) as total,
+                 (select json_agg(z.id) from (select ds.id, count(*) over (partition by ds.k) as n from ds) z where z.n > 1) as contested`,
+    );
+    return { total: r?.total ?? 0, contested: parseJsonList(r?.contested) };
+  }
+
+  /** The classification (before the collision rule) of the given desired users, keyed by lower-cased username. */
+  async collisionCandidates(tx: Executor, c: ClassifyOptions, userIds: readonly string[]): Promise<CollisionCandidate[]> {
+    if (!userIds.length) return [];
+    return queryRows<CollisionCandidate>(
+      tx,
+      sql`with ids as (select unnest(${uuidArray(userIds)}) as user_id), ${classifyCtes({ ...c, losers: [] })}
+          select user_id as "userId", lower(username) as key, action from c`,
+    );
+  }
+
+  /**
+   * Stages the desired users whose id falls in `range` (or, with `only`, just those users),
+   * with their planned actions. Rows already staged stay (ON CONFLICT DO NOTHING): the
+   * collision losers are staged first, as FAIL.
+   */
+  async stage(tx: Executor, runId: string, c: ClassifyOptions, range: KeyRange | { only: readonly string[] }): Promise<number> {
+    if (!c.groupIds.length) return 0;
+    const ids = 'only' in range ? sql`ids as (select unnest(${uuidArray(range.only)}) as user_id)` : desiredIds(c.groupIds, range);
+    const t = syncRunDesired;
+    const [r] = await queryRows<{ n: number }>(
+      tx,
+      sql`with ${ids},
+          ${classifyCtes(c)},
+          ins as (
+            insert into ${t} (${names(t.runId, t.userId, t.username, t.email, t.firstName, t.lastName, t.action, t.mfaUserId, t.errorCode)})
+            select ${runId}::uuid, user_id, username, email, first_name, last_name, action, mfa_user_id,
+                   case when action = ${PlanAction.FAIL} then ${ErrorCode.USERNAME_TAKEN} end
+            from c
+            on conflict do nothing
+            returning 1)
+          select count(*)::int as n from ins`,
+    );
+    return r?.n ?? 0;
+  }
+
+  async countOwned(tx: Executor, provisioningId: string): Promise<number> {
+    const [r] = await queryRows<{ n: number }>(tx, sql`select count(*)::int as n from ${mfaUsers} ${o} where ${o.provisioningId} = ${provisioningId}::uuid`);
+    return r?.n ?? 0;
+  }
+
+  /**
+   * Adds to the run's removal set the owned users (ids in `range`) that are not in its desired
+   * set, with their enrolled-device counts. Also reports how many owned users it saw.
+   */
+  async planRemovals(tx: Executor, runId: string, provisioningId: string, range: KeyRange) {
+    const t = syncRunRemovals;
+    const [r] = await queryRows<{ scanned: number; n: number; devices: number }>(
+      tx,
+      sql`with ow as materialized (
+            select ${o.id} as id, ${o.directoryUserId} as directory_user_id from ${mfaUsers} ${o}
+            where ${o.provisioningId} = ${provisioningId}::uuid and ${inRange(o.id, range)}),
+          ins as (
+            insert into ${t} (${names(t.runId, t.mfaUserId, t.devices)})
+            select ${runId}::uuid, ow.id, (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ow.id) from ow
+            where ow.directory_user_id is null
+               or not exists (select 1 from ${syncRunDesired} ${s} where ${s.runId} = ${runId}::uuid and ${s.userId} = ow.directory_user_id)
+            on conflict do nothing
+            returning ${name(t.devices)})
+          select (select count(*)::int from ow) as scanned,
+                 (select count(*)::int from ins) as n, (select coalesce(sum(devices), 0)::int from ins) as devices`,
+    );
+    return { scanned: r?.scanned ?? 0, removals: r?.n ?? 0, devices: r?.devices ?? 0 };
+  }
+
+  /** Totals of a staged plan. */
+  async stagedCounts(tx: Executor, runId: string) {
+    const rows = await queryRows<{ action: PlanAction; n: number }>(
+      tx,
+      sql`select ${s.action} as action, count(*)::int as n from ${syncRunDesired} ${s} where ${s.runId} = ${runId}::uuid group by ${s.action}`,
+    );
+    const [x] = await queryRows<{ n: number; devices: number }>(
+      tx,
+      sql`select count(*)::int as n, coalesce(sum(${rm.devices}), 0)::int as devices from ${syncRunRemovals} ${rm} where ${rm.runId} = ${runId}::uuid`,
+    );
+    const by = (a: PlanAction) => rows.find((r) => r.action === a)?.n ?? 0;
+    return {
+      creates: by(PlanAction.CREATE),
+      updates: by(PlanAction.UPDATE),
+      keeps: by(PlanAction.KEEP),
+      claims: by(PlanAction.CLAIM),
+      skips: by(PlanAction.SKIP),
+      fails: by(PlanAction.FAIL),
+      removals: x?.n ?? 0,
+      devices: x?.devices ?? 0,
+      desired: rows.reduce((sum, r) => sum + r.n, 0),
+    };
+  }
+
+  /** Users the plan could not provision (for the run's error list). */
+  async stagedFailures(tx: Executor, runId: string, limit: number) {
+    return queryRows<{ userId: string; username: string; errorCode: ErrorCode | null }>(
+      tx,
+      sql`select ${s.userId} as "userId", ${s.username} as username, ${s.errorCode} as "errorCode" from ${syncRunDesired} ${s}
+          where ${s.runId} = ${runId}::uuid and ${s.action} = ${PlanAction.FAIL} order by ${s.userId} limit ${limit}`,
+    );
+  }
+
+  /** The stored plan's users of one action (first `limit` by username), for `SyncRun.plan`. */
+  async stagedList(tx: Executor, runId: string, action: PlanAction | 'REMOVE', limit: number): Promise<PlanListRow[]> {
+    if (action === 'REMOVE') {
+      return queryRows<PlanListRow>(
+        tx,
+        sql`select ${o.directoryUserId} as "userId", ${o.id} as "mfaUserId", ${o.username} as username, ${o.email} as email, ${rm.devices} as devices
+            from ${syncRunRemovals} ${rm} join ${mfaUsers} ${o} on ${o.id} = ${rm.mfaUserId}
+            where ${rm.runId} = ${runId}::uuid order by lower(${o.username}) collate "C", ${o.id} limit ${limit}`,
+      );
+    }
+    return queryRows<PlanListRow>(
+      tx,
+      sql`select ${s.userId} as "userId", ${s.mfaUserId} as "mfaUserId", ${s.username} as username, ${s.email} as email, 0 as devices from ${syncRunDesired} ${s}
+          where ${s.runId} = ${runId}::uuid and ${s.action} = ${action} order by lower(${s.username}) collate "C", ${s.userId} limit ${limit}`,
+    );
+  }
+
+  /** Deletes up to `limit` staging rows of an ended run; returns how many it deleted. */
+  async clearStagingChunk(tx: Executor, runId: string, limit: number): Promise<number> {
+    const [a] = await queryRows<{ n: number }>(
+      tx,
+      sql`with gone as (delete from ${syncRunDesired} where ${syncRunDesired.runId} = ${runId}::uuid and ${syncRunDesired.userId} in (
+            select ${s.userId} from ${syncRunDesired} ${s} where ${s.runId} = ${runId}::uuid limit ${limit}) returning 1)
+          select count(*)::int as n from gone`,
+    );
+    const [b] = await queryRows<{ n: number }>(
+      tx,
+      sql`with gone as (delete from ${syncRunRemovals} where ${syncRunRemovals.runId} = ${runId}::uuid and ${syncRunRemovals.mfaUserId} in (
+            select ${rm.mfaUserId} from ${syncRunRemovals} ${rm} where ${rm.runId} = ${runId}::uuid limit ${limit}) returning 1)
+          select count(*)::int as n from gone`,
+    );
+    return (a?.n ?? 0) + (b?.n ?? 0);
+  }
+
+  /**
+   * One key range of the plan computed without writing anything: the same classification as
+   * `stage`. Counts per action, and each action's first `listLimit` users by username.
+   */
+  async previewDesired(tx: Executor, c: ClassifyOptions, range: KeyRange, listLimit: number) {
+    if (!c.groupIds.length) return { counts: {} as Record<string, number>, lists: {} as Record<string, PlanListRow[]> };
+    const [r] = await queryRows<{ counts: Record<string, number> | string | null; lists: Record<string, PlanListRow[]> | string | null }>(
+      tx,
+      sql`with ${desiredIds(c.groupIds, range)},
+          ${classifyCtes(c)},
+          ranked as (
+            select c.*, row_number() over (partition by action order by lower(username) collate "C", user_id) as rn from c
+            where action <> ${PlanAction.KEEP})
+          select (select json_object_agg(action, n) from (select action, count(*)::int as n from c group by action) a) as counts,
+                 (select json_object_agg(action, xs) from (
+                    select action, json_agg(json_build_object('userId', user_id, 'mfaUserId', mfa_user_id, 'username', username, 'email', email, 'devices', 0)) as xs
+                    from ranked where rn <= ${listLimit} group by action) l) as lists`,
+    );
+    return { counts: parseJson(r?.counts) ?? {}, lists: parseJson(r?.lists) ?? {} };
+  }
+
+  /** One key range of the owned users a sync would remove now, with their device counts (read-only). */
+  async previewRemovals(tx: Executor, c: { provisioningId: string; groupIds: readonly string[] }, range: KeyRange, listLimit: number) {
+    const [r] = await queryRows<{ owned: number; removals: number; devices: number; list: PlanListRow[] | string | null }>(
+      tx,
+      sql`with ow as materialized (
+            select ${o.id} as id, ${o.directoryUserId} as directory_user_id, ${o.username} as username, ${o.email} as email from ${mfaUsers} ${o}
+            where ${o.provisioningId} = ${c.provisioningId}::uuid and ${inRange(o.id, range)}),
+          gone as materialized (
+            select ow.directory_user_id as "userId", ow.id as "mfaUserId", ow.username, ow.email,
+                   (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ow.id) as devices
+            from ow
+            where ow.directory_user_id is null or not exists (
+              select 1 from ${groupMemberships} ${gm} join ${users} ${u} on ${u.id} = ${gm.userId}
+              where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(c.groupIds)}) and ${u.status} <> 'DISABLED'))
+          select (select count(*)::int from ow) as owned, (select count(*)::int from gone) as removals,
+                 (select coalesce(sum(devices), 0)::int from gone) as devices,
+                 (select json_agg(z) from (select * from gone order by lower(username) collate "C", "mfaUserId" limit ${listLimit}) z) as list`,
+    );
+    return { owned: r?.owned ?? 0, removals: r?.removals ?? 0, devices: r?.devices ?? 0, list: parseJsonList(r?.list) };
+  }
+}

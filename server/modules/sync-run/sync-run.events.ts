@@ -1,0 +1,78 @@
+import type { PubSub } from '../../shared/pubsub.js';
+import { percentOf } from './sync-plan.js';
+import type { SyncRunRow } from './sync-run.types.js';
+
+/**
+ * The wire format of `syncRun:<id>` events, in one place: the run's state without its error
+ * list, plan or configuration (NOTIFY payloads stay under 8000 bytes), dates as ISO strings.
+ */
+export function runEvent(r: SyncRunRow) {
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    provisioningId: r.provisioningId,
+    deployedVersion: r.deployedVersion,
+    trigger: r.trigger,
+    status: r.status,
+    phase: r.phase,
+    approved: r.approved,
+    desiredTotal: r.desiredTotal,
+    staged: r.staged,
+    planned: r.planned,
+    plannedCreates: r.plannedCreates,
+    plannedUpdates: r.plannedUpdates,
+    plannedClaims: r.plannedClaims,
+    plannedRemovals: r.plannedRemovals,
+    plannedDevicesRemoved: r.plannedDevicesRemoved,
+    ownedAtPlan: r.ownedAtPlan,
+    created: r.created,
+    updated: r.updated,
+    removed: r.removed,
+    claimed: r.claimed,
+    skipped: r.skipped,
+    failed: r.failed,
+    devicesRemoved: r.devicesRemoved,
+    percent: percentOf(r),
+    error: r.error ? r.error.slice(0, 500) : null,
+    createdAt: r.createdAt.toISOString(),
+    startedAt: r.startedAt?.toISOString() ?? null,
+    plannedAt: r.plannedAt?.toISOString() ?? null,
+    finishedAt: r.finishedAt?.toISOString() ?? null,
+    stagingCleared: r.stagingCleared,
+  };
+}
+
+export type SyncRunEvent = ReturnType<typeof runEvent>;
+
+declare module '../../shared/pubsub.js' {
+  interface Topics {
+    /** `syncRun:<id>`: the run's counts and phase after each chunk and on a heartbeat. */
+    syncRun: SyncRunEvent;
+  }
+}
+
+/**
+ * An event back as a run row for the SyncRun resolvers. What the event leaves out is null:
+ * `errors` and `config` null make the field resolvers read the run itself.
+ */
+export function runFromEvent(e: SyncRunEvent): SyncRunRow {
+  const d = (v: string | null) => (v ? new Date(v) : null);
+  const { percent: _percent, ...rest } = e;
+  return {
+    ...rest,
+    createdAt: new Date(e.createdAt),
+    startedAt: d(e.startedAt),
+    plannedAt: d(e.plannedAt),
+    finishedAt: d(e.finishedAt),
+    errors: null,
+    config: null,
+    cursor: null,
+    jobId: null,
+    requestedBy: null,
+  };
+}
+
+/** Publishes a run's state (after its transaction committed). */
+export async function publishRun(pubsub: PubSub, run: SyncRunRow | null): Promise<void> {
+  if (run) await pubsub.publish('syncRun', run.id, runEvent(run));
+}

@@ -1,0 +1,40 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+
+/**
+ * SQL helpers for stores. Tables and columns come from the drizzle schema (a rename is
+ * seen by tsc): `${table}` renders its name, an `alias(table, 'x')` renders `"x"` and its columns
+ * `"x"."col"`, so a FROM clause reads `from ${table} ${x}`; `name(column)` is the bare column name
+ * for INSERT column lists and UPDATE SET targets, where PostgreSQL refuses qualified names.
+ */
+export function name(column: AnyPgColumn): SQL {
+  return sql`${sql.identifier(column.name)}`;
+}
+
+export function names(...columns: AnyPgColumn[]): SQL {
+  return sql.join(columns.map(name), sql`, `);
+}
+
+/** `column` in the uuid key range `[lo, hi)` (`hi` null: unbounded), an index range on a uuid key. */
+export function inRange(column: SQL | AnyPgColumn, r: { lo: string; hi: string | null }): SQL {
+  return r.hi ? sql`${column} >= ${r.lo}::uuid and ${column} < ${r.hi}::uuid` : sql`${column} >= ${r.lo}::uuid`;
+}
+
+/** One PostgreSQL array parameter (not one parameter per element): `'{a,b}'::uuid[]`. */
+export function uuidArray(ids: readonly string[]): SQL {
+  return sql`${`{${ids.join(',')}}`}::uuid[]`;
+}
+
+/** A text[] parameter, quoted for PostgreSQL's array literal syntax. */
+export function textArray(values: readonly string[]): SQL {
+  return sql`${`{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`}::text[]`;
+}
+
+/** A json/jsonb value as the drivers return it (PGlite: parsed; postgres.js: sometimes text). */
+export function parseJson<T>(v: T | string | null | undefined): T | null {
+  return typeof v === 'string' ? (JSON.parse(v) as T) : (v ?? null);
+}
+
+export function parseJsonList<T>(v: T[] | string | null | undefined): T[] {
+  return parseJson(v) ?? [];
+}
