@@ -586,7 +586,7 @@ export type BulkOperationQueryVariables = Exact<{
 }>;
 
 
-export type BulkOperationQuery = { bulkOperation: { id: string, kind: BulkOperationKind, status: BulkOperationStatus, total: number, processed: number, succeeded: number, failed: number, skipped: number, validateOnly: boolean, error: string | null, actorUserId: string | null, resultsCsvPath: string, createdAt: string, startedAt: string | null, finishedAt: string | null, results: { totalCount: number, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, nodes: Array<{ row: number, userId: string | null, reference: string | null, email: string | null, outcome: BulkItemOutcome, errorCode: string | null, message: string | null }> }, actor: { id: string, email: string | null } | null } | null };
+export type BulkOperationQuery = { bulkOperation: { id: string, kind: BulkOperationKind, status: BulkOperationStatus, total: number, processed: number, succeeded: number, failed: number, skipped: number, validateOnly: boolean, error: string | null, actorUserId: string | null, resultsCsvPath: string, createdAt: string, startedAt: string | null, finishedAt: string | null, results: { totalCount: number, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, nodes: Array<{ row: number, userId: string | null, reference: string | null, email: string | null, outcome: BulkItemOutcome, errorCode: ErrorCode | null, message: string | null }> }, actor: { id: string, email: string | null } | null } | null };
 
 export type BulkDeleteUsersMutationVariables = Exact<{
   input: BulkUsersInput;

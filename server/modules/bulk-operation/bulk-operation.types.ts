@@ -1,5 +1,5 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { UserError } from '../../shared/errors.js';
+import { ErrorCode, UserError } from '../../shared/errors.js';
 import { ConnectionType } from '../../shared/pagination.js';
 import { Node } from '../node/node.types.js';
 
@@ -38,6 +38,13 @@ registerEnumType(BulkOperationStatus, {
     CANCELLED: { description: 'Cancelled; items done stay done, none is half-done.' },
   },
 });
+
+/** The statuses an operation never leaves: defined once, used by cancel, the job and progress. */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<BulkOperationStatus>([
+  BulkOperationStatus.COMPLETED,
+  BulkOperationStatus.FAILED,
+  BulkOperationStatus.CANCELLED,
+]);
 
 export enum BulkItemOutcome {
   SUCCEEDED = 'SUCCEEDED',
@@ -86,8 +93,12 @@ export class BulkOperationResult {
   @Field(() => BulkItemOutcome, { description: 'Outcome.' })
   outcome!: BulkItemOutcome;
 
-  @Field(() => String, { nullable: true, description: 'Error code (an ErrorCode value) when failed.' })
-  errorCode!: string | null;
+  @Field(() => ErrorCode, {
+    nullable: true,
+    description:
+      'Why the item failed; null unless FAILED. A row with several problems reports the first (checked in this order: the row shape, the user fields, duplicate or existing email, groups, then the password) and its `message` lists every problem; a password failing several policy rules reports the first failed rule (PASSWORD_TOO_SHORT before PASSWORD_MATCHES_IDENTITY, PASSWORD_MISSING_UPPERCASE, _LOWERCASE, _DIGIT, _SPECIAL) and the message names every failed rule.',
+  })
+  errorCode!: ErrorCode | null;
 
   @Field(() => String, { nullable: true, description: 'Explanation.' })
   message!: string | null;
@@ -168,7 +179,7 @@ export interface BulkItemRow {
   reference: string | null;
   email: string | null;
   outcome: string;
-  errorCode: string | null;
+  errorCode: ErrorCode | null;
   message: string | null;
 }
 
