@@ -60,7 +60,7 @@ export type BulkOperationStatus =
 
 /** A CSV upload: `email, first_name, last_name, password, "group1, group2"` per row. */
 export type BulkUploadUsersInput = {
-  /** Create groups that do not exist (default false: an unknown group fails the row). */
+  /** Create groups that do not exist (default false: an unknown group fails the row with NOT_FOUND). Names follow the rules of `createGroup` (a name it would refuse fails the row with INVALID_INPUT); a name spelled in several ways (ignoring case) is created once, under its first spelling in the file. */
   createMissingGroups?: boolean | null | undefined;
   /** The CSV inline, for small files (at most 1 MB). */
   csv?: string | null | undefined;
@@ -152,7 +152,7 @@ export type CreateUserInput = {
   firstName: string;
   /** Groups of the same directory to add the user to (Users is implicit). */
   groupIds?: Array<string | number> | null | undefined;
-  /** Identity provider for the invitation. A non-default one needs the tenant flag IDP_SELECTION_FOR_INVITES. */
+  /** Identity provider for the invitation (now or later). A non-default one needs the tenant flag IDP_SELECTION_FOR_INVITES, else the user is refused with FEATURE_DISABLED, whether or not an invitation is sent now. */
   identityProviderId?: string | number | null | undefined;
   /** Family name (1–100 characters). */
   lastName: string;

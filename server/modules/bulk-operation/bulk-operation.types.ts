@@ -78,7 +78,7 @@ registerEnumType(OnExisting, {
 
 @ObjectType({ description: 'The outcome of one item of a bulk operation.' })
 export class BulkOperationResult {
-  @Field(() => Int, { description: 'CSV line number (uploads) or 1-based position in the input list.' })
+  @Field(() => Int, { description: 'CSV line number on which the record starts (uploads; header and empty lines count) or 1-based position in the input list.' })
   row!: number;
 
   @Field(() => ID, { nullable: true, description: 'Global id of the user, when known.' })
@@ -216,7 +216,11 @@ export class BulkUploadUsersInput {
   @Field(() => Boolean, { nullable: true, description: 'Rows without a password become INVITED users and get an invitation. Default false.' })
   sendInvites?: boolean;
 
-  @Field(() => Boolean, { nullable: true, description: 'Create groups that do not exist (default false: an unknown group fails the row).' })
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'Create groups that do not exist (default false: an unknown group fails the row with NOT_FOUND). Names follow the rules of `createGroup` (a name it would refuse fails the row with INVALID_INPUT); a name spelled in several ways (ignoring case) is created once, under its first spelling in the file.',
+  })
   createMissingGroups?: boolean;
 
   @Field(() => OnExisting, { nullable: true, description: 'What a row with an existing email does (default FAIL).' })
