@@ -19,6 +19,27 @@ export default tseslint.config(
     },
   },
   {
+    // Layering: resolvers and HTTP routes reach services only (no SQL, no tables, no stores).
+    files: ['server/modules/**/*.resolver.ts', 'server/modules/**/*.routes.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['drizzle-orm', 'drizzle-orm/*', '**/drizzle/schema/**', '**/*.store.js'], message: 'Resolvers and routes call services only.' }] },
+      ],
+    },
+  },
+  {
+    // Services, rules, jobs and types of these modules name no table: SQL lives in their stores.
+    files: ['server/modules/{bulk-operation,user,group}/**/*.ts'],
+    ignores: ['server/modules/**/*.store.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['drizzle-orm', 'drizzle-orm/*', '**/drizzle/schema/**'], message: 'Only stores use drizzle and the tables.' }] },
+      ],
+    },
+  },
+  {
     // Tests poke at raw GraphQL responses.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -2,7 +2,9 @@ import { and, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
 import { groupMemberships, users } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
-import type { UserOrder, UserRow } from './user.types.js';
+import type { UserFilter, UserOrder, UserRow } from './user.types.js';
+
+export type { UserFilter } from './user.types.js';
 
 /** Every column but the password hash: secrets are opt-in, never `select *`. */
 export const userColumns = {
@@ -21,12 +23,6 @@ export const userColumns = {
   activatedAt: users.activatedAt,
 };
 
-export interface UserFilter {
-  directoryId?: string;
-  groupId?: string;
-  status?: string;
-  search?: string;
-}
 
 // Timestamps are compared at millisecond precision: cursors carry JS Dates, which have no microseconds.
 /** Sort expressions; each order is a row comparison with the id as tie-breaker. */

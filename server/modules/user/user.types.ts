@@ -182,3 +182,11 @@ export class DeleteUserPayload {
   @Field(() => [UserError], { description: 'NOT_FOUND or LAST_ADMIN; empty on success.' })
   errors!: UserError[];
 }
+
+/** Filters of a user list (resolved ids; the tenant comes from the viewer). */
+export interface UserFilter {
+  directoryId?: string;
+  groupId?: string;
+  status?: string;
+  search?: string;
+}
