@@ -81,15 +81,6 @@ export class BulkOperationStore {
     return op ?? null;
   }
 
-  /** The checkpoint: the highest seq whose outcome is committed. */
-  async maxSeq(operationId: string, tx: Executor = this.db): Promise<number> {
-    const [r] = await tx
-      .select({ n: sql<number>`coalesce(max(${bulkOperationItems.seq}), 0)::int` })
-      .from(bulkOperationItems)
-      .where(eq(bulkOperationItems.operationId, operationId));
-    return r?.n ?? 0;
-  }
-
   async items(operationId: string, outcome: string | null, limit: number, afterSeq: number, tx: Executor = this.db): Promise<BulkItemRow[]> {
     const rows = await tx
       .select()

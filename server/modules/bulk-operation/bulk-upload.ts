@@ -109,6 +109,8 @@ export interface UploadChunk {
   decided: Item[];
   creates: CreatePlan[];
   updates: UpdatePlan[];
+  /** The directory's groups when planned, by lower-cased name (read again only if one is missing). */
+  groupIdByKey: Map<string, string>;
 }
 
 export class BulkUpload {
@@ -131,10 +133,11 @@ export class BulkUpload {
     const o = this.o;
     const maxPasswords = o.validateOnly ? Infinity : bulkHashConcurrency() * PASSWORDS_PER_HASHER;
     const rows = nextChunk(this.file.rows, after, Math.max(50, Math.round(UPLOAD_CHUNK * Math.min(1, pace))), maxPasswords);
-    const out: UploadChunk = { after, rows, decided: [], creates: [], updates: [] };
+    const out: UploadChunk = { after, rows, decided: [], creates: [], updates: [], groupIdByKey: new Map() };
     if (!rows.length) return out;
     const t = this.ctx.tenantId;
     const groupIdByKey = new Map((await this.groups.inDirectory(t, o.directoryId)).map((g) => [g.name.toLowerCase(), g.id]));
+    out.groupIdByKey = groupIdByKey;
     const checked = rows.map((r) => ({ r, ...checkNewUser({ id: randomUUID(), email: r.email, firstName: r.firstName, lastName: r.lastName, password: r.password || null }, this.ctx) }));
     const existing = await this.users.idsByEmail(t, o.directoryId, [...new Set(checked.filter((c) => c.user.email).map((c) => c.user.email!))]);
 
@@ -214,7 +217,9 @@ export class BulkUpload {
       return items.sort((a, b) => a.seq - b.seq);
     }
     const keys = [...new Set([...chunk.creates, ...chunk.updates].flatMap((p) => p.groupKeys))];
-    let groupIdByKey = new Map((await this.groups.inDirectory(t, o.directoryId, tx)).map((g) => [g.name.toLowerCase(), g.id]));
+    // Groups are read when planning (as createUser checks them before its transaction); only a
+    // chunk that names a missing group creates it here, in its transaction.
+    let groupIdByKey = chunk.groupIdByKey;
     const missing = keys.filter((k) => !groupIdByKey.has(k));
     if (missing.length) {
       const all = await this.groups.createMissing(tx, t, o.directoryId, missing.map((k) => this.file.groupSpelling.get(k) ?? k));
@@ -224,13 +229,13 @@ export class BulkUpload {
     const inserted = await this.users.insertNewUsers(tx, this.ctx, chunk.creates.map((c) => c.user), chunk.creates.map((c) => idsOf(c.groupKeys)));
     // A user deleted since the plan was made is reported, not given memberships.
     const updated = await this.users.updateNames(tx, t, o.directoryId, chunk.updates.map((u) => ({ id: u.id, firstName: u.firstName, lastName: u.lastName })));
-    const usersGroup = await this.groups.builtIn(t, o.directoryId, 'USERS', tx);
+    const usersGroup = this.ctx.usersGroupId;
     await this.groups.addMemberships(
       tx,
       t,
       chunk.updates
         .filter((u) => updated.has(u.id))
-        .flatMap((u) => [...new Set([...(usersGroup ? [usersGroup.id] : []), ...idsOf(u.groupKeys)])].map((groupId) => ({ groupId, userId: u.id }))),
+        .flatMap((u) => [...new Set([...(usersGroup ? [usersGroup] : []), ...idsOf(u.groupKeys)])].map((groupId) => ({ groupId, userId: u.id }))),
     );
     const invite = o.sendInvites ? chunk.creates.filter((c) => inserted.has(c.user.id) && !c.user.passwordHash) : [];
     const invited = invite.length ? await this.invitations.issueMany(tx, t, invite.map((c) => ({ userId: c.user.id, kind: 'INVITATION' as const })), actorUserId) : new Map();

@@ -19,6 +19,8 @@ export interface NewUserContext {
   directoryId: string;
   /** External directories (AD, LDAP) sign their users in themselves: no passwords, no invitations. */
   cloud: boolean;
+  /** The directory's built-in Users group, which every new user joins (it cannot be deleted). */
+  usersGroupId: string | null;
 }
 
 export interface NewUserInput {

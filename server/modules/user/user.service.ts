@@ -79,7 +79,8 @@ export class UserService {
     const dir = await this.directoryFor(tenantId, directoryId, this.d.db);
     const tenant = await this.d.tenants.byId(tenantId);
     if (!tenant) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such tenant.');
-    return { tenantId, tenantSlug: tenant.slug, features: tenant.features, directoryId: dir.id, cloud: dir.kind === 'CLOUD' };
+    const usersGroup = await this.d.groups.builtIn(tenantId, dir.id, 'USERS');
+    return { tenantId, tenantSlug: tenant.slug, features: tenant.features, directoryId: dir.id, cloud: dir.kind === 'CLOUD', usersGroupId: usersGroup?.id ?? null };
   }
 
   /** Hashes the passwords of validated new users, outside any transaction, a few at a time (argon2). */
@@ -112,12 +113,11 @@ export class UserService {
         })),
       ),
     );
-    const usersGroup = await this.d.groups.builtIn(ctx.tenantId, ctx.directoryId, 'USERS', tx);
     await this.d.groups.addMemberships(
       tx,
       ctx.tenantId,
       users.flatMap((u, i) =>
-        inserted.has(u.id) ? [...new Set([...(usersGroup ? [usersGroup.id] : []), ...(groupIds[i] ?? [])])].map((groupId) => ({ groupId, userId: u.id })) : [],
+        inserted.has(u.id) ? [...new Set([...(ctx.usersGroupId ? [ctx.usersGroupId] : []), ...(groupIds[i] ?? [])])].map((groupId) => ({ groupId, userId: u.id })) : [],
       ),
     );
     return inserted;
