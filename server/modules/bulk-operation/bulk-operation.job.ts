@@ -96,18 +96,17 @@ export class BulkOperationJob {
     if (TERMINAL_STATUSES.has(op.status)) return this.releaseUpload(op);
     const started = await this.d.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'RUNNING', startedAt: op.startedAt ?? new Date(), error: null });
     if (!started) return this.releaseUpload(op); // cancelled in the meantime
-    let latest: BulkOperationRow = started;
     try {
+      // Another worker may hold the same operation after a lease lapsed: chunks take turns on
+      // the row lock and each reads the checkpoint under it, so no row is applied twice.
       const { work, cursor } = started.kind === 'UPLOAD_USERS' ? await this.uploadWork(started) : this.listWork(started);
-      const outcome = await this.runner.run<Run, UploadChunk | undefined>({ op: started, after: cursor(started.processed) }, work, signal);
-      latest = outcome.run.op;
+      await this.runner.run<Run, UploadChunk | undefined>({ op: started, after: cursor(started.processed) }, work, signal);
       await this.releaseUpload(op);
     } catch (err) {
       if (signal.aborted) throw err;
       const message = safeMessage(err);
       if (job.attempts >= job.maxAttempts || err instanceof PermanentJobError) {
-        latest = (await this.d.store.transition(operationId, ['RUNNING'], { status: 'FAILED', error: message, finishedAt: new Date() })) ?? latest;
-        await this.publish(latest);
+        await this.publish(await this.d.store.transition(operationId, ['RUNNING'], { status: 'FAILED', error: message, finishedAt: new Date() }));
         await this.releaseUpload(op);
       }
       // A fresh error for the queue's log: the original may carry the failed query's parameters.
