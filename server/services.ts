@@ -8,6 +8,7 @@ import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
 import { createStores } from './stores.js';
 import { AuthService } from './modules/auth/auth.service.js';
+import { BulkOperationJob } from './modules/bulk-operation/bulk-operation.job.js';
 import { BulkOperationService } from './modules/bulk-operation/bulk-operation.service.js';
 import { DirectoryService } from './modules/directory/directory.service.js';
 import { GroupService } from './modules/group/group.service.js';
@@ -98,23 +99,36 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     sharesOneConnection,
   });
   const syncScheduler = new SyncRunScheduler({ provisionings: stores.provisionings, runs: stores.syncRuns, service: syncRuns, job: syncRunJob, pubsub, log: syncLog });
-  const bulk = new BulkOperationService(db, stores.bulk, stores.directories, invitations, jobs, pubsub);
-  bulk.register();
+  const groups = new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users);
+  const users = new UserService({
+    db,
+    users: stores.users,
+    userWrites: stores.userWrites,
+    groups,
+    directories: stores.directories,
+    identityProviders: stores.identityProviders,
+    tenants: stores.tenants,
+    invitations,
+  });
+  const bulkJob = new BulkOperationJob({
+    db,
+    store: stores.bulk,
+    users,
+    groups,
+    invitations,
+    jobs,
+    pubsub,
+    log: log.child({ component: 'bulk' }),
+    sharesOneConnection,
+  });
+  bulkJob.register();
+  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub);
   const auth = new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000);
   const services: Services = {
     tenants: new TenantService(stores.tenants),
     directories: new DirectoryService(db, stores.directories),
-    users: new UserService({
-      db,
-      users: stores.users,
-      userWrites: stores.userWrites,
-      groups: stores.groups,
-      groupWrites: stores.groupWrites,
-      directories: stores.directories,
-      identityProviders: stores.identityProviders,
-      invitations,
-    }),
-    groups: new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users),
+    users,
+    groups,
     identityProviders: new IdentityProviderService(stores.identityProviders, env.PORTAL_BASE_URL, stores.directories),
     auth,
     mail,

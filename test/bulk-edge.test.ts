@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrizzleQueryError } from 'drizzle-orm/errors';
-import { safeMessage } from '../server/modules/bulk-operation/bulk-operation.service.js';
+import { safeMessage } from '../server/modules/bulk-operation/bulk-operation.job.js';
 import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
 import { api } from './support/directory-api.js';
 

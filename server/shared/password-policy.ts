@@ -43,3 +43,24 @@ export function checkPasswordPolicy(
   }
   return errors;
 }
+
+/** Who a password belongs to: the values it must not equal (PASSWORD_MATCHES_IDENTITY). */
+export interface PasswordOwner {
+  email?: string | null;
+  /** The login id (in the Cloud Directory it defaults to the email). */
+  username?: string | null;
+  userId?: string | null;
+  /** The account id as stored (uuid) … */
+  tenantId?: string | null;
+  /** … and as people type it at sign-in (the tenant slug). */
+  tenantSlug?: string | null;
+}
+
+/**
+ * The identity set every path checks a user's password against (createUser, CSV rows,
+ * account setup). One builder, because three hand-written lists had drifted: account setup
+ * refused the tenant slug while createUser and CSV rows accepted it.
+ */
+export function passwordIdentities(owner: PasswordOwner): (string | null | undefined)[] {
+  return [owner.email, owner.username, owner.userId, owner.tenantId, owner.tenantSlug];
+}

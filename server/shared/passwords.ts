@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 
 /**
@@ -9,6 +10,34 @@ export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCo
 
 export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);
+}
+
+/**
+ * argon2 runs on libuv's thread pool (UV_THREADPOOL_SIZE, 4 unless the operator raised it).
+ * Hashing many passwords uses up to one hash per core but always leaves at least one pool
+ * thread free, so a sign-in's verify never queues behind a whole batch of hashes.
+ */
+export function bulkHashConcurrency(cores = availableParallelism(), poolSize = 4): number {
+  return Math.max(1, Math.min(cores, poolSize - 1));
+}
+
+/**
+ * Hashes many passwords (null stays null) with at most `concurrency` in flight. Call it
+ * outside any transaction: a batch takes about a second and must not hold locks meanwhile.
+ */
+export async function hashPasswords(passwords: readonly (string | null)[], concurrency = bulkHashConcurrency()): Promise<(string | null)[]> {
+  const out = new Array<string | null>(passwords.length).fill(null);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, passwords.length) }, async () => {
+      while (next < passwords.length) {
+        const i = next++;
+        const p = passwords[i];
+        if (p != null) out[i] = await hashPassword(p);
+      }
+    }),
+  );
+  return out;
 }
 
 export async function verifyPassword(hash: string | null | undefined, password: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { availableParallelism } from 'node:os';
-import { bulkHashConcurrency } from '../../server/modules/bulk-operation/bulk-operation.service.js';
+import { bulkHashConcurrency } from '../../server/shared/passwords.js';
 import { hashPassword } from '../../server/shared/passwords.js';
 import { gql, seedTenant, startTestServer, type TestServer } from '../support/harness.js';
 

@@ -60,7 +60,7 @@ export type BulkOperationStatus =
 
 /** A CSV upload: `email, first_name, last_name, password, "group1, group2"` per row. */
 export type BulkUploadUsersInput = {
-  /** Create groups that do not exist (default false: an unknown group fails the row). */
+  /** Create groups that do not exist (default false: an unknown group fails the row with NOT_FOUND). Names follow the rules of `createGroup` (a name it would refuse fails the row with INVALID_INPUT); a name spelled in several ways (ignoring case) is created once, under its first spelling in the file. */
   createMissingGroups?: boolean | null | undefined;
   /** The CSV inline, for small files (at most 1 MB). */
   csv?: string | null | undefined;
@@ -152,7 +152,7 @@ export type CreateUserInput = {
   firstName: string;
   /** Groups of the same directory to add the user to (Users is implicit). */
   groupIds?: Array<string | number> | null | undefined;
-  /** Identity provider for the invitation. A non-default one needs the tenant flag IDP_SELECTION_FOR_INVITES. */
+  /** Identity provider for the invitation (now or later). A non-default one needs the tenant flag IDP_SELECTION_FOR_INVITES, else the user is refused with FEATURE_DISABLED, whether or not an invitation is sent now. */
   identityProviderId?: string | number | null | undefined;
   /** Family name (1–100 characters). */
   lastName: string;
@@ -586,7 +586,7 @@ export type BulkOperationQueryVariables = Exact<{
 }>;
 
 
-export type BulkOperationQuery = { bulkOperation: { id: string, kind: BulkOperationKind, status: BulkOperationStatus, total: number, processed: number, succeeded: number, failed: number, skipped: number, validateOnly: boolean, error: string | null, actorUserId: string | null, resultsCsvPath: string, createdAt: string, startedAt: string | null, finishedAt: string | null, results: { totalCount: number, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, nodes: Array<{ row: number, userId: string | null, reference: string | null, email: string | null, outcome: BulkItemOutcome, errorCode: string | null, message: string | null }> }, actor: { id: string, email: string | null } | null } | null };
+export type BulkOperationQuery = { bulkOperation: { id: string, kind: BulkOperationKind, status: BulkOperationStatus, total: number, processed: number, succeeded: number, failed: number, skipped: number, validateOnly: boolean, error: string | null, actorUserId: string | null, resultsCsvPath: string, createdAt: string, startedAt: string | null, finishedAt: string | null, results: { totalCount: number, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, nodes: Array<{ row: number, userId: string | null, reference: string | null, email: string | null, outcome: BulkItemOutcome, errorCode: ErrorCode | null, message: string | null }> }, actor: { id: string, email: string | null } | null } | null };
 
 export type BulkDeleteUsersMutationVariables = Exact<{
   input: BulkUsersInput;

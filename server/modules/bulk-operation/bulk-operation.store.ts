@@ -1,10 +1,27 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { bulkOperationItems, bulkOperations, uploads } from '../../../drizzle/schema/index.js';
-import { queryRows, type Db, type Executor } from '../../shared/db.js';
+import type { Db, Executor } from '../../shared/db.js';
+import { ErrorCode } from '../../shared/errors.js';
 import type { BulkItemRow, BulkOperationRow } from './bulk-operation.types.js';
 
+/**
+ * Error codes as stored. Rows written before every code was an ErrorCode may hold another
+ * value (e.g. `PASSWORD_POLICY`); the API type is the enum, so such a value reads as INVALID_INPUT.
+ */
+function asErrorCode(code: string | null): ErrorCode | null {
+  if (code === null) return null;
+  return code in ErrorCode ? (code as ErrorCode) : ErrorCode.INVALID_INPUT;
+}
+
+/** SQL of bulk operations: `bulk_operations`, `bulk_operation_items` and `uploads`, and nothing else. */
 export class BulkOperationStore {
   constructor(private readonly db: Db) {}
+
+  /** Locks the operation row (`SELECT … FOR UPDATE`): a chunk, a cancel and another worker take turns on it. */
+  async lock(id: string, tx: Executor): Promise<BulkOperationRow | null> {
+    const [op] = await tx.select().from(bulkOperations).where(eq(bulkOperations.id, id)).for('update');
+    return op ?? null;
+  }
 
   async insert(row: { tenantId: string; kind: string; input: unknown; total: number; actorUserId: string | null }, tx: Executor) {
     const [op] = await tx.insert(bulkOperations).values(row).returning();
@@ -19,12 +36,6 @@ export class BulkOperationStore {
   async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<BulkOperationRow[]> {
     if (!ids.length) return [];
     return tx.select().from(bulkOperations).where(and(eq(bulkOperations.tenantId, tenantId), inArray(bulkOperations.id, [...ids])));
-  }
-
-  async update(id: string, patch: Partial<BulkOperationRow>, tx: Executor = this.db): Promise<BulkOperationRow | null> {
-    const { id: _id, ...rest } = patch;
-    const [op] = await tx.update(bulkOperations).set(rest).where(eq(bulkOperations.id, id)).returning();
-    return op ?? null;
   }
 
   /**
@@ -46,8 +57,8 @@ export class BulkOperationStore {
    * as one JSON parameter (jsonb_to_recordset): one bind value instead of eight per row, which
    * is much cheaper to build, send and plan than a VALUES list of thousands of parameters.
    */
-  async record(operationId: string, items: Omit<BulkItemRow, 'operationId'>[], tx: Executor): Promise<void> {
-    if (!items.length) return;
+  async record(operationId: string, items: Omit<BulkItemRow, 'operationId'>[], tx: Executor): Promise<BulkOperationRow | null> {
+    if (!items.length) return this.byId(operationId, tx);
     const json = JSON.stringify(
       items.map((i) => ({ seq: i.seq, user_id: i.userId, reference: i.reference, email: i.email, outcome: i.outcome, error_code: i.errorCode, message: i.message })),
     );
@@ -57,7 +68,7 @@ export class BulkOperationStore {
       from jsonb_to_recordset(${json}::jsonb)
         as x(seq int, user_id uuid, reference text, email text, outcome text, error_code text, message text)`);
     const count = (o: string) => items.filter((i) => i.outcome === o).length;
-    await tx
+    const [op] = await tx
       .update(bulkOperations)
       .set({
         processed: sql`${bulkOperations.processed} + ${items.length}`,
@@ -65,74 +76,19 @@ export class BulkOperationStore {
         failed: sql`${bulkOperations.failed} + ${count('FAILED')}`,
         skipped: sql`${bulkOperations.skipped} + ${count('SKIPPED')}`,
       })
-      .where(eq(bulkOperations.id, operationId));
-  }
-
-  /**
-   * New users of one directory in one statement (JSON parameter, as `record`). A row whose
-   * email is taken meanwhile is left out (ON CONFLICT DO NOTHING); returns the ids inserted.
-   */
-  async insertUsers(
-    tenantId: string,
-    directoryId: string,
-    rows: { id: string; email: string; firstName: string; lastName: string; status: string; passwordHash: string | null }[],
-    tx: Executor,
-  ): Promise<string[]> {
-    if (!rows.length) return [];
-    const json = JSON.stringify(rows.map((r) => ({ id: r.id, email: r.email, first_name: r.firstName, last_name: r.lastName, status: r.status, password_hash: r.passwordHash })));
-    const inserted = await queryRows<{ id: string }>(
-      tx,
-      sql`insert into users (id, tenant_id, directory_id, email, username, first_name, last_name, status, password_hash, activated_at)
-          select x.id, ${tenantId}::uuid, ${directoryId}::uuid, x.email, x.email, x.first_name, x.last_name, x.status, x.password_hash,
-                 case when x.password_hash is not null then now() end
-          from jsonb_to_recordset(${json}::jsonb)
-            as x(id uuid, email text, first_name text, last_name text, status text, password_hash text)
-          on conflict do nothing
-          returning id`,
-    );
-    return inserted.map((r) => r.id);
-  }
-
-  /** New names for existing users of one directory; returns the ids that still existed. */
-  async updateNames(tenantId: string, directoryId: string, rows: { id: string; firstName: string; lastName: string }[], tx: Executor): Promise<string[]> {
-    if (!rows.length) return [];
-    const json = JSON.stringify(rows.map((r) => ({ id: r.id, f: r.firstName, l: r.lastName })));
-    const updated = await queryRows<{ id: string }>(
-      tx,
-      sql`update users u set first_name = x.f, last_name = x.l, updated_at = now()
-          from jsonb_to_recordset(${json}::jsonb) as x(id uuid, f text, l text)
-          where u.id = x.id and u.tenant_id = ${tenantId} and u.directory_id = ${directoryId}
-          returning u.id`,
-    );
-    return updated.map((r) => r.id);
-  }
-
-  /** Memberships in one statement; existing ones are kept as they are. */
-  async addMemberships(tenantId: string, pairs: { groupId: string; userId: string }[], tx: Executor): Promise<void> {
-    if (!pairs.length) return;
-    const json = JSON.stringify(pairs.map((p) => ({ g: p.groupId, u: p.userId })));
-    await tx.execute(sql`
-      insert into group_memberships (group_id, user_id, tenant_id)
-      select x.g, x.u, ${tenantId}::uuid from jsonb_to_recordset(${json}::jsonb) as x(g uuid, u uuid)
-      on conflict do nothing`);
-  }
-
-  /** The checkpoint: the highest seq whose outcome is committed. */
-  async maxSeq(operationId: string, tx: Executor = this.db): Promise<number> {
-    const [r] = await tx
-      .select({ n: sql<number>`coalesce(max(${bulkOperationItems.seq}), 0)::int` })
-      .from(bulkOperationItems)
-      .where(eq(bulkOperationItems.operationId, operationId));
-    return r?.n ?? 0;
+      .where(eq(bulkOperations.id, operationId))
+      .returning();
+    return op ?? null;
   }
 
   async items(operationId: string, outcome: string | null, limit: number, afterSeq: number, tx: Executor = this.db): Promise<BulkItemRow[]> {
-    return tx
+    const rows = await tx
       .select()
       .from(bulkOperationItems)
       .where(and(eq(bulkOperationItems.operationId, operationId), outcome ? eq(bulkOperationItems.outcome, outcome) : undefined, gt(bulkOperationItems.seq, afterSeq)))
       .orderBy(asc(bulkOperationItems.seq))
       .limit(limit);
+    return rows.map((r) => ({ ...r, errorCode: asErrorCode(r.errorCode) }));
   }
 
   async itemCount(operationId: string, outcome: string | null, tx: Executor = this.db): Promise<number> {

@@ -1,5 +1,5 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { UserError } from '../../shared/errors.js';
+import { ErrorCode, UserError } from '../../shared/errors.js';
 import { ConnectionType } from '../../shared/pagination.js';
 import { Node } from '../node/node.types.js';
 
@@ -39,6 +39,13 @@ registerEnumType(BulkOperationStatus, {
   },
 });
 
+/** The statuses an operation never leaves: defined once, used by cancel, the job and progress. */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<BulkOperationStatus>([
+  BulkOperationStatus.COMPLETED,
+  BulkOperationStatus.FAILED,
+  BulkOperationStatus.CANCELLED,
+]);
+
 export enum BulkItemOutcome {
   SUCCEEDED = 'SUCCEEDED',
   FAILED = 'FAILED',
@@ -71,7 +78,7 @@ registerEnumType(OnExisting, {
 
 @ObjectType({ description: 'The outcome of one item of a bulk operation.' })
 export class BulkOperationResult {
-  @Field(() => Int, { description: 'CSV line number (uploads) or 1-based position in the input list.' })
+  @Field(() => Int, { description: 'CSV line number on which the record starts (uploads; header and empty lines count) or 1-based position in the input list.' })
   row!: number;
 
   @Field(() => ID, { nullable: true, description: 'Global id of the user, when known.' })
@@ -86,8 +93,12 @@ export class BulkOperationResult {
   @Field(() => BulkItemOutcome, { description: 'Outcome.' })
   outcome!: BulkItemOutcome;
 
-  @Field(() => String, { nullable: true, description: 'Error code (an ErrorCode value) when failed.' })
-  errorCode!: string | null;
+  @Field(() => ErrorCode, {
+    nullable: true,
+    description:
+      'Why the item failed; null unless FAILED. A row with several problems reports the first (checked in this order: the row shape, the user fields, duplicate or existing email, groups, then the password) and its `message` lists every problem; a password failing several policy rules reports the first failed rule (PASSWORD_TOO_SHORT before PASSWORD_MATCHES_IDENTITY, PASSWORD_MISSING_UPPERCASE, _LOWERCASE, _DIGIT, _SPECIAL) and the message names every failed rule.',
+  })
+  errorCode!: ErrorCode | null;
 
   @Field(() => String, { nullable: true, description: 'Explanation.' })
   message!: string | null;
@@ -168,7 +179,7 @@ export interface BulkItemRow {
   reference: string | null;
   email: string | null;
   outcome: string;
-  errorCode: string | null;
+  errorCode: ErrorCode | null;
   message: string | null;
 }
 
@@ -205,7 +216,11 @@ export class BulkUploadUsersInput {
   @Field(() => Boolean, { nullable: true, description: 'Rows without a password become INVITED users and get an invitation. Default false.' })
   sendInvites?: boolean;
 
-  @Field(() => Boolean, { nullable: true, description: 'Create groups that do not exist (default false: an unknown group fails the row).' })
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'Create groups that do not exist (default false: an unknown group fails the row with NOT_FOUND). Names follow the rules of `createGroup` (a name it would refuse fails the row with INVALID_INPUT); a name spelled in several ways (ignoring case) is created once, under its first spelling in the file.',
+  })
   createMissingGroups?: boolean;
 
   @Field(() => OnExisting, { nullable: true, description: 'What a row with an existing email does (default FAIL).' })

@@ -40,6 +40,8 @@ export async function parseUserCsv(text: string): Promise<CsvRow[]> {
     skip_empty_lines: true,
     relax_column_count: true,
     info: true,
+    // The raw text of each record, to number rows by the line they start on (below).
+    raw: true,
     max_record_size: 64 * 1024,
   });
   const feed = (async () => {
@@ -52,8 +54,14 @@ export async function parseUserCsv(text: string): Promise<CsvRow[]> {
   })();
   const rows: CsvRow[] = [];
   let header = false;
+  // Line breaks consumed before the current record. csv-parse's `info.lines` is where a record
+  // ends (and counts CRLF inside quotes oddly); an administrator looks for the line a record
+  // starts on, so rows are numbered from the raw text: skipped empty lines lead a record's raw.
+  let breaksBefore = 0;
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+      const line = 1 + breaksBefore + lineBreaks(leadingBlank(raw));
+      breaksBefore += lineBreaks(raw);
       if (!rows.length && !header && (record[0] ?? '').replace(/^\uFEFF/, '').trim().toLowerCase() === 'email') {
         header = true;
         continue;
@@ -62,7 +70,7 @@ export async function parseUserCsv(text: string): Promise<CsvRow[]> {
         parser.destroy();
         throw new CsvFileError(`The file has more than ${MAX_ROWS} rows; the limit is ${MAX_ROWS}.`);
       }
-      rows.push(toRow(record, info.lines));
+      rows.push(toRow(record, line));
     }
   } catch (err) {
     if (err instanceof CsvFileError) throw err;
@@ -75,6 +83,22 @@ export async function parseUserCsv(text: string): Promise<CsvRow[]> {
   }
   if (!rows.length) throw new CsvFileError(header ? 'The file has a header but no rows.' : 'The file is empty.');
   return rows;
+}
+
+/** Line breaks in `s` (CRLF, LF or a lone CR each count once). */
+function lineBreaks(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 10 || (c === 13 && s.charCodeAt(i + 1) !== 10)) n++;
+  }
+  return n;
+}
+
+/** The blank lines a record's raw text starts with (empty lines the parser skipped). */
+function leadingBlank(raw: string): string {
+  const m = /^[\s\uFEFF]*[\r\n]/.exec(raw);
+  return m ? m[0] : '';
 }
 
 /** Resolves when the parser wants more input, or has been closed (error, too many rows). */

@@ -1,16 +1,20 @@
 import type { Viewer } from '../../shared/viewer.js';
-import type { Db } from '../../shared/db.js';
+import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, type UserError } from '../../shared/errors.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { UserStore } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
 import { checkName } from '../../shared/validation.js';
-import { assertActiveAdminRemains, lockAdmins } from './admin-guard.js';
 import type { GroupFilter, GroupStore, GroupWriteStore } from './group.store.js';
 import type { GroupRow } from './group.types.js';
 
 export const MAX_MEMBERS_PER_CALL = 1000;
+
+/** The group name rule (1–MAX_NAME_LENGTH characters, trimmed), for createGroup, updateGroup and CSV-created groups. */
+export function checkGroupName(value: string, errors: UserError[], field: string[] = ['input', 'name'], label = 'Name'): string {
+  return checkName(value, label, field, errors);
+}
 
 export class GroupService {
   constructor(
@@ -59,7 +63,7 @@ export class GroupService {
 
   async create(viewer: Viewer, input: { directoryId?: string | null; name: string; description?: string | null }): Promise<GroupRow> {
     const errors: UserError[] = [];
-    const name = checkName(input.name, 'Name', ['input', 'name'], errors);
+    const name = checkGroupName(input.name, errors);
     if (errors.length) throw new DomainError(errors);
     const dir = input.directoryId
       ? (await this.directories.byIds(viewer.tenantId, [input.directoryId]))[0]
@@ -73,7 +77,7 @@ export class GroupService {
     const errors: UserError[] = [];
     const patch: { name?: string; description?: string | null } = {};
     if (input.name != null) {
-      patch.name = checkName(input.name, 'Name', ['input', 'name'], errors);
+      patch.name = checkGroupName(input.name, errors);
       if (g.builtIn === 'USERS' && patch.name !== g.name) {
         throw DomainError.of(ErrorCode.BUILT_IN_GROUP, 'The built-in Users group cannot be renamed.', ['input', 'name']);
       }
@@ -107,7 +111,7 @@ export class GroupService {
   async addMembers(viewer: Viewer, groupId: string, userIds: string[]): Promise<GroupRow> {
     const g = await this.get(viewer, groupId);
     const ids = await this.checkMembers(viewer, g, userIds);
-    await this.writes.addMemberships(viewer.tenantId, ids.map((userId) => ({ groupId: g.id, userId })));
+    await this.writes.addMemberships(this.db, viewer.tenantId, ids.map((userId) => ({ groupId: g.id, userId })));
     return g;
   }
 
@@ -118,10 +122,64 @@ export class GroupService {
     }
     const ids = await this.checkMembers(viewer, g, userIds);
     await this.db.transaction(async (tx) => {
-      if (g.builtIn === 'ADMINS') await lockAdmins(tx, viewer.tenantId);
+      if (g.builtIn === 'ADMINS') await this.writes.lockAdmins(tx, viewer.tenantId);
       await this.writes.removeMemberships(viewer.tenantId, g.id, ids, tx);
-      if (g.builtIn === 'ADMINS') await assertActiveAdminRemains(tx, viewer.tenantId);
+      if (g.builtIn === 'ADMINS') await this.assertActiveAdminRemains(tx, viewer.tenantId);
     });
     return g;
+  }
+
+  // ---- for other modules' services (createUser, bulk operations): writes in their transaction ----
+
+  /**
+   * The last-admin rule. A transaction that can reduce the set of active admins (remove from
+   * Admins, disable, delete, bulk delete) calls `lockAdmins` first, makes its change, then
+   * this before commit: it throws LAST_ADMIN, rolling the change back, when none is left.
+   */
+  async assertActiveAdminRemains(tx: Executor, tenantId: string): Promise<void> {
+    if ((await this.store.activeAdminCount(tenantId, tx)) === 0) {
+      throw DomainError.of(ErrorCode.LAST_ADMIN, 'The tenant must keep at least one active admin.');
+    }
+  }
+
+  lockAdmins(tx: Executor, tenantId: string): Promise<void> {
+    return this.writes.lockAdmins(tx, tenantId);
+  }
+
+  /** The active admins now (a bulk delete plans with it, under `lockAdmins`). */
+  activeAdminIds(tx: Executor, tenantId: string): Promise<Set<string>> {
+    return this.store.activeAdminIds(tenantId, tx);
+  }
+
+  byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<GroupRow[]> {
+    return this.store.byIds(tenantId, ids, tx);
+  }
+
+  inDirectory(tenantId: string, directoryId: string, tx: Executor = this.db): Promise<GroupRow[]> {
+    return this.store.inDirectory(tenantId, directoryId, tx);
+  }
+
+  builtIn(tenantId: string, directoryId: string, kind: 'USERS' | 'ADMINS', tx: Executor = this.db): Promise<GroupRow | null> {
+    return this.store.builtIn(tenantId, directoryId, kind, tx);
+  }
+
+  addMemberships(tx: Executor, tenantId: string, pairs: readonly { groupId: string; userId: string }[]): Promise<void> {
+    return this.writes.addMemberships(tx, tenantId, pairs);
+  }
+
+  /**
+   * Creates the groups of `names` missing in the directory (names compare ignoring case; a
+   * name created meanwhile is kept as it is) and returns every group of the directory. Each
+   * name must pass the group name rule: the caller checked it with `checkGroupName`, this
+   * refuses one that does not rather than write it.
+   */
+  async createMissing(tx: Executor, tenantId: string, directoryId: string, names: readonly string[]): Promise<GroupRow[]> {
+    const errors: UserError[] = [];
+    const clean = names.map((n) => checkGroupName(n, errors));
+    if (errors.length) throw new DomainError(errors);
+    const existing = new Set((await this.store.inDirectory(tenantId, directoryId, tx)).map((g) => g.name.toLowerCase()));
+    const missing = [...new Map(clean.filter((n) => !existing.has(n.toLowerCase())).map((n) => [n.toLowerCase(), n])).values()];
+    if (missing.length) await this.writes.insertNames(tx, tenantId, directoryId, missing);
+    return this.store.inDirectory(tenantId, directoryId, tx);
   }
 }

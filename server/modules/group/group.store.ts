@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { groupMemberships, groups, users } from '../../../drizzle/schema/index.js';
-import type { Db, Executor } from '../../shared/db.js';
+import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import { userColumns } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
@@ -28,6 +28,38 @@ export class GroupStore {
       .from(groups)
       .where(and(eq(groups.tenantId, tenantId), eq(groups.directoryId, directoryId), eq(groups.builtIn, kind)));
     return g ?? null;
+  }
+
+  /** Every group of one directory (names compare ignoring case). */
+  async inDirectory(tenantId: string, directoryId: string, tx: Executor = this.db): Promise<GroupRow[]> {
+    return tx
+      .select()
+      .from(groups)
+      .where(and(eq(groups.tenantId, tenantId), eq(groups.directoryId, directoryId)));
+  }
+
+  /** The active members of the tenant's Admins groups. */
+  async activeAdminIds(tenantId: string, tx: Executor = this.db): Promise<Set<string>> {
+    const rows = await queryRows<{ id: string }>(
+      tx,
+      sql`select distinct u.id from group_memberships m
+          join groups g on g.id = m.group_id and g.built_in = 'ADMINS'
+          join users u on u.id = m.user_id and u.status = 'ACTIVE'
+          where m.tenant_id = ${tenantId}`,
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** How many active admins the tenant has (the last-admin rule). */
+  async activeAdminCount(tenantId: string, tx: Executor = this.db): Promise<number> {
+    const rows = await queryRows<{ n: number }>(
+      tx,
+      sql`select count(*)::int as n from group_memberships m
+          join groups g on g.id = m.group_id and g.built_in = 'ADMINS'
+          join users u on u.id = m.user_id and u.status = 'ACTIVE'
+          where m.tenant_id = ${tenantId}`,
+    );
+    return rows[0]?.n ?? 0;
   }
 
   private where(tenantId: string, f: GroupFilter): SQL | undefined {
@@ -126,17 +158,35 @@ export class GroupWriteStore {
     return rows.length === 1;
   }
 
-  /** Every (group, user) pair in one INSERT; existing memberships are left as they are. */
-  async addMemberships(tenantId: string, pairs: { groupId: string; userId: string }[], tx: Executor = this.db): Promise<void> {
-    for (let i = 0; i < pairs.length; i += 5000) {
-      const chunk = pairs.slice(i, i + 5000);
-      if (chunk.length) {
-        await tx
-          .insert(groupMemberships)
-          .values(chunk.map((p) => ({ ...p, tenantId })))
-          .onConflictDoNothing();
-      }
-    }
+  /**
+   * Every (group, user) pair in one INSERT, the pairs as one JSON parameter (as users'
+   * `insertMany`); existing memberships are left as they are (ON CONFLICT DO NOTHING). The one
+   * way memberships are added: addGroupMembers, createUser and every bulk operation.
+   */
+  async addMemberships(tx: Executor, tenantId: string, pairs: readonly { groupId: string; userId: string }[]): Promise<void> {
+    if (!pairs.length) return;
+    const json = JSON.stringify(pairs.map((p) => ({ g: p.groupId, u: p.userId })));
+    await tx.execute(sql`
+      insert into group_memberships (group_id, user_id, tenant_id)
+      select x.g, x.u, ${tenantId}::uuid from jsonb_to_recordset(${json}::jsonb) as x(g uuid, u uuid)
+      on conflict do nothing`);
+  }
+
+  /** New groups of one directory by name; a name taken meanwhile (ignoring case) is left as it is. */
+  async insertNames(tx: Executor, tenantId: string, directoryId: string, names: readonly string[]): Promise<void> {
+    if (!names.length) return;
+    await tx
+      .insert(groups)
+      .values(names.map((name) => ({ tenantId, directoryId, name })))
+      .onConflictDoNothing();
+  }
+
+  /**
+   * Serialises every transaction that can reduce the tenant's active admins (a per-tenant
+   * advisory transaction lock), so two of them cannot both pass a count that the other makes stale.
+   */
+  async lockAdmins(tx: Executor, tenantId: string): Promise<void> {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`roster:admins:${tenantId}`}))`);
   }
 
   async removeMemberships(tenantId: string, groupId: string, userIds: readonly string[], tx: Executor = this.db): Promise<number> {

@@ -1,6 +1,6 @@
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
-import { checkPasswordPolicy } from '../../shared/password-policy.js';
+import { checkPasswordPolicy, passwordIdentities } from '../../shared/password-policy.js';
 import { hashPassword } from '../../shared/passwords.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
@@ -173,7 +173,10 @@ export class InvitationService {
     if (found.userStatus === 'DISABLED') {
       throw DomainError.of(ErrorCode.INVALID_STATE, 'This account is disabled. Contact your administrator.');
     }
-    const policy = checkPasswordPolicy(input.password, [found.userEmail, found.username, found.userId, found.tenantId, found.tenantSlug]);
+    const policy = checkPasswordPolicy(
+      input.password,
+      passwordIdentities({ email: found.userEmail, username: found.username, userId: found.userId, tenantId: found.tenantId, tenantSlug: found.tenantSlug }),
+    );
     if (policy.length) throw new DomainError(policy);
     const hash = await hashPassword(input.password);
     await this.db.transaction(async (tx) => {

@@ -19,7 +19,7 @@ import {
   UserStatus,
   type UserRow,
 } from './user.types.js';
-import type { UserFilter } from './user.store.js';
+import type { UserFilter } from './user.types.js';
 
 @InputType({ description: 'Filters of a user list; all given filters must match.' })
 export class UserFilterInput {

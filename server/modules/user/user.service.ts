@@ -4,16 +4,16 @@ import type { Db, Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';
-import { checkPasswordPolicy } from '../../shared/password-policy.js';
-import { hashPassword } from '../../shared/passwords.js';
+import { hashPasswords } from '../../shared/passwords.js';
 import { checkName } from '../../shared/validation.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { DirectoryRow } from '../directory/directory.types.js';
-import { assertActiveAdminRemains, lockAdmins } from '../group/admin-guard.js';
-import type { GroupStore, GroupWriteStore } from '../group/group.store.js';
+import type { GroupService } from '../group/group.service.js';
 import type { IssueResult, InvitationService } from '../invitation/invitation.service.js';
 import type { IdentityProviderStore } from '../identity-provider/identity-provider.store.js';
+import type { TenantStore } from '../tenant/tenant.store.js';
 import { UserOrder, type UserRow } from './user.types.js';
+import { checkNewUser, type NewUserContext, type ValidNewUser } from './user-rules.js';
 import { userCursorValue, type UserFilter, type UserStore, type UserWriteStore } from './user.store.js';
 
 export interface CreateUserArgs {
@@ -32,12 +32,15 @@ export interface UserServiceDeps {
   db: Db;
   users: UserStore;
   userWrites: UserWriteStore;
-  groups: GroupStore;
-  groupWrites: GroupWriteStore;
+  groups: GroupService;
   directories: DirectoryStore;
   identityProviders: IdentityProviderStore;
+  tenants: TenantStore;
   invitations: InvitationService;
 }
+
+/** A validated new user with its password hash (null without a password). */
+export type HashedNewUser = ValidNewUser & { passwordHash: string | null };
 
 export class UserService {
   constructor(private readonly d: UserServiceDeps) {}
@@ -60,83 +63,111 @@ export class UserService {
     );
   }
 
-  private async directoryFor(viewer: Viewer, directoryId: string | null | undefined, tx: Executor): Promise<DirectoryRow> {
-    if (!directoryId) return this.d.directories.cloud(viewer.tenantId, tx);
-    const [dir] = await this.d.directories.byIds(viewer.tenantId, [directoryId], tx);
+  private async directoryFor(tenantId: string, directoryId: string | null | undefined, tx: Executor): Promise<DirectoryRow> {
+    if (!directoryId) return this.d.directories.cloud(tenantId, tx);
+    const [dir] = await this.d.directories.byIds(tenantId, [directoryId], tx);
     if (!dir) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such directory.', ['input', 'directoryId']);
     return dir;
   }
 
+  /**
+   * What the create rule needs to know about where users are created (tenant slug and flags,
+   * the directory's kind), loaded once for a form or a whole CSV file. Default directory: the
+   * tenant's Cloud Directory.
+   */
+  async newUserContext(tenantId: string, directoryId: string | null | undefined): Promise<NewUserContext> {
+    const dir = await this.directoryFor(tenantId, directoryId, this.d.db);
+    const tenant = await this.d.tenants.byId(tenantId);
+    if (!tenant) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such tenant.');
+    const usersGroup = await this.d.groups.builtIn(tenantId, dir.id, 'USERS');
+    return { tenantId, tenantSlug: tenant.slug, features: tenant.features, directoryId: dir.id, cloud: dir.kind === 'CLOUD', usersGroupId: usersGroup?.id ?? null };
+  }
+
+  /** Hashes the passwords of validated new users, outside any transaction, a few at a time (argon2). */
+  async hashNewUsers(users: ValidNewUser[]): Promise<HashedNewUser[]> {
+    const hashes = await hashPasswords(users.map((u) => u.password));
+    return users.map((u, i) => ({ ...u, passwordHash: hashes[i] ?? null }));
+  }
+
+  /**
+   * Writes validated, hashed new users in `tx` (one statement for all) with their memberships:
+   * the directory's Users group and `groupIds[i]` for `users[i]`. A user whose email was taken
+   * meanwhile is left out; returns the ids written.
+   */
+  async insertNewUsers(tx: Executor, ctx: NewUserContext, users: HashedNewUser[], groupIds: (readonly string[])[]): Promise<Set<string>> {
+    const inserted = new Set(
+      await this.d.userWrites.insertMany(
+        tx,
+        ctx.tenantId,
+        ctx.directoryId,
+        users.map((u) => ({
+          id: u.id,
+          email: u.email,
+          username: u.username,
+          firstName: u.firstName,
+          lastName: u.lastName,
+          status: u.status,
+          passwordHash: u.passwordHash,
+          identityProviderId: u.identityProviderId,
+          activatedAt: u.passwordHash ? new Date() : null,
+        })),
+      ),
+    );
+    await this.d.groups.addMemberships(
+      tx,
+      ctx.tenantId,
+      users.flatMap((u, i) =>
+        inserted.has(u.id) ? [...new Set([...(ctx.usersGroupId ? [ctx.usersGroupId] : []), ...(groupIds[i] ?? [])])].map((groupId) => ({ groupId, userId: u.id })) : [],
+      ),
+    );
+    return inserted;
+  }
+
+  /** Ids of existing users of a directory by normalised email. */
+  idsByEmail(tenantId: string, directoryId: string, emails: readonly string[]): Promise<Map<string, string>> {
+    return this.d.users.idsByEmail(tenantId, directoryId, emails);
+  }
+
+  /** New names for existing users (CSV onExisting: UPDATE); returns the ids that still existed. */
+  async updateNames(tx: Executor, tenantId: string, directoryId: string, rows: { id: string; firstName: string; lastName: string }[]): Promise<Set<string>> {
+    return new Set(await this.d.userWrites.updateNames(tx, tenantId, directoryId, rows));
+  }
+
+  byIds(tenantId: string, ids: readonly string[], tx: Executor = this.d.db): Promise<UserRow[]> {
+    return this.d.users.byIds(tenantId, ids, tx);
+  }
+
+  /** Deletes users in `tx`; the caller holds the admin lock and asserts the last-admin rule. */
+  deleteMany(tx: Executor, tenantId: string, ids: readonly string[]): Promise<string[]> {
+    return this.d.userWrites.delete(tenantId, ids, tx);
+  }
+
   async create(viewer: Viewer, input: CreateUserArgs): Promise<{ user: UserRow; invitation: IssueResult | null }> {
-    const errors: UserError[] = [];
-    const dir = await this.directoryFor(viewer, input.directoryId, this.d.db);
-    const cloud = dir.kind === 'CLOUD';
-    const email = input.email ? normalizeEmail(input.email) : null;
-    if (email && !isValidEmail(email)) errors.push(userError(ErrorCode.INVALID_INPUT, 'Not a valid email address.', ['input', 'email']));
-    if (!email && cloud) errors.push(userError(ErrorCode.INVALID_INPUT, 'Email is required in the Cloud Directory.', ['input', 'email']));
-    const firstName = checkName(input.firstName, 'First name', ['input', 'firstName'], errors);
-    const lastName = checkName(input.lastName, 'Last name', ['input', 'lastName'], errors);
-    const username = checkName(input.username ?? email, 'Username', ['input', 'username'], errors, false) || null;
-    const id = randomUUID();
-    if (input.password != null) {
-      if (!cloud) {
-        errors.push(userError(ErrorCode.INVALID_INPUT, 'External directories never store passwords.', ['input', 'password']));
-      } else {
-        errors.push(...checkPasswordPolicy(input.password, [email, username, id, viewer.tenantId]));
-      }
-    }
-    if (input.sendInvite && input.password != null) {
-      errors.push(
-        userError(ErrorCode.INVALID_INPUT, 'A user created with a password is already active: send no invitation.', ['input', 'sendInvite']),
-      );
-    }
-    if (input.sendInvite && !cloud) {
-      errors.push(userError(ErrorCode.INVALID_INPUT, 'Only Cloud Directory users can be invited.', ['input', 'sendInvite']));
-    }
+    const ctx = await this.newUserContext(viewer.tenantId, input.directoryId);
+    const identityProvider = input.identityProviderId
+      ? ((await this.d.identityProviders.byIds(viewer.tenantId, [input.identityProviderId]))[0] ?? ('missing' as const))
+      : null;
+    const { user: valid, problems } = checkNewUser({ ...input, id: randomUUID(), identityProvider }, ctx);
+    const errors: UserError[] = [...problems];
     const groupIds = [...new Set(input.groupIds ?? [])];
     const groups = await this.d.groups.byIds(viewer.tenantId, groupIds);
-    if (groups.length !== groupIds.length || groups.some((g) => g.directoryId !== dir.id)) {
+    if (groups.length !== groupIds.length || groups.some((g) => g.directoryId !== ctx.directoryId)) {
       errors.push(userError(ErrorCode.NOT_FOUND, 'Every group must exist in the same directory as the user.', ['input', 'groupIds']));
-    }
-    if (input.identityProviderId) {
-      const [idp] = await this.d.identityProviders.byIds(viewer.tenantId, [input.identityProviderId]);
-      if (!idp) errors.push(userError(ErrorCode.NOT_FOUND, 'No such identity provider.', ['input', 'identityProviderId']));
     }
     if (errors.length) throw new DomainError(errors);
 
-    const passwordHash = input.password != null ? await hashPassword(input.password) : null;
+    const [hashed] = await this.hashNewUsers([valid]);
     return this.d.db.transaction(async (tx) => {
-      const user = await this.d.userWrites.insert(
-        {
-          id,
-          tenantId: viewer.tenantId,
-          directoryId: dir.id,
-          email,
-          username,
-          firstName,
-          lastName,
-          status: passwordHash || !cloud ? 'ACTIVE' : 'INVITED',
-          passwordHash,
-          identityProviderId: input.identityProviderId ?? null,
-          activatedAt: passwordHash ? new Date() : null,
-        },
-        tx,
-      );
-      const usersGroup = await this.d.groups.builtIn(viewer.tenantId, dir.id, 'USERS', tx);
-      const memberOf = [...(usersGroup ? [usersGroup.id] : []), ...groups.map((g) => g.id)];
-      await this.d.groupWrites.addMemberships(viewer.tenantId, memberOf.map((groupId) => ({ groupId, userId: user.id })), tx);
+      const inserted = await this.insertNewUsers(tx, ctx, [hashed!], [groups.map((g) => g.id)]);
+      if (!inserted.has(valid.id)) throw DomainError.of(ErrorCode.EMAIL_TAKEN, 'A user with this email already exists in the directory.', ['input', 'email']);
+      const [user] = await this.d.users.byIds(viewer.tenantId, [valid.id], tx);
       let invitation: IssueResult | null = null;
       if (input.sendInvite) {
-        const r = await this.d.invitations.issueMany(
-          tx,
-          viewer.tenantId,
-          [{ userId: user.id, identityProviderId: input.identityProviderId, kind: 'INVITATION' }],
-          viewer.userId,
-        );
-        invitation = r.get(user.id)!;
+        const r = await this.d.invitations.issueMany(tx, viewer.tenantId, [{ userId: valid.id, identityProviderId: valid.identityProviderId, kind: 'INVITATION' }], viewer.userId);
+        invitation = r.get(valid.id)!;
         if (!invitation.ok) throw new DomainError([invitation.error]);
       }
-      return { user, invitation };
+      return { user: user!, invitation };
     });
   }
 
@@ -148,7 +179,7 @@ export class UserService {
     const patch: { email?: string; username?: string; firstName?: string; lastName?: string; status?: string } = {};
     if (input.email != null) {
       patch.email = normalizeEmail(input.email);
-      if (!isValidEmail(patch.email)) errors.push(userError(ErrorCode.INVALID_INPUT, 'Not a valid email address.', ['input', 'email']));
+      if (!isValidEmail(patch.email)) errors.push(userError(ErrorCode.INVALID_INPUT, 'Invalid email address.', ['input', 'email']));
     }
     if (input.firstName != null) patch.firstName = checkName(input.firstName, 'First name', ['input', 'firstName'], errors);
     if (input.lastName != null) patch.lastName = checkName(input.lastName, 'Last name', ['input', 'lastName'], errors);
@@ -156,23 +187,23 @@ export class UserService {
     if (errors.length) throw new DomainError(errors);
 
     return this.d.db.transaction(async (tx) => {
-      if (input.disabled === true) await lockAdmins(tx, viewer.tenantId);
+      if (input.disabled === true) await this.d.groups.lockAdmins(tx, viewer.tenantId);
       const current = await this.d.userWrites.lockOne(viewer.tenantId, input.id, tx);
       if (!current) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
       if (input.disabled === true) patch.status = 'DISABLED';
       if (input.disabled === false && current.status === 'DISABLED') patch.status = current.activatedAt ? 'ACTIVE' : 'INVITED';
       const updated = await this.d.userWrites.update(viewer.tenantId, input.id, patch, tx);
-      if (input.disabled === true) await assertActiveAdminRemains(tx, viewer.tenantId);
+      if (input.disabled === true) await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
       return updated!;
     });
   }
 
   async delete(viewer: Viewer, id: string): Promise<string> {
     return this.d.db.transaction(async (tx) => {
-      await lockAdmins(tx, viewer.tenantId);
+      await this.d.groups.lockAdmins(tx, viewer.tenantId);
       const [deleted] = await this.d.userWrites.delete(viewer.tenantId, [id], tx);
       if (!deleted) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
-      await assertActiveAdminRemains(tx, viewer.tenantId);
+      await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
       return deleted;
     });
   }

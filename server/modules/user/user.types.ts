@@ -122,7 +122,8 @@ export class CreateUserInput {
 
   @Field(() => ID, {
     nullable: true,
-    description: 'Identity provider for the invitation. A non-default one needs the tenant flag IDP_SELECTION_FOR_INVITES.',
+    description:
+      'Identity provider for the invitation (now or later). A non-default one needs the tenant flag IDP_SELECTION_FOR_INVITES, else the user is refused with FEATURE_DISABLED, whether or not an invitation is sent now.',
   })
   identityProviderId?: string;
 
@@ -180,4 +181,12 @@ export class DeleteUserPayload {
 
   @Field(() => [UserError], { description: 'NOT_FOUND or LAST_ADMIN; empty on success.' })
   errors!: UserError[];
+}
+
+/** Filters of a user list (resolved ids; the tenant comes from the viewer). */
+export interface UserFilter {
+  directoryId?: string;
+  groupId?: string;
+  status?: string;
+  search?: string;
 }

@@ -49,6 +49,12 @@ export interface ChunkedRunOptions {
   maxPace?: number;
   publishEveryMs?: number;
   heartbeatMs?: number;
+  /**
+   * On a shared connection, the share of a chunk's time paused after it (default 1/3, at most
+   * 100 ms). Work that already leaves the connection free between chunks (a `prepare` that
+   * hashes passwords or plans outside the transaction) may lower it; 0 keeps only the yield.
+   */
+  pauseFraction?: number;
 }
 
 export type ChunkedRunOutcome<R> =
@@ -128,7 +134,8 @@ export class ChunkedRunner {
         await publish(!work.isActive(latest));
         // PGlite is one connection in this process: between chunks, leave it to requests for a
         // while (a third of the chunk's time), or they queue behind chunk after chunk.
-        if (this.opts.sharesOneConnection) await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.round(ms / 3))));
+        const pauseMs = Math.min(100, Math.round(ms * (this.opts.pauseFraction ?? 1 / 3)));
+        if (this.opts.sharesOneConnection && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
       return { kind: 'done', run: latest, slowestChunkMs: slowest };
     } finally {

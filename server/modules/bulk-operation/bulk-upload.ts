@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import type { Executor } from '../../shared/db.js';
+import { normalizeEmail } from '../../shared/email.js';
+import { ErrorCode, type UserError } from '../../shared/errors.js';
+import { bulkHashConcurrency } from '../../shared/passwords.js';
+import { checkGroupName, type GroupService } from '../group/group.service.js';
+import type { InvitationService } from '../invitation/invitation.service.js';
+import { checkNewUser, type NewUserContext } from '../user/user-rules.js';
+import type { HashedNewUser, UserService } from '../user/user.service.js';
+import type { CsvRow } from './csv.js';
+import type { BulkItemRow } from './bulk-operation.types.js';
+
+/**
+ * CSV upload rows → validated plans → writes through the user and group services. This file
+ * decides what each row does; it writes nothing itself: users are created by the user
+ * module's create rule and `insertMany`, groups by the group module, memberships by its one
+ * `addMemberships`.
+ */
+
+export type Item = Omit<BulkItemRow, 'operationId'>;
+
+/** The options of an upload operation, as stored in `bulk_operations.input`. */
+export interface UploadInput {
+  uploadId: string;
+  directoryId: string;
+  /** External directories (AD, LDAP) never store passwords and have no invitations. */
+  cloud?: boolean;
+  sendInvites: boolean;
+  createMissingGroups: boolean;
+  onExisting: 'FAIL' | 'SKIP' | 'UPDATE';
+  validateOnly: boolean;
+}
+
+/** Upload rows per transaction, at most. */
+export const UPLOAD_CHUNK = 1000;
+/**
+ * Password rows per chunk and hashing thread: a chunk ends after about a second of hashing,
+ * so counters (and progress events) move at least that often even in all-password files.
+ */
+const PASSWORDS_PER_HASHER = 24;
+
+/**
+ * What is decided from the whole parsed file before any chunk, so a row's outcome does not
+ * depend on where chunk boundaries fall or on a resume: the first row of each email (later
+ * ones are duplicates) and the first spelling of each group name (a missing group is created
+ * once, under the spelling it first has in the file).
+ */
+export interface UploadFile {
+  rows: CsvRow[];
+  firstRowOfEmail: Map<string, number>;
+  groupSpelling: Map<string, string>;
+}
+
+export function indexFile(rows: CsvRow[]): UploadFile {
+  const firstRowOfEmail = new Map<string, number>();
+  const groupSpelling = new Map<string, string>();
+  for (const r of rows) {
+    const email = normalizeEmail(r.email);
+    if (email && !firstRowOfEmail.has(email)) firstRowOfEmail.set(email, r.row);
+    for (const g of r.groups) if (!groupSpelling.has(g.toLowerCase())) groupSpelling.set(g.toLowerCase(), g);
+  }
+  return { rows, firstRowOfEmail, groupSpelling };
+}
+
+/** Rows after line `after`, cut at the chunk size or when `maxPasswords` passwords are to hash. */
+function nextChunk(rows: CsvRow[], after: number, size: number, maxPasswords: number): CsvRow[] {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rows[mid]!.row <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: CsvRow[] = [];
+  let passwords = 0;
+  for (let i = lo; i < rows.length && out.length < size && passwords < maxPasswords; i++) {
+    out.push(rows[i]!);
+    if (rows[i]!.password) passwords++;
+  }
+  return out;
+}
+
+/** A row's problems as one message: `Row 4: invalid email address; first name is required.` */
+function rowMessage(row: number, problems: UserError[]): string {
+  const parts = problems.map((p) => p.message.replace(/\.$/, '')).map((m) => m.charAt(0).toLowerCase() + m.slice(1));
+  return `Row ${row}: ${parts.join('; ')}.`;
+}
+
+interface CreatePlan {
+  row: CsvRow;
+  user: HashedNewUser;
+  groupKeys: string[];
+}
+interface UpdatePlan {
+  row: CsvRow;
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  groupKeys: string[];
+}
+
+/** A chunk planned outside the transaction, from the checkpoint `after`. */
+export interface UploadChunk {
+  after: number;
+  /** The chunk's rows (empty: the file is done). */
+  rows: CsvRow[];
+  /** Outcomes decided while planning (failures, skips). */
+  decided: Item[];
+  creates: CreatePlan[];
+  updates: UpdatePlan[];
+  /** The directory's groups when planned, by lower-cased name (read again only if one is missing). */
+  groupIdByKey: Map<string, string>;
+}
+
+export class BulkUpload {
+  constructor(
+    private readonly users: UserService,
+    private readonly groups: GroupService,
+    private readonly invitations: InvitationService,
+    private readonly o: UploadInput,
+    private readonly ctx: NewUserContext,
+    private readonly file: UploadFile,
+  ) {}
+
+  /**
+   * Plans the rows after `after` outside any transaction: validates each with the create-user
+   * rule, reads which emails and groups exist, and hashes passwords (`min(cores, 3)` at a
+   * time). Reads may be stale by the time the chunk commits; the writes re-check (ON CONFLICT
+   * DO NOTHING, "still exists") and report such rows.
+   */
+  async plan(after: number, pace: number): Promise<UploadChunk> {
+    const o = this.o;
+    const maxPasswords = o.validateOnly ? Infinity : bulkHashConcurrency() * PASSWORDS_PER_HASHER;
+    const rows = nextChunk(this.file.rows, after, Math.max(50, Math.round(UPLOAD_CHUNK * Math.min(1, pace))), maxPasswords);
+    const out: UploadChunk = { after, rows, decided: [], creates: [], updates: [], groupIdByKey: new Map() };
+    if (!rows.length) return out;
+    const t = this.ctx.tenantId;
+    const groupIdByKey = new Map((await this.groups.inDirectory(t, o.directoryId)).map((g) => [g.name.toLowerCase(), g.id]));
+    out.groupIdByKey = groupIdByKey;
+    const checked = rows.map((r) => ({ r, ...checkNewUser({ id: randomUUID(), email: r.email, firstName: r.firstName, lastName: r.lastName, password: r.password || null }, this.ctx) }));
+    const existing = await this.users.idsByEmail(t, o.directoryId, [...new Set(checked.filter((c) => c.user.email).map((c) => c.user.email!))]);
+
+    const fail = (r: CsvRow, code: ErrorCode, message: string, email: string | null = null) =>
+      out.decided.push({ seq: r.row, userId: null, reference: null, email: email ?? (r.email || null), outcome: 'FAILED', errorCode: code, message });
+    const creates: { row: CsvRow; user: (typeof checked)[number]['user']; groupKeys: string[] }[] = [];
+    for (const { r, user, problems } of checked) {
+      if (r.shapeError) {
+        fail(r, ErrorCode.INVALID_INPUT, r.shapeError);
+        continue;
+      }
+      // Rows are matched by email, so a CSV row needs one in any directory.
+      const fieldProblems = problems.filter((p) => p.field?.[1] !== 'password');
+      if (!user.email && !fieldProblems.some((p) => p.field?.[1] === 'email')) fieldProblems.unshift({ code: ErrorCode.INVALID_INPUT, message: 'Email is required.', field: ['input', 'email'] });
+      if (fieldProblems.length) {
+        fail(r, fieldProblems[0]!.code, rowMessage(r.row, fieldProblems));
+        continue;
+      }
+      const email = user.email!;
+      const first = this.file.firstRowOfEmail.get(email);
+      if (first !== undefined && first !== r.row) {
+        fail(r, ErrorCode.EMAIL_TAKEN, `Row ${r.row}: duplicate of row ${first} in this file.`, email);
+        continue;
+      }
+      const existingId = existing.get(email) ?? null;
+      if (existingId && o.onExisting === 'FAIL') {
+        fail(r, ErrorCode.EMAIL_TAKEN, `Row ${r.row}: a user with this email already exists.`, email);
+        continue;
+      }
+      if (existingId && o.onExisting === 'SKIP') {
+        out.decided.push({ seq: r.row, userId: existingId, reference: null, email, outcome: 'SKIPPED', errorCode: null, message: 'Already exists.' });
+        continue;
+      }
+      const groupKeys = [...new Set(r.groups.map((g) => g.toLowerCase()))];
+      const missing = groupKeys.filter((k) => !groupIdByKey.has(k));
+      if (missing.length && !o.createMissingGroups) {
+        fail(r, ErrorCode.NOT_FOUND, `Row ${r.row}: unknown group(s): ${missing.map((k) => this.file.groupSpelling.get(k) ?? k).join(', ')}.`, email);
+        continue;
+      }
+      // A group this row would create must pass the name rule of createGroup.
+      const nameProblems: UserError[] = [];
+      for (const k of missing) {
+        const name = this.file.groupSpelling.get(k) ?? k;
+        checkGroupName(name, nameProblems, ['input', 'groups'], `Group "${name.length > 40 ? `${name.slice(0, 40)}…` : name}"`);
+      }
+      if (nameProblems.length) {
+        fail(r, ErrorCode.INVALID_INPUT, rowMessage(r.row, nameProblems), email);
+        continue;
+      }
+      if (existingId) {
+        out.updates.push({ row: r, id: existingId, email, firstName: user.firstName, lastName: user.lastName, groupKeys });
+        continue;
+      }
+      const passwordProblems = problems.filter((p) => p.field?.[1] === 'password');
+      if (passwordProblems.length) {
+        // One code per row: the first failed rule; the message names every failed rule.
+        const message = passwordProblems.length === 1 ? rowMessage(r.row, passwordProblems) : `Row ${r.row}: the password fails ${passwordProblems.map((p) => `${p.code} (${p.message.replace(/\.$/, '')})`).join(', ')}.`;
+        fail(r, passwordProblems[0]!.code, message, email);
+        continue;
+      }
+      creates.push({ row: r, user, groupKeys });
+    }
+    const hashed = o.validateOnly ? creates.map((c) => ({ ...c.user, passwordHash: null })) : await this.users.hashNewUsers(creates.map((c) => c.user));
+    out.creates = creates.map((c, i) => ({ row: c.row, user: hashed[i]!, groupKeys: c.groupKeys }));
+    return out;
+  }
+
+  /** Applies a planned chunk in `tx` through the user and group services; returns every row's outcome. */
+  async apply(tx: Executor, chunk: UploadChunk, actorUserId: string | null): Promise<Item[]> {
+    const o = this.o;
+    const t = this.ctx.tenantId;
+    const items = [...chunk.decided];
+    if (o.validateOnly) {
+      for (const p of [...chunk.creates.map((c) => ({ row: c.row, id: null, email: c.user.email })), ...chunk.updates]) {
+        items.push({ seq: p.row.row, userId: p.id, reference: null, email: p.email, outcome: 'SUCCEEDED', errorCode: null, message: 'Valid (not written: validateOnly).' });
+      }
+      return items.sort((a, b) => a.seq - b.seq);
+    }
+    const keys = [...new Set([...chunk.creates, ...chunk.updates].flatMap((p) => p.groupKeys))];
+    // Groups are read when planning (as createUser checks them before its transaction); only a
+    // chunk that names a missing group creates it here, in its transaction.
+    let groupIdByKey = chunk.groupIdByKey;
+    const missing = keys.filter((k) => !groupIdByKey.has(k));
+    if (missing.length) {
+      const all = await this.groups.createMissing(tx, t, o.directoryId, missing.map((k) => this.file.groupSpelling.get(k) ?? k));
+      groupIdByKey = new Map(all.map((g) => [g.name.toLowerCase(), g.id]));
+    }
+    const idsOf = (groupKeys: string[]) => groupKeys.map((k) => groupIdByKey.get(k)!);
+    const inserted = await this.users.insertNewUsers(tx, this.ctx, chunk.creates.map((c) => c.user), chunk.creates.map((c) => idsOf(c.groupKeys)));
+    // A user deleted since the plan was made is reported, not given memberships.
+    const updated = await this.users.updateNames(tx, t, o.directoryId, chunk.updates.map((u) => ({ id: u.id, firstName: u.firstName, lastName: u.lastName })));
+    const usersGroup = this.ctx.usersGroupId;
+    await this.groups.addMemberships(
+      tx,
+      t,
+      chunk.updates
+        .filter((u) => updated.has(u.id))
+        .flatMap((u) => [...new Set([...(usersGroup ? [usersGroup] : []), ...idsOf(u.groupKeys)])].map((groupId) => ({ groupId, userId: u.id }))),
+    );
+    const invite = o.sendInvites ? chunk.creates.filter((c) => inserted.has(c.user.id) && !c.user.passwordHash) : [];
+    const invited = invite.length ? await this.invitations.issueMany(tx, t, invite.map((c) => ({ userId: c.user.id, kind: 'INVITATION' as const })), actorUserId) : new Map();
+    for (const c of chunk.creates) {
+      const seq = c.row.row;
+      items.push(
+        inserted.has(c.user.id)
+          ? { seq, userId: c.user.id, reference: null, email: c.user.email, outcome: 'SUCCEEDED', errorCode: null, message: invited.get(c.user.id)?.ok ? 'Created and invited.' : 'Created.' }
+          : { seq, userId: null, reference: null, email: c.user.email, outcome: 'FAILED', errorCode: ErrorCode.EMAIL_TAKEN, message: `Row ${seq}: a user with this email already exists.` },
+      );
+    }
+    for (const u of chunk.updates) {
+      const seq = u.row.row;
+      items.push(
+        updated.has(u.id)
+          ? { seq, userId: u.id, reference: null, email: u.email, outcome: 'SUCCEEDED', errorCode: null, message: u.row.password ? 'Updated (the password column is ignored for existing users).' : 'Updated.' }
+          : { seq, userId: null, reference: null, email: u.email, outcome: 'FAILED', errorCode: ErrorCode.NOT_FOUND, message: `Row ${seq}: the existing user was deleted meanwhile.` },
+      );
+    }
+    return items.sort((a, b) => a.seq - b.seq);
+  }
+}
