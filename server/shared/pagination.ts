@@ -132,6 +132,13 @@ export function sortValueAndIdKey(values: (string | number | null)[]): [string, 
   return [value, id];
 }
 
+/** As `sortValueAndIdKey`, for sort columns that may be null (nulls sort last). */
+export function nullableSortValueAndIdKey(values: (string | number | null)[]): [string | null, string] {
+  const [value, id] = values;
+  if (values.length !== 2 || (value !== null && typeof value !== 'string') || typeof id !== 'string' || !UUID_SHAPE.test(id)) badCursor();
+  return [value, id];
+}
+
 /** A cursor key that is one non-negative integer (e.g. a row number). */
 export function integerKey(values: (string | number | null)[]): number {
   const [n] = values;

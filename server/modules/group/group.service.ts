@@ -1,7 +1,7 @@
 import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, type UserError } from '../../shared/errors.js';
-import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';
+import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { UserStore } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
@@ -29,17 +29,12 @@ export class GroupService {
     viewer: Viewer,
     args: { first?: number | null; after?: string | null; filter: GroupFilter },
   ): Promise<ConnectionShape<GroupRow>> {
-    const limit = pageSize(args.first);
-    const c = decodeCursor(args.after);
-    const after: [string, string] | null = c ? [String(c[0]), String(c[1])] : null;
-    const rows = await this.store.page(viewer.tenantId, args.filter, limit + 1, after);
-    return toConnection(
-      rows,
-      limit,
-      after !== null,
-      (r) => encodeCursor([r.name.toLowerCase(), r.id]),
-      () => this.store.count(viewer.tenantId, args.filter),
-    );
+    return keysetPage(args, {
+      key: sortValueAndIdKey,
+      fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after),
+      cursorOf: (r) => [r.name.toLowerCase(), r.id],
+      count: () => this.store.count(viewer.tenantId, args.filter),
+    });
   }
 
   async members(
@@ -48,11 +43,12 @@ export class GroupService {
     args: { first?: number | null; after?: string | null },
     count: () => Promise<number>,
   ): Promise<ConnectionShape<UserRow>> {
-    const limit = pageSize(args.first);
-    const c = decodeCursor(args.after);
-    const after: [string, string] | null = c ? [String(c[0]), String(c[1])] : null;
-    const rows = await this.store.members(viewer.tenantId, groupId, limit + 1, after);
-    return toConnection(rows, limit, after !== null, (r) => encodeCursor([r.email ?? '', r.id]), count);
+    return keysetPage(args, {
+      key: sortValueAndIdKey,
+      fetch: (limit, after) => this.store.members(viewer.tenantId, groupId, limit, after),
+      cursorOf: (r) => [r.email ?? '', r.id],
+      count,
+    });
   }
 
   private async get(viewer: Viewer, id: string): Promise<GroupRow> {

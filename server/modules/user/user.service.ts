@@ -3,7 +3,7 @@ import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
-import { decodeCursor, encodeCursor, pageSize, toConnection, type ConnectionShape } from '../../shared/pagination.js';
+import { keysetPage, nullableSortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import { hashPasswords } from '../../shared/passwords.js';
 import { checkName } from '../../shared/validation.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
@@ -49,18 +49,13 @@ export class UserService {
     viewer: Viewer,
     args: { first?: number | null; after?: string | null; filter: UserFilter; orderBy?: UserOrder | null },
   ): Promise<ConnectionShape<UserRow>> {
-    const limit = pageSize(args.first);
     const order = args.orderBy ?? UserOrder.EMAIL_ASC;
-    const c = decodeCursor(args.after);
-    const after: [string | null, string] | null = c ? [c[0] === null ? null : String(c[0]), String(c[1])] : null;
-    const rows = await this.d.users.page(viewer.tenantId, args.filter, order, limit + 1, after);
-    return toConnection(
-      rows,
-      limit,
-      after !== null,
-      (r) => encodeCursor([userCursorValue(order, r), r.id]),
-      () => this.d.users.count(viewer.tenantId, args.filter),
-    );
+    return keysetPage(args, {
+      key: nullableSortValueAndIdKey,
+      fetch: (limit, after) => this.d.users.page(viewer.tenantId, args.filter, order, limit, after),
+      cursorOf: (r) => [userCursorValue(order, r), r.id],
+      count: () => this.d.users.count(viewer.tenantId, args.filter),
+    });
   }
 
   private async directoryFor(tenantId: string, directoryId: string | null | undefined, tx: Executor): Promise<DirectoryRow> {
