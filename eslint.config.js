@@ -39,7 +39,13 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [...SQL] }] },
   },
   {
-    files: ['server/modules/**/*.resolver.ts', 'server/modules/**/*.routes.ts', 'server/http/**/*.ts', 'server/context.ts', 'server/schema.ts'],
+    files: [
+      'server/modules/**/*.resolver.ts',
+      'server/modules/**/*.routes.ts',
+      'server/http/**/*.ts',
+      'server/context.ts',
+      'server/schema.ts',
+    ],
     rules: { 'no-restricted-imports': ['error', { patterns: [...SQL, ...STORES] }] },
   },
   {

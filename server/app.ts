@@ -52,12 +52,7 @@ export function formatErrorFor(log: Logger) {
   };
 }
 
-export async function startServer(opts: {
-  env: Env;
-  database: Database;
-  log: Logger;
-  pubsub?: PubSub;
-}): Promise<RunningServer> {
+export async function startServer(opts: { env: Env; database: Database; log: Logger; pubsub?: PubSub }): Promise<RunningServer> {
   const { env, database, log } = opts;
   const pubsub = opts.pubsub ?? (await createPubSub(database));
   const jobs = new JobQueue(database, log.child({ component: 'jobs' }), { pollMs: env.JOB_POLL_MS, leaseMs: env.JOB_LEASE_MS });
@@ -217,9 +212,7 @@ export async function startServer(opts: {
           : status < 500
             ? 'Bad request.'
             : 'Internal server error';
-    res
-      .status(status)
-      .json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
+    res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
   });
 
   await new Promise<void>((resolve, reject) => {

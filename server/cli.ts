@@ -25,7 +25,9 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   // Only the line break a shell or `echo` adds is dropped: other whitespace is part of the password.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 async function tenantCreate(argv: string[]): Promise<number> {
@@ -64,7 +66,13 @@ async function tenantCreate(argv: string[]): Promise<number> {
       adminLastName: values['admin-last-name'],
     });
     const out = {
-      tenant: { id: r.tenant.id, slug: r.tenant.slug, name: r.tenant.name, entitlements: r.tenant.entitlements, features: r.tenant.features },
+      tenant: {
+        id: r.tenant.id,
+        slug: r.tenant.slug,
+        name: r.tenant.name,
+        entitlements: r.tenant.entitlements,
+        features: r.tenant.features,
+      },
       admin: { id: r.adminUserId, email: r.adminEmail, ...(r.generatedPassword ? { oneTimePassword: r.generatedPassword } : {}) },
     };
     if (values.json) {

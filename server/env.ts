@@ -19,7 +19,10 @@ const schema = z.object({
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   /** Public URL of the login portal; invitation links are built on it. */
   PORTAL_BASE_URL: z.string().url().default('http://localhost:4000/portal'),
-  INVITATION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  INVITATION_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(24 * 7),
   SMTP_URL: z
     .string()
     .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
@@ -47,8 +50,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const env = parsed.data;
-  const introspection =
-    env.GRAPHQL_INTROSPECTION !== undefined ? env.GRAPHQL_INTROSPECTION === 'true' : env.NODE_ENV !== 'production';
+  const introspection = env.GRAPHQL_INTROSPECTION !== undefined ? env.GRAPHQL_INTROSPECTION === 'true' : env.NODE_ENV !== 'production';
   return { ...env, introspection };
 }
 

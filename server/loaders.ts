@@ -15,11 +15,7 @@ import type { MailService } from './modules/mail/mail.service.js';
  * Built per operation, for one tenant: a loader can never return another tenant's row, and
  * its cache never outlives the request. Without a viewer the tenant is a uuid matching nothing.
  */
-export function createLoaders(
-  stores: Stores,
-  tenantId: string | null,
-  services: { invitations: InvitationService; mail: MailService },
-) {
+export function createLoaders(stores: Stores, tenantId: string | null, services: { invitations: InvitationService; mail: MailService }) {
   const t = tenantId ?? '00000000-0000-0000-0000-000000000000';
   return {
     ...createDirectoryLoaders(stores.directories, t),

@@ -59,6 +59,6 @@ function installShutdown(log: Logger, timeoutMs: number, stop: () => Promise<voi
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Roster failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`Roster failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

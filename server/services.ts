@@ -70,7 +70,10 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     portalBaseUrl: env.PORTAL_BASE_URL,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
-  const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, { portalBaseUrl: env.PORTAL_BASE_URL, ttlMs: env.INVITATION_TTL_HOURS * 3600_000 });
+  const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, {
+    portalBaseUrl: env.PORTAL_BASE_URL,
+    ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
+  });
   const sharesOneConnection = database.engine === 'pglite';
   const syncLog = log.child({ component: 'sync' });
   const syncRunJob = new SyncRunJob({
@@ -98,7 +101,14 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     pubsub,
     sharesOneConnection,
   });
-  const syncScheduler = new SyncRunScheduler({ provisionings: stores.provisionings, runs: stores.syncRuns, service: syncRuns, job: syncRunJob, pubsub, log: syncLog });
+  const syncScheduler = new SyncRunScheduler({
+    provisionings: stores.provisionings,
+    runs: stores.syncRuns,
+    service: syncRuns,
+    job: syncRunJob,
+    pubsub,
+    log: syncLog,
+  });
   const groups = new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users);
   const users = new UserService({
     db,

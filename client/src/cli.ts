@@ -57,7 +57,9 @@ async function saveConfig(c: Config): Promise<void> {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 function table(rows: Record<string, unknown>[]): string {
@@ -65,7 +67,11 @@ function table(rows: Record<string, unknown>[]): string {
   const cols = Object.keys(rows[0]!);
   const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(width[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
 }
 
@@ -151,7 +157,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (group === 'logout') {
-    if (token) await createRosterClient({ url, token }).logout().catch(() => undefined);
+    if (token)
+      await createRosterClient({ url, token })
+        .logout()
+        .catch(() => undefined);
     await saveConfig({ url });
     out('Signed out.', { ok: true });
     return 0;
@@ -175,13 +184,21 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'users create': {
-        if (!values.email || !values['first-name'] || !values['last-name']) throw new UsageError('users create needs --email, --first-name and --last-name.');
+        if (!values.email || !values['first-name'] || !values['last-name'])
+          throw new UsageError('users create needs --email, --first-name and --last-name.');
         const names = (values.group ?? []).map((g) => g.toLowerCase());
         const { groups } = await client.groups({ first: 100 });
         const groupIds = groups.nodes.filter((g) => names.includes(g.name.toLowerCase())).map((g) => g.id);
-        if (groupIds.length !== names.length) throw new RosterGraphQLError([{ message: 'Unknown group name.', extensions: { code: 'NOT_FOUND' } }]);
+        if (groupIds.length !== names.length)
+          throw new RosterGraphQLError([{ message: 'Unknown group name.', extensions: { code: 'NOT_FOUND' } }]);
         const { createUser } = await client.createUser({
-          input: { email: values.email, firstName: values['first-name'], lastName: values['last-name'], groupIds, sendInvite: values.invite },
+          input: {
+            email: values.email,
+            firstName: values['first-name'],
+            lastName: values['last-name'],
+            groupIds,
+            sendInvite: values.invite,
+          },
         });
         if (!createUser.user) fail(createUser.errors);
         out(`Created ${createUser.user.email} (${createUser.user.status}) ${createUser.user.id}`, createUser.user);
@@ -218,7 +235,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'provisioning list': {
         const { provisionings } = await client.provisionings();
         out(
-          table(provisionings.map((p) => ({ name: p.name, version: p.deployedVersion, owned: p.ownedUserCount, nextSync: p.nextSyncAt, lastRun: p.lastRun?.status ?? '' }))),
+          table(
+            provisionings.map((p) => ({
+              name: p.name,
+              version: p.deployedVersion,
+              owned: p.ownedUserCount,
+              nextSync: p.nextSyncAt,
+              lastRun: p.lastRun?.status ?? '',
+            })),
+          ),
           provisionings,
         );
         return 0;
@@ -247,13 +272,26 @@ export async function main(argv: string[]): Promise<number> {
           if (!syncProvisioning.syncRun) fail(syncProvisioning.errors);
           runId = syncProvisioning.syncRun.id;
         } else {
-          if (p.lastRun?.status !== 'AWAITING_APPROVAL') throw new RosterGraphQLError([{ message: 'No run is awaiting approval.', extensions: { code: 'INVALID_STATE' } }]);
+          if (p.lastRun?.status !== 'AWAITING_APPROVAL')
+            throw new RosterGraphQLError([{ message: 'No run is awaiting approval.', extensions: { code: 'INVALID_STATE' } }]);
           const { approveSyncRun } = await client.approveSyncRun({ input: { runId: p.lastRun.id } });
           if (!approveSyncRun.syncRun) fail(approveSyncRun.errors);
           runId = approveSyncRun.syncRun.id;
         }
         const bar = progressBar(`sync ${p.name}`);
-        let last: { status: string; phase: string; planned: number; created: number; updated: number; removed: number; claimed: number; skipped: number; failed: number; devicesRemoved: number; percent: number } | null = null;
+        let last: {
+          status: string;
+          phase: string;
+          planned: number;
+          created: number;
+          updated: number;
+          removed: number;
+          claimed: number;
+          skipped: number;
+          failed: number;
+          devicesRemoved: number;
+          percent: number;
+        } | null = null;
         for await (const e of client.syncRunProgress({ runId })) {
           last = e.syncRunProgress;
           if (!values.json) bar(Math.round(last.percent), 100, last.phase);
@@ -262,7 +300,9 @@ export async function main(argv: string[]): Promise<number> {
         const r = last!;
         out(
           `${table([{ status: r.status, created: r.created, updated: r.updated, removed: r.removed, claimed: r.claimed, skipped: r.skipped, failed: r.failed, devicesRemoved: r.devicesRemoved }])}` +
-            (r.status === 'AWAITING_APPROVAL' ? `\nStopped by the removal guard: review with \`roster provisioning preview ${p.name}\`, then \`roster provisioning approve ${p.name}\`.` : ''),
+            (r.status === 'AWAITING_APPROVAL'
+              ? `\nStopped by the removal guard: review with \`roster provisioning preview ${p.name}\`, then \`roster provisioning approve ${p.name}\`.`
+              : ''),
           r,
         );
         return r.status === 'COMPLETED' && r.failed === 0 ? 0 : 1;
@@ -273,7 +313,11 @@ export async function main(argv: string[]): Promise<number> {
         if (!bulkOperation) throw new RosterGraphQLError([{ message: 'No such operation.', extensions: { code: 'NOT_FOUND' } }]);
         out(
           `${table([{ kind: bulkOperation.kind, status: bulkOperation.status, total: bulkOperation.total, succeeded: bulkOperation.succeeded, failed: bulkOperation.failed, skipped: bulkOperation.skipped }])}\n` +
-            table(bulkOperation.results.nodes.filter((n) => n.outcome !== 'SUCCEEDED').map((n) => ({ row: n.row, email: n.email, outcome: n.outcome, error: n.errorCode, message: n.message }))),
+            table(
+              bulkOperation.results.nodes
+                .filter((n) => n.outcome !== 'SUCCEEDED')
+                .map((n) => ({ row: n.row, email: n.email, outcome: n.outcome, error: n.errorCode, message: n.message })),
+            ),
           bulkOperation,
         );
         return 0;
@@ -289,7 +333,13 @@ export async function main(argv: string[]): Promise<number> {
 async function importUsers(
   client: RosterClient,
   file: string | undefined,
-  values: { 'validate-only'?: boolean; 'send-invites'?: boolean; 'create-missing-groups'?: boolean; 'on-existing'?: string; json?: boolean },
+  values: {
+    'validate-only'?: boolean;
+    'send-invites'?: boolean;
+    'create-missing-groups'?: boolean;
+    'on-existing'?: string;
+    json?: boolean;
+  },
   out: (human: string, data: unknown) => void,
 ): Promise<number> {
   if (!file) throw new UsageError('users import needs a CSV file.');
@@ -315,21 +365,39 @@ async function importUsers(
   let after: string | null = null;
   let op: Awaited<ReturnType<RosterClient['bulkOperation']>>['bulkOperation'] = null;
   for (;;) {
-    const page: Awaited<ReturnType<RosterClient['bulkOperation']>> = await client.bulkOperation({ id, first: 100, after, outcome: 'FAILED' });
+    const page: Awaited<ReturnType<RosterClient['bulkOperation']>> = await client.bulkOperation({
+      id,
+      first: 100,
+      after,
+      outcome: 'FAILED',
+    });
     op = page.bulkOperation;
     failures.push(...op!.results.nodes);
     if (!op!.results.pageInfo.hasNextPage || failures.length >= 1000) break;
     after = op!.results.pageInfo.endCursor ?? null;
   }
-  const summary = { id, status: op!.status, total: op!.total, succeeded: op!.succeeded, failed: op!.failed, skipped: op!.skipped, validateOnly: op!.validateOnly };
+  const summary = {
+    id,
+    status: op!.status,
+    total: op!.total,
+    succeeded: op!.succeeded,
+    failed: op!.failed,
+    skipped: op!.skipped,
+    validateOnly: op!.validateOnly,
+  };
   out(
-    `${table([summary])}` + (failures.length ? `\n\nFailed rows:\n${table(failures.map((f) => ({ row: f.row, email: f.email, error: f.errorCode, message: f.message })))}` : ''),
+    `${table([summary])}` +
+      (failures.length
+        ? `\n\nFailed rows:\n${table(failures.map((f) => ({ row: f.row, email: f.email, error: f.errorCode, message: f.message })))}`
+        : ''),
     { ...summary, failures },
   );
   return op!.status === 'COMPLETED' && op!.failed === 0 ? 0 : 1;
 }
 
-const isMain = process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js') === path.resolve(new URL(import.meta.url).pathname).replace(/\.ts$/, '.js');
+const isMain =
+  process.argv[1] &&
+  path.resolve(process.argv[1]).replace(/\.ts$/, '.js') === path.resolve(new URL(import.meta.url).pathname).replace(/\.ts$/, '.js');
 if (isMain || process.argv[1]?.endsWith('/roster')) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
@@ -343,7 +411,7 @@ if (isMain || process.argv[1]?.endsWith('/roster')) {
         process.stderr.write(`error ${code}: ${err.message}\n`);
         process.exit(code === 'UNAUTHENTICATED' ? 3 : 1);
       }
-      process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(1);
     },
   );

@@ -28,10 +28,7 @@ export interface RosterTransport {
    * Starts a subscription over graphql-ws. Iterate with `for await`; `break` (or `return()`)
    * unsubscribes. Errors (including a refused connection) are thrown from the iteration.
    */
-  subscribe<R, V extends Record<string, unknown>>(
-    document: TypedDocumentNode<R, V>,
-    ...variables: Variables<V>
-  ): AsyncIterableIterator<R>;
+  subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, ...variables: Variables<V>): AsyncIterableIterator<R>;
   /** Closes the websocket, if one was opened. */
   close(): Promise<void>;
 }
@@ -170,7 +167,11 @@ export function createRosterClient(options: RosterClientOptions): RosterClient {
         headers: {
           'content-type': 'text/csv',
           ...(t ? { authorization: `Bearer ${t}` } : {}),
-          ...(filename ? { 'x-filename': filename } : typeof source === 'object' && source && 'path' in source ? { 'x-filename': String(source.path).split(/[\\/]/).pop()! } : {}),
+          ...(filename
+            ? { 'x-filename': filename }
+            : typeof source === 'object' && source && 'path' in source
+              ? { 'x-filename': String(source.path).split(/[\\/]/).pop()! }
+              : {}),
         },
         body: body as unknown as NonNullable<Parameters<typeof fetch>[1]>['body'],
       }).catch((err: unknown) => {
@@ -203,6 +204,7 @@ async function readSource(source: CsvSource): Promise<Uint8Array | string> {
     return readFile((source as { path: string }).path);
   }
   const chunks: Uint8Array[] = [];
-  for await (const chunk of source as AsyncIterable<Uint8Array | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  for await (const chunk of source as AsyncIterable<Uint8Array | string>)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks);
 }

@@ -5,8 +5,9 @@ import * as documents from './generated/graphql.js';
 type Docs = typeof documents;
 /** Names of the generated operation documents (`UsersDocument`, …); fragments end in `FragmentDoc`. */
 export type OperationDocumentName = {
-  [K in keyof Docs]: // eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any document, whatever its types
-  K extends `${string}Document` ? (Docs[K] extends TypedDocumentNode<any, any> ? K : never) : never;
+  [
+    K in keyof Docs // eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any document, whatever its types
+  ]: K extends `${string}Document` ? (Docs[K] extends TypedDocumentNode<any, any> ? K : never) : never;
 }[keyof Docs];
 
 /** The subscriptions of the API; every other operation is a query or mutation. */
@@ -27,7 +28,11 @@ export type OperationMethods = {
 };
 
 /** Every operation document with its method name and kind, read from the documents themselves. */
-export function operationCatalogue(): { method: string; kind: 'query' | 'mutation' | 'subscription'; document: TypedDocumentNode<unknown, unknown> }[] {
+export function operationCatalogue(): {
+  method: string;
+  kind: 'query' | 'mutation' | 'subscription';
+  document: TypedDocumentNode<unknown, unknown>;
+}[] {
   return Object.entries(documents)
     .filter(([name, doc]) => name.endsWith('Document') && typeof doc === 'object' && doc !== null && 'definitions' in doc)
     .map(([name, doc]) => {

@@ -13,7 +13,9 @@ export const bulkOperations = pgTable(
     kind: text('kind').notNull(),
     /** QUEUED | RUNNING | COMPLETED | FAILED | CANCELLED */
     status: text('status').notNull().default('QUEUED'),
-    input: jsonb('input').notNull().default(sql`'{}'::jsonb`),
+    input: jsonb('input')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     total: integer('total').notNull().default(0),
     processed: integer('processed').notNull().default(0),
     succeeded: integer('succeeded').notNull().default(0),
@@ -48,7 +50,10 @@ export const bulkOperationItems = pgTable(
     errorCode: text('error_code'),
     message: text('message'),
   },
-  (t) => [primaryKey({ name: 'bulk_operation_items_pkey', columns: [t.operationId, t.seq] }), index('idx_bulk_items_outcome').on(t.operationId, t.outcome, t.seq)],
+  (t) => [
+    primaryKey({ name: 'bulk_operation_items_pkey', columns: [t.operationId, t.seq] }),
+    index('idx_bulk_items_outcome').on(t.operationId, t.outcome, t.seq),
+  ],
 );
 
 /** Uploaded CSV files, kept in the database so any replica can run the job, also after a restart. */

@@ -19,7 +19,9 @@ export const directories = pgTable(
   (t) => [
     uniqueIndex('uniq_directories_tenant_name').on(t.tenantId, sql`lower(${t.name})`),
     // Exactly one cloud directory per tenant, enforced by the database.
-    uniqueIndex('uniq_directories_tenant_cloud').on(t.tenantId).where(sql`${t.kind} = 'CLOUD'`),
+    uniqueIndex('uniq_directories_tenant_cloud')
+      .on(t.tenantId)
+      .where(sql`${t.kind} = 'CLOUD'`),
   ],
 );
 
@@ -41,7 +43,9 @@ export const identityProviders = pgTable(
   },
   (t) => [
     uniqueIndex('uniq_identity_providers_tenant_name').on(t.tenantId, sql`lower(${t.name})`),
-    uniqueIndex('uniq_identity_providers_tenant_default').on(t.tenantId).where(sql`${t.isDefault}`),
+    uniqueIndex('uniq_identity_providers_tenant_default')
+      .on(t.tenantId)
+      .where(sql`${t.isDefault}`),
     index('idx_identity_providers_directory').on(t.directoryId),
   ],
 );

@@ -15,7 +15,9 @@ export const jobs = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     tenantId: uuid('tenant_id').references(() => tenants.id, { onDelete: 'cascade' }),
     queue: text('queue').notNull(),
-    payload: jsonb('payload').notNull().default(sql`'{}'::jsonb`),
+    payload: jsonb('payload')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     /** queued | running | completed | failed | cancelled */
     status: text('status').notNull().default('queued'),
     priority: integer('priority').notNull().default(0),

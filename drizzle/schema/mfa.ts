@@ -94,7 +94,10 @@ export const mfaGroupMemberships = pgTable(
       .references(() => mfaUsers.id, { onDelete: 'cascade' }),
     tenantId: uuid('tenant_id').notNull(),
   },
-  (t) => [primaryKey({ name: 'mfa_group_memberships_pkey', columns: [t.mfaGroupId, t.mfaUserId] }), index('idx_mfa_memberships_user').on(t.mfaUserId)],
+  (t) => [
+    primaryKey({ name: 'mfa_group_memberships_pkey', columns: [t.mfaGroupId, t.mfaUserId] }),
+    index('idx_mfa_memberships_user').on(t.mfaUserId),
+  ],
 );
 
 /** Enrolled authenticators. Deleting an MFA user deletes its devices (re-added users enrol again). */
@@ -174,7 +177,9 @@ export const syncRuns = pgTable(
     skipped: integer('skipped').notNull().default(0),
     failed: integer('failed').notNull().default(0),
     devicesRemoved: integer('devices_removed').notNull().default(0),
-    errors: jsonb('errors').notNull().default(sql`'[]'::jsonb`),
+    errors: jsonb('errors')
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     error: text('error'),
     requestedBy: uuid('requested_by'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -189,7 +194,9 @@ export const syncRuns = pgTable(
       .on(t.provisioningId)
       .where(sql`${t.status} in ('QUEUED', 'RUNNING', 'AWAITING_APPROVAL')`),
     index('idx_sync_runs_provisioning').on(t.provisioningId, t.createdAt),
-    index('idx_sync_runs_uncleared').on(t.id).where(sql`${t.stagingCleared} = false`),
+    index('idx_sync_runs_uncleared')
+      .on(t.id)
+      .where(sql`${t.stagingCleared} = false`),
   ],
 );
 

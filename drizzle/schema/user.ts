@@ -77,8 +77,5 @@ export const groupMemberships = pgTable(
       .references(() => tenants.id, { onDelete: 'cascade' }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [
-    primaryKey({ name: 'group_memberships_pkey', columns: [t.groupId, t.userId] }),
-    index('idx_group_memberships_user').on(t.userId),
-  ],
+  (t) => [primaryKey({ name: 'group_memberships_pkey', columns: [t.groupId, t.userId] }), index('idx_group_memberships_user').on(t.userId)],
 );

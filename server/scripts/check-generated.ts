@@ -86,7 +86,8 @@ function sameTree(a: string, b: string): string[] {
   }
   const missing: string[] = [];
   for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
-    for (const field of Object.keys(type?.getFields() ?? {})) if (!selected.has(`${type!.name}.${field}`)) missing.push(`${type!.name}.${field}`);
+    for (const field of Object.keys(type?.getFields() ?? {}))
+      if (!selected.has(`${type!.name}.${field}`)) missing.push(`${type!.name}.${field}`);
   }
   if (missing.length) {
     stale = true;

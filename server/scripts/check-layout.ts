@@ -70,7 +70,12 @@ function connect(v: string): void {
       scc.push(w);
     } while (w !== v);
     if (scc.length > 1 || (graph.get(v) ?? []).includes(v)) {
-      problems.push(`import circle through ${scc.length} files: ${scc.map((s) => path.relative(process.cwd(), s)).sort().join(', ')}`);
+      problems.push(
+        `import circle through ${scc.length} files: ${scc
+          .map((s) => path.relative(process.cwd(), s))
+          .sort()
+          .join(', ')}`,
+      );
     }
   }
 }

@@ -58,7 +58,10 @@ registerEnumType(ErrorCode, {
     TOKEN_USED: { description: 'The link or token was already used or has been replaced.' },
     INVALID_STATE: { description: 'The object is not in a state that allows this operation.' },
     ALREADY_EXISTS: { description: 'Only one object of this kind is allowed and it already exists (e.g. the tenant’s EAA provisioning).' },
-    USERNAME_TAKEN: { description: 'The username is already held by another user (usernames compare case-insensitively); in a sync run, by another MFA user or by a selected user who takes precedence.' },
+    USERNAME_TAKEN: {
+      description:
+        'The username is already held by another user (usernames compare case-insensitively); in a sync run, by another MFA user or by a selected user who takes precedence.',
+    },
     CLAIM_CONFLICT: { description: 'A sync run meant to claim a MANUAL MFA user that was claimed or removed meanwhile.' },
   },
 });

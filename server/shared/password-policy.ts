@@ -37,9 +37,7 @@ export function checkPasswordPolicy(
     errors.push(userError(ErrorCode.PASSWORD_MISSING_DIGIT, 'Include at least one digit.', field));
   }
   if (![...password].some((c) => SPECIAL_CHARACTERS.includes(c))) {
-    errors.push(
-      userError(ErrorCode.PASSWORD_MISSING_SPECIAL, `Include at least one special character from ${SPECIAL_CHARACTERS}`, field),
-    );
+    errors.push(userError(ErrorCode.PASSWORD_MISSING_SPECIAL, `Include at least one special character from ${SPECIAL_CHARACTERS}`, field));
   }
   return errors;
 }

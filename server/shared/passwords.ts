@@ -25,7 +25,10 @@ export function bulkHashConcurrency(cores = availableParallelism(), poolSize = 4
  * Hashes many passwords (null stays null) with at most `concurrency` in flight. Call it
  * outside any transaction: a batch takes about a second and must not hold locks meanwhile.
  */
-export async function hashPasswords(passwords: readonly (string | null)[], concurrency = bulkHashConcurrency()): Promise<(string | null)[]> {
+export async function hashPasswords(
+  passwords: readonly (string | null)[],
+  concurrency = bulkHashConcurrency(),
+): Promise<(string | null)[]> {
   const out = new Array<string | null>(passwords.length).fill(null);
   let next = 0;
   await Promise.all(

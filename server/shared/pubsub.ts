@@ -92,7 +92,6 @@ class PgBus implements RawBus {
 
   private constructor(private readonly database: Database) {}
 
-
   static async create(database: Database): Promise<PgBus> {
     const bus = new PgBus(database);
     bus.unlisten = await database.listen(EVENTS_CHANNEL, (raw) => {

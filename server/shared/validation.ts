@@ -6,6 +6,7 @@ export const MAX_NAME_LENGTH = 100;
 export function checkName(value: string | null | undefined, label: string, field: string[], errors: UserError[], required = true): string {
   const v = (value ?? '').trim();
   if (required && !v) errors.push(userError(ErrorCode.INVALID_INPUT, `${label} is required.`, field));
-  if ([...v].length > MAX_NAME_LENGTH) errors.push(userError(ErrorCode.INVALID_INPUT, `${label} must be at most ${MAX_NAME_LENGTH} characters.`, field));
+  if ([...v].length > MAX_NAME_LENGTH)
+    errors.push(userError(ErrorCode.INVALID_INPUT, `${label} must be at most ${MAX_NAME_LENGTH} characters.`, field));
   return v;
 }

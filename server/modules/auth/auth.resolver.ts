@@ -24,7 +24,7 @@ export class AuthResolver {
 
   @Public()
   @Mutation(() => LoginPayload, {
-    description: "Signs a tenant administrator in. Every failure gives the same INVALID_CREDENTIALS error.",
+    description: 'Signs a tenant administrator in. Every failure gives the same INVALID_CREDENTIALS error.',
   })
   login(@Ctx() ctx: Context, @Arg('input', () => LoginInput, { description: 'Credentials.' }) input: LoginInput) {
     return toPayload(async () => {
@@ -40,9 +40,12 @@ export class AuthResolver {
 
   @Mutation(() => LogoutPayload, { description: 'Ends the current session; its token stops working at once.' })
   logout(@Ctx() ctx: Context) {
-    return toPayload(async () => {
-      await ctx.services.auth.logout(viewerOf(ctx));
-      return { success: true };
-    }, { success: false });
+    return toPayload(
+      async () => {
+        await ctx.services.auth.logout(viewerOf(ctx));
+        return { success: true };
+      },
+      { success: false },
+    );
   }
 }

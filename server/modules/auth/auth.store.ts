@@ -19,7 +19,8 @@ export interface LoginCandidate {
   isAdmin: boolean;
 }
 
-const IS_ADMIN = (userAlias: string) => sql.raw(`(${userAlias}.status = 'ACTIVE' and exists (
+const IS_ADMIN = (userAlias: string) =>
+  sql.raw(`(${userAlias}.status = 'ACTIVE' and exists (
   select 1 from group_memberships m join groups g on g.id = m.group_id
   where m.user_id = ${userAlias}.id and g.built_in = 'ADMINS'))`);
 
@@ -86,6 +87,8 @@ export class AuthStore {
 
   /** Housekeeping: sessions past expiry or revoked more than a day ago. */
   async purgeExpired(tx: Executor = this.db): Promise<void> {
-    await tx.delete(sessions).where(sql`${sessions.expiresAt} < now() - interval '1 day' or ${sessions.revokedAt} < now() - interval '1 day'`);
+    await tx
+      .delete(sessions)
+      .where(sql`${sessions.expiresAt} < now() - interval '1 day' or ${sessions.revokedAt} < now() - interval '1 day'`);
   }
 }

@@ -31,7 +31,8 @@ export class LoginInput {
 export class LoginPayload {
   @Field(() => String, {
     nullable: true,
-    description: 'Bearer session token: send as `Authorization: Bearer <token>` or in the graphql-ws connection_init payload as `{ token }`. Shown once.',
+    description:
+      'Bearer session token: send as `Authorization: Bearer <token>` or in the graphql-ws connection_init payload as `{ token }`. Shown once.',
   })
   token?: string | null;
 

@@ -28,7 +28,15 @@ export function nextIds(input: ListInput, after: number, size: number): ListEntr
 }
 
 function notFound(seq: number, given: string): Item {
-  return { seq, userId: null, reference: given, email: null, outcome: 'FAILED', errorCode: ErrorCode.NOT_FOUND, message: 'No such user in this tenant.' };
+  return {
+    seq,
+    userId: null,
+    reference: given,
+    email: null,
+    outcome: 'FAILED',
+    errorCode: ErrorCode.NOT_FOUND,
+    message: 'No such user in this tenant.',
+  };
 }
 
 export class BulkList {
@@ -65,13 +73,33 @@ export class BulkList {
     for (const [seq, given, id] of chunk) {
       const u = id ? found.get(id) : undefined;
       if (!u || seen.has(u.id)) {
-        items.push(u ? { seq, userId: u.id, reference: given, email: u.email, outcome: 'SUCCEEDED', errorCode: null, message: 'Listed twice; deleted once.' } : notFound(seq, given));
+        items.push(
+          u
+            ? {
+                seq,
+                userId: u.id,
+                reference: given,
+                email: u.email,
+                outcome: 'SUCCEEDED',
+                errorCode: null,
+                message: 'Listed twice; deleted once.',
+              }
+            : notFound(seq, given),
+        );
         continue;
       }
       seen.add(u.id);
       if (admins.has(u.id)) {
         if (remaining <= 1) {
-          items.push({ seq, userId: u.id, reference: given, email: u.email, outcome: 'FAILED', errorCode: ErrorCode.LAST_ADMIN, message: 'The tenant must keep at least one active admin.' });
+          items.push({
+            seq,
+            userId: u.id,
+            reference: given,
+            email: u.email,
+            outcome: 'FAILED',
+            errorCode: ErrorCode.LAST_ADMIN,
+            message: 'The tenant must keep at least one active admin.',
+          });
           continue;
         }
         remaining--;
@@ -91,7 +119,10 @@ export class BulkList {
     const results = await this.invitations.issueMany(
       tx,
       tenantId,
-      [...found.values()].map((u) => ({ userId: u.id, kind: u.status === 'ACTIVE' ? ('PASSWORD_RESET' as const) : ('INVITATION' as const) })),
+      [...found.values()].map((u) => ({
+        userId: u.id,
+        kind: u.status === 'ACTIVE' ? ('PASSWORD_RESET' as const) : ('INVITATION' as const),
+      })),
       actorUserId,
     );
     return chunk.map(([seq, given, id]): Item => {
@@ -99,7 +130,15 @@ export class BulkList {
       if (!u) return notFound(seq, given);
       const r = results.get(u.id)!;
       return r.ok
-        ? { seq, userId: u.id, reference: given, email: u.email, outcome: 'SUCCEEDED', errorCode: null, message: u.status === 'ACTIVE' ? 'Password reset sent.' : 'Invitation sent.' }
+        ? {
+            seq,
+            userId: u.id,
+            reference: given,
+            email: u.email,
+            outcome: 'SUCCEEDED',
+            errorCode: null,
+            message: u.status === 'ACTIVE' ? 'Password reset sent.' : 'Invitation sent.',
+          }
         : { seq, userId: u.id, reference: given, email: u.email, outcome: 'FAILED', errorCode: r.error.code, message: r.error.message };
     });
   }
@@ -113,7 +152,15 @@ export class BulkList {
       if (!u) return notFound(seq, given);
       const mine = gs.filter((g) => g.directoryId === u.directoryId);
       if (mine.length < gs.length) {
-        return { seq, userId: u.id, reference: given, email: u.email, outcome: 'FAILED', errorCode: ErrorCode.INVALID_INPUT, message: "Some groups are in another directory than the user's." };
+        return {
+          seq,
+          userId: u.id,
+          reference: given,
+          email: u.email,
+          outcome: 'FAILED',
+          errorCode: ErrorCode.INVALID_INPUT,
+          message: "Some groups are in another directory than the user's.",
+        };
       }
       for (const g of mine) pairs.push({ groupId: g.id, userId: u.id });
       return { seq, userId: u.id, reference: given, email: u.email, outcome: 'SUCCEEDED', errorCode: null, message: null };

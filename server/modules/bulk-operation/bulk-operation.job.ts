@@ -65,7 +65,12 @@ export class BulkOperationJob {
     // queued requests before each chunk; the pause after it is left out (pauseFraction 0)
     // because uploads plan and hash between chunks, outside any transaction, which already
     // leaves the connection to requests, and the pause cost a quarter of upload throughput.
-    this.runner = new ChunkedRunner(d.db, d.log, { sharesOneConnection: d.sharesOneConnection, targetMs: 1000, maxPace: 1, pauseFraction: 0 });
+    this.runner = new ChunkedRunner(d.db, d.log, {
+      sharesOneConnection: d.sharesOneConnection,
+      targetMs: 1000,
+      maxPace: 1,
+      pauseFraction: 0,
+    });
     this.list = new BulkList(d.users, d.groups, d.invitations);
   }
 
@@ -94,7 +99,11 @@ export class BulkOperationJob {
     const op = await this.d.store.byId(operationId);
     if (!op) return;
     if (TERMINAL_STATUSES.has(op.status)) return this.releaseUpload(op);
-    const started = await this.d.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'RUNNING', startedAt: op.startedAt ?? new Date(), error: null });
+    const started = await this.d.store.transition(op.id, ['QUEUED', 'RUNNING'], {
+      status: 'RUNNING',
+      startedAt: op.startedAt ?? new Date(),
+      error: null,
+    });
     if (!started) return this.releaseUpload(op); // cancelled in the meantime
     try {
       // Another worker may hold the same operation after a lease lapsed: chunks take turns on
@@ -106,7 +115,9 @@ export class BulkOperationJob {
       if (signal.aborted) throw err;
       const message = safeMessage(err);
       if (job.attempts >= job.maxAttempts || err instanceof PermanentJobError) {
-        await this.publish(await this.d.store.transition(operationId, ['RUNNING'], { status: 'FAILED', error: message, finishedAt: new Date() }));
+        await this.publish(
+          await this.d.store.transition(operationId, ['RUNNING'], { status: 'FAILED', error: message, finishedAt: new Date() }),
+        );
         await this.releaseUpload(op);
       }
       // A fresh error for the queue's log: the original may carry the failed query's parameters.
@@ -157,10 +168,15 @@ export class BulkOperationJob {
     return { work, cursor };
   }
 
-  private async uploadWork(op: BulkOperationRow): Promise<{ work: ChunkedWork<Run, UploadChunk | undefined>; cursor: (processed: number) => number }> {
+  private async uploadWork(
+    op: BulkOperationRow,
+  ): Promise<{ work: ChunkedWork<Run, UploadChunk | undefined>; cursor: (processed: number) => number }> {
     const o = op.input as UploadInput;
     const upload = await this.d.store.upload(op.tenantId, o.uploadId);
-    if (!upload) throw new PermanentJobError('The uploaded file is no longer available (uploads are deleted after use or after 24 hours); upload it again.');
+    if (!upload)
+      throw new PermanentJobError(
+        'The uploaded file is no longer available (uploads are deleted after use or after 24 hours); upload it again.',
+      );
     const rows = await parseUserCsv(upload.content);
     let ctx;
     try {

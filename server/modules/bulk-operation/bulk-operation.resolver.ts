@@ -25,27 +25,43 @@ export class BulkOperationResolver {
     return ctx.loaders.bulkOperationById.load(idOrNoMatch(id, 'BulkOperation'));
   }
 
-  @Mutation(() => BulkOperationPayload, { description: 'Deletes many users in the background; the results list who was deleted and who was not, and why.' })
+  @Mutation(() => BulkOperationPayload, {
+    description: 'Deletes many users in the background; the results list who was deleted and who was not, and why.',
+  })
   bulkDeleteUsers(@Ctx() ctx: Context, @Arg('input', () => BulkUsersInput, { description: 'Users.' }) input: BulkUsersInput) {
     return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.deleteUsers(viewerOf(ctx), input.userIds, decodeUser) }));
   }
 
-  @Mutation(() => BulkOperationPayload, { description: 'Sends a new invitation to users not yet active and a password reset to active ones.' })
+  @Mutation(() => BulkOperationPayload, {
+    description: 'Sends a new invitation to users not yet active and a password reset to active ones.',
+  })
   bulkReinviteUsers(@Ctx() ctx: Context, @Arg('input', () => BulkUsersInput, { description: 'Users.' }) input: BulkUsersInput) {
     return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.reinviteUsers(viewerOf(ctx), input.userIds, decodeUser) }));
   }
 
   @Mutation(() => BulkOperationPayload, { description: 'Adds every user to every group; existing memberships count as success.' })
-  bulkAddUsersToGroups(@Ctx() ctx: Context, @Arg('input', () => BulkAddUsersToGroupsInput, { description: 'Users and groups.' }) input: BulkAddUsersToGroupsInput) {
+  bulkAddUsersToGroups(
+    @Ctx() ctx: Context,
+    @Arg('input', () => BulkAddUsersToGroupsInput, { description: 'Users and groups.' }) input: BulkAddUsersToGroupsInput,
+  ) {
     return toPayload(async () => ({
-      bulkOperation: await ctx.services.bulk.addUsersToGroups(viewerOf(ctx), input.userIds, input.groupIds.map((g) => fromGlobalId(g, 'Group')), decodeUser),
+      bulkOperation: await ctx.services.bulk.addUsersToGroups(
+        viewerOf(ctx),
+        input.userIds,
+        input.groupIds.map((g) => fromGlobalId(g, 'Group')),
+        decodeUser,
+      ),
     }));
   }
 
   @Mutation(() => BulkOperationPayload, {
-    description: 'Creates users from a CSV file (`email, first_name, last_name, password, "g1, g2"`); each row succeeds or fails on its own.',
+    description:
+      'Creates users from a CSV file (`email, first_name, last_name, password, "g1, g2"`); each row succeeds or fails on its own.',
   })
-  bulkUploadUsers(@Ctx() ctx: Context, @Arg('input', () => BulkUploadUsersInput, { description: 'The file and options.' }) input: BulkUploadUsersInput) {
+  bulkUploadUsers(
+    @Ctx() ctx: Context,
+    @Arg('input', () => BulkUploadUsersInput, { description: 'The file and options.' }) input: BulkUploadUsersInput,
+  ) {
     return toPayload(async () => ({
       bulkOperation: await ctx.services.bulk.upload(viewerOf(ctx), {
         ...input,
@@ -55,16 +71,27 @@ export class BulkOperationResolver {
     }));
   }
 
-  @Mutation(() => BulkOperationPayload, { description: 'Stops a bulk operation after its current chunk: items done stay done, none is half-done.' })
-  cancelBulkOperation(@Ctx() ctx: Context, @Arg('input', () => BulkOperationIdInput, { description: 'The operation.' }) input: BulkOperationIdInput) {
-    return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.cancel(viewerOf(ctx), idOrNoMatch(input.id, 'BulkOperation')) }));
+  @Mutation(() => BulkOperationPayload, {
+    description: 'Stops a bulk operation after its current chunk: items done stay done, none is half-done.',
+  })
+  cancelBulkOperation(
+    @Ctx() ctx: Context,
+    @Arg('input', () => BulkOperationIdInput, { description: 'The operation.' }) input: BulkOperationIdInput,
+  ) {
+    return toPayload(async () => ({
+      bulkOperation: await ctx.services.bulk.cancel(viewerOf(ctx), idOrNoMatch(input.id, 'BulkOperation')),
+    }));
   }
 
   @Subscription(() => BulkOperation, {
-    description: 'Live progress of a bulk operation: its state at once, then at least one event a second while it runs, ending with a final event.',
+    description:
+      'Live progress of a bulk operation: its state at once, then at least one event a second while it runs, ending with a final event.',
     subscribe: ({ args, context }) => progress(context as Context, (args as { id: string }).id),
   })
-  bulkOperationProgress(@Root() event: BulkOperationRow, @Arg('id', () => ID, { description: 'Global id of the operation.' }) _id: string): BulkOperationRow {
+  bulkOperationProgress(
+    @Root() event: BulkOperationRow,
+    @Arg('id', () => ID, { description: 'Global id of the operation.' }) _id: string,
+  ): BulkOperationRow {
     return event;
   }
 

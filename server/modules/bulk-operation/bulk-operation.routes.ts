@@ -98,7 +98,9 @@ export function bulkRoutes(services: Services): Router {
       res.write(
         items
           .map((i) =>
-            [i.seq, i.userId ? toGlobalId('User', i.userId) : '', i.reference, i.email, i.outcome, i.errorCode, i.message].map(csvCell).join(','),
+            [i.seq, i.userId ? toGlobalId('User', i.userId) : '', i.reference, i.email, i.outcome, i.errorCode, i.message]
+              .map(csvCell)
+              .join(','),
           )
           .join('\n') + '\n',
       );

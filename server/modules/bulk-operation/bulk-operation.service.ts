@@ -44,7 +44,8 @@ export class BulkOperationService {
 
   private listInput(userIds: string[], decode: (id: string) => string | null): ListInput {
     if (!userIds.length) throw DomainError.of(ErrorCode.INVALID_INPUT, 'Give at least one user.', ['input', 'userIds']);
-    if (userIds.length > MAX_ROWS) throw DomainError.of(ErrorCode.INVALID_INPUT, `At most ${MAX_ROWS} users per operation.`, ['input', 'userIds']);
+    if (userIds.length > MAX_ROWS)
+      throw DomainError.of(ErrorCode.INVALID_INPUT, `At most ${MAX_ROWS} users per operation.`, ['input', 'userIds']);
     return { ids: userIds.map((id, i) => [i + 1, id, decode(id)]) };
   }
 
@@ -63,19 +64,33 @@ export class BulkOperationService {
     const ids = [...new Set(groupIds)];
     if (!ids.length || ids.length > 100) throw DomainError.of(ErrorCode.INVALID_INPUT, 'Give 1 to 100 groups.', ['input', 'groupIds']);
     const found = ids.every((g) => g) ? await this.groups.byIds(viewer.tenantId, ids as string[]) : [];
-    if (found.length !== ids.length) throw DomainError.of(ErrorCode.NOT_FOUND, 'Every group must exist in this tenant.', ['input', 'groupIds']);
+    if (found.length !== ids.length)
+      throw DomainError.of(ErrorCode.NOT_FOUND, 'Every group must exist in this tenant.', ['input', 'groupIds']);
     return this.create(viewer, 'ADD_USERS_TO_GROUPS', { ...input, groupIds: ids }, input.ids.length);
   }
 
   async upload(
     viewer: Viewer,
-    input: { uploadId?: string | null; csv?: string | null; directoryId?: string | null; sendInvites?: boolean | null; createMissingGroups?: boolean | null; onExisting?: string | null; validateOnly?: boolean | null },
+    input: {
+      uploadId?: string | null;
+      csv?: string | null;
+      directoryId?: string | null;
+      sendInvites?: boolean | null;
+      createMissingGroups?: boolean | null;
+      onExisting?: string | null;
+      validateOnly?: boolean | null;
+    },
   ): Promise<BulkOperationRow> {
     let uploadId = input.uploadId ?? null;
     let text: string;
     if (input.csv != null) {
-      if (Buffer.byteLength(input.csv) > 1024 * 1024) throw DomainError.of(ErrorCode.INVALID_INPUT, 'Inline CSV is limited to 1 MB: use POST /uploads.', ['input', 'csv']);
-      if (input.csv.includes('\u0000')) throw DomainError.of(ErrorCode.INVALID_INPUT, 'The file looks binary (it contains NUL characters); send UTF-8 CSV text.', ['input', 'csv']);
+      if (Buffer.byteLength(input.csv) > 1024 * 1024)
+        throw DomainError.of(ErrorCode.INVALID_INPUT, 'Inline CSV is limited to 1 MB: use POST /uploads.', ['input', 'csv']);
+      if (input.csv.includes('\u0000'))
+        throw DomainError.of(ErrorCode.INVALID_INPUT, 'The file looks binary (it contains NUL characters); send UTF-8 CSV text.', [
+          'input',
+          'csv',
+        ]);
       text = input.csv;
     } else if (uploadId) {
       const u = await this.store.upload(viewer.tenantId, uploadId);
@@ -88,14 +103,22 @@ export class BulkOperationService {
     try {
       rows = await parseUserCsv(text);
     } catch (err) {
-      if (err instanceof CsvFileError) throw DomainError.of(ErrorCode.INVALID_INPUT, err.message, ['input', input.csv != null ? 'csv' : 'uploadId']);
+      if (err instanceof CsvFileError)
+        throw DomainError.of(ErrorCode.INVALID_INPUT, err.message, ['input', input.csv != null ? 'csv' : 'uploadId']);
       throw err;
     }
     // The directory as the create-user rule sees it (NOT_FOUND when it is not this tenant's).
     const dir = await this.users.newUserContext(viewer.tenantId, input.directoryId);
-    if (!dir.cloud && input.sendInvites) throw DomainError.of(ErrorCode.INVALID_INPUT, 'Only Cloud Directory users can be invited.', ['input', 'sendInvites']);
+    if (!dir.cloud && input.sendInvites)
+      throw DomainError.of(ErrorCode.INVALID_INPUT, 'Only Cloud Directory users can be invited.', ['input', 'sendInvites']);
     if (uploadId === null) {
-      uploadId = await this.store.insertUpload({ tenantId: viewer.tenantId, createdBy: viewer.userId, filename: null, size: Buffer.byteLength(text), content: text });
+      uploadId = await this.store.insertUpload({
+        tenantId: viewer.tenantId,
+        createdBy: viewer.userId,
+        filename: null,
+        size: Buffer.byteLength(text),
+        content: text,
+      });
     }
     const options: UploadInput = {
       uploadId,
@@ -129,7 +152,8 @@ export class BulkOperationService {
     return keysetPage(args, {
       key: (c) => {
         const seq = c[0];
-        if (c.length !== 1 || typeof seq !== 'number' || !Number.isInteger(seq)) throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
+        if (c.length !== 1 || typeof seq !== 'number' || !Number.isInteger(seq))
+          throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
         return seq;
       },
       fetch: (limit, afterSeq) => this.store.items(operationId, args.outcome, limit, afterSeq ?? 0),
@@ -160,7 +184,8 @@ export class BulkOperationService {
   async cancel(viewer: Viewer, id: string): Promise<BulkOperationRow> {
     const [op] = await this.store.byIds(viewer.tenantId, [id]);
     if (!op) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such bulk operation.', ['input', 'id']);
-    if (TERMINAL_STATUSES.has(op.status)) throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
+    if (TERMINAL_STATUSES.has(op.status))
+      throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
     const updated = await this.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'CANCELLED', finishedAt: new Date() });
     if (!updated) throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
     await this.job.publish(updated);

@@ -35,7 +35,10 @@ export class BulkOperationStore {
 
   async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<BulkOperationRow[]> {
     if (!ids.length) return [];
-    return tx.select().from(bulkOperations).where(and(eq(bulkOperations.tenantId, tenantId), inArray(bulkOperations.id, [...ids])));
+    return tx
+      .select()
+      .from(bulkOperations)
+      .where(and(eq(bulkOperations.tenantId, tenantId), inArray(bulkOperations.id, [...ids])));
   }
 
   /**
@@ -60,7 +63,15 @@ export class BulkOperationStore {
   async record(operationId: string, items: Omit<BulkItemRow, 'operationId'>[], tx: Executor): Promise<BulkOperationRow | null> {
     if (!items.length) return this.byId(operationId, tx);
     const json = JSON.stringify(
-      items.map((i) => ({ seq: i.seq, user_id: i.userId, reference: i.reference, email: i.email, outcome: i.outcome, error_code: i.errorCode, message: i.message })),
+      items.map((i) => ({
+        seq: i.seq,
+        user_id: i.userId,
+        reference: i.reference,
+        email: i.email,
+        outcome: i.outcome,
+        error_code: i.errorCode,
+        message: i.message,
+      })),
     );
     await tx.execute(sql`
       insert into ${bulkOperationItems} (operation_id, seq, user_id, reference, email, outcome, error_code, message)
@@ -81,11 +92,23 @@ export class BulkOperationStore {
     return op ?? null;
   }
 
-  async items(operationId: string, outcome: string | null, limit: number, afterSeq: number, tx: Executor = this.db): Promise<BulkItemRow[]> {
+  async items(
+    operationId: string,
+    outcome: string | null,
+    limit: number,
+    afterSeq: number,
+    tx: Executor = this.db,
+  ): Promise<BulkItemRow[]> {
     const rows = await tx
       .select()
       .from(bulkOperationItems)
-      .where(and(eq(bulkOperationItems.operationId, operationId), outcome ? eq(bulkOperationItems.outcome, outcome) : undefined, gt(bulkOperationItems.seq, afterSeq)))
+      .where(
+        and(
+          eq(bulkOperationItems.operationId, operationId),
+          outcome ? eq(bulkOperationItems.outcome, outcome) : undefined,
+          gt(bulkOperationItems.seq, afterSeq),
+        ),
+      )
       .orderBy(asc(bulkOperationItems.seq))
       .limit(limit);
     return rows.map((r) => ({ ...r, errorCode: asErrorCode(r.errorCode) }));
@@ -122,7 +145,10 @@ export class BulkOperationStore {
   }
 
   async upload(tenantId: string, id: string, tx: Executor = this.db) {
-    const [u] = await tx.select().from(uploads).where(and(eq(uploads.tenantId, tenantId), eq(uploads.id, id)));
+    const [u] = await tx
+      .select()
+      .from(uploads)
+      .where(and(eq(uploads.tenantId, tenantId), eq(uploads.id, id)));
     return u ?? null;
   }
 }

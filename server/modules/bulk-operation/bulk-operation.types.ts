@@ -78,7 +78,10 @@ registerEnumType(OnExisting, {
 
 @ObjectType({ description: 'The outcome of one item of a bulk operation.' })
 export class BulkOperationResult {
-  @Field(() => Int, { description: 'CSV line number on which the record starts (uploads; header and empty lines count) or 1-based position in the input list.' })
+  @Field(() => Int, {
+    description:
+      'CSV line number on which the record starts (uploads; header and empty lines count) or 1-based position in the input list.',
+  })
   row!: number;
 
   @Field(() => ID, { nullable: true, description: 'Global id of the user, when known.' })
@@ -210,10 +213,13 @@ export class BulkUploadUsersInput {
   @Field(() => String, { nullable: true, description: 'The CSV inline, for small files (at most 1 MB).' })
   csv?: string;
 
-  @Field(() => ID, { nullable: true, description: "Target directory; default: the Cloud Directory." })
+  @Field(() => ID, { nullable: true, description: 'Target directory; default: the Cloud Directory.' })
   directoryId?: string;
 
-  @Field(() => Boolean, { nullable: true, description: 'Rows without a password become INVITED users and get an invitation. Default false.' })
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Rows without a password become INVITED users and get an invitation. Default false.',
+  })
   sendInvites?: boolean;
 
   @Field(() => Boolean, {
@@ -241,6 +247,8 @@ export class BulkOperationPayload {
   @Field(() => BulkOperation, { nullable: true, description: 'The operation (follow it with `bulkOperationProgress`).' })
   bulkOperation?: unknown;
 
-  @Field(() => [UserError], { description: 'Whole-request failures (bad file, limits, unknown groups); per-item outcomes are in `results`.' })
+  @Field(() => [UserError], {
+    description: 'Whole-request failures (bad file, limits, unknown groups); per-item outcomes are in `results`.',
+  })
   errors!: UserError[];
 }

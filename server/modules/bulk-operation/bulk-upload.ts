@@ -138,11 +138,27 @@ export class BulkUpload {
     const t = this.ctx.tenantId;
     const groupIdByKey = new Map((await this.groups.inDirectory(t, o.directoryId)).map((g) => [g.name.toLowerCase(), g.id]));
     out.groupIdByKey = groupIdByKey;
-    const checked = rows.map((r) => ({ r, ...checkNewUser({ id: randomUUID(), email: r.email, firstName: r.firstName, lastName: r.lastName, password: r.password || null }, this.ctx) }));
-    const existing = await this.users.idsByEmail(t, o.directoryId, [...new Set(checked.filter((c) => c.user.email).map((c) => c.user.email!))]);
+    const checked = rows.map((r) => ({
+      r,
+      ...checkNewUser(
+        { id: randomUUID(), email: r.email, firstName: r.firstName, lastName: r.lastName, password: r.password || null },
+        this.ctx,
+      ),
+    }));
+    const existing = await this.users.idsByEmail(t, o.directoryId, [
+      ...new Set(checked.filter((c) => c.user.email).map((c) => c.user.email!)),
+    ]);
 
     const fail = (r: CsvRow, code: ErrorCode, message: string, email: string | null = null) =>
-      out.decided.push({ seq: r.row, userId: null, reference: null, email: email ?? (r.email || null), outcome: 'FAILED', errorCode: code, message });
+      out.decided.push({
+        seq: r.row,
+        userId: null,
+        reference: null,
+        email: email ?? (r.email || null),
+        outcome: 'FAILED',
+        errorCode: code,
+        message,
+      });
     const creates: { row: CsvRow; user: (typeof checked)[number]['user']; groupKeys: string[] }[] = [];
     for (const { r, user, problems } of checked) {
       if (r.shapeError) {
@@ -151,7 +167,8 @@ export class BulkUpload {
       }
       // Rows are matched by email, so a CSV row needs one in any directory.
       const fieldProblems = problems.filter((p) => p.field?.[1] !== 'password');
-      if (!user.email && !fieldProblems.some((p) => p.field?.[1] === 'email')) fieldProblems.unshift({ code: ErrorCode.INVALID_INPUT, message: 'Email is required.', field: ['input', 'email'] });
+      if (!user.email && !fieldProblems.some((p) => p.field?.[1] === 'email'))
+        fieldProblems.unshift({ code: ErrorCode.INVALID_INPUT, message: 'Email is required.', field: ['input', 'email'] });
       if (fieldProblems.length) {
         fail(r, fieldProblems[0]!.code, rowMessage(r.row, fieldProblems));
         continue;
@@ -168,13 +185,26 @@ export class BulkUpload {
         continue;
       }
       if (existingId && o.onExisting === 'SKIP') {
-        out.decided.push({ seq: r.row, userId: existingId, reference: null, email, outcome: 'SKIPPED', errorCode: null, message: 'Already exists.' });
+        out.decided.push({
+          seq: r.row,
+          userId: existingId,
+          reference: null,
+          email,
+          outcome: 'SKIPPED',
+          errorCode: null,
+          message: 'Already exists.',
+        });
         continue;
       }
       const groupKeys = [...new Set(r.groups.map((g) => g.toLowerCase()))];
       const missing = groupKeys.filter((k) => !groupIdByKey.has(k));
       if (missing.length && !o.createMissingGroups) {
-        fail(r, ErrorCode.NOT_FOUND, `Row ${r.row}: unknown group(s): ${missing.map((k) => this.file.groupSpelling.get(k) ?? k).join(', ')}.`, email);
+        fail(
+          r,
+          ErrorCode.NOT_FOUND,
+          `Row ${r.row}: unknown group(s): ${missing.map((k) => this.file.groupSpelling.get(k) ?? k).join(', ')}.`,
+          email,
+        );
         continue;
       }
       // A group this row would create must pass the name rule of createGroup.
@@ -194,13 +224,18 @@ export class BulkUpload {
       const passwordProblems = problems.filter((p) => p.field?.[1] === 'password');
       if (passwordProblems.length) {
         // One code per row: the first failed rule; the message names every failed rule.
-        const message = passwordProblems.length === 1 ? rowMessage(r.row, passwordProblems) : `Row ${r.row}: the password fails ${passwordProblems.map((p) => `${p.code} (${p.message.replace(/\.$/, '')})`).join(', ')}.`;
+        const message =
+          passwordProblems.length === 1
+            ? rowMessage(r.row, passwordProblems)
+            : `Row ${r.row}: the password fails ${passwordProblems.map((p) => `${p.code} (${p.message.replace(/\.$/, '')})`).join(', ')}.`;
         fail(r, passwordProblems[0]!.code, message, email);
         continue;
       }
       creates.push({ row: r, user, groupKeys });
     }
-    const hashed = o.validateOnly ? creates.map((c) => ({ ...c.user, passwordHash: null })) : await this.users.hashNewUsers(creates.map((c) => c.user));
+    const hashed = o.validateOnly
+      ? creates.map((c) => ({ ...c.user, passwordHash: null }))
+      : await this.users.hashNewUsers(creates.map((c) => c.user));
     out.creates = creates.map((c, i) => ({ row: c.row, user: hashed[i]!, groupKeys: c.groupKeys }));
     return out;
   }
@@ -212,7 +247,15 @@ export class BulkUpload {
     const items = [...chunk.decided];
     if (o.validateOnly) {
       for (const p of [...chunk.creates.map((c) => ({ row: c.row, id: null, email: c.user.email })), ...chunk.updates]) {
-        items.push({ seq: p.row.row, userId: p.id, reference: null, email: p.email, outcome: 'SUCCEEDED', errorCode: null, message: 'Valid (not written: validateOnly).' });
+        items.push({
+          seq: p.row.row,
+          userId: p.id,
+          reference: null,
+          email: p.email,
+          outcome: 'SUCCEEDED',
+          errorCode: null,
+          message: 'Valid (not written: validateOnly).',
+        });
       }
       return items.sort((a, b) => a.seq - b.seq);
     }
@@ -222,37 +265,93 @@ export class BulkUpload {
     let groupIdByKey = chunk.groupIdByKey;
     const missing = keys.filter((k) => !groupIdByKey.has(k));
     if (missing.length) {
-      const all = await this.groups.createMissing(tx, t, o.directoryId, missing.map((k) => this.file.groupSpelling.get(k) ?? k));
+      const all = await this.groups.createMissing(
+        tx,
+        t,
+        o.directoryId,
+        missing.map((k) => this.file.groupSpelling.get(k) ?? k),
+      );
       groupIdByKey = new Map(all.map((g) => [g.name.toLowerCase(), g.id]));
     }
     const idsOf = (groupKeys: string[]) => groupKeys.map((k) => groupIdByKey.get(k)!);
-    const inserted = await this.users.insertNewUsers(tx, this.ctx, chunk.creates.map((c) => c.user), chunk.creates.map((c) => idsOf(c.groupKeys)));
+    const inserted = await this.users.insertNewUsers(
+      tx,
+      this.ctx,
+      chunk.creates.map((c) => c.user),
+      chunk.creates.map((c) => idsOf(c.groupKeys)),
+    );
     // A user deleted since the plan was made is reported, not given memberships.
-    const updated = await this.users.updateNames(tx, t, o.directoryId, chunk.updates.map((u) => ({ id: u.id, firstName: u.firstName, lastName: u.lastName })));
+    const updated = await this.users.updateNames(
+      tx,
+      t,
+      o.directoryId,
+      chunk.updates.map((u) => ({ id: u.id, firstName: u.firstName, lastName: u.lastName })),
+    );
     const usersGroup = this.ctx.usersGroupId;
     await this.groups.addMemberships(
       tx,
       t,
       chunk.updates
         .filter((u) => updated.has(u.id))
-        .flatMap((u) => [...new Set([...(usersGroup ? [usersGroup] : []), ...idsOf(u.groupKeys)])].map((groupId) => ({ groupId, userId: u.id }))),
+        .flatMap((u) =>
+          [...new Set([...(usersGroup ? [usersGroup] : []), ...idsOf(u.groupKeys)])].map((groupId) => ({ groupId, userId: u.id })),
+        ),
     );
     const invite = o.sendInvites ? chunk.creates.filter((c) => inserted.has(c.user.id) && !c.user.passwordHash) : [];
-    const invited = invite.length ? await this.invitations.issueMany(tx, t, invite.map((c) => ({ userId: c.user.id, kind: 'INVITATION' as const })), actorUserId) : new Map();
+    const invited = invite.length
+      ? await this.invitations.issueMany(
+          tx,
+          t,
+          invite.map((c) => ({ userId: c.user.id, kind: 'INVITATION' as const })),
+          actorUserId,
+        )
+      : new Map();
     for (const c of chunk.creates) {
       const seq = c.row.row;
       items.push(
         inserted.has(c.user.id)
-          ? { seq, userId: c.user.id, reference: null, email: c.user.email, outcome: 'SUCCEEDED', errorCode: null, message: invited.get(c.user.id)?.ok ? 'Created and invited.' : 'Created.' }
-          : { seq, userId: null, reference: null, email: c.user.email, outcome: 'FAILED', errorCode: ErrorCode.EMAIL_TAKEN, message: `Row ${seq}: a user with this email already exists.` },
+          ? {
+              seq,
+              userId: c.user.id,
+              reference: null,
+              email: c.user.email,
+              outcome: 'SUCCEEDED',
+              errorCode: null,
+              message: invited.get(c.user.id)?.ok ? 'Created and invited.' : 'Created.',
+            }
+          : {
+              seq,
+              userId: null,
+              reference: null,
+              email: c.user.email,
+              outcome: 'FAILED',
+              errorCode: ErrorCode.EMAIL_TAKEN,
+              message: `Row ${seq}: a user with this email already exists.`,
+            },
       );
     }
     for (const u of chunk.updates) {
       const seq = u.row.row;
       items.push(
         updated.has(u.id)
-          ? { seq, userId: u.id, reference: null, email: u.email, outcome: 'SUCCEEDED', errorCode: null, message: u.row.password ? 'Updated (the password column is ignored for existing users).' : 'Updated.' }
-          : { seq, userId: null, reference: null, email: u.email, outcome: 'FAILED', errorCode: ErrorCode.NOT_FOUND, message: `Row ${seq}: the existing user was deleted meanwhile.` },
+          ? {
+              seq,
+              userId: u.id,
+              reference: null,
+              email: u.email,
+              outcome: 'SUCCEEDED',
+              errorCode: null,
+              message: u.row.password ? 'Updated (the password column is ignored for existing users).' : 'Updated.',
+            }
+          : {
+              seq,
+              userId: null,
+              reference: null,
+              email: u.email,
+              outcome: 'FAILED',
+              errorCode: ErrorCode.NOT_FOUND,
+              message: `Row ${seq}: the existing user was deleted meanwhile.`,
+            },
       );
     }
     return items.sort((a, b) => a.seq - b.seq);

@@ -62,7 +62,14 @@ export async function parseUserCsv(text: string): Promise<CsvRow[]> {
     for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
       const line = 1 + breaksBefore + lineBreaks(leadingBlank(raw));
       breaksBefore += lineBreaks(raw);
-      if (!rows.length && !header && (record[0] ?? '').replace(/^\uFEFF/, '').trim().toLowerCase() === 'email') {
+      if (
+        !rows.length &&
+        !header &&
+        (record[0] ?? '')
+          .replace(/^\uFEFF/, '')
+          .trim()
+          .toLowerCase() === 'email'
+      ) {
         header = true;
         continue;
       }
@@ -116,7 +123,8 @@ function writable(parser: NodeJS.EventEmitter): Promise<void> {
 
 function toRow(record: string[], line: number): CsvRow {
   const cells = record.map((c) => c.trim());
-  const shapeError = cells.length === 5 ? null : `Expected 5 columns (email, first_name, last_name, password, groups), found ${cells.length}.`;
+  const shapeError =
+    cells.length === 5 ? null : `Expected 5 columns (email, first_name, last_name, password, groups), found ${cells.length}.`;
   return {
     row: line,
     email: cells[0] ?? '',

@@ -26,8 +26,13 @@ export class DirectoryResolver {
     return uuid ? ctx.loaders.directoryById.load(uuid) : null;
   }
 
-  @Mutation(() => DirectoryPayload, { description: 'Creates an external directory (ACTIVE_DIRECTORY or LDAP) with a built-in Users group.' })
-  createDirectory(@Ctx() ctx: Context, @Arg('input', () => CreateDirectoryInput, { description: 'The new directory.' }) input: CreateDirectoryInput) {
+  @Mutation(() => DirectoryPayload, {
+    description: 'Creates an external directory (ACTIVE_DIRECTORY or LDAP) with a built-in Users group.',
+  })
+  createDirectory(
+    @Ctx() ctx: Context,
+    @Arg('input', () => CreateDirectoryInput, { description: 'The new directory.' }) input: CreateDirectoryInput,
+  ) {
     return toPayload(async () => ({ directory: await ctx.services.directories.create(viewerOf(ctx), input) }));
   }
 

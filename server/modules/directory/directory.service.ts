@@ -25,11 +25,19 @@ export class DirectoryService {
     const errors: UserError[] = [];
     const name = checkName(input.name, 'Name', ['input', 'name'], errors);
     if (input.kind === 'CLOUD') {
-      errors.push(userError(ErrorCode.INVALID_INPUT, 'A tenant has exactly one Cloud Directory; create ACTIVE_DIRECTORY or LDAP ones.', ['input', 'kind']));
+      errors.push(
+        userError(ErrorCode.INVALID_INPUT, 'A tenant has exactly one Cloud Directory; create ACTIVE_DIRECTORY or LDAP ones.', [
+          'input',
+          'kind',
+        ]),
+      );
     }
     if (errors.length) throw new DomainError(errors);
     return this.db.transaction((tx) =>
-      this.store.insertWithUsersGroup({ tenantId: viewer.tenantId, name, kind: input.kind, description: input.description?.trim() || null }, tx),
+      this.store.insertWithUsersGroup(
+        { tenantId: viewer.tenantId, name, kind: input.kind, description: input.description?.trim() || null },
+        tx,
+      ),
     );
   }
 }

@@ -25,12 +25,7 @@ export class DirectoryStore {
   }
 
   /** Keyset page ordered by (lower(name), id). */
-  async page(
-    tenantId: string,
-    limit: number,
-    after: { name: string; id: string } | null,
-    tx: Executor = this.db,
-  ): Promise<DirectoryRow[]> {
+  async page(tenantId: string, limit: number, after: { name: string; id: string } | null, tx: Executor = this.db): Promise<DirectoryRow[]> {
     const key = sql`lower(${directories.name})`;
     return tx
       .select()
@@ -83,7 +78,13 @@ export class DirectoryStore {
       const [d] = await tx.insert(directories).values(row).returning();
       await tx
         .insert(groups)
-        .values({ tenantId: row.tenantId, directoryId: d!.id, name: 'Users', builtIn: 'USERS', description: 'Every user of the directory.' });
+        .values({
+          tenantId: row.tenantId,
+          directoryId: d!.id,
+          name: 'Users',
+          builtIn: 'USERS',
+          description: 'Every user of the directory.',
+        });
       return d!;
     } catch (err) {
       if (pgErrorInfo(err).constraint === 'uniq_directories_tenant_name') {

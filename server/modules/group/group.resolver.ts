@@ -27,7 +27,6 @@ export class GroupFilterInput {
   search?: string;
 }
 
-
 @Resolver(() => Group)
 export class GroupResolver {
   @Query(() => GroupConnection, { description: "Groups of the tenant's directories, ordered by name." })
@@ -79,7 +78,10 @@ export class GroupResolver {
   }
 
   @Mutation(() => GroupPayload, { description: 'Adds users to a group; users already in it are fine.' })
-  addGroupMembers(@Ctx() ctx: Context, @Arg('input', () => GroupMembersInput, { description: 'Group and users.' }) input: GroupMembersInput) {
+  addGroupMembers(
+    @Ctx() ctx: Context,
+    @Arg('input', () => GroupMembersInput, { description: 'Group and users.' }) input: GroupMembersInput,
+  ) {
     return toPayload(async () => ({
       group: await ctx.services.groups.addMembers(
         viewerOf(ctx),
@@ -92,7 +94,10 @@ export class GroupResolver {
   @Mutation(() => GroupPayload, {
     description: 'Removes users from a group. Not allowed on Users; on Admins the last active admin cannot be removed.',
   })
-  removeGroupMembers(@Ctx() ctx: Context, @Arg('input', () => GroupMembersInput, { description: 'Group and users.' }) input: GroupMembersInput) {
+  removeGroupMembers(
+    @Ctx() ctx: Context,
+    @Arg('input', () => GroupMembersInput, { description: 'Group and users.' }) input: GroupMembersInput,
+  ) {
     return toPayload(async () => ({
       group: await ctx.services.groups.removeMembers(
         viewerOf(ctx),

@@ -95,7 +95,10 @@ export class GroupService {
   private async checkMembers(viewer: Viewer, group: GroupRow, userIds: string[]): Promise<string[]> {
     const ids = [...new Set(userIds)];
     if (ids.length > MAX_MEMBERS_PER_CALL) {
-      throw DomainError.of(ErrorCode.INVALID_INPUT, `At most ${MAX_MEMBERS_PER_CALL} users per call; use bulkAddUsersToGroups for more.`, ['input', 'userIds']);
+      throw DomainError.of(ErrorCode.INVALID_INPUT, `At most ${MAX_MEMBERS_PER_CALL} users per call; use bulkAddUsersToGroups for more.`, [
+        'input',
+        'userIds',
+      ]);
     }
     const found = await this.users.byIds(viewer.tenantId, ids);
     if (found.length !== ids.length || found.some((u) => u.directoryId !== group.directoryId)) {
@@ -107,14 +110,21 @@ export class GroupService {
   async addMembers(viewer: Viewer, groupId: string, userIds: string[]): Promise<GroupRow> {
     const g = await this.get(viewer, groupId);
     const ids = await this.checkMembers(viewer, g, userIds);
-    await this.writes.addMemberships(this.db, viewer.tenantId, ids.map((userId) => ({ groupId: g.id, userId })));
+    await this.writes.addMemberships(
+      this.db,
+      viewer.tenantId,
+      ids.map((userId) => ({ groupId: g.id, userId })),
+    );
     return g;
   }
 
   async removeMembers(viewer: Viewer, groupId: string, userIds: string[]): Promise<GroupRow> {
     const g = await this.get(viewer, groupId);
     if (g.builtIn === 'USERS') {
-      throw DomainError.of(ErrorCode.BUILT_IN_GROUP, 'Every user is a member of the built-in Users group; delete the user instead.', ['input', 'groupId']);
+      throw DomainError.of(ErrorCode.BUILT_IN_GROUP, 'Every user is a member of the built-in Users group; delete the user instead.', [
+        'input',
+        'groupId',
+      ]);
     }
     const ids = await this.checkMembers(viewer, g, userIds);
     await this.db.transaction(async (tx) => {

@@ -83,7 +83,10 @@ export class GroupStore {
   }
 
   async count(tenantId: string, f: GroupFilter, tx: Executor = this.db): Promise<number> {
-    const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(groups).where(this.where(tenantId, f));
+    const [r] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(groups)
+      .where(this.where(tenantId, f));
     return r?.n ?? 0;
   }
 
@@ -193,7 +196,9 @@ export class GroupWriteStore {
     if (!userIds.length) return 0;
     const rows = await tx
       .delete(groupMemberships)
-      .where(and(eq(groupMemberships.tenantId, tenantId), eq(groupMemberships.groupId, groupId), inArray(groupMemberships.userId, [...userIds])))
+      .where(
+        and(eq(groupMemberships.tenantId, tenantId), eq(groupMemberships.groupId, groupId), inArray(groupMemberships.userId, [...userIds])),
+      )
       .returning({ userId: groupMemberships.userId });
     return rows.length;
   }

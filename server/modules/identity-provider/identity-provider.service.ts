@@ -13,10 +13,16 @@ export class IdentityProviderService {
     private readonly directories: DirectoryStore,
   ) {}
 
-  async create(viewer: Viewer, input: { name: string; description?: string | null; directoryId?: string | null }): Promise<IdentityProviderRow> {
+  async create(
+    viewer: Viewer,
+    input: { name: string; description?: string | null; directoryId?: string | null },
+  ): Promise<IdentityProviderRow> {
     const name = input.name.trim();
     if (!IDP_NAME.test(name)) {
-      throw DomainError.of(ErrorCode.INVALID_INPUT, 'Name: 1–63 lowercase letters, digits and inner hyphens (it is part of URLs).', ['input', 'name']);
+      throw DomainError.of(ErrorCode.INVALID_INPUT, 'Name: 1–63 lowercase letters, digits and inner hyphens (it is part of URLs).', [
+        'input',
+        'name',
+      ]);
     }
     const dir = input.directoryId
       ? (await this.directories.byIds(viewer.tenantId, [input.directoryId]))[0]

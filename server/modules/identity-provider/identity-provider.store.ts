@@ -26,7 +26,10 @@ export class IdentityProviderStore {
 
   async insert(row: { tenantId: string; directoryId: string; name: string; description: string | null }, tx: Executor = this.db) {
     try {
-      const [idp] = await tx.insert(identityProviders).values({ ...row, isDefault: false }).returning();
+      const [idp] = await tx
+        .insert(identityProviders)
+        .values({ ...row, isDefault: false })
+        .returning();
       return idp!;
     } catch (err) {
       if (pgErrorInfo(err).constraint === 'uniq_identity_providers_tenant_name') {

@@ -36,14 +36,15 @@ export interface IdentityProviderRow {
 @InputType({ description: 'A new identity provider (login portal).' })
 export class CreateIdentityProviderInput {
   @Field(() => String, {
-    description: 'URL-safe name: 1–63 lowercase letters, digits and inner hyphens; unique in the tenant. Appears in portal and invitation URLs.',
+    description:
+      'URL-safe name: 1–63 lowercase letters, digits and inner hyphens; unique in the tenant. Appears in portal and invitation URLs.',
   })
   name!: string;
 
   @Field(() => String, { nullable: true, description: 'Free-text description.' })
   description?: string;
 
-  @Field(() => ID, { nullable: true, description: "Directory whose users sign in through it; default: the Cloud Directory." })
+  @Field(() => ID, { nullable: true, description: 'Directory whose users sign in through it; default: the Cloud Directory.' })
   directoryId?: string;
 }
 

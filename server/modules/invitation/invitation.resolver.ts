@@ -41,7 +41,10 @@ export class InvitationResolver {
   }
 
   @Mutation(() => InviteUserPayload, { description: 'Issues a new link and voids the previous one (same rules as `inviteUser`).' })
-  reinviteUser(@Ctx() ctx: Context, @Arg('input', () => InviteUserInput, { description: 'User and optional IdP.' }) input: InviteUserInput) {
+  reinviteUser(
+    @Ctx() ctx: Context,
+    @Arg('input', () => InviteUserInput, { description: 'User and optional IdP.' }) input: InviteUserInput,
+  ) {
     return this.invite(ctx, input);
   }
 
@@ -53,14 +56,17 @@ export class InvitationResolver {
     @Ctx() ctx: Context,
     @Arg('input', () => CompleteAccountSetupInput, { description: 'Token and new password.' }) input: CompleteAccountSetupInput,
   ) {
-    return toPayload(async () => {
-      const r = await ctx.services.invitations.completeAccountSetup(input);
-      return {
-        success: true,
-        email: r.email,
-        portalUrl: r.idpName ? ctx.services.identityProviders.portalUrl({ name: r.idpName }) : null,
-      };
-    }, { success: false });
+    return toPayload(
+      async () => {
+        const r = await ctx.services.invitations.completeAccountSetup(input);
+        return {
+          success: true,
+          email: r.email,
+          portalUrl: r.idpName ? ctx.services.identityProviders.portalUrl({ name: r.idpName }) : null,
+        };
+      },
+      { success: false },
+    );
   }
 
   @FieldResolver(() => ID)

@@ -50,7 +50,12 @@ export class InvitationService {
    * so only the newest works. Per-user failures (unknown user, no email, IdP rules) are
    * returned, not thrown, so bulk callers can report them row by row.
    */
-  async issueMany(tx: Executor, tenantId: string, items: IssueItem[], actorUserId: string | null = null): Promise<Map<string, IssueResult>> {
+  async issueMany(
+    tx: Executor,
+    tenantId: string,
+    items: IssueItem[],
+    actorUserId: string | null = null,
+  ): Promise<Map<string, IssueResult>> {
     const results = new Map<string, IssueResult>();
     for (let i = 0; i < items.length; i += CHUNK) {
       await this.issueChunk(tx, tenantId, items.slice(i, i + CHUNK), actorUserId, results);
@@ -69,7 +74,15 @@ export class InvitationService {
     const defaultIdp = idps.find((i) => i.isDefault)!;
     const idpById = new Map(idps.map((i) => [i.id, i]));
     const selection = tenant.features.includes('IDP_SELECTION_FOR_INVITES');
-    const targets = new Map((await this.store.targets(tenantId, items.map((i) => i.userId), tx)).map((t) => [t.id, t]));
+    const targets = new Map(
+      (
+        await this.store.targets(
+          tenantId,
+          items.map((i) => i.userId),
+          tx,
+        )
+      ).map((t) => [t.id, t]),
+    );
     const expiresAt = new Date(Date.now() + this.opts.ttlMs);
 
     const planned: { item: IssueItem; token: string; idp: { id: string; name: string }; email: string; firstName: string }[] = [];
@@ -80,7 +93,10 @@ export class InvitationService {
         continue;
       }
       if (!u.email) {
-        results.set(item.userId, { ok: false, error: userError(ErrorCode.INVALID_STATE, 'The user has no email address to send a link to.') });
+        results.set(item.userId, {
+          ok: false,
+          error: userError(ErrorCode.INVALID_STATE, 'The user has no email address to send a link to.'),
+        });
         continue;
       }
       if (u.status === 'DISABLED') {
@@ -91,7 +107,10 @@ export class InvitationService {
       if (item.identityProviderId) {
         const chosen = idpById.get(item.identityProviderId);
         if (!chosen) {
-          results.set(item.userId, { ok: false, error: userError(ErrorCode.NOT_FOUND, 'No such identity provider.', ['input', 'identityProviderId']) });
+          results.set(item.userId, {
+            ok: false,
+            error: userError(ErrorCode.NOT_FOUND, 'No such identity provider.', ['input', 'identityProviderId']),
+          });
           continue;
         }
         if (!chosen.isDefault && !selection) {
@@ -110,7 +129,10 @@ export class InvitationService {
         if (chosen.directoryId !== u.directoryId) {
           results.set(item.userId, {
             ok: false,
-            error: userError(ErrorCode.INVALID_INPUT, 'The identity provider belongs to another directory than the user.', ['input', 'identityProviderId']),
+            error: userError(ErrorCode.INVALID_INPUT, 'The identity provider belongs to another directory than the user.', [
+              'input',
+              'identityProviderId',
+            ]),
           });
           continue;
         }
@@ -128,7 +150,12 @@ export class InvitationService {
     if (!planned.length) return;
 
     for (const kind of ['INVITATION', 'PASSWORD_RESET'] as const) {
-      await this.store.revokePending(tenantId, planned.filter((p) => p.item.kind === kind).map((p) => p.item.userId), kind, tx);
+      await this.store.revokePending(
+        tenantId,
+        planned.filter((p) => p.item.kind === kind).map((p) => p.item.userId),
+        kind,
+        tx,
+      );
     }
     const inserted = await this.store.insertMany(
       planned.map((p) => ({
@@ -152,18 +179,34 @@ export class InvitationService {
       const link = this.link(p.idp.name, p.item.kind, p.token);
       const reference = `invitation:${idByUser.get(p.item.userId)}`;
       return p.item.kind === 'INVITATION'
-        ? { tenantId, to: p.email, reference, template: 'invitation', vars: { firstName: p.firstName, tenantName: tenant.name, link, expiresAt, idpName: p.idp.name } }
-        : { tenantId, to: p.email, reference, template: 'password-reset', vars: { firstName: p.firstName, tenantName: tenant.name, link, expiresAt } };
+        ? {
+            tenantId,
+            to: p.email,
+            reference,
+            template: 'invitation',
+            vars: { firstName: p.firstName, tenantName: tenant.name, link, expiresAt, idpName: p.idp.name },
+          }
+        : {
+            tenantId,
+            to: p.email,
+            reference,
+            template: 'password-reset',
+            vars: { firstName: p.firstName, tenantName: tenant.name, link, expiresAt },
+          };
     });
     await this.mail.queueMany(tx, messages);
     for (const p of planned) results.set(p.item.userId, { ok: true, invitationId: idByUser.get(p.item.userId)! });
   }
 
   /** Public: redeem a link by setting a password. Exactly one of concurrent attempts wins. */
-  async completeAccountSetup(input: { token: string; password: string }): Promise<{ email: string | null; idpName: string | null; tenantSlug: string }> {
+  async completeAccountSetup(input: {
+    token: string;
+    password: string;
+  }): Promise<{ email: string | null; idpName: string | null; tenantSlug: string }> {
     const token = input.token.trim();
     const found = /^inv_[A-Za-z0-9_-]{43}$/.test(token) ? await this.store.byTokenHash(hashToken(token)) : null;
-    if (!found) throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This link is not valid. Ask your administrator for a new one.', ['input', 'token']);
+    if (!found)
+      throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This link is not valid. Ask your administrator for a new one.', ['input', 'token']);
     if (found.acceptedAt || found.revokedAt) {
       throw DomainError.of(ErrorCode.TOKEN_USED, 'This link was already used or has been replaced by a newer one.', ['input', 'token']);
     }
@@ -175,7 +218,13 @@ export class InvitationService {
     }
     const policy = checkPasswordPolicy(
       input.password,
-      passwordIdentities({ email: found.userEmail, username: found.username, userId: found.userId, tenantId: found.tenantId, tenantSlug: found.tenantSlug }),
+      passwordIdentities({
+        email: found.userEmail,
+        username: found.username,
+        userId: found.userId,
+        tenantId: found.tenantId,
+        tenantSlug: found.tenantSlug,
+      }),
     );
     if (policy.length) throw new DomainError(policy);
     const hash = await hashPassword(input.password);

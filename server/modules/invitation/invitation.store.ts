@@ -30,15 +30,30 @@ export class InvitationStore {
   async targets(tenantId: string, userIds: readonly string[], tx: Executor = this.db): Promise<InviteTarget[]> {
     if (!userIds.length) return [];
     return tx
-      .select({ id: users.id, email: users.email, firstName: users.firstName, status: users.status, directoryId: users.directoryId, identityProviderId: users.identityProviderId })
+      .select({
+        id: users.id,
+        email: users.email,
+        firstName: users.firstName,
+        status: users.status,
+        directoryId: users.directoryId,
+        identityProviderId: users.identityProviderId,
+      })
       .from(users)
       .where(and(eq(users.tenantId, tenantId), inArray(users.id, [...userIds])));
   }
 
   async tenantAndIdps(tenantId: string, tx: Executor = this.db) {
-    const [tenant] = await tx.select({ name: tenants.name, slug: tenants.slug, features: tenants.features }).from(tenants).where(eq(tenants.id, tenantId));
+    const [tenant] = await tx
+      .select({ name: tenants.name, slug: tenants.slug, features: tenants.features })
+      .from(tenants)
+      .where(eq(tenants.id, tenantId));
     const idps = await tx
-      .select({ id: identityProviders.id, name: identityProviders.name, isDefault: identityProviders.isDefault, directoryId: identityProviders.directoryId })
+      .select({
+        id: identityProviders.id,
+        name: identityProviders.name,
+        isDefault: identityProviders.isDefault,
+        directoryId: identityProviders.directoryId,
+      })
       .from(identityProviders)
       .where(eq(identityProviders.tenantId, tenantId));
     return { tenant: tenant!, idps };
@@ -62,7 +77,15 @@ export class InvitationStore {
   }
 
   async insertMany(
-    rows: { tenantId: string; userId: string; identityProviderId: string; kind: string; tokenHash: string; expiresAt: Date; createdBy: string | null }[],
+    rows: {
+      tenantId: string;
+      userId: string;
+      identityProviderId: string;
+      kind: string;
+      tokenHash: string;
+      expiresAt: Date;
+      createdBy: string | null;
+    }[],
     tx: Executor = this.db,
   ): Promise<{ id: string; userId: string }[]> {
     if (!rows.length) return [];
@@ -70,7 +93,11 @@ export class InvitationStore {
   }
 
   /** Sets last_invited_at and, for invitations, the IdP each user was invited to: one UPDATE … FROM (VALUES …). */
-  async markInvited(tenantId: string, rows: { userId: string; identityProviderId: string | null }[], tx: Executor = this.db): Promise<void> {
+  async markInvited(
+    tenantId: string,
+    rows: { userId: string; identityProviderId: string | null }[],
+    tx: Executor = this.db,
+  ): Promise<void> {
     if (!rows.length) return;
     const values = sql.join(
       rows.map((r) => sql`(${r.userId}::uuid, ${r.identityProviderId}::uuid)`),
@@ -106,7 +133,9 @@ export class InvitationStore {
     const rows = await tx
       .update(invitations)
       .set({ acceptedAt: new Date() })
-      .where(and(eq(invitations.id, id), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), sql`${invitations.expiresAt} > now()`))
+      .where(
+        and(eq(invitations.id, id), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), sql`${invitations.expiresAt} > now()`),
+      )
       .returning({ id: invitations.id });
     return rows.length === 1;
   }

@@ -55,7 +55,15 @@ export class MailService {
     const rows = await this.store.insertMany(
       messages.map((m) => {
         const r = render(m);
-        return { tenantId: m.tenantId, toAddress: m.to, template: m.template, subject: r.subject, textBody: r.text, htmlBody: r.html, reference: m.reference ?? null };
+        return {
+          tenantId: m.tenantId,
+          toAddress: m.to,
+          template: m.template,
+          subject: r.subject,
+          textBody: r.text,
+          htmlBody: r.html,
+          reference: m.reference ?? null,
+        };
       }),
       tx,
     );
@@ -75,7 +83,12 @@ export class MailService {
     const rows = await this.store.statusRows(tenantId, references);
     const out = new Map<string, MailStatus>();
     for (const r of rows) {
-      out.set(r.reference!, { reference: r.reference!, status: r.status as MailStatus['status'], sentAt: r.sentAt, lastError: r.lastError });
+      out.set(r.reference!, {
+        reference: r.reference!,
+        status: r.status as MailStatus['status'],
+        sentAt: r.sentAt,
+        lastError: r.lastError,
+      });
     }
     return out;
   }

@@ -44,7 +44,14 @@ export class MailStore {
   async markSent(id: string, tx: Executor = this.db): Promise<void> {
     await tx
       .update(mailOutbox)
-      .set({ status: 'sent', sentAt: new Date(), attempts: sql`${mailOutbox.attempts} + 1`, textBody: null, htmlBody: null, lastError: null })
+      .set({
+        status: 'sent',
+        sentAt: new Date(),
+        attempts: sql`${mailOutbox.attempts} + 1`,
+        textBody: null,
+        htmlBody: null,
+        lastError: null,
+      })
       .where(eq(mailOutbox.id, id));
   }
 

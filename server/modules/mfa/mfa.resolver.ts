@@ -91,13 +91,23 @@ export class MfaResolver {
   }
 
   @Mutation(() => MfaUserPayload, { description: 'Creates an MFA user by hand (source MANUAL).' })
-  createMfaUser(@Ctx() ctx: Context, @Arg('input', () => CreateMfaUserInput, { description: 'The new MFA user.' }) input: CreateMfaUserInput) {
+  createMfaUser(
+    @Ctx() ctx: Context,
+    @Arg('input', () => CreateMfaUserInput, { description: 'The new MFA user.' }) input: CreateMfaUserInput,
+  ) {
     return toPayload(async () => ({ mfaUser: await ctx.services.mfa.createManual(viewerOf(ctx), input) }));
   }
 
-  @Mutation(() => MfaUserPayload, { description: 'Emails the MFA user a new enrolment link (e.g. for another device); unused earlier links stop working.' })
-  sendMfaEnrollment(@Ctx() ctx: Context, @Arg('input', () => SendMfaEnrollmentInput, { description: 'The MFA user.' }) input: SendMfaEnrollmentInput) {
-    return toPayload(async () => ({ mfaUser: await ctx.services.mfa.resendEnrollment(viewerOf(ctx), idOrNoMatch(input.mfaUserId, 'MfaUser')) }));
+  @Mutation(() => MfaUserPayload, {
+    description: 'Emails the MFA user a new enrolment link (e.g. for another device); unused earlier links stop working.',
+  })
+  sendMfaEnrollment(
+    @Ctx() ctx: Context,
+    @Arg('input', () => SendMfaEnrollmentInput, { description: 'The MFA user.' }) input: SendMfaEnrollmentInput,
+  ) {
+    return toPayload(async () => ({
+      mfaUser: await ctx.services.mfa.resendEnrollment(viewerOf(ctx), idOrNoMatch(input.mfaUserId, 'MfaUser')),
+    }));
   }
 
   @Public()
@@ -105,7 +115,10 @@ export class MfaResolver {
     description:
       'Public, authenticated by the token of an enrolment link: enrols one device and makes the user ACTIVE. Each link enrols one device; a second device is enrolled with a new link (`sendMfaEnrollment`), up to five devices.',
   })
-  enrollMfaDevice(@Arg('input', () => EnrollMfaDeviceInput, { description: 'Token, device name and kind.' }) input: EnrollMfaDeviceInput, @Ctx() ctx: Context) {
+  enrollMfaDevice(
+    @Arg('input', () => EnrollMfaDeviceInput, { description: 'Token, device name and kind.' }) input: EnrollMfaDeviceInput,
+    @Ctx() ctx: Context,
+  ) {
     return toPayload(
       async () => {
         const r = await ctx.services.mfa.enroll(input);

@@ -22,7 +22,10 @@ export class MfaService {
     private readonly opts: { portalBaseUrl: string; ttlMs: number },
   ) {}
 
-  async list(viewer: Viewer, args: { first?: number | null; after?: string | null; filter: MfaUserFilter }): Promise<ConnectionShape<MfaUserRow>> {
+  async list(
+    viewer: Viewer,
+    args: { first?: number | null; after?: string | null; filter: MfaUserFilter },
+  ): Promise<ConnectionShape<MfaUserRow>> {
     return keysetPage(args, {
       key: sortValueAndIdKey,
       fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after),
@@ -31,7 +34,10 @@ export class MfaService {
     });
   }
 
-  async listGroups(viewer: Viewer, args: { first?: number | null; after?: string | null; filter: MfaGroupFilter }): Promise<ConnectionShape<MfaGroupRow>> {
+  async listGroups(
+    viewer: Viewer,
+    args: { first?: number | null; after?: string | null; filter: MfaGroupFilter },
+  ): Promise<ConnectionShape<MfaGroupRow>> {
     return keysetPage(args, {
       key: sortValueAndIdKey,
       fetch: (limit, after) => this.store.groupPage(viewer.tenantId, args.filter, limit, after),
@@ -42,7 +48,13 @@ export class MfaService {
 
   async createManual(
     viewer: Viewer,
-    input: { username: string; email?: string | null; firstName?: string | null; lastName?: string | null; sendEnrollmentEmail?: boolean | null },
+    input: {
+      username: string;
+      email?: string | null;
+      firstName?: string | null;
+      lastName?: string | null;
+      sendEnrollmentEmail?: boolean | null;
+    },
   ): Promise<MfaUserRow> {
     const errors: UserError[] = [];
     const username = checkName(input.username, 'Username', ['input', 'username'], errors);
@@ -62,12 +74,20 @@ export class MfaService {
   }
 
   /** Enrolment tokens and emails for many users in the caller's transaction (users without email are skipped). */
-  async sendEnrollment(tx: Executor, tenantId: string, tenantName: string, users: Pick<MfaUserRow, 'id' | 'email' | 'firstName'>[]): Promise<number> {
+  async sendEnrollment(
+    tx: Executor,
+    tenantId: string,
+    tenantName: string,
+    users: Pick<MfaUserRow, 'id' | 'email' | 'firstName'>[],
+  ): Promise<number> {
     const withEmail = users.filter((u) => u.email);
     if (!withEmail.length) return 0;
     const expiresAt = new Date(Date.now() + this.opts.ttlMs);
     const tokens = withEmail.map((u) => ({ u, token: newToken('mfa') }));
-    await this.store.insertTokens(tokens.map(({ u, token }) => ({ tenantId, mfaUserId: u.id, tokenHash: hashToken(token), expiresAt })), tx);
+    await this.store.insertTokens(
+      tokens.map(({ u, token }) => ({ tenantId, mfaUserId: u.id, tokenHash: hashToken(token), expiresAt })),
+      tx,
+    );
     const base = this.opts.portalBaseUrl.replace(/\/+$/, '');
     const messages: MailMessage[] = tokens.map(({ u, token }) => ({
       tenantId,
@@ -91,13 +111,26 @@ export class MfaService {
     if (errors.length) throw new DomainError(errors);
     const raw = input.token.trim();
     const t = /^mfa_[A-Za-z0-9_-]{43}$/.test(raw) ? await this.store.tokenByHash(hashToken(raw)) : null;
-    if (!t) throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This enrolment link is not valid (it is void once its user is removed).', ['input', 'token']);
-    if (t.usedAt) throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', ['input', 'token']);
-    if (t.expiresAt.getTime() <= Date.now()) throw DomainError.of(ErrorCode.TOKEN_EXPIRED, 'This enrolment link has expired; ask for a new one.', ['input', 'token']);
+    if (!t)
+      throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This enrolment link is not valid (it is void once its user is removed).', [
+        'input',
+        'token',
+      ]);
+    if (t.usedAt)
+      throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', [
+        'input',
+        'token',
+      ]);
+    if (t.expiresAt.getTime() <= Date.now())
+      throw DomainError.of(ErrorCode.TOKEN_EXPIRED, 'This enrolment link has expired; ask for a new one.', ['input', 'token']);
     await this.db.transaction(async (tx) => {
       // Thrown inside the transaction, so a refused enrolment leaves the link unused.
       const outcome = await this.store.enroll(t, { name: deviceName, kind: input.kind ?? 'TOTP' }, MAX_DEVICES_PER_USER, tx);
-      if (outcome === 'USED') throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', ['input', 'token']);
+      if (outcome === 'USED')
+        throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', [
+          'input',
+          'token',
+        ]);
       if (outcome === 'TOO_MANY') throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
     });
     return { username: t.username, mfaUserId: t.mfaUserId };
@@ -108,7 +141,8 @@ export class MfaService {
     return this.db.transaction(async (tx) => {
       const u = await this.store.lockUser(viewer.tenantId, mfaUserId, tx);
       if (!u) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such MFA user.', ['input', 'mfaUserId']);
-      if (!u.email) throw DomainError.of(ErrorCode.INVALID_STATE, 'This MFA user has no email address to send the link to.', ['input', 'mfaUserId']);
+      if (!u.email)
+        throw DomainError.of(ErrorCode.INVALID_STATE, 'This MFA user has no email address to send the link to.', ['input', 'mfaUserId']);
       await this.store.voidTokens(viewer.tenantId, u.id, tx);
       await this.sendEnrollment(tx, viewer.tenantId, await this.tenantName(viewer.tenantId, tx), [u]);
       return u;

@@ -21,16 +21,29 @@ export class MfaStore {
   constructor(private readonly db: Db) {}
 
   private groupWhere(tenantId: string, f: MfaGroupFilter): SQL | undefined {
-    const q = f.search?.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+    const q = f.search
+      ?.trim()
+      .toLowerCase()
+      .replace(/[\\%_]/g, (c) => `\\${c}`);
     return and(
       eq(mfaGroups.tenantId, tenantId),
-      f.source === 'MANUAL' ? isNull(mfaGroups.provisioningId) : f.source === 'PROVISIONING' ? isNotNull(mfaGroups.provisioningId) : undefined,
+      f.source === 'MANUAL'
+        ? isNull(mfaGroups.provisioningId)
+        : f.source === 'PROVISIONING'
+          ? isNotNull(mfaGroups.provisioningId)
+          : undefined,
       f.provisioningId ? eq(mfaGroups.provisioningId, f.provisioningId) : undefined,
       q ? sql`lower(${mfaGroups.name}) like ${q + '%'}` : undefined,
     );
   }
 
-  async groupPage(tenantId: string, f: MfaGroupFilter, limit: number, after: [string, string] | null, tx: Executor = this.db): Promise<MfaGroupRow[]> {
+  async groupPage(
+    tenantId: string,
+    f: MfaGroupFilter,
+    limit: number,
+    after: [string, string] | null,
+    tx: Executor = this.db,
+  ): Promise<MfaGroupRow[]> {
     const key = sql`lower(${mfaGroups.name})`;
     return tx
       .select()
@@ -41,13 +54,19 @@ export class MfaStore {
   }
 
   async groupCount(tenantId: string, f: MfaGroupFilter, tx: Executor = this.db): Promise<number> {
-    const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(mfaGroups).where(this.groupWhere(tenantId, f));
+    const [r] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(mfaGroups)
+      .where(this.groupWhere(tenantId, f));
     return r?.n ?? 0;
   }
 
   async groupsByIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<MfaGroupRow[]> {
     if (!ids.length) return [];
-    return tx.select().from(mfaGroups).where(and(eq(mfaGroups.tenantId, tenantId), inArray(mfaGroups.id, [...ids])));
+    return tx
+      .select()
+      .from(mfaGroups)
+      .where(and(eq(mfaGroups.tenantId, tenantId), inArray(mfaGroups.id, [...ids])));
   }
 
   async memberCounts(tenantId: string, groupIds: readonly string[], tx: Executor = this.db): Promise<Map<string, number>> {
@@ -61,10 +80,17 @@ export class MfaStore {
   }
 
   private where(tenantId: string, f: MfaUserFilter): SQL | undefined {
-    const q = f.search?.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+    const q = f.search
+      ?.trim()
+      .toLowerCase()
+      .replace(/[\\%_]/g, (c) => `\\${c}`);
     return and(
       eq(mfaUsers.tenantId, tenantId),
-      f.source === 'MANUAL' ? isNull(mfaUsers.provisioningId) : f.source === 'PROVISIONING' ? isNotNull(mfaUsers.provisioningId) : undefined,
+      f.source === 'MANUAL'
+        ? isNull(mfaUsers.provisioningId)
+        : f.source === 'PROVISIONING'
+          ? isNotNull(mfaUsers.provisioningId)
+          : undefined,
       f.provisioningId ? eq(mfaUsers.provisioningId, f.provisioningId) : undefined,
       f.status ? eq(mfaUsers.status, f.status) : undefined,
       q
@@ -78,7 +104,13 @@ export class MfaStore {
     );
   }
 
-  async page(tenantId: string, f: MfaUserFilter, limit: number, after: [string, string] | null, tx: Executor = this.db): Promise<MfaUserRow[]> {
+  async page(
+    tenantId: string,
+    f: MfaUserFilter,
+    limit: number,
+    after: [string, string] | null,
+    tx: Executor = this.db,
+  ): Promise<MfaUserRow[]> {
     const key = sql`lower(${mfaUsers.username})`;
     return tx
       .select()
@@ -89,13 +121,19 @@ export class MfaStore {
   }
 
   async count(tenantId: string, f: MfaUserFilter, tx: Executor = this.db): Promise<number> {
-    const [r] = await tx.select({ n: sql<number>`count(*)::int` }).from(mfaUsers).where(this.where(tenantId, f));
+    const [r] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(mfaUsers)
+      .where(this.where(tenantId, f));
     return r?.n ?? 0;
   }
 
   async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<MfaUserRow[]> {
     if (!ids.length) return [];
-    return tx.select().from(mfaUsers).where(and(eq(mfaUsers.tenantId, tenantId), inArray(mfaUsers.id, [...ids])));
+    return tx
+      .select()
+      .from(mfaUsers)
+      .where(and(eq(mfaUsers.tenantId, tenantId), inArray(mfaUsers.id, [...ids])));
   }
 
   async devicesByUsers(tenantId: string, ids: readonly string[], tx: Executor = this.db) {
@@ -170,7 +208,10 @@ export class MfaStore {
       .returning({ id: mfaEnrollmentTokens.id });
     if (!used.length) return 'USED';
     await tx.select({ id: mfaUsers.id }).from(mfaUsers).where(eq(mfaUsers.id, t.mfaUserId)).for('update');
-    const [c] = await tx.select({ n: sql<number>`count(*)::int` }).from(mfaDevices).where(eq(mfaDevices.mfaUserId, t.mfaUserId));
+    const [c] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(mfaDevices)
+      .where(eq(mfaDevices.mfaUserId, t.mfaUserId));
     if ((c?.n ?? 0) >= max) return 'TOO_MANY';
     await tx.insert(mfaDevices).values({ tenantId: t.tenantId, mfaUserId: t.mfaUserId, name: device.name, kind: device.kind });
     await tx.update(mfaUsers).set({ status: 'ACTIVE', updatedAt: new Date() }).where(eq(mfaUsers.id, t.mfaUserId));
@@ -182,11 +223,17 @@ export class MfaStore {
     await tx
       .update(mfaEnrollmentTokens)
       .set({ usedAt: new Date() })
-      .where(and(eq(mfaEnrollmentTokens.tenantId, tenantId), eq(mfaEnrollmentTokens.mfaUserId, mfaUserId), isNull(mfaEnrollmentTokens.usedAt)));
+      .where(
+        and(eq(mfaEnrollmentTokens.tenantId, tenantId), eq(mfaEnrollmentTokens.mfaUserId, mfaUserId), isNull(mfaEnrollmentTokens.usedAt)),
+      );
   }
 
   async lockUser(tenantId: string, id: string, tx: Executor): Promise<MfaUserRow | null> {
-    const [u] = await tx.select().from(mfaUsers).where(and(eq(mfaUsers.tenantId, tenantId), eq(mfaUsers.id, id))).for('update');
+    const [u] = await tx
+      .select()
+      .from(mfaUsers)
+      .where(and(eq(mfaUsers.tenantId, tenantId), eq(mfaUsers.id, id)))
+      .for('update');
     return u ?? null;
   }
 }

@@ -107,7 +107,9 @@ export class MfaGroup {
   @Field(() => ID, { description: 'Global id.' })
   id!: string;
 
-  @Field(() => String, { description: 'Name, unique in the MFA directory ignoring case (a provisioned group follows its directory group’s name).' })
+  @Field(() => String, {
+    description: 'Name, unique in the MFA directory ignoring case (a provisioned group follows its directory group’s name).',
+  })
   name!: string;
 
   @Field(() => ProvisioningSourceKind, { description: 'MANUAL, or PROVISIONING (see `provisioningId`).' })
@@ -234,6 +236,8 @@ export class EnrollMfaDevicePayload {
   @Field(() => ID, { nullable: true, description: 'Global id of the MFA user.' })
   mfaUserId?: string | null;
 
-  @Field(() => [UserError], { description: 'TOKEN_INVALID, TOKEN_USED (a link enrols one device), TOKEN_EXPIRED, INVALID_INPUT, or INVALID_STATE (device limit).' })
+  @Field(() => [UserError], {
+    description: 'TOKEN_INVALID, TOKEN_USED (a link enrols one device), TOKEN_EXPIRED, INVALID_INPUT, or INVALID_STATE (device limit).',
+  })
   errors!: UserError[];
 }

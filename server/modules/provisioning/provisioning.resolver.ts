@@ -19,7 +19,6 @@ import {
   type ProvisioningRow,
 } from './provisioning.types.js';
 
-
 async function configView(ctx: Context, cfg: ConfigJson) {
   const directories = await Promise.all(
     cfg.directories.map(async (d) => {
@@ -48,13 +47,21 @@ export class ProvisioningResolver {
     return ctx.loaders.provisioningById.load(idOrNoMatch(id, 'Provisioning'));
   }
 
-  @Mutation(() => ProvisioningPayload, { description: 'Creates a provisioning (EAA: at most one per tenant; needs the EAA and MFA entitlements).' })
-  createProvisioning(@Ctx() ctx: Context, @Arg('input', () => CreateProvisioningInput, { description: 'Kind and name.' }) input: CreateProvisioningInput) {
+  @Mutation(() => ProvisioningPayload, {
+    description: 'Creates a provisioning (EAA: at most one per tenant; needs the EAA and MFA entitlements).',
+  })
+  createProvisioning(
+    @Ctx() ctx: Context,
+    @Arg('input', () => CreateProvisioningInput, { description: 'Kind and name.' }) input: CreateProvisioningInput,
+  ) {
     return toPayload(async () => ({ provisioning: await ctx.services.provisionings.create(viewerOf(ctx), input) }));
   }
 
   @Mutation(() => ProvisioningPayload, { description: 'Renames the provisioning and edits draft settings.' })
-  updateProvisioning(@Ctx() ctx: Context, @Arg('input', () => UpdateProvisioningInput, { description: 'Changes.' }) input: UpdateProvisioningInput) {
+  updateProvisioning(
+    @Ctx() ctx: Context,
+    @Arg('input', () => UpdateProvisioningInput, { description: 'Changes.' }) input: UpdateProvisioningInput,
+  ) {
     return toPayload(async () => ({
       provisioning: await ctx.services.provisionings.update(viewerOf(ctx), { ...input, id: idOrNoMatch(input.id, 'Provisioning') }),
     }));
@@ -75,7 +82,10 @@ export class ProvisioningResolver {
   }
 
   @Mutation(() => ProvisioningPayload, { description: 'Sets the draft’s enabled groups of one associated directory.' })
-  setProvisioningGroups(@Ctx() ctx: Context, @Arg('input', () => SetProvisioningGroupsInput, { description: 'Groups.' }) input: SetProvisioningGroupsInput) {
+  setProvisioningGroups(
+    @Ctx() ctx: Context,
+    @Arg('input', () => SetProvisioningGroupsInput, { description: 'Groups.' }) input: SetProvisioningGroupsInput,
+  ) {
     return toPayload(async () => ({
       provisioning: await ctx.services.provisionings.setGroups(
         viewerOf(ctx),
@@ -87,12 +97,22 @@ export class ProvisioningResolver {
   }
 
   @Mutation(() => ProvisioningPayload, { description: 'Save & Deploy: the draft becomes the configuration syncs use (a new version).' })
-  deployProvisioning(@Ctx() ctx: Context, @Arg('input', () => ProvisioningIdInput, { description: 'The provisioning.' }) input: ProvisioningIdInput) {
-    return toPayload(async () => ({ provisioning: await ctx.services.provisionings.deploy(viewerOf(ctx), idOrNoMatch(input.id, 'Provisioning')) }));
+  deployProvisioning(
+    @Ctx() ctx: Context,
+    @Arg('input', () => ProvisioningIdInput, { description: 'The provisioning.' }) input: ProvisioningIdInput,
+  ) {
+    return toPayload(async () => ({
+      provisioning: await ctx.services.provisionings.deploy(viewerOf(ctx), idOrNoMatch(input.id, 'Provisioning')),
+    }));
   }
 
-  @Mutation(() => DeleteProvisioningPayload, { description: 'Deletes a provisioning; `ownedUsers` says what happens to the MFA users it owns.' })
-  deleteProvisioning(@Ctx() ctx: Context, @Arg('input', () => DeleteProvisioningInput, { description: 'The provisioning and the choice.' }) input: DeleteProvisioningInput) {
+  @Mutation(() => DeleteProvisioningPayload, {
+    description: 'Deletes a provisioning; `ownedUsers` says what happens to the MFA users it owns.',
+  })
+  deleteProvisioning(
+    @Ctx() ctx: Context,
+    @Arg('input', () => DeleteProvisioningInput, { description: 'The provisioning and the choice.' }) input: DeleteProvisioningInput,
+  ) {
     return toPayload(async () => {
       const r = await ctx.services.provisionings.delete(viewerOf(ctx), idOrNoMatch(input.id, 'Provisioning'), input.ownedUsers);
       return { deletedProvisioningId: toGlobalId('Provisioning', r.id), affectedUsers: r.affectedUsers, devicesRemoved: r.devicesRemoved };

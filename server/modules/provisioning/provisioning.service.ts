@@ -29,7 +29,11 @@ export class ProvisioningService {
     const tenant = await this.tenants.byId(viewer.tenantId);
     const missing = ['EAA', 'MFA'].filter((e) => !tenant!.entitlements.includes(e));
     if (missing.length) {
-      throw DomainError.of(ErrorCode.ENTITLEMENT_MISSING, `An EAA provisioning needs the EAA and MFA entitlements (missing: ${missing.join(', ')}).`, ['input', 'kind']);
+      throw DomainError.of(
+        ErrorCode.ENTITLEMENT_MISSING,
+        `An EAA provisioning needs the EAA and MFA entitlements (missing: ${missing.join(', ')}).`,
+        ['input', 'kind'],
+      );
     }
     const errors: UserError[] = [];
     const name = checkName(input.name, 'Name', ['input', 'name'], errors);
@@ -40,12 +44,20 @@ export class ProvisioningService {
       throw DomainError.of(ErrorCode.NAME_TAKEN, 'A provisioning with this name already exists.', ['input', 'name']);
     }
     if (existing.some((p) => p.kind === input.kind)) {
-      throw DomainError.of(ErrorCode.ALREADY_EXISTS, 'The tenant already has an EAA provisioning (at most one is allowed).', ['input', 'kind']);
+      throw DomainError.of(ErrorCode.ALREADY_EXISTS, 'The tenant already has an EAA provisioning (at most one is allowed).', [
+        'input',
+        'kind',
+      ]);
     }
     return this.store.insert({ tenantId: viewer.tenantId, kind: input.kind, name, draft: DEFAULT_CONFIG });
   }
 
-  private async editDraft(viewer: Viewer, id: string, edit: (draft: ConfigJson) => Promise<ConfigJson> | ConfigJson, extra: { name?: string } = {}) {
+  private async editDraft(
+    viewer: Viewer,
+    id: string,
+    edit: (draft: ConfigJson) => Promise<ConfigJson> | ConfigJson,
+    extra: { name?: string } = {},
+  ) {
     return this.db.transaction(async (tx) => {
       const p = await this.store.lock(viewer.tenantId, id, tx);
       if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
@@ -68,7 +80,10 @@ export class ProvisioningService {
   ): Promise<ProvisioningRow> {
     const errors: UserError[] = [];
     const name = input.name != null ? checkName(input.name, 'Name', ['input', 'name'], errors) : undefined;
-    if (input.syncIntervalMinutes != null && (!Number.isInteger(input.syncIntervalMinutes) || input.syncIntervalMinutes < 1 || input.syncIntervalMinutes > 10080)) {
+    if (
+      input.syncIntervalMinutes != null &&
+      (!Number.isInteger(input.syncIntervalMinutes) || input.syncIntervalMinutes < 1 || input.syncIntervalMinutes > 10080)
+    ) {
       errors.push(userError(ErrorCode.INVALID_INPUT, 'The sync interval is 1 to 10080 minutes.', ['input', 'syncIntervalMinutes']));
     }
     if (input.removalGuardMaxUsers != null && input.removalGuardMaxUsers < 0) {
@@ -84,7 +99,9 @@ export class ProvisioningService {
       (d) => ({
         ...d,
         ...(input.sendEnrollmentEmails != null ? { sendEnrollmentEmails: input.sendEnrollmentEmails } : {}),
-        ...(input.includeManuallyProvisionedUsers != null ? { includeManuallyProvisionedUsers: input.includeManuallyProvisionedUsers } : {}),
+        ...(input.includeManuallyProvisionedUsers != null
+          ? { includeManuallyProvisionedUsers: input.includeManuallyProvisionedUsers }
+          : {}),
         ...(input.syncIntervalMinutes != null ? { syncIntervalMinutes: input.syncIntervalMinutes } : {}),
         ...(input.removalGuardMaxUsers != null ? { removalGuardMaxUsers: input.removalGuardMaxUsers } : {}),
         ...(input.removalGuardMaxPercent != null ? { removalGuardMaxPercent: input.removalGuardMaxPercent } : {}),
@@ -96,7 +113,8 @@ export class ProvisioningService {
   async setDirectories(viewer: Viewer, id: string, directoryIds: string[]): Promise<ProvisioningRow> {
     const ids = [...new Set(directoryIds)];
     const found = await this.directories.byIds(viewer.tenantId, ids);
-    if (found.length !== ids.length) throw DomainError.of(ErrorCode.NOT_FOUND, 'Every directory must exist in this tenant.', ['input', 'directoryIds']);
+    if (found.length !== ids.length)
+      throw DomainError.of(ErrorCode.NOT_FOUND, 'Every directory must exist in this tenant.', ['input', 'directoryIds']);
     return this.editDraft(viewer, id, (d) => ({
       ...d,
       directories: ids.map((directoryId) => d.directories.find((x) => x.directoryId === directoryId) ?? { directoryId, groupIds: [] }),
@@ -111,7 +129,10 @@ export class ProvisioningService {
     }
     return this.editDraft(viewer, id, (d) => {
       if (!d.directories.some((x) => x.directoryId === directoryId)) {
-        throw DomainError.of(ErrorCode.INVALID_STATE, 'Associate the directory first (setProvisioningDirectories).', ['input', 'directoryId']);
+        throw DomainError.of(ErrorCode.INVALID_STATE, 'Associate the directory first (setProvisioningDirectories).', [
+          'input',
+          'directoryId',
+        ]);
       }
       return { ...d, directories: d.directories.map((x) => (x.directoryId === directoryId ? { directoryId, groupIds: ids } : x)) };
     });
@@ -140,7 +161,10 @@ export class ProvisioningService {
       if (await this.runs.active(id, tx)) {
         throw DomainError.of(ErrorCode.INVALID_STATE, 'A sync run is active: wait for it or cancel it first.', ['input', 'id']);
       }
-      const r = ownedUsers === 'REMOVE' ? await this.store.removeOwned(viewer.tenantId, id, tx) : { users: await this.store.releaseOwned(viewer.tenantId, id, tx), devices: 0 };
+      const r =
+        ownedUsers === 'REMOVE'
+          ? await this.store.removeOwned(viewer.tenantId, id, tx)
+          : { users: await this.store.releaseOwned(viewer.tenantId, id, tx), devices: 0 };
       await this.store.delete(viewer.tenantId, id, tx);
       return { id, affectedUsers: r.users, devicesRemoved: r.devices };
     });

@@ -13,11 +13,18 @@ export class ProvisioningStore {
 
   async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<ProvisioningRow[]> {
     if (!ids.length) return [];
-    return tx.select().from(provisionings).where(and(eq(provisionings.tenantId, tenantId), inArray(provisionings.id, [...ids])));
+    return tx
+      .select()
+      .from(provisionings)
+      .where(and(eq(provisionings.tenantId, tenantId), inArray(provisionings.id, [...ids])));
   }
 
   async lock(tenantId: string, id: string, tx: Executor): Promise<ProvisioningRow | null> {
-    const [p] = await tx.select().from(provisionings).where(and(eq(provisionings.tenantId, tenantId), eq(provisionings.id, id))).for('update');
+    const [p] = await tx
+      .select()
+      .from(provisionings)
+      .where(and(eq(provisionings.tenantId, tenantId), eq(provisionings.id, id)))
+      .for('update');
     return p ?? null;
   }
 
@@ -33,7 +40,14 @@ export class ProvisioningStore {
   async update(
     tenantId: string,
     id: string,
-    patch: Partial<{ name: string; draft: ConfigJson; deployed: ConfigJson; deployedVersion: number; deployedAt: Date; nextSyncAt: Date | null }>,
+    patch: Partial<{
+      name: string;
+      draft: ConfigJson;
+      deployed: ConfigJson;
+      deployedVersion: number;
+      deployedAt: Date;
+      nextSyncAt: Date | null;
+    }>,
     tx: Executor = this.db,
   ): Promise<ProvisioningRow> {
     try {
@@ -64,7 +78,10 @@ export class ProvisioningStore {
 
   /** KEEP_AS_MANUAL: owned users and groups become MANUAL (devices stay). */
   async releaseOwned(tenantId: string, id: string, tx: Executor): Promise<number> {
-    await tx.update(mfaGroups).set({ provisioningId: null }).where(and(eq(mfaGroups.tenantId, tenantId), eq(mfaGroups.provisioningId, id)));
+    await tx
+      .update(mfaGroups)
+      .set({ provisioningId: null })
+      .where(and(eq(mfaGroups.tenantId, tenantId), eq(mfaGroups.provisioningId, id)));
     const rows = await tx
       .update(mfaUsers)
       .set({ provisioningId: null, updatedAt: new Date() })
@@ -102,9 +119,13 @@ export class ProvisioningStore {
 
 function mapConstraint(err: unknown): unknown {
   const c = pgErrorInfo(err).constraint;
-  if (c === 'uniq_provisionings_tenant_name') return DomainError.of(ErrorCode.NAME_TAKEN, 'A provisioning with this name already exists.', ['input', 'name']);
+  if (c === 'uniq_provisionings_tenant_name')
+    return DomainError.of(ErrorCode.NAME_TAKEN, 'A provisioning with this name already exists.', ['input', 'name']);
   if (c === 'uniq_provisionings_tenant_kind') {
-    return DomainError.of(ErrorCode.ALREADY_EXISTS, 'The tenant already has an EAA provisioning (at most one is allowed).', ['input', 'kind']);
+    return DomainError.of(ErrorCode.ALREADY_EXISTS, 'The tenant already has an EAA provisioning (at most one is allowed).', [
+      'input',
+      'kind',
+    ]);
   }
   return err;
 }

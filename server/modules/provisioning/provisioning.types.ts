@@ -58,7 +58,9 @@ export class ProvisioningConfig {
   @Field(() => Int, { description: 'Removal guard: a run removing more users than this waits for approval (default 500).' })
   removalGuardMaxUsers!: number;
 
-  @Field(() => Float, { description: 'Removal guard: a run removing more than this percentage of owned users waits for approval (default 10).' })
+  @Field(() => Float, {
+    description: 'Removal guard: a run removing more than this percentage of owned users waits for approval (default 10).',
+  })
   removalGuardMaxPercent!: number;
 }
 

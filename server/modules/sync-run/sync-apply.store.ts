@@ -1,6 +1,16 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
-import { groupMemberships, groups, mfaDevices, mfaGroupMemberships, mfaGroups, mfaUsers, syncRunDesired, syncRunRemovals, users } from '../../../drizzle/schema/index.js';
+import {
+  groupMemberships,
+  groups,
+  mfaDevices,
+  mfaGroupMemberships,
+  mfaGroups,
+  mfaUsers,
+  syncRunDesired,
+  syncRunRemovals,
+  users,
+} from '../../../drizzle/schema/index.js';
 import { queryRows, type Executor } from '../../shared/db.js';
 import { PlanAction, type KeyRange } from './sync-plan.js';
 import { inRange, name, names, parseJsonList, uuidArray } from '../../shared/sql.js';
@@ -182,7 +192,12 @@ export class SyncApplyStore {
    * removed only if it is still owned and still not selected, so an approved plan never
    * removes someone re-added to an enabled group since.
    */
-  async removeChunk(tx: Executor, runId: string, a: Target & { groupIds: string[] }, range: KeyRange): Promise<{ removed: number; devices: number }> {
+  async removeChunk(
+    tx: Executor,
+    runId: string,
+    a: Target & { groupIds: string[] },
+    range: KeyRange,
+  ): Promise<{ removed: number; devices: number }> {
     const [r] = await queryRows<{ removed: number; devices: number }>(
       tx,
       sql`with sel as materialized (

@@ -1,6 +1,16 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
-import { groupMemberships, groups, mfaDevices, mfaGroupMemberships, mfaGroups, mfaUsers, syncRunDesired, syncRunRemovals, users } from '../../../drizzle/schema/index.js';
+import {
+  groupMemberships,
+  groups,
+  mfaDevices,
+  mfaGroupMemberships,
+  mfaGroups,
+  mfaUsers,
+  syncRunDesired,
+  syncRunRemovals,
+  users,
+} from '../../../drizzle/schema/index.js';
 import { queryRows, type Executor } from '../../shared/db.js';
 import { ErrorCode } from '../../shared/errors.js';
 import { PlanAction, type CollisionCandidate, type KeyRange, type PlanListRow } from './sync-plan.js';
@@ -183,7 +193,10 @@ export class SyncPlanStore {
   }
 
   async countOwned(tx: Executor, provisioningId: string): Promise<number> {
-    const [r] = await queryRows<{ n: number }>(tx, sql`select count(*)::int as n from ${mfaUsers} ${o} where ${o.provisioningId} = ${provisioningId}::uuid`);
+    const [r] = await queryRows<{ n: number }>(
+      tx,
+      sql`select count(*)::int as n from ${mfaUsers} ${o} where ${o.provisioningId} = ${provisioningId}::uuid`,
+    );
     return r?.n ?? 0;
   }
 

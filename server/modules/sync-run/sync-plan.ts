@@ -73,7 +73,12 @@ export function planOrder(key: 'userId' | 'mfaUserId') {
 }
 
 /** Merges one key range's first rows of a list into the running first `limit` rows. */
-export function mergeList(so_far: readonly PlanListRow[] | undefined, rows: readonly PlanListRow[], key: 'userId' | 'mfaUserId', limit: number): PlanListRow[] {
+export function mergeList(
+  so_far: readonly PlanListRow[] | undefined,
+  rows: readonly PlanListRow[],
+  key: 'userId' | 'mfaUserId',
+  limit: number,
+): PlanListRow[] {
   return [...(so_far ?? []), ...rows].sort(planOrder(key)).slice(0, limit);
 }
 
@@ -210,7 +215,11 @@ export interface RunConfig {
   ownedRanges?: number;
 }
 
-export function guardTrips(removals: number, owned: number, cfg: { removalGuardMaxUsers: number; removalGuardMaxPercent: number }): boolean {
+export function guardTrips(
+  removals: number,
+  owned: number,
+  cfg: { removalGuardMaxUsers: number; removalGuardMaxPercent: number },
+): boolean {
   if (removals === 0) return false;
   return removals > cfg.removalGuardMaxUsers || (owned > 0 && (removals * 100) / owned > cfg.removalGuardMaxPercent);
 }
@@ -218,7 +227,9 @@ export function guardTrips(removals: number, owned: number, cfg: { removalGuardM
 type ProgressFields = 'status' | 'phase' | 'staged' | 'desiredTotal' | 'planned' | 'created' | 'updated' | 'removed' | 'claimed';
 
 /** Progress 0–100: planning is the first 10 %, applying the plan the rest. */
-export function percentOf(r: { [K in ProgressFields]: K extends 'status' ? SyncRunStatus : K extends 'phase' ? SyncRunPhase : number }): number {
+export function percentOf(r: {
+  [K in ProgressFields]: K extends 'status' ? SyncRunStatus : K extends 'phase' ? SyncRunPhase : number;
+}): number {
   if (r.status === SyncRunStatus.COMPLETED) return 100;
   if (r.phase === SyncRunPhase.QUEUED) return 0;
   if (r.phase === SyncRunPhase.PLANNING) return r.desiredTotal > 0 ? Math.round(10 * Math.min(1, r.staged / r.desiredTotal) * 10) / 10 : 0;

@@ -11,7 +11,18 @@ import type { TenantStore } from '../tenant/tenant.store.js';
 import type { SyncApplyStore } from './sync-apply.store.js';
 import { publishRun } from './sync-run.events.js';
 import type { ClassifyOptions, SyncPlanStore } from './sync-plan.store.js';
-import { collisionLosers, groupPlan, guardTrips, KEY_SPACE, keySpan, nextApplyPhase, rangeCount, type GroupPlan, type KeyRange, type RunConfig } from './sync-plan.js';
+import {
+  collisionLosers,
+  groupPlan,
+  guardTrips,
+  KEY_SPACE,
+  keySpan,
+  nextApplyPhase,
+  rangeCount,
+  type GroupPlan,
+  type KeyRange,
+  type RunConfig,
+} from './sync-plan.js';
 import type { RunCountDeltas, RunPatch, SyncRunStore } from './sync-run.store.js';
 import { isRunEnded, SyncRunPhase, SyncRunStatus, WORKABLE_RUN_STATUSES, type SyncRunErrorRow, type SyncRunRow } from './sync-run.types.js';
 
@@ -28,12 +39,22 @@ export async function planGroups(
   o: { tenantId: string; provisioningId: string; directoryIds: string[]; groupIds: string[]; includeManual: boolean },
 ): Promise<GroupPlan> {
   const enabled = await plans.enabledGroups(tx, o.tenantId, o.groupIds, o.directoryIds);
-  const mfa = await plans.mfaGroupsFor(tx, o.tenantId, o.provisioningId, enabled.map((g) => g.name.toLowerCase()));
+  const mfa = await plans.mfaGroupsFor(
+    tx,
+    o.tenantId,
+    o.provisioningId,
+    enabled.map((g) => g.name.toLowerCase()),
+  );
   return groupPlan(enabled, mfa, o);
 }
 
 /** The desired users that lose a username collision (`collisionLosers`), among the contested ones. */
-export async function planCollisions(plans: SyncPlanStore, tx: Executor, c: ClassifyOptions, contested: readonly string[]): Promise<string[]> {
+export async function planCollisions(
+  plans: SyncPlanStore,
+  tx: Executor,
+  c: ClassifyOptions,
+  contested: readonly string[],
+): Promise<string[]> {
   return [...collisionLosers(await plans.collisionCandidates(tx, c, contested))];
 }
 
@@ -81,14 +102,23 @@ export class SyncRunJob {
         const r = await runs.lock(runId, tx);
         if (!r || r.jobId !== job.id || !WORKABLE_RUN_STATUSES.includes(r.status)) return null;
         const phase = r.phase === SyncRunPhase.QUEUED ? SyncRunPhase.PLANNING : r.phase;
-        return runs.checkpoint(runId, {}, { status: SyncRunStatus.RUNNING, startedAt: r.startedAt ?? new Date(), phase, ...(r.error ? { error: null } : {}) }, [], tx);
+        return runs.checkpoint(
+          runId,
+          {},
+          { status: SyncRunStatus.RUNNING, startedAt: r.startedAt ?? new Date(), phase, ...(r.error ? { error: null } : {}) },
+          [],
+          tx,
+        );
       });
       if (!started) return await this.taken(runId);
       const tenantName = (await this.d.tenants.byId(started.tenantId))?.name ?? 'your organisation';
       const outcome = await this.d.runner.run(started, this.work(job.id, runId, tenantName), signal);
       if (outcome.kind === 'gone') return await this.taken(runId);
       const r = outcome.run;
-      log.info({ runId, status: r.status, created: r.created, updated: r.updated, removed: r.removed, slowestChunkMs: outcome.slowestChunkMs }, 'sync run stopped');
+      log.info(
+        { runId, status: r.status, created: r.created, updated: r.updated, removed: r.removed, slowestChunkMs: outcome.slowestChunkMs },
+        'sync run stopped',
+      );
       if (r.status === SyncRunStatus.COMPLETED) await this.clearStaging(runId);
     } catch (err) {
       if (signal.aborted) throw err; // shutdown or lost lease: the job is resumed from its checkpoint
@@ -97,7 +127,9 @@ export class SyncRunJob {
       const failed = await runs.transition(
         runId,
         WORKABLE_RUN_STATUSES,
-        last ? { status: SyncRunStatus.FAILED, error: message, finishedAt: new Date() } : { error: `Attempt ${job.attempts} failed (${message}); retrying.` },
+        last
+          ? { status: SyncRunStatus.FAILED, error: message, finishedAt: new Date() }
+          : { error: `Attempt ${job.attempts} failed (${message}); retrying.` },
       );
       await publishRun(this.d.pubsub, failed);
       if (last) this.clearStagingLater(runId);
@@ -148,7 +180,8 @@ export class SyncRunJob {
       return { range: keySpan(from, width), next: from + width };
     };
     const applied = (ranges: number) => slice(r.cursor ? Number(r.cursor) : 0, ranges);
-    const moveOn = (phase: SyncRunPhase, next: number): RunPatch => (next < KEY_SPACE ? { cursor: String(next) } : this.nextPhase(phase, r));
+    const moveOn = (phase: SyncRunPhase, next: number): RunPatch =>
+      next < KEY_SPACE ? { cursor: String(next) } : this.nextPhase(phase, r);
     const target = { tenantId: r.tenantId, provisioningId: r.provisioningId };
     switch (r.phase) {
       case SyncRunPhase.PLANNING: {
@@ -177,7 +210,12 @@ export class SyncRunJob {
         const c = await apply.claimChunk(tx, r.id, target, range);
         return {
           deltas: { claimed: c.claimed, failed: c.failed.length },
-          errors: c.failed.map((f) => ({ directoryUserId: f.userId, username: f.username, code: ErrorCode.CLAIM_CONFLICT, message: 'The MANUAL user it matched was claimed or removed meanwhile.' })),
+          errors: c.failed.map((f) => ({
+            directoryUserId: f.userId,
+            username: f.username,
+            code: ErrorCode.CLAIM_CONFLICT,
+            message: 'The MANUAL user it matched was claimed or removed meanwhile.',
+          })),
           patch: moveOn(SyncRunPhase.CLAIM, next),
         };
       }
@@ -189,7 +227,12 @@ export class SyncRunJob {
         if (cfg!.sendEnrollmentEmails && c.created.length) await this.d.mfa.sendEnrollment(tx, r.tenantId, tenantName, c.created);
         return {
           deltas: { created: c.created.length, failed: c.failed.length },
-          errors: c.failed.map((f) => ({ directoryUserId: f.userId, username: f.username, code: ErrorCode.USERNAME_TAKEN, message: 'Another MFA user took this username meanwhile.' })),
+          errors: c.failed.map((f) => ({
+            directoryUserId: f.userId,
+            username: f.username,
+            code: ErrorCode.USERNAME_TAKEN,
+            message: 'Another MFA user took this username meanwhile.',
+          })),
           patch: moveOn(SyncRunPhase.CREATE, next),
         };
       }
@@ -221,7 +264,12 @@ export class SyncRunJob {
     const directoryIds = deployed.directories.map((x) => x.directoryId);
     const includeManual = deployed.includeManuallyProvisionedUsers;
     const target = { tenantId: r.tenantId, provisioningId: r.provisioningId };
-    const { groupIds, targetGroupIds, ...groups } = await planGroups(plans, tx, { ...target, directoryIds, groupIds: deployed.directories.flatMap((x) => x.groupIds), includeManual });
+    const { groupIds, targetGroupIds, ...groups } = await planGroups(plans, tx, {
+      ...target,
+      directoryIds,
+      groupIds: deployed.directories.flatMap((x) => x.groupIds),
+      includeManual,
+    });
     const desired = await plans.desiredSummary(tx, r.tenantId, groupIds);
     const cls = { ...target, groupIds, targetGroupIds, includeManual };
     const losers = await planCollisions(plans, tx, cls, desired.contested);
@@ -259,7 +307,12 @@ export class SyncRunJob {
       plannedAt: new Date(),
       cursor: null,
     };
-    const errors = failures.map((f) => ({ directoryUserId: f.userId, username: f.username, code: f.errorCode ?? ErrorCode.USERNAME_TAKEN, message: FAIL_MESSAGE }));
+    const errors = failures.map((f) => ({
+      directoryUserId: f.userId,
+      username: f.username,
+      code: f.errorCode ?? ErrorCode.USERNAME_TAKEN,
+      message: FAIL_MESSAGE,
+    }));
     if (!r.approved && guardTrips(c.removals, owned, cfg)) {
       return { patch: { ...plan, status: SyncRunStatus.AWAITING_APPROVAL, phase: SyncRunPhase.AWAITING_APPROVAL }, errors };
     }
@@ -267,7 +320,9 @@ export class SyncRunJob {
   }
 
   clearStagingLater(runId: string): void {
-    this.clearStaging(runId).catch((err: unknown) => this.d.log.warn({ err, runId }, 'clearing sync staging failed (the scheduler retries)'));
+    this.clearStaging(runId).catch((err: unknown) =>
+      this.d.log.warn({ err, runId }, 'clearing sync staging failed (the scheduler retries)'),
+    );
   }
 
   /** Deletes an ended run's staging rows in chunks (`maxChunks` per call), then marks it cleared. */

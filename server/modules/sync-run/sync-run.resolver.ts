@@ -5,7 +5,17 @@ import { badUserInput, forbidden, toPayload } from '../../shared/errors.js';
 import { fromGlobalId, idOrNoMatch, toGlobalId } from '../../shared/ids.js';
 import { Provisioning, ProvisioningIdInput, type ProvisioningRow } from '../provisioning/provisioning.types.js';
 import { percentOf } from './sync-plan.js';
-import { ACTIVE_RUN_STATUSES, COLLISION_RULE, SyncPlan, SyncRun, SyncRunConnection, SyncRunError, SyncRunIdInput, SyncRunPayload, type SyncRunRow } from './sync-run.types.js';
+import {
+  ACTIVE_RUN_STATUSES,
+  COLLISION_RULE,
+  SyncPlan,
+  SyncRun,
+  SyncRunConnection,
+  SyncRunError,
+  SyncRunIdInput,
+  SyncRunPayload,
+  type SyncRunRow,
+} from './sync-run.types.js';
 
 function listLimit(limit: number | null | undefined): number {
   if (limit == null) return 100;
@@ -48,15 +58,25 @@ export class SyncRunResolver {
   previewSync(
     @Ctx() ctx: Context,
     @Arg('id', () => ID, { description: 'Global id of the provisioning.' }) id: string,
-    @Arg('draft', () => Boolean, { nullable: true, description: 'Preview the draft instead of the deployed configuration (the draft is used anyway before the first deploy).' })
+    @Arg('draft', () => Boolean, {
+      nullable: true,
+      description: 'Preview the draft instead of the deployed configuration (the draft is used anyway before the first deploy).',
+    })
     draft?: boolean | null,
-    @Arg('limit', () => Int, { nullable: true, description: 'Users per list, 0–1000 (default 100). Counts are always totals.' }) limit?: number | null,
+    @Arg('limit', () => Int, { nullable: true, description: 'Users per list, 0–1000 (default 100). Counts are always totals.' })
+    limit?: number | null,
   ) {
-    return ctx.services.syncRuns.preview(viewerOf(ctx), idOrNoMatch(id, 'Provisioning'), { draft: draft === true, limit: listLimit(limit) });
+    return ctx.services.syncRuns.preview(viewerOf(ctx), idOrNoMatch(id, 'Provisioning'), {
+      draft: draft === true,
+      limit: listLimit(limit),
+    });
   }
 
   @Mutation(() => SyncRunPayload, { description: 'Starts a sync run, or returns the one already active.' })
-  syncProvisioning(@Ctx() ctx: Context, @Arg('input', () => ProvisioningIdInput, { description: 'The provisioning.' }) input: ProvisioningIdInput) {
+  syncProvisioning(
+    @Ctx() ctx: Context,
+    @Arg('input', () => ProvisioningIdInput, { description: 'The provisioning.' }) input: ProvisioningIdInput,
+  ) {
     return toPayload(async () => ({ syncRun: await ctx.services.syncRuns.manual(viewerOf(ctx), idOrNoMatch(input.id, 'Provisioning')) }));
   }
 
@@ -71,7 +91,8 @@ export class SyncRunResolver {
   }
 
   @Subscription(() => SyncRun, {
-    description: 'Live progress of a sync run: its current state at once, then phase changes and counts at least once a second, ending after a final event.',
+    description:
+      'Live progress of a sync run: its current state at once, then phase changes and counts at least once a second, ending after a final event.',
     subscribe: ({ args, context }) => progress(context as Context, (args as { runId: string }).runId),
   })
   syncRunProgress(@Root() run: SyncRunRow, @Arg('runId', () => ID, { description: 'Global id of the run.' }) _runId: string): SyncRunRow {

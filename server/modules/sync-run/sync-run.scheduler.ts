@@ -17,7 +17,14 @@ export class SyncRunScheduler {
   private ticking = false;
 
   constructor(
-    private readonly d: { provisionings: ProvisioningStore; runs: SyncRunStore; service: SyncRunService; job: SyncRunJob; pubsub: PubSub; log: Logger },
+    private readonly d: {
+      provisionings: ProvisioningStore;
+      runs: SyncRunStore;
+      service: SyncRunService;
+      job: SyncRunJob;
+      pubsub: PubSub;
+      log: Logger;
+    },
   ) {}
 
   start(tickMs: number): void {

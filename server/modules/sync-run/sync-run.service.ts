@@ -93,7 +93,10 @@ export class SyncRunService {
       if (!inserted) return { run: (await runs.active(provisioningId, tx))!, created: false };
       // One job per run (not per provisioning): the previous run's job may still be marking
       // itself finished, and must not swallow this one. The run row names its job.
-      const job = await this.d.jobs.enqueue({ queue: SYNC_QUEUE, tenantId, payload: { runId: inserted.id }, singletonKey: `sync-run:${inserted.id}`, maxAttempts: 3 }, tx);
+      const job = await this.d.jobs.enqueue(
+        { queue: SYNC_QUEUE, tenantId, payload: { runId: inserted.id }, singletonKey: `sync-run:${inserted.id}`, maxAttempts: 3 },
+        tx,
+      );
       return { run: (await runs.update(inserted.id, { jobId: job.id }, tx))!, created: true };
     });
     if (created) await publishRun(this.d.pubsub, run);
@@ -114,7 +117,8 @@ export class SyncRunService {
   runsPage(viewer: Viewer, provisioningId: string, args: { first?: number | null; after?: string | null }) {
     return keysetPage(args, {
       key: (c) => {
-        if (c.length !== 2 || typeof c[0] !== 'string' || typeof c[1] !== 'string') throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
+        if (c.length !== 2 || typeof c[0] !== 'string' || typeof c[1] !== 'string')
+          throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
         return [c[0], c[1]] as [string, string];
       },
       fetch: (limit, cur) => this.d.runs.page(viewer.tenantId, provisioningId, limit, cur),
@@ -150,12 +154,17 @@ export class SyncRunService {
     const run = await this.d.db.transaction(async (tx) => {
       const r = await this.d.runs.lock(runId, tx);
       if (!r || r.tenantId !== viewer.tenantId) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
-      if (r.status !== SyncRunStatus.AWAITING_APPROVAL) throw DomainError.of(ErrorCode.INVALID_STATE, 'Only a run awaiting approval can be approved.', ['input', 'runId']);
+      if (r.status !== SyncRunStatus.AWAITING_APPROVAL)
+        throw DomainError.of(ErrorCode.INVALID_STATE, 'Only a run awaiting approval can be approved.', ['input', 'runId']);
       const job = await this.d.jobs.enqueue(
         { queue: SYNC_QUEUE, tenantId: r.tenantId, payload: { runId: r.id }, singletonKey: `sync-run:${r.id}:approved`, maxAttempts: 3 },
         tx,
       );
-      return (await this.d.runs.update(r.id, { status: SyncRunStatus.QUEUED, approved: true, phase: SyncRunPhase.GROUPS, cursor: null, jobId: job.id }, tx))!;
+      return (await this.d.runs.update(
+        r.id,
+        { status: SyncRunStatus.QUEUED, approved: true, phase: SyncRunPhase.GROUPS, cursor: null, jobId: job.id },
+        tx,
+      ))!;
     });
     await publishRun(this.d.pubsub, run);
     return run;
@@ -166,7 +175,8 @@ export class SyncRunService {
     const run = await this.d.db.transaction(async (tx) => {
       const r = await this.d.runs.lock(runId, tx);
       if (!r || r.tenantId !== viewer.tenantId) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
-      if (!ACTIVE_RUN_STATUSES.includes(r.status)) throw DomainError.of(ErrorCode.INVALID_STATE, 'The run has already ended.', ['input', 'runId']);
+      if (!ACTIVE_RUN_STATUSES.includes(r.status))
+        throw DomainError.of(ErrorCode.INVALID_STATE, 'The run has already ended.', ['input', 'runId']);
       return (await this.d.runs.update(r.id, { status: SyncRunStatus.CANCELLED, finishedAt: new Date() }, tx))!;
     });
     await publishRun(this.d.pubsub, run);
@@ -187,7 +197,12 @@ export class SyncRunService {
     const cfg = configOf(useDraft ? p.draft : p.deployed);
     const target = { tenantId: p.tenantId, provisioningId: p.id };
     const includeManual = cfg.includeManuallyProvisionedUsers;
-    const gp = await planGroups(plans, db, { ...target, directoryIds: cfg.directories.map((d) => d.directoryId), groupIds: cfg.directories.flatMap((d) => d.groupIds), includeManual });
+    const gp = await planGroups(plans, db, {
+      ...target,
+      directoryIds: cfg.directories.map((d) => d.directoryId),
+      groupIds: cfg.directories.flatMap((d) => d.groupIds),
+      includeManual,
+    });
     const cls = { ...target, groupIds: gp.groupIds, targetGroupIds: gp.targetGroupIds, includeManual };
     const desired = await plans.desiredSummary(db, p.tenantId, gp.groupIds);
     const losers = await planCollisions(plans, db, cls, desired.contested);

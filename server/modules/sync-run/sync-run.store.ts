@@ -19,7 +19,16 @@ export type RunPatch = Partial<Omit<SyncRunRow, 'id' | 'errors'>>;
 /** Counters a chunk increments (in its own transaction, so a resumed chunk never counts twice). */
 export type RunCountDeltas = Partial<
   Record<
-    'staged' | 'created' | 'updated' | 'removed' | 'claimed' | 'failed' | 'devicesRemoved' | 'plannedRemovals' | 'plannedDevicesRemoved' | 'ownedAtPlan',
+    | 'staged'
+    | 'created'
+    | 'updated'
+    | 'removed'
+    | 'claimed'
+    | 'failed'
+    | 'devicesRemoved'
+    | 'plannedRemovals'
+    | 'plannedDevicesRemoved'
+    | 'ownedAtPlan',
     number
   >
 >;
@@ -49,15 +58,28 @@ export class SyncRunStore {
 
   async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<SyncRunRow[]> {
     if (!ids.length) return [];
-    return (await tx.select().from(syncRuns).where(and(eq(syncRuns.tenantId, tenantId), inArray(syncRuns.id, [...ids])))).map(toRun);
+    return (
+      await tx
+        .select()
+        .from(syncRuns)
+        .where(and(eq(syncRuns.tenantId, tenantId), inArray(syncRuns.id, [...ids])))
+    ).map(toRun);
   }
 
   async active(provisioningId: string, tx: Executor = this.db): Promise<SyncRunRow | null> {
-    return one(await tx.select().from(syncRuns).where(and(eq(syncRuns.provisioningId, provisioningId), inArray(syncRuns.status, [...ACTIVE_RUN_STATUSES]))));
+    return one(
+      await tx
+        .select()
+        .from(syncRuns)
+        .where(and(eq(syncRuns.provisioningId, provisioningId), inArray(syncRuns.status, [...ACTIVE_RUN_STATUSES]))),
+    );
   }
 
   /** Inserts a QUEUED run unless one is active (the partial unique index decides under concurrency). */
-  async insert(row: { tenantId: string; provisioningId: string; deployedVersion: number; trigger: SyncTrigger; requestedBy: string | null }, tx: Executor): Promise<SyncRunRow | null> {
+  async insert(
+    row: { tenantId: string; provisioningId: string; deployedVersion: number; trigger: SyncTrigger; requestedBy: string | null },
+    tx: Executor,
+  ): Promise<SyncRunRow | null> {
     return one(
       await tx
         .insert(syncRuns)
@@ -121,7 +143,13 @@ export class SyncRunStore {
   }
 
   /** Checkpoint of one chunk: counter increments and state changes, in the chunk's transaction. */
-  async checkpoint(id: string, d: RunCountDeltas, patch: RunPatch, newErrors: readonly SyncRunErrorRow[], tx: Executor): Promise<SyncRunRow> {
+  async checkpoint(
+    id: string,
+    d: RunCountDeltas,
+    patch: RunPatch,
+    newErrors: readonly SyncRunErrorRow[],
+    tx: Executor,
+  ): Promise<SyncRunRow> {
     const set: Record<string, unknown> = { ...patch };
     for (const [k, v] of Object.entries(d) as [keyof RunCountDeltas, number | undefined][]) {
       if (!v) continue;
@@ -136,7 +164,13 @@ export class SyncRunStore {
     return one(await tx.update(syncRuns).set(set).where(eq(syncRuns.id, id)).returning())!;
   }
 
-  async page(tenantId: string, provisioningId: string, limit: number, after: [string, string] | null, tx: Executor = this.db): Promise<SyncRunRow[]> {
+  async page(
+    tenantId: string,
+    provisioningId: string,
+    limit: number,
+    after: [string, string] | null,
+    tx: Executor = this.db,
+  ): Promise<SyncRunRow[]> {
     const rows = await tx
       .select()
       .from(syncRuns)
@@ -144,7 +178,9 @@ export class SyncRunStore {
         and(
           eq(syncRuns.tenantId, tenantId),
           eq(syncRuns.provisioningId, provisioningId),
-          after ? sql`(date_trunc('milliseconds', ${syncRuns.createdAt}), ${syncRuns.id}) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : undefined,
+          after
+            ? sql`(date_trunc('milliseconds', ${syncRuns.createdAt}), ${syncRuns.id}) < (${after[0]}::timestamptz, ${after[1]}::uuid)`
+            : undefined,
         ),
       )
       .orderBy(desc(sql`date_trunc('milliseconds', ${syncRuns.createdAt})`), desc(syncRuns.id))
@@ -169,6 +205,10 @@ export class SyncRunStore {
           where ${syncRuns.tenantId} = ${tenantId} and ${inArray(syncRuns.provisioningId, [...provisioningIds])}
           order by ${syncRuns.provisioningId}, ${syncRuns.createdAt} desc`,
     );
-    return this.byIds(tenantId, rows.map((r) => r.id), tx);
+    return this.byIds(
+      tenantId,
+      rows.map((r) => r.id),
+      tx,
+    );
   }
 }

@@ -73,7 +73,10 @@ registerEnumType(SyncRunPhase, {
   description: 'Where a sync run is. Phases with nothing planned are skipped.',
   valuesConfig: {
     QUEUED: { description: 'Not started yet.' },
-    PLANNING: { description: 'Computing the plan: the desired users with their actions, then the removal set. Nothing is written to the MFA directory.' },
+    PLANNING: {
+      description:
+        'Computing the plan: the desired users with their actions, then the removal set. Nothing is written to the MFA directory.',
+    },
     AWAITING_APPROVAL: { description: 'Stopped by the removal guard with its plan stored.' },
     GROUPS: { description: 'Creating, claiming, renaming and removing MFA groups.' },
     CLAIM: { description: 'Claiming matching MANUAL users.' },
@@ -306,7 +309,10 @@ export class SyncPlan {
   @Field(() => Int, { description: 'Matching MANUAL users left alone (include-manual is off).' })
   skipCount!: number;
 
-  @Field(() => Int, { description: 'Users that cannot be provisioned: their username is used by another MFA user, or by another selected user who takes precedence.' })
+  @Field(() => Int, {
+    description:
+      'Users that cannot be provisioned: their username is used by another MFA user, or by another selected user who takes precedence.',
+  })
   failCount!: number;
 
   @Field(() => Int, { description: 'Users to remove.' })

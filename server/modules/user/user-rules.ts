@@ -73,17 +73,25 @@ export function checkNewUser(input: NewUserInput, ctx: NewUserContext): { user: 
   const password = input.password ?? null;
   if (password !== null) {
     if (!ctx.cloud) {
-      problems.push(userError(ErrorCode.INVALID_INPUT, 'External directories never store passwords; leave the password empty.', f('password')));
+      problems.push(
+        userError(ErrorCode.INVALID_INPUT, 'External directories never store passwords; leave the password empty.', f('password')),
+      );
     } else {
       problems.push(
-        ...checkPasswordPolicy(password, passwordIdentities({ email, username, userId: input.id, tenantId: ctx.tenantId, tenantSlug: ctx.tenantSlug })),
+        ...checkPasswordPolicy(
+          password,
+          passwordIdentities({ email, username, userId: input.id, tenantId: ctx.tenantId, tenantSlug: ctx.tenantSlug }),
+        ),
       );
     }
   }
   if (input.sendInvite && password !== null) {
-    problems.push(userError(ErrorCode.INVALID_INPUT, 'A user created with a password is already active: send no invitation.', f('sendInvite')));
+    problems.push(
+      userError(ErrorCode.INVALID_INPUT, 'A user created with a password is already active: send no invitation.', f('sendInvite')),
+    );
   }
-  if (input.sendInvite && !ctx.cloud) problems.push(userError(ErrorCode.INVALID_INPUT, 'Only Cloud Directory users can be invited.', f('sendInvite')));
+  if (input.sendInvite && !ctx.cloud)
+    problems.push(userError(ErrorCode.INVALID_INPUT, 'Only Cloud Directory users can be invited.', f('sendInvite')));
   const idp = input.identityProvider ?? null;
   if (idp === 'missing') {
     problems.push(userError(ErrorCode.NOT_FOUND, 'No such identity provider.', f('identityProviderId')));

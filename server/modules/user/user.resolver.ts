@@ -39,7 +39,6 @@ export class UserFilterInput {
   search?: string;
 }
 
-
 @Resolver(() => User)
 export class UserResolver {
   @Query(() => UserConnection, { description: "Users of the tenant's directories, filtered and sorted." })
@@ -116,8 +115,6 @@ export class UserResolver {
   async groups(@Root() u: UserRow, @Ctx() ctx: Context): Promise<GroupRow[]> {
     const ids = await ctx.loaders.groupIdsByUser.load(u.id);
     const groups = await ctx.loaders.groupById.loadMany(ids);
-    return groups
-      .filter((g): g is GroupRow => !!g && !(g instanceof Error))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return groups.filter((g): g is GroupRow => !!g && !(g instanceof Error)).sort((a, b) => a.name.localeCompare(b.name));
   }
 }

@@ -75,7 +75,14 @@ export class UserService {
     const tenant = await this.d.tenants.byId(tenantId);
     if (!tenant) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such tenant.');
     const usersGroup = await this.d.groups.builtIn(tenantId, dir.id, 'USERS');
-    return { tenantId, tenantSlug: tenant.slug, features: tenant.features, directoryId: dir.id, cloud: dir.kind === 'CLOUD', usersGroupId: usersGroup?.id ?? null };
+    return {
+      tenantId,
+      tenantSlug: tenant.slug,
+      features: tenant.features,
+      directoryId: dir.id,
+      cloud: dir.kind === 'CLOUD',
+      usersGroupId: usersGroup?.id ?? null,
+    };
   }
 
   /** Hashes the passwords of validated new users, outside any transaction, a few at a time (argon2). */
@@ -112,7 +119,12 @@ export class UserService {
       tx,
       ctx.tenantId,
       users.flatMap((u, i) =>
-        inserted.has(u.id) ? [...new Set([...(ctx.usersGroupId ? [ctx.usersGroupId] : []), ...(groupIds[i] ?? [])])].map((groupId) => ({ groupId, userId: u.id })) : [],
+        inserted.has(u.id)
+          ? [...new Set([...(ctx.usersGroupId ? [ctx.usersGroupId] : []), ...(groupIds[i] ?? [])])].map((groupId) => ({
+              groupId,
+              userId: u.id,
+            }))
+          : [],
       ),
     );
     return inserted;
@@ -124,7 +136,12 @@ export class UserService {
   }
 
   /** New names for existing users (CSV onExisting: UPDATE); returns the ids that still existed. */
-  async updateNames(tx: Executor, tenantId: string, directoryId: string, rows: { id: string; firstName: string; lastName: string }[]): Promise<Set<string>> {
+  async updateNames(
+    tx: Executor,
+    tenantId: string,
+    directoryId: string,
+    rows: { id: string; firstName: string; lastName: string }[],
+  ): Promise<Set<string>> {
     return new Set(await this.d.userWrites.updateNames(tx, tenantId, directoryId, rows));
   }
 
@@ -154,11 +171,17 @@ export class UserService {
     const [hashed] = await this.hashNewUsers([valid]);
     return this.d.db.transaction(async (tx) => {
       const inserted = await this.insertNewUsers(tx, ctx, [hashed!], [groups.map((g) => g.id)]);
-      if (!inserted.has(valid.id)) throw DomainError.of(ErrorCode.EMAIL_TAKEN, 'A user with this email already exists in the directory.', ['input', 'email']);
+      if (!inserted.has(valid.id))
+        throw DomainError.of(ErrorCode.EMAIL_TAKEN, 'A user with this email already exists in the directory.', ['input', 'email']);
       const [user] = await this.d.users.byIds(viewer.tenantId, [valid.id], tx);
       let invitation: IssueResult | null = null;
       if (input.sendInvite) {
-        const r = await this.d.invitations.issueMany(tx, viewer.tenantId, [{ userId: valid.id, identityProviderId: valid.identityProviderId, kind: 'INVITATION' }], viewer.userId);
+        const r = await this.d.invitations.issueMany(
+          tx,
+          viewer.tenantId,
+          [{ userId: valid.id, identityProviderId: valid.identityProviderId, kind: 'INVITATION' }],
+          viewer.userId,
+        );
         invitation = r.get(valid.id)!;
         if (!invitation.ok) throw new DomainError([invitation.error]);
       }
@@ -168,7 +191,14 @@ export class UserService {
 
   async update(
     viewer: Viewer,
-    input: { id: string; email?: string | null; username?: string | null; firstName?: string | null; lastName?: string | null; disabled?: boolean | null },
+    input: {
+      id: string;
+      email?: string | null;
+      username?: string | null;
+      firstName?: string | null;
+      lastName?: string | null;
+      disabled?: boolean | null;
+    },
   ): Promise<UserRow> {
     const errors: UserError[] = [];
     const patch: { email?: string; username?: string; firstName?: string; lastName?: string; status?: string } = {};
@@ -204,14 +234,24 @@ export class UserService {
   }
 
   /** Invitation for a user not yet active, password reset for an active one. */
-  async invite(viewer: Viewer, input: { userId: string; identityProviderId?: string | null }): Promise<{ user: UserRow; invitationId: string }> {
+  async invite(
+    viewer: Viewer,
+    input: { userId: string; identityProviderId?: string | null },
+  ): Promise<{ user: UserRow; invitationId: string }> {
     return this.d.db.transaction(async (tx) => {
       const user = await this.d.userWrites.lockOne(viewer.tenantId, input.userId, tx);
       if (!user) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'userId']);
       const [dir] = await this.d.directories.byIds(viewer.tenantId, [user.directoryId], tx);
       if (dir?.kind !== 'CLOUD') throw DomainError.of(ErrorCode.INVALID_STATE, 'Only Cloud Directory users can be invited.');
       const kind = user.status === 'ACTIVE' ? 'PASSWORD_RESET' : 'INVITATION';
-      const r = (await this.d.invitations.issueMany(tx, viewer.tenantId, [{ userId: user.id, identityProviderId: input.identityProviderId, kind }], viewer.userId)).get(user.id)!;
+      const r = (
+        await this.d.invitations.issueMany(
+          tx,
+          viewer.tenantId,
+          [{ userId: user.id, identityProviderId: input.identityProviderId, kind }],
+          viewer.userId,
+        )
+      ).get(user.id)!;
       if (!r.ok) throw new DomainError([r.error]);
       const [fresh] = await this.d.users.byIds(viewer.tenantId, [user.id], tx);
       return { user: fresh!, invitationId: r.invitationId };

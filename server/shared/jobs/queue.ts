@@ -93,9 +93,7 @@ export class JobQueue {
     const [existing] = await tx
       .select({ id: jobs.id })
       .from(jobs)
-      .where(
-        and(eq(jobs.queue, o.queue), eq(jobs.singletonKey, o.singletonKey ?? ''), inArray(jobs.status, ['queued', 'running'])),
-      );
+      .where(and(eq(jobs.queue, o.queue), eq(jobs.singletonKey, o.singletonKey ?? ''), inArray(jobs.status, ['queued', 'running'])));
     if (!existing) throw new Error('job enqueue conflicted but no active singleton was found');
     return { id: existing.id, created: false };
   }
@@ -229,19 +227,22 @@ export class JobQueue {
     const signal = AbortSignal.any([this.controller.signal, jobController.signal]);
     const log = this.log.child({ jobId: job.id, queue: job.queue });
     // Renew the lease while the handler runs; losing it (job cancelled or reclaimed) aborts it.
-    const renew = setInterval(() => {
-      this.db
-        .update(jobs)
-        .set({ lockedUntil: new Date(Date.now() + this.leaseMs) })
-        .where(and(eq(jobs.id, job.id), eq(jobs.lockedBy, this.workerId), eq(jobs.status, 'running')))
-        .returning({ id: jobs.id })
-        .then(
-          (r) => {
-            if (!r.length) jobController.abort();
-          },
-          (err: unknown) => log.warn({ err }, 'lease renewal failed'),
-        );
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        this.db
+          .update(jobs)
+          .set({ lockedUntil: new Date(Date.now() + this.leaseMs) })
+          .where(and(eq(jobs.id, job.id), eq(jobs.lockedBy, this.workerId), eq(jobs.status, 'running')))
+          .returning({ id: jobs.id })
+          .then(
+            (r) => {
+              if (!r.length) jobController.abort();
+            },
+            (err: unknown) => log.warn({ err }, 'lease renewal failed'),
+          );
+      },
+      Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
     try {
       await handler({ job, signal, log });
       await this.finish(job.id, 'completed', null);
