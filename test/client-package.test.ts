@@ -3,28 +3,23 @@ import { promisify } from 'node:util';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRosterClient, RosterGraphQLError } from '../client/src/index.js';
-import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
+import { describe, expect } from 'vitest';
+import { rosterTest } from './support/fixtures.js';
+import { RosterGraphQLError } from '../client/src/index.js';
 import { ROOT, spawnNode } from './support/process.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer({ JOB_POLL_MS: '50' });
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest({ JOB_POLL_MS: '50' });
 
 describe('typed client methods', () => {
-  it('has one method per operation, typed errors for a bad token and payload errors for a policy failure', async () => {
-    const t = await seedTenant(ts);
-    const client = createRosterClient({ url: ts.url, token: t.token });
+  test('has one method per operation, typed errors for a bad token and payload errors for a policy failure', async ({
+    admin: client,
+    clientFor,
+  }) => {
     const { users } = await client.users({ first: 5 });
     expect(users.totalCount).toBe(1);
     const weak = await client.createUser({ input: { email: 'w@x.test', firstName: 'W', lastName: 'K', password: 'weak' } });
     expect(weak.createUser.errors.map((e) => e.code)).toContain('PASSWORD_TOO_SHORT');
-    const bad = createRosterClient({ url: ts.url, token: 'rst_bad' });
+    const bad = clientFor('rst_bad');
     const err = await bad.users({}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RosterGraphQLError);
     expect((err as RosterGraphQLError).code).toBe('UNAUTHENTICATED');
@@ -35,8 +30,7 @@ describe('typed client methods', () => {
 });
 
 describe('packed client', () => {
-  it('installs from its tarball into a fresh project and works against the server', async () => {
-    const t = await seedTenant(ts);
+  test('installs from its tarball into a fresh project and works against the server', async ({ server: ts, tenant: t }) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'roster-consumer-'));
     execFileSync('npm', ['pack', '--workspace', 'client', '--pack-destination', dir, '--silent'], { cwd: ROOT, stdio: 'pipe' });
     const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
@@ -53,7 +47,11 @@ describe('packed client', () => {
        console.log(JSON.stringify({ count: users.totalCount, same: viaMethod.users.totalCount === users.totalCount, code }));`,
     );
     // Asynchronously: the server under test runs in this process and must keep answering.
-    const { stdout: out } = await promisify(execFile)(process.execPath, ['use.mjs'], { cwd: dir, env: { ...process.env, URL: ts.url, TOKEN: t.token }, encoding: 'utf8' });
+    const { stdout: out } = await promisify(execFile)(process.execPath, ['use.mjs'], {
+      cwd: dir,
+      env: { ...process.env, URL: ts.url, TOKEN: t.token },
+      encoding: 'utf8',
+    });
     expect(JSON.parse(out)).toEqual({ count: 1, same: true, code: 'UNAUTHENTICATED' });
     const bin = spawnNode(path.relative(ROOT, path.join(dir, 'node_modules/@roster/client/dist/cli.js')), ['--help'], {});
     expect(await bin.exited).toBe(0);
@@ -62,8 +60,11 @@ describe('packed client', () => {
 });
 
 describe('roster CLI', () => {
-  it('signs in, imports a CSV with progress, reports failed rows, and syncs a provisioning with progress', async () => {
-    const t = await seedTenant(ts);
+  test('signs in, imports a CSV with progress, reports failed rows, and syncs a provisioning with progress', async ({
+    server: ts,
+    tenant: t,
+    admin: client,
+  }) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'roster-cli-'));
     const env = { ROSTER_URL: ts.url, ROSTER_CONFIG: path.join(dir, 'config.json') };
     const cli = (args: string[], input?: string) => spawnNode('client/dist/cli.js', args, env, input);
@@ -75,7 +76,10 @@ describe('roster CLI', () => {
 
     expect(await cli(['groups', 'create', 'Engineering']).exited).toBe(0);
     const csv = path.join(dir, 'users.csv');
-    writeFileSync(csv, 'email,first_name,last_name,password,groups\nann@x.test,Ann,A,,engineering\nbad-email,B,B,,\nbob@x.test,Bob,B,,"Engineering, users"\n');
+    writeFileSync(
+      csv,
+      'email,first_name,last_name,password,groups\nann@x.test,Ann,A,,engineering\nbad-email,B,B,,\nbob@x.test,Bob,B,,"Engineering, users"\n',
+    );
     const imp = cli(['users', 'import', csv]);
     expect(await imp.exited).toBe(1);
     expect(imp.stderr()).toMatch(/import users\.csv \[[#.]+\]\s+\d+% \d+\/3/);
@@ -86,7 +90,6 @@ describe('roster CLI', () => {
     expect(await list.exited).toBe(0);
     expect(JSON.parse(list.stdout()).totalCount).toBe(3);
 
-    const client = createRosterClient({ url: ts.url, token: t.token });
     const dirId = (await client.directories()).directories.nodes[0]!.id;
     const groupId = (await client.groups({ filter: { search: 'Engineering' } })).groups.nodes[0]!.id;
     const p = (await client.createProvisioning({ input: { kind: 'EAA', name: 'Corp' } })).createProvisioning.provisioning!.id;
@@ -101,7 +104,11 @@ describe('roster CLI', () => {
     expect(sync.stderr()).toContain('sync Corp [');
     expect(sync.stdout()).toMatch(/COMPLETED\s+2/);
 
-    const bad = spawnNode('client/dist/cli.js', ['users', 'list'], { ROSTER_URL: ts.url, ROSTER_TOKEN: 'rst_nope', ROSTER_CONFIG: path.join(dir, 'none.json') });
+    const bad = spawnNode('client/dist/cli.js', ['users', 'list'], {
+      ROSTER_URL: ts.url,
+      ROSTER_TOKEN: 'rst_nope',
+      ROSTER_CONFIG: path.join(dir, 'none.json'),
+    });
     expect(await bad.exited).toBe(3);
     expect(bad.stderr()).toContain('UNAUTHENTICATED');
   }, 120_000);

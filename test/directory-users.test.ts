@@ -1,29 +1,23 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, seedTenant, startTestServer, type TestServer } from './support/harness.js';
-import { api, completeSetup, tokenOf, waitForMailLink } from './support/directory-api.js';
+import { describe, expect } from 'vitest';
+import { rosterTest } from './support/fixtures.js';
+import { gql, seedTenant } from './support/harness.js';
+import { api, clientOf, completeSetup, tokenOf, waitForMailLink } from './support/directory-api.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
 const codes = (errors: { code: string }[]) => errors.map((e) => e.code).sort();
 
 describe('users and groups', () => {
-  it('creates a user in two groups; every user is in Users; emails are unique ignoring case', async () => {
-    const t = await seedTenant(ts);
+  test('creates a user in two groups; every user is in Users; emails are unique ignoring case', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const g1 = (await a.createGroup('Engineering')).group!.id;
     const g2 = (await a.createGroup('Sales')).group!.id;
     const r = await a.createUser({ email: '  Alice@Example.TEST ', firstName: 'Alice', lastName: 'A', groupIds: [g1, g2] });
     expect(r.errors).toEqual([]);
-    expect(r.user.email).toBe('alice@example.test');
-    expect(r.user.status).toBe('INVITED');
-    expect(r.user.groups.map((g: any) => g.name)).toEqual(['Engineering', 'Sales', 'Users']);
+    expect(r.user!.email).toBe('alice@example.test');
+    expect(r.user!.status).toBe('INVITED');
+    expect(r.user!.groups.map((g) => g.name)).toEqual(['Engineering', 'Sales', 'Users']);
     const dup = await a.createUser({ email: 'ALICE@example.test', firstName: 'A', lastName: 'B' });
     expect(codes(dup.errors)).toEqual(['EMAIL_TAKEN']);
     const bad = await a.createUser({ email: 'not-an-email', firstName: '', lastName: 'x'.repeat(101) });
@@ -31,18 +25,16 @@ describe('users and groups', () => {
     expect((await a.groups()).find((g) => g.name === 'Users')!.memberCount).toBe(2);
   });
 
-  it('creates an active user with a default password that satisfies the policy', async () => {
-    const t = await seedTenant(ts);
+  test('creates an active user with a default password that satisfies the policy', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const r = await a.createUser({ email: 'bob@x.test', firstName: 'Bob', lastName: 'B', password: 'G00d!pass' });
     expect(r.errors).toEqual([]);
-    expect(r.user.status).toBe('ACTIVE');
+    expect(r.user!.status).toBe('ACTIVE');
     const withInvite = await a.createUser({ email: 'c@x.test', firstName: 'C', lastName: 'C', password: 'G00d!pass', sendInvite: true });
     expect(codes(withInvite.errors)).toEqual(['INVALID_INPUT']);
   });
 
-  it('searches, filters, sorts and pages users', async () => {
-    const t = await seedTenant(ts);
+  test('searches, filters, sorts and pages users', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const eng = (await a.createGroup('Eng')).group!.id;
     for (const [email, first, last] of [
@@ -52,23 +44,29 @@ describe('users and groups', () => {
     ]) {
       await a.createUser({ email, firstName: first, lastName: last, groupIds: email === 'zed@x.test' ? [eng] : [] });
     }
-    const q = `query($f: UserFilterInput, $o: UserOrder, $first: Int, $after: String) { users(filter: $f, orderBy: $o, first: $first, after: $after) { totalCount nodes { email } pageInfo { hasNextPage endCursor } } }`;
-    const search = await a.call<any>(q, { f: { search: 'AM' } });
-    expect(search.users.nodes.map((n: any) => n.email)).toEqual(['amos@x.test', 'amy@x.test']);
-    const byGroup = await a.call<any>(q, { f: { groupId: eng } });
-    expect(byGroup.users.nodes.map((n: any) => n.email)).toEqual(['zed@x.test']);
-    const invited = await a.call<any>(q, { f: { status: 'INVITED' } });
+    const search = await a.client.users({ filter: { search: 'AM' } });
+    expect(search.users.nodes.map((n) => n.email)).toEqual(['amos@x.test', 'amy@x.test']);
+    const byGroup = await a.client.users({ filter: { groupId: eng } });
+    expect(byGroup.users.nodes.map((n) => n.email)).toEqual(['zed@x.test']);
+    const invited = await a.client.users({ filter: { status: 'INVITED' } });
     expect(invited.users.totalCount).toBe(3);
-    const byLast = await a.call<any>(q, { o: 'LAST_NAME_ASC' });
-    expect(byLast.users.nodes.map((n: any) => n.email)).toEqual([t.adminEmail, 'amos@x.test', 'amy@x.test', 'zed@x.test'].sort((x, y) => {
-      const last: Record<string, string> = { [t.adminEmail]: ' admin', 'amos@x.test': 'xu amos', 'amy@x.test': 'young amy', 'zed@x.test': 'zulu zed' };
-      return last[x]!.localeCompare(last[y]!);
-    }));
+    const byLast = await a.client.users({ orderBy: 'LAST_NAME_ASC' });
+    expect(byLast.users.nodes.map((n) => n.email)).toEqual(
+      [t.adminEmail, 'amos@x.test', 'amy@x.test', 'zed@x.test'].sort((x, y) => {
+        const last: Record<string, string> = {
+          [t.adminEmail]: ' admin',
+          'amos@x.test': 'xu amos',
+          'amy@x.test': 'young amy',
+          'zed@x.test': 'zulu zed',
+        };
+        return last[x!]!.localeCompare(last[y!]!);
+      }),
+    );
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page: any = await a.call(q, { o: 'CREATED_AT_DESC', first: 1, after });
-      seen.push(...page.users.nodes.map((n: any) => n.email));
+      const page = await a.client.users({ orderBy: 'CREATED_AT_DESC', first: 1, after });
+      seen.push(...page.users.nodes.map((n) => n.email!));
       if (!page.users.pageInfo.hasNextPage) break;
       after = page.users.pageInfo.endCursor;
     }
@@ -76,65 +74,52 @@ describe('users and groups', () => {
     expect(seen[seen.length - 1]).toBe(t.adminEmail);
   });
 
-  it('renames, deletes and protects built-in groups', async () => {
-    const t = await seedTenant(ts);
+  test('renames, deletes and protects built-in groups', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const usersId = await a.groupId('Users');
     const adminsId = await a.groupId('Admins');
-    const upd = (id: string, name: string) =>
-      a.call<any>(`mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { group { name } errors { code } } }`, { i: { id, name } });
-    const del = (id: string) => a.call<any>(`mutation($i: DeleteGroupInput!) { deleteGroup(input: $i) { deletedGroupId errors { code } } }`, { i: { id } });
+    const upd = (id: string, name: string) => a.client.updateGroup({ input: { id, name } });
+    const del = (id: string) => a.client.deleteGroup({ input: { id } });
     expect(codes((await upd(usersId, 'Everyone')).updateGroup.errors)).toEqual(['BUILT_IN_GROUP']);
     expect(codes((await del(usersId)).deleteGroup.errors)).toEqual(['BUILT_IN_GROUP']);
     expect(codes((await del(adminsId)).deleteGroup.errors)).toEqual(['BUILT_IN_GROUP']);
     const g = (await a.createGroup('Ops')).group!.id;
     expect(codes((await a.createGroup('OPS')).errors)).toEqual(['NAME_TAKEN']);
-    expect((await upd(g, 'Operations')).updateGroup.group.name).toBe('Operations');
+    expect((await upd(g, 'Operations')).updateGroup.group!.name).toBe('Operations');
     expect((await del(g)).deleteGroup.deletedGroupId).toBe(g);
 
-    const u = (await a.createUser({ email: 'm@x.test', firstName: 'M', lastName: 'M' })).user.id;
-    const rm = await a.call<any>(`mutation($i: GroupMembersInput!) { removeGroupMembers(input: $i) { errors { code } } }`, {
-      i: { groupId: usersId, userIds: [u] },
-    });
-    expect(codes(rm.removeGroupMembers.errors)).toEqual(['BUILT_IN_GROUP']);
+    const u = (await a.createUser({ email: 'm@x.test', firstName: 'M', lastName: 'M' })).user!.id;
+    expect(codes((await a.removeMembers(usersId, [u])).errors)).toEqual(['BUILT_IN_GROUP']);
   });
 
-  it('adds and removes members idempotently; deleting a user in groups removes the memberships', async () => {
-    const t = await seedTenant(ts);
+  test('adds and removes members idempotently; deleting a user in groups removes the memberships', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const g = (await a.createGroup('Team')).group!.id;
-    const u1 = (await a.createUser({ email: 'u1@x.test', firstName: 'U', lastName: '1', groupIds: [g] })).user.id;
-    const u2 = (await a.createUser({ email: 'u2@x.test', firstName: 'U', lastName: '2' })).user.id;
-    const add = await a.call<any>(`mutation($i: GroupMembersInput!) { addGroupMembers(input: $i) { group { memberCount } errors { code } } }`, {
-      i: { groupId: g, userIds: [u1, u2, u2] },
-    });
-    expect(add.addGroupMembers.group.memberCount).toBe(2);
-    const del = await a.call<any>(`mutation($i: DeleteUserInput!) { deleteUser(input: $i) { deletedUserId errors { code } } }`, { i: { id: u1 } });
-    expect(del.deleteUser.deletedUserId).toBe(u1);
-    const group = await a.call<any>(`query($id: ID!) { group(id: $id) { memberCount members { nodes { id } } } }`, { id: g });
-    expect(group.group.members.nodes.map((n: any) => n.id)).toEqual([u2]);
-    expect(await a.call<any>(`query($id: ID!) { user(id: $id) { id } }`, { id: u1 })).toEqual({ user: null });
+    const u1 = (await a.createUser({ email: 'u1@x.test', firstName: 'U', lastName: '1', groupIds: [g] })).user!.id;
+    const u2 = (await a.createUser({ email: 'u2@x.test', firstName: 'U', lastName: '2' })).user!.id;
+    const add = await a.addMembers(g, [u1, u2, u2]);
+    expect(add.group!.memberCount).toBe(2);
+    const del = await a.deleteUser(u1);
+    expect(del.deletedUserId).toBe(u1);
+    const group = await a.client.group({ id: g });
+    expect(group.group!.members.nodes.map((n) => n.id)).toEqual([u2]);
+    expect(await a.client.user({ id: u1 })).toEqual({ user: null });
   });
 
-  it('creates external directories whose users may lack an email and never have a password', async () => {
-    const t = await seedTenant(ts);
+  test('creates external directories whose users may lack an email and never have a password', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
-    const d = await a.call<any>(`mutation($i: CreateDirectoryInput!) { createDirectory(input: $i) { directory { id kind groupCount } errors { code } } }`, {
-      i: { name: 'Corp AD', kind: 'ACTIVE_DIRECTORY' },
-    });
-    expect(d.createDirectory.directory).toMatchObject({ kind: 'ACTIVE_DIRECTORY', groupCount: 1 });
-    const dirId = d.createDirectory.directory.id;
-    const cloud = await a.call<any>(`mutation($i: CreateDirectoryInput!) { createDirectory(input: $i) { errors { code } } }`, {
-      i: { name: 'Another', kind: 'CLOUD' },
-    });
-    expect(codes(cloud.createDirectory.errors)).toEqual(['INVALID_INPUT']);
+    const d = await a.createDirectory('Corp AD', 'ACTIVE_DIRECTORY');
+    expect(d.directory).toMatchObject({ kind: 'ACTIVE_DIRECTORY', groupCount: 1 });
+    const dirId = d.directory!.id;
+    const cloud = await a.createDirectory('Another', 'CLOUD');
+    expect(codes(cloud.errors)).toEqual(['INVALID_INPUT']);
     const noEmail = await a.createUser({ directoryId: dirId, username: 'jdoe', firstName: 'J', lastName: 'Doe' });
     expect(noEmail.errors).toEqual([]);
     expect(noEmail.user).toMatchObject({ email: null, username: 'jdoe' });
     const withPw = await a.createUser({ directoryId: dirId, username: 'x', firstName: 'X', lastName: 'Y', password: 'G00d!pass' });
     expect(codes(withPw.errors)).toEqual(['INVALID_INPUT']);
-    const counts = await a.call<any>(`{ directories { nodes { kind userCount groupCount } } }`);
-    expect(counts.directories.nodes).toEqual(
+    const counts = await a.client.directories();
+    expect(counts.directories.nodes.map(({ kind, userCount, groupCount }) => ({ kind, userCount, groupCount }))).toEqual(
       expect.arrayContaining([
         { kind: 'CLOUD', userCount: 1, groupCount: 2 },
         { kind: 'ACTIVE_DIRECTORY', userCount: 1, groupCount: 1 },
@@ -153,16 +138,14 @@ describe('password policy', () => {
     ['abc', ['PASSWORD_MISSING_DIGIT', 'PASSWORD_MISSING_SPECIAL', 'PASSWORD_MISSING_UPPERCASE', 'PASSWORD_TOO_SHORT']],
   ];
   for (const [password, expected] of cases) {
-    it(`rejects ${JSON.stringify(password)} with ${expected.join(', ')}`, async () => {
-      const t = await seedTenant(ts);
+    test(`rejects ${JSON.stringify(password)} with ${expected.join(', ')}`, async ({ server: ts, tenant: t }) => {
       const r = await api(ts, t.token).createUser({ email: 'p@x.test', firstName: 'P', lastName: 'P', password });
       expect(codes(r.errors)).toEqual(expected);
       expect(r.errors.every((e) => JSON.stringify(e.field) === '["input","password"]')).toBe(true);
     });
   }
 
-  it('rejects a password equal, ignoring case, to the email, username or tenant id', async () => {
-    const t = await seedTenant(ts);
+  test('rejects a password equal, ignoring case, to the email, username or tenant id', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const email = 'Mixed1!case@x.test';
     const r1 = await a.createUser({ email, firstName: 'P', lastName: 'P', password: email.toUpperCase() });
@@ -174,8 +157,7 @@ describe('password policy', () => {
     expect(codes(r3.errors)).toContain('PASSWORD_MATCHES_IDENTITY');
   });
 
-  it('rejects a password equal to the user id at account setup', async () => {
-    const t = await seedTenant(ts);
+  test('rejects a password equal to the user id at account setup', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const u = await a.createUser({ email: 'uid@x.test', firstName: 'U', lastName: 'I', sendInvite: true });
     const uuid = (await ts.database.db.execute(sql`select id from users where email = 'uid@x.test' and tenant_id = ${t.tenantId}`)) as any;
@@ -188,12 +170,12 @@ describe('password policy', () => {
 });
 
 describe('tenant isolation', () => {
-  it("tenant B's admin gets not-found for every query and mutation on tenant A's ids", async () => {
+  test("tenant B's admin gets not-found for every query and mutation on tenant A's ids", async ({ server: ts }) => {
     const A = await seedTenant(ts, { features: ['IDP_SELECTION_FOR_INVITES'] });
     const B = await seedTenant(ts);
     const a = api(ts, A.token);
     const g = (await a.createGroup('Secret')).group!.id;
-    const u = (await a.createUser({ email: 's@a.test', firstName: 'S', lastName: 'S', groupIds: [g] })).user.id;
+    const u = (await a.createUser({ email: 's@a.test', firstName: 'S', lastName: 'S', groupIds: [g] })).user!.id;
     const dirs = await a.call<any>(`{ directories { nodes { id } } identityProviders { id } }`);
     const dir = dirs.directories.nodes[0].id;
     const idp = dirs.identityProviders[0].id;
@@ -203,7 +185,16 @@ describe('tenant isolation', () => {
          users(filter: { groupId: $g }) { totalCount } u2: users(filter: { directoryId: $d }) { totalCount } groups(filter: { directoryId: $d }) { totalCount } }`,
       { u, g, d: dir },
     );
-    expect(reads).toEqual({ user: null, group: null, directory: null, n1: null, n2: null, users: { totalCount: 0 }, u2: { totalCount: 0 }, groups: { totalCount: 0 } });
+    expect(reads).toEqual({
+      user: null,
+      group: null,
+      directory: null,
+      n1: null,
+      n2: null,
+      users: { totalCount: 0 },
+      u2: { totalCount: 0 },
+      groups: { totalCount: 0 },
+    });
     const mutations: [string, Record<string, unknown>, string][] = [
       ['mutation($i: UpdateUserInput!) { r: updateUser(input: $i) { errors { code } } }', { id: u, firstName: 'X' }, 'NOT_FOUND'],
       ['mutation($i: DeleteUserInput!) { r: deleteUser(input: $i) { errors { code } } }', { id: u }, 'NOT_FOUND'],
@@ -212,52 +203,78 @@ describe('tenant isolation', () => {
       ['mutation($i: UpdateGroupInput!) { r: updateGroup(input: $i) { errors { code } } }', { id: g, name: 'Mine' }, 'NOT_FOUND'],
       ['mutation($i: DeleteGroupInput!) { r: deleteGroup(input: $i) { errors { code } } }', { id: g }, 'NOT_FOUND'],
       ['mutation($i: GroupMembersInput!) { r: addGroupMembers(input: $i) { errors { code } } }', { groupId: g, userIds: [u] }, 'NOT_FOUND'],
-      ['mutation($i: GroupMembersInput!) { r: removeGroupMembers(input: $i) { errors { code } } }', { groupId: g, userIds: [u] }, 'NOT_FOUND'],
-      ['mutation($i: CreateUserInput!) { r: createUser(input: $i) { errors { code } } }', { directoryId: dir, email: 'x@b.test', firstName: 'X', lastName: 'Y' }, 'NOT_FOUND'],
-      ['mutation($i: CreateUserInput!) { r: createUser(input: $i) { errors { code } } }', { email: 'y@b.test', firstName: 'X', lastName: 'Y', groupIds: [g] }, 'NOT_FOUND'],
-      ['mutation($i: CreateUserInput!) { r: createUser(input: $i) { errors { code } } }', { email: 'z@b.test', firstName: 'X', lastName: 'Y', identityProviderId: idp }, 'NOT_FOUND'],
+      [
+        'mutation($i: GroupMembersInput!) { r: removeGroupMembers(input: $i) { errors { code } } }',
+        { groupId: g, userIds: [u] },
+        'NOT_FOUND',
+      ],
+      [
+        'mutation($i: CreateUserInput!) { r: createUser(input: $i) { errors { code } } }',
+        { directoryId: dir, email: 'x@b.test', firstName: 'X', lastName: 'Y' },
+        'NOT_FOUND',
+      ],
+      [
+        'mutation($i: CreateUserInput!) { r: createUser(input: $i) { errors { code } } }',
+        { email: 'y@b.test', firstName: 'X', lastName: 'Y', groupIds: [g] },
+        'NOT_FOUND',
+      ],
+      [
+        'mutation($i: CreateUserInput!) { r: createUser(input: $i) { errors { code } } }',
+        { email: 'z@b.test', firstName: 'X', lastName: 'Y', identityProviderId: idp },
+        'NOT_FOUND',
+      ],
       ['mutation($i: CreateGroupInput!) { r: createGroup(input: $i) { errors { code } } }', { directoryId: dir, name: 'G' }, 'NOT_FOUND'],
-      ['mutation($i: CreateIdentityProviderInput!) { r: createIdentityProvider(input: $i) { errors { code } } }', { name: 'x-idp', directoryId: dir }, 'NOT_FOUND'],
+      [
+        'mutation($i: CreateIdentityProviderInput!) { r: createIdentityProvider(input: $i) { errors { code } } }',
+        { name: 'x-idp', directoryId: dir },
+        'NOT_FOUND',
+      ],
     ];
     for (const [q, input, code] of mutations) {
       const r = await b.call<any>(q, { i: input });
       expect(codes(r.r.errors), q).toEqual([code]);
     }
     // Nothing of A changed.
-    const after = await a.call<any>(`query($u: ID!, $g: ID!) { user(id: $u) { firstName groups { name } } group(id: $g) { name memberCount } }`, { u, g });
-    expect(after).toEqual({ user: { firstName: 'S', groups: [{ name: 'Secret' }, { name: 'Users' }] }, group: { name: 'Secret', memberCount: 1 } });
+    const after = await a.call<any>(
+      `query($u: ID!, $g: ID!) { user(id: $u) { firstName groups { name } } group(id: $g) { name memberCount } }`,
+      { u, g },
+    );
+    expect(after).toEqual({
+      user: { firstName: 'S', groups: [{ name: 'Secret' }, { name: 'Users' }] },
+      group: { name: 'Secret', memberCount: 1 },
+    });
   });
 });
 
 describe('last admin', () => {
-  it('cannot remove, disable or delete the last active admin; two concurrent removals leave one admin', async () => {
-    const t = await seedTenant(ts);
+  test('cannot remove, disable or delete the last active admin; two concurrent removals leave one admin', async ({
+    server: ts,
+    tenant: t,
+  }) => {
     const a = api(ts, t.token);
     const adminsId = await a.groupId('Admins');
-    const me = (await a.call<any>(`{ viewer { user { id } } }`)).viewer.user.id;
-    const rm = (ids: string[]) =>
-      a.call<any>(`mutation($i: GroupMembersInput!) { removeGroupMembers(input: $i) { group { memberCount } errors { code } } }`, {
-        i: { groupId: adminsId, userIds: ids },
-      });
-    expect(codes((await rm([me])).removeGroupMembers.errors)).toEqual(['LAST_ADMIN']);
-    const dis = await a.call<any>(`mutation($i: UpdateUserInput!) { updateUser(input: $i) { errors { code } } }`, { i: { id: me, disabled: true } });
-    expect(codes(dis.updateUser.errors)).toEqual(['LAST_ADMIN']);
-    const del = await a.call<any>(`mutation($i: DeleteUserInput!) { deleteUser(input: $i) { errors { code } } }`, { i: { id: me } });
-    expect(codes(del.deleteUser.errors)).toEqual(['LAST_ADMIN']);
+    const me = (await a.client.viewer()).viewer!.user.id;
+    expect(codes((await a.removeMembers(adminsId, [me])).errors)).toEqual(['LAST_ADMIN']);
+    expect(codes((await a.updateUser({ id: me, disabled: true })).errors)).toEqual(['LAST_ADMIN']);
+    expect(codes((await a.deleteUser(me)).errors)).toEqual(['LAST_ADMIN']);
 
-    const second = (await a.createUser({ email: 'second@x.test', firstName: 'S', lastName: 'A', password: 'Sec0nd!admin', groupIds: [adminsId] })).user.id;
-    const secondToken = (
-      await gql<any>(ts.url, `mutation($i: LoginInput!) { login(input: $i) { token } }`, {
-        i: { tenant: t.slug, email: 'second@x.test', password: 'Sec0nd!admin' },
-      })
-    ).data.login.token as string;
+    const second = (
+      await a.createUser({ email: 'second@x.test', firstName: 'S', lastName: 'A', password: 'Sec0nd!admin', groupIds: [adminsId] })
+    ).user!.id;
+    const secondToken = (await clientOf(ts).login({ input: { tenant: t.slug, email: 'second@x.test', password: 'Sec0nd!admin' } })).login
+      .token!;
     // Each admin removes the other at the same moment. Exactly one removal may succeed; the
     // other is refused (LAST_ADMIN), or, if it arrives after the first committed, its session
-    // is already gone (UNAUTHENTICATED). Never zero admins.
+    // is already gone (UNAUTHENTICATED), which the raw response shows as a top-level error. Never zero admins.
     const remove = (token: string, userId: string) =>
-      gql<any>(ts.url, `mutation($i: GroupMembersInput!) { removeGroupMembers(input: $i) { errors { code } } }`, { i: { groupId: adminsId, userIds: [userId] } }, token);
+      gql<any>(
+        ts.url,
+        `mutation($i: GroupMembersInput!) { removeGroupMembers(input: $i) { errors { code } } }`,
+        { i: { groupId: adminsId, userIds: [userId] } },
+        token,
+      );
     const results = await Promise.all([remove(t.token, second), remove(secondToken, me)]);
-    const outcomes = results.map((r) => r.errors?.[0]?.extensions?.code ?? (r.data.removeGroupMembers.errors[0]?.code ?? 'OK'));
+    const outcomes = results.map((r) => r.errors?.[0]?.extensions?.code ?? r.data.removeGroupMembers.errors[0]?.code ?? 'OK');
     expect(outcomes.filter((o) => o === 'OK')).toHaveLength(1);
     expect(outcomes.filter((o) => o !== 'OK').every((o) => o === 'LAST_ADMIN' || o === 'UNAUTHENTICATED')).toBe(true);
     const rows = (await ts.database.db.execute(
@@ -268,21 +285,21 @@ describe('last admin', () => {
 });
 
 describe('invitations', () => {
-  it('invites to a non-default IdP only with the flag; the link names the IdP; setup activates; re-invite voids the old link', async () => {
+  test('invites to a non-default IdP only with the flag; the link names the IdP; setup activates; re-invite voids the old link', async ({
+    server: ts,
+  }) => {
     const t = await seedTenant(ts, { features: ['IDP_SELECTION_FOR_INVITES'] });
     const a = api(ts, t.token);
-    const idp = await a.call<any>(`mutation($i: CreateIdentityProviderInput!) { createIdentityProvider(input: $i) { identityProvider { id name portalUrl } errors { code } } }`, {
-      i: { name: 'partner-portal' },
-    });
-    const idpId = idp.createIdentityProvider.identityProvider.id;
-    const dupIdp = await a.call<any>(`mutation($i: CreateIdentityProviderInput!) { createIdentityProvider(input: $i) { errors { code } } }`, { i: { name: 'Partner Portal' } });
+    const idp = await a.client.createIdentityProvider({ input: { name: 'partner-portal' } });
+    const idpId = idp.createIdentityProvider.identityProvider!.id;
+    const dupIdp = await a.client.createIdentityProvider({ input: { name: 'Partner Portal' } });
     expect(codes(dupIdp.createIdentityProvider.errors)).toEqual(['INVALID_INPUT']);
     const u = await a.createUser({ email: 'inv@x.test', firstName: 'In', lastName: 'Vited', identityProviderId: idpId, sendInvite: true });
     expect(u.errors).toEqual([]);
     const link1 = await waitForMailLink(ts, 'inv@x.test', 1);
     expect(link1).toContain('/partner-portal/activate?token=');
 
-    const re = await a.reinvite(u.user.id);
+    const re = await a.reinvite(u.user!.id);
     expect(re.errors).toEqual([]);
     const link2 = await waitForMailLink(ts, 'inv@x.test', 2);
     expect(link2).toContain('/partner-portal/');
@@ -293,42 +310,43 @@ describe('invitations', () => {
     expect(done.portalUrl).toContain('/partner-portal');
     expect(codes((await completeSetup(ts, tokenOf(link2), 'N3w!password')).errors)).toEqual(['TOKEN_USED']);
 
-    const user = await a.call<any>(`query($id: ID!) { user(id: $id) { status activatedAt identityProvider { name } invitations { status kind emailDelivery { status } } } }`, { id: u.user.id });
-    expect(user.user.status).toBe('ACTIVE');
-    expect(user.user.identityProvider.name).toBe('partner-portal');
-    expect(user.user.invitations.map((i: any) => i.status)).toEqual(['ACCEPTED', 'REVOKED']);
-    expect(user.user.invitations[0].emailDelivery.status).toBe('SENT');
+    const user = (await a.client.userInvitations({ id: u.user!.id })).user!;
+    expect(user.status).toBe('ACTIVE');
+    expect(user.activatedAt).toBeTruthy();
+    expect(user.identityProvider!.name).toBe('partner-portal');
+    expect(user.invitations.map((i) => i.status)).toEqual(['ACCEPTED', 'REVOKED']);
+    expect(user.invitations[0]!.emailDelivery!.status).toBe('SENT');
 
     // Active users get a password reset instead.
-    const reset = await a.invite(u.user.id);
-    expect(reset.invitation.kind).toBe('PASSWORD_RESET');
+    const reset = await a.invite(u.user!.id);
+    expect(reset.invitation!.kind).toBe('PASSWORD_RESET');
     expect(await waitForMailLink(ts, 'inv@x.test', 3)).toContain('/reset-password?token=');
   });
 
-  it('without the flag, a non-default IdP is refused', async () => {
-    const t = await seedTenant(ts);
+  test('without the flag, a non-default IdP is refused', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
-    const idp = await a.call<any>(`mutation { createIdentityProvider(input: { name: "other" }) { identityProvider { id } } }`);
-    const r = await a.createUser({ email: 'nf@x.test', firstName: 'N', lastName: 'F', identityProviderId: idp.createIdentityProvider.identityProvider.id, sendInvite: true });
+    const idp = (await a.client.createIdentityProvider({ input: { name: 'other' } })).createIdentityProvider.identityProvider!;
+    const r = await a.createUser({ email: 'nf@x.test', firstName: 'N', lastName: 'F', identityProviderId: idp.id, sendInvite: true });
     expect(codes(r.errors)).toEqual(['FEATURE_DISABLED']);
-    const users = await a.call<any>(`{ users(filter: { search: "nf@" }) { totalCount } }`);
-    expect(users.users.totalCount).toBe(0);
+    expect((await a.users({ search: 'nf@' })).totalCount).toBe(0);
   });
 
-  it('an expired link gives TOKEN_EXPIRED; a garbage one TOKEN_INVALID', async () => {
-    const t = await seedTenant(ts);
+  test('an expired link gives TOKEN_EXPIRED; a garbage one TOKEN_INVALID', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     await a.createUser({ email: 'exp@x.test', firstName: 'E', lastName: 'X', sendInvite: true });
     const token = tokenOf(await waitForMailLink(ts, 'exp@x.test'));
     await ts.database.db.execute(sql`update invitations set expires_at = now() - interval '1 second' where tenant_id = ${t.tenantId}`);
     expect(codes((await completeSetup(ts, token, 'N3w!password')).errors)).toEqual(['TOKEN_EXPIRED']);
     expect(codes((await completeSetup(ts, 'inv_nope', 'N3w!password')).errors)).toEqual(['TOKEN_INVALID']);
-    const st = await a.call<any>(`{ users(filter: { search: "exp@" }) { nodes { status invitations { status } } } }`);
-    expect(st.users.nodes[0]).toEqual({ status: 'INVITED', invitations: [{ status: 'EXPIRED' }] });
+    const [exp] = (await a.users({ search: 'exp@' })).nodes;
+    const st = (await a.client.userInvitations({ id: exp!.id })).user!;
+    expect({ status: st.status, invitations: st.invitations.map((i) => ({ status: i.status })) }).toEqual({
+      status: 'INVITED',
+      invitations: [{ status: 'EXPIRED' }],
+    });
   });
 
-  it('20 concurrent completions of one link: exactly one wins', async () => {
-    const t = await seedTenant(ts);
+  test('20 concurrent completions of one link: exactly one wins', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     await a.createUser({ email: 'race@x.test', firstName: 'R', lastName: 'A', sendInvite: true });
     const token = tokenOf(await waitForMailLink(ts, 'race@x.test'));
@@ -337,8 +355,7 @@ describe('invitations', () => {
     expect(results.filter((r) => !r.success).every((r) => r.errors[0]!.code === 'TOKEN_USED')).toBe(true);
   });
 
-  it('setup enforces the policy and leaves the link usable after a weak attempt', async () => {
-    const t = await seedTenant(ts);
+  test('setup enforces the policy and leaves the link usable after a weak attempt', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     await a.createUser({ email: 'weak@x.test', firstName: 'W', lastName: 'K', sendInvite: true });
     const token = tokenOf(await waitForMailLink(ts, 'weak@x.test'));
@@ -349,16 +366,13 @@ describe('invitations', () => {
     expect((await completeSetup(ts, token, 'Str0ng!enough')).success).toBe(true);
   });
 
-  it('a user added to Admins and set up through an invitation can sign in', async () => {
-    const t = await seedTenant(ts);
+  test('a user added to Admins and set up through an invitation can sign in', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const adminsId = await a.groupId('Admins');
     await a.createUser({ email: 'new-admin@x.test', firstName: 'N', lastName: 'A', groupIds: [adminsId], sendInvite: true });
     const token = tokenOf(await waitForMailLink(ts, 'new-admin@x.test'));
     expect((await completeSetup(ts, token, 'Adm1n!second')).success).toBe(true);
-    const login = await gql<any>(ts.url, `mutation($i: LoginInput!) { login(input: $i) { token errors { code } } }`, {
-      i: { tenant: t.slug, email: 'new-admin@x.test', password: 'Adm1n!second' },
-    });
-    expect(login.data.login.token).toMatch(/^rst_/);
+    const login = await clientOf(ts).login({ input: { tenant: t.slug, email: 'new-admin@x.test', password: 'Adm1n!second' } });
+    expect(login.login.token).toMatch(/^rst_/);
   });
 });

@@ -1,49 +1,67 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import {
   CompleteAccountSetupDocument,
   CreateGroupDocument,
   CreateIdentityProviderDocument,
   CreateUserDocument,
-  createRosterClient,
   LoginDocument,
   ReinviteUserDocument,
   UserInvitationsDocument,
 } from '../client/src/index.js';
 import { decodeQuotedPrintable } from './support/directory-api.js';
+import { rosterTest } from './support/fixtures.js';
 import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
 
-/** A real SMTP peer: every message it receives, raw. */
-let smtp: SMTPServer;
-const received: { to: string[]; raw: string }[] = [];
-let ts: TestServer;
+interface SmtpPeer {
+  url: string;
+  /** Every message it received, raw (quoted-printable decoded). */
+  received: { to: string[]; raw: string }[];
+}
 
-beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      let raw = '';
-      stream.on('data', (d: Buffer) => (raw += d.toString()));
-      stream.on('end', () => {
-        received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: decodeQuotedPrintable(raw) });
-        callback();
+/** A real SMTP peer for the file, and the server sending through it. */
+const test = rosterTest().extend<{ smtp: SmtpPeer; server: TestServer }>({
+  smtp: [
+    async ({}, use) => {
+      const received: SmtpPeer['received'] = [];
+      const smtp = new SMTPServer({
+        authOptional: true,
+        disabledCommands: ['STARTTLS'],
+        logger: false,
+        onData(stream, session, callback) {
+          let raw = '';
+          stream.on('data', (d: Buffer) => (raw += d.toString()));
+          stream.on('end', () => {
+            received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: decodeQuotedPrintable(raw) });
+            callback();
+          });
+        },
       });
+      await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
+      const port = (smtp.server.address() as AddressInfo).port;
+      try {
+        await use({ url: `smtp://127.0.0.1:${port}`, received });
+      } finally {
+        await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      }
     },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
-  const port = (smtp.server.address() as AddressInfo).port;
-  ts = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${port}`, PORTAL_BASE_URL: 'https://login.roster.test/portal' });
+    { scope: 'file' },
+  ],
+  server: [
+    async ({ smtp }, use) => {
+      const ts = await startTestServer({ SMTP_URL: smtp.url, PORTAL_BASE_URL: 'https://login.roster.test/portal' });
+      try {
+        await use(ts);
+      } finally {
+        await ts.close();
+      }
+    },
+    { scope: 'file' },
+  ],
 });
 
-afterAll(async () => {
-  await ts?.close();
-  await new Promise<void>((resolve) => smtp?.close(() => resolve()));
-});
-
-async function mailTo(address: string, nth: number): Promise<string> {
+async function mailTo(received: SmtpPeer['received'], address: string, nth: number): Promise<string> {
   const end = Date.now() + 20_000;
   for (;;) {
     const mine = received.filter((m) => m.to.includes(address));
@@ -55,30 +73,42 @@ async function mailTo(address: string, nth: number): Promise<string> {
 
 const linkIn = (raw: string) => /https:\/\/login\.roster\.test\/portal\/[^\s"<]+/.exec(raw)![0];
 
-it('user with two groups, invited to a non-default IdP over real SMTP, completes setup; re-invite voids the old link', async () => {
+test('user with two groups, invited to a non-default IdP over real SMTP, completes setup; re-invite voids the old link', async ({
+  server: ts,
+  smtp,
+  clientFor,
+}) => {
   const t = await seedTenant(ts, { features: ['IDP_SELECTION_FOR_INVITES'] });
-  const client = createRosterClient({ url: ts.url, token: t.token });
-  const anon = createRosterClient({ url: ts.url });
+  const client = clientFor(t.token);
+  const anon = clientFor();
 
   const g1 = (await client.request(CreateGroupDocument, { input: { name: 'Finance' } })).createGroup.group!.id;
   const g2 = (await client.request(CreateGroupDocument, { input: { name: 'Admins-EU' } })).createGroup.group!.id;
-  const idp = (await client.request(CreateIdentityProviderDocument, { input: { name: 'finance-sso' } })).createIdentityProvider.identityProvider!;
+  const idp = (await client.request(CreateIdentityProviderDocument, { input: { name: 'finance-sso' } })).createIdentityProvider
+    .identityProvider!;
 
   const created = await client.request(CreateUserDocument, {
-    input: { email: 'Carol@Example.test', firstName: 'Carol', lastName: 'C', groupIds: [g1, g2], identityProviderId: idp.id, sendInvite: true },
+    input: {
+      email: 'Carol@Example.test',
+      firstName: 'Carol',
+      lastName: 'C',
+      groupIds: [g1, g2],
+      identityProviderId: idp.id,
+      sendInvite: true,
+    },
   });
   expect(created.createUser.errors).toEqual([]);
   const user = created.createUser.user!;
   expect(user.groups.map((g) => g.name).sort()).toEqual(['Admins-EU', 'Finance', 'Users']);
 
-  const first = await mailTo('carol@example.test', 1);
+  const first = await mailTo(smtp.received, 'carol@example.test', 1);
   expect(first).toMatch(/^Subject: You're invited to/m);
   const link1 = linkIn(first);
   expect(link1.startsWith('https://login.roster.test/portal/finance-sso/activate?token=')).toBe(true);
 
   const re = await client.request(ReinviteUserDocument, { input: { userId: user.id } });
   expect(re.reinviteUser.errors).toEqual([]);
-  const link2 = linkIn(await mailTo('carol@example.test', 2));
+  const link2 = linkIn(await mailTo(smtp.received, 'carol@example.test', 2));
   expect(link2).not.toBe(link1);
 
   const token = (l: string) => new URL(l).searchParams.get('token')!;
@@ -86,7 +116,11 @@ it('user with two groups, invited to a non-default IdP over real SMTP, completes
   expect(old.completeAccountSetup.errors.map((e) => e.code)).toEqual(['TOKEN_USED']);
 
   const done = await anon.request(CompleteAccountSetupDocument, { input: { token: token(link2), password: 'Car0l!secret' } });
-  expect(done.completeAccountSetup).toMatchObject({ success: true, email: 'carol@example.test', portalUrl: 'https://login.roster.test/portal/finance-sso' });
+  expect(done.completeAccountSetup).toMatchObject({
+    success: true,
+    email: 'carol@example.test',
+    portalUrl: 'https://login.roster.test/portal/finance-sso',
+  });
 
   const after = await client.request(UserInvitationsDocument, { id: user.id });
   expect(after.user!.status).toBe('ACTIVE');

@@ -1,53 +1,54 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, seedTenant, startTestServer, type TestServer } from './support/harness.js';
+import { describe, expect } from 'vitest';
+import { rosterTest } from './support/fixtures.js';
+import { seedTenant } from './support/harness.js';
 import { tokenOf, waitForMailLink } from './support/directory-api.js';
 import { enroll, papi } from './support/provisioning-api.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
 const codes = (errors: { code: string }[]) => errors.map((e) => e.code);
 
 describe('MFA directory: manual users', () => {
-  it('createMfaUser makes a MANUAL, UNENROLLED user; usernames are unique ignoring case', async () => {
-    const t = await seedTenant(ts);
-    const p = papi(ts, t.token);
-    const r = await p.createMfaUser({ username: 'Alice', email: 'Alice@Example.test', firstName: 'Alice', lastName: 'A' });
-    expect(r.errors).toEqual([]);
-    expect(r.mfaUser).toMatchObject({ username: 'Alice', source: 'MANUAL', status: 'UNENROLLED' });
-    expect(codes((await p.createMfaUser({ username: 'alice' })).errors)).toEqual(['NAME_TAKEN']);
-    expect(codes((await p.createMfaUser({ username: 'bob', email: 'not-an-email' })).errors)).toEqual(['INVALID_INPUT']);
-    expect(codes((await p.createMfaUser({ username: 'carol', sendEnrollmentEmail: true })).errors)).toEqual(['INVALID_INPUT']);
-    // Another tenant may use the same username.
-    const other = await seedTenant(ts);
-    expect((await papi(ts, other.token).createMfaUser({ username: 'alice' })).errors).toEqual([]);
-    const list = await p.mfaUsers();
-    expect(list.nodes.map((u) => [u.username, u.email, u.provisioningId, u.directoryUserId])).toEqual([['Alice', 'alice@example.test', null, null]]);
-  });
+  test.concurrent(
+    'createMfaUser makes a MANUAL, UNENROLLED user; usernames are unique ignoring case',
+    async ({ server: ts, tenant: t }) => {
+      const p = papi(ts, t.token);
+      const r = await p.createMfaUser({ username: 'Alice', email: 'Alice@Example.test', firstName: 'Alice', lastName: 'A' });
+      expect(r.errors).toEqual([]);
+      expect(r.mfaUser).toMatchObject({ username: 'Alice', source: 'MANUAL', status: 'UNENROLLED' });
+      expect(codes((await p.createMfaUser({ username: 'alice' })).errors)).toEqual(['NAME_TAKEN']);
+      expect(codes((await p.createMfaUser({ username: 'bob', email: 'not-an-email' })).errors)).toEqual(['INVALID_INPUT']);
+      expect(codes((await p.createMfaUser({ username: 'carol', sendEnrollmentEmail: true })).errors)).toEqual(['INVALID_INPUT']);
+      // Another tenant may use the same username.
+      const other = await seedTenant(ts);
+      expect((await papi(ts, other.token).createMfaUser({ username: 'alice' })).errors).toEqual([]);
+      const list = await p.mfaUsers();
+      expect(list.nodes.map((u) => [u.username, u.email, u.provisioningId, u.directoryUserId])).toEqual([
+        ['Alice', 'alice@example.test', null, null],
+      ]);
+    },
+  );
 
-  it('mfaUsers filters by source, status and search, and pages with cursors', async () => {
-    const t = await seedTenant(ts);
+  test.concurrent('mfaUsers filters by source, status and search, and pages with cursors', async ({ server: ts, tenant: t }) => {
     const p = papi(ts, t.token);
-    for (const name of ['ann', 'bea', 'cid', 'dan', 'eve']) expect((await p.createMfaUser({ username: name, email: `${name}@x.test` })).errors).toEqual([]);
+    for (const name of ['ann', 'bea', 'cid', 'dan', 'eve'])
+      expect((await p.createMfaUser({ username: name, email: `${name}@x.test` })).errors).toEqual([]);
     // One provisioned user, so the source filter has something to tell apart.
     const dir = await p.cloudDirectoryId();
-    const g = (await p.createGroup('MFA'))!.group!.id;
+    const g = (await p.createGroup('MFA')).group!.id;
     await p.addUsers(g, 'prov', 1);
     const id = (await p.create()).provisioning!.id;
     await p.configure(id, dir, [g], { sendEnrollmentEmails: false });
     await p.deploy(id);
     await p.syncAndWait(id);
-    const token = tokenOf(await (async () => {
-      const cid = (await p.mfaUsers({ search: 'cid' })).nodes[0].id;
-      expect((await p.sendEnrollment(cid)).errors).toEqual([]);
-      return waitForMailLink(ts, 'cid@x.test');
-    })());
+    const token = tokenOf(
+      await (async () => {
+        const cid = (await p.mfaUsers({ search: 'cid' })).nodes[0].id;
+        expect((await p.sendEnrollment(cid)).errors).toEqual([]);
+        return waitForMailLink(ts, 'cid@x.test');
+      })(),
+    );
     expect((await enroll(ts, token, 'Phone')).success).toBe(true);
 
     expect((await p.mfaUsers({ source: 'MANUAL' })).totalCount).toBe(5);
@@ -71,30 +72,34 @@ describe('MFA directory: manual users', () => {
 });
 
 describe('MFA directory: device enrolment', () => {
-  it('a link enrols one device; a second device takes a new link; the user becomes ACTIVE', async () => {
-    const t = await seedTenant(ts);
-    const p = papi(ts, t.token);
-    const u = (await p.createMfaUser({ username: 'dora', email: 'dora@x.test', firstName: 'Dora', sendEnrollmentEmail: true })).mfaUser;
-    const first = tokenOf(await waitForMailLink(ts, 'dora@x.test'));
-    const r = await enroll(ts, first, 'Phone', 'PUSH');
-    expect(r).toMatchObject({ success: true, username: 'dora', mfaUserId: u.id, errors: [] });
-    expect((await enroll(ts, first, 'Laptop')).errors.map((e) => e.code)).toEqual(['TOKEN_USED']);
-    expect((await p.mfaUsers({ search: 'dora' })).nodes[0]).toMatchObject({ status: 'ACTIVE', devices: [{ name: 'Phone', kind: 'PUSH' }] });
+  test.concurrent(
+    'a link enrols one device; a second device takes a new link; the user becomes ACTIVE',
+    async ({ server: ts, tenant: t }) => {
+      const p = papi(ts, t.token);
+      const u = (await p.createMfaUser({ username: 'dora', email: 'dora@x.test', firstName: 'Dora', sendEnrollmentEmail: true })).mfaUser!;
+      const first = tokenOf(await waitForMailLink(ts, 'dora@x.test'));
+      const r = await enroll(ts, first, 'Phone', 'PUSH');
+      expect(r).toMatchObject({ success: true, username: 'dora', mfaUserId: u.id, errors: [] });
+      expect((await enroll(ts, first, 'Laptop')).errors.map((e) => e.code)).toEqual(['TOKEN_USED']);
+      expect((await p.mfaUsers({ search: 'dora' })).nodes[0]).toMatchObject({
+        status: 'ACTIVE',
+        devices: [{ name: 'Phone', kind: 'PUSH' }],
+      });
 
-    expect((await p.sendEnrollment(u.id)).errors).toEqual([]);
-    const second = tokenOf(await waitForMailLink(ts, 'dora@x.test', 2));
-    expect((await enroll(ts, second, 'Yubikey', 'WEBAUTHN')).success).toBe(true);
-    const devices = (await p.mfaUsers({ search: 'dora' })).nodes[0].devices;
-    expect(devices).toEqual([
-      { name: 'Phone', kind: 'PUSH' },
-      { name: 'Yubikey', kind: 'WEBAUTHN' },
-    ]);
-  });
+      expect((await p.sendEnrollment(u.id)).errors).toEqual([]);
+      const second = tokenOf(await waitForMailLink(ts, 'dora@x.test', 2));
+      expect((await enroll(ts, second, 'Yubikey', 'WEBAUTHN')).success).toBe(true);
+      const devices = (await p.mfaUsers({ search: 'dora' })).nodes[0].devices;
+      expect(devices).toMatchObject([
+        { name: 'Phone', kind: 'PUSH' },
+        { name: 'Yubikey', kind: 'WEBAUTHN' },
+      ]);
+    },
+  );
 
-  it('a new link voids unused earlier ones; unknown and expired links are refused', async () => {
-    const t = await seedTenant(ts);
+  test.concurrent('a new link voids unused earlier ones; unknown and expired links are refused', async ({ server: ts, tenant: t }) => {
     const p = papi(ts, t.token);
-    const u = (await p.createMfaUser({ username: 'eli', email: 'eli@x.test', sendEnrollmentEmail: true })).mfaUser;
+    const u = (await p.createMfaUser({ username: 'eli', email: 'eli@x.test', sendEnrollmentEmail: true })).mfaUser!;
     const old = tokenOf(await waitForMailLink(ts, 'eli@x.test'));
     await p.sendEnrollment(u.id);
     const fresh = tokenOf(await waitForMailLink(ts, 'eli@x.test', 2));
@@ -102,18 +107,20 @@ describe('MFA directory: device enrolment', () => {
     expect(codes((await enroll(ts, 'mfa_' + 'x'.repeat(43), 'Phone')).errors)).toEqual(['TOKEN_INVALID']);
     expect(codes((await enroll(ts, 'garbage', 'Phone')).errors)).toEqual(['TOKEN_INVALID']);
     expect(codes((await enroll(ts, fresh, '')).errors)).toEqual(['INVALID_INPUT']);
-    await ts.database.db.execute(sql`update mfa_enrollment_tokens set expires_at = now() - interval '1 minute' where tenant_id = ${t.tenantId}`);
+    await ts.database.db.execute(
+      sql`update mfa_enrollment_tokens set expires_at = now() - interval '1 minute' where tenant_id = ${t.tenantId}`,
+    );
     expect(codes((await enroll(ts, fresh, 'Phone')).errors)).toEqual(['TOKEN_EXPIRED']);
     expect((await p.mfaUsers({ search: 'eli' })).nodes[0]).toMatchObject({ status: 'UNENROLLED', devices: [] });
   });
 
-  it('another tenant’s MFA user behaves like a missing one', async () => {
+  test.concurrent('another tenant’s MFA user behaves like a missing one', async ({ server: ts }) => {
     const a = await seedTenant(ts);
     const b = await seedTenant(ts);
-    const u = (await papi(ts, a.token).createMfaUser({ username: 'x', email: 'x@x.test' })).mfaUser;
+    const u = (await papi(ts, a.token).createMfaUser({ username: 'x', email: 'x@x.test' })).mfaUser!;
     expect(codes((await papi(ts, b.token).sendEnrollment(u.id)).errors)).toEqual(['NOT_FOUND']);
-    const node = await gql<any>(ts.url, `query($id: ID!) { node(id: $id) { id } }`, { id: u.id }, b.token);
-    expect(node.data.node).toBeNull();
+    const node = await papi(ts, b.token).client.node({ id: u.id });
+    expect(node.node).toBeNull();
     expect((await papi(ts, b.token).mfaUsers()).totalCount).toBe(0);
   });
 });

@@ -1,21 +1,17 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import type { OwnedUsersOnDelete } from '../client/src/index.js';
+import { rosterTest } from './support/fixtures.js';
 import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
 import { tokenOf, waitForMailLink } from './support/directory-api.js';
 import { countRows, enroll, papi } from './support/provisioning-api.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest();
 
 const codes = (errors: { code: string }[]) => errors.map((e) => e.code);
 
 describe('provisioning configuration', () => {
-  it('needs both the EAA and the MFA entitlement', async () => {
+  test('needs both the EAA and the MFA entitlement', async ({ server: ts }) => {
     for (const entitlements of [['EAA'], ['MFA'], []]) {
       const t = await seedTenant(ts, { entitlements });
       const r = await papi(ts, t.token).create();
@@ -26,19 +22,17 @@ describe('provisioning configuration', () => {
     expect((await papi(ts, t.token).create()).errors).toEqual([]);
   });
 
-  it('allows at most one EAA provisioning per tenant, even under concurrent creates', async () => {
-    const t = await seedTenant(ts);
+  test('allows at most one EAA provisioning per tenant, even under concurrent creates', async ({ server: ts, tenant: t }) => {
     const p = papi(ts, t.token);
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => p.create(`Provisioning ${i}`)));
     expect(results.filter((r) => r.errors.length === 0)).toHaveLength(1);
     expect(new Set(results.flatMap((r) => codes(r.errors)))).toEqual(new Set(['ALREADY_EXISTS']));
     expect(codes((await p.create('Yet another')).errors)).toEqual(['ALREADY_EXISTS']);
-    const list = await p.call<any>(`{ provisionings { id kind } }`);
+    const list = await p.client.provisionings();
     expect(list.provisionings).toHaveLength(1);
   });
 
-  it('names are unique in the tenant, ignoring case', async () => {
-    const t = await seedTenant(ts);
+  test('names are unique in the tenant, ignoring case', async ({ server: ts, tenant: t }) => {
     const p = papi(ts, t.token);
     const id = (await p.create('Corp MFA')).provisioning!.id;
     const again = await p.create('corp mfa');
@@ -46,13 +40,12 @@ describe('provisioning configuration', () => {
     expect(again.errors[0]!.field).toEqual(['input', 'name']);
     expect(codes((await p.create('  ')).errors)).toEqual(['INVALID_INPUT']);
     // Renaming to a case variant of itself is fine; another tenant may use the name.
-    expect((await p.update(id, { name: 'CORP MFA' })).provisioning.name).toBe('CORP MFA');
+    expect((await p.update(id, { name: 'CORP MFA' })).provisioning!.name).toBe('CORP MFA');
     const other = await seedTenant(ts);
     expect((await papi(ts, other.token).create('Corp MFA')).errors).toEqual([]);
   });
 
-  it('edits form a draft; Save & Deploy makes it the configuration syncs use', async () => {
-    const t = await seedTenant(ts);
+  test('edits form a draft; Save & Deploy makes it the configuration syncs use', async ({ server: ts, tenant: t }) => {
     const p = papi(ts, t.token);
     const dir = await p.cloudDirectoryId();
     const g1 = (await p.createGroup('G1')).group!.id;
@@ -61,20 +54,26 @@ describe('provisioning configuration', () => {
     await p.addUsers(g2, 'b', 3);
     const id = (await p.create()).provisioning!.id;
     const fresh = await p.provisioning(id);
-    expect(fresh).toMatchObject({ deployedVersion: 0, deployed: null, nextSyncAt: null, hasUndeployedChanges: true, draft: { syncIntervalMinutes: 360 } });
+    expect(fresh).toMatchObject({
+      deployedVersion: 0,
+      deployed: null,
+      nextSyncAt: null,
+      hasUndeployedChanges: true,
+      draft: { syncIntervalMinutes: 360 },
+    });
     await p.configure(id, dir, [g1], { sendEnrollmentEmails: false });
     expect(codes((await p.sync(id)).errors)).toEqual(['INVALID_STATE']);
     const dep = await p.deploy(id);
     expect(dep.provisioning).toMatchObject({ deployedVersion: 1, hasUndeployedChanges: false });
     // The schedule starts at deploy: the default interval is 6 hours.
-    expect(new Date(dep.provisioning.nextSyncAt).getTime() - new Date(dep.provisioning.deployedAt).getTime()).toBe(360 * 60_000);
+    expect(new Date(dep.provisioning.nextSyncAt!).getTime() - new Date(dep.provisioning.deployedAt!).getTime()).toBe(360 * 60_000);
     expect((await p.syncAndWait(id)).created).toBe(2);
 
     await p.configure(id, dir, [g1, g2]);
-    const drafted = await p.provisioning(id);
+    const drafted = (await p.provisioning(id))!;
     expect(drafted.hasUndeployedChanges).toBe(true);
-    expect(drafted.deployed.directories[0].groupNames).toEqual(['G1']);
-    expect(drafted.draft.directories[0].groupNames.sort()).toEqual(['G1', 'G2']);
+    expect(drafted.deployed!.directories[0]!.groupNames).toEqual(['G1']);
+    expect(drafted.draft.directories[0]!.groupNames.sort()).toEqual(['G1', 'G2']);
     expect(await p.preview(id)).toMatchObject({ basedOn: 'DEPLOYED', createCount: 0 });
     expect(await p.preview(id, { draft: true })).toMatchObject({ basedOn: 'DRAFT', createCount: 3 });
     expect((await p.syncAndWait(id)).created).toBe(0);
@@ -85,24 +84,35 @@ describe('provisioning configuration', () => {
     expect((await p.mfaUsers()).totalCount).toBe(5);
   });
 
-  it('validates settings: interval at least one minute, guard thresholds in range', async () => {
-    const t = await seedTenant(ts);
+  test('validates settings: interval at least one minute, guard thresholds in range', async ({ server: ts, tenant: t }) => {
     const p = papi(ts, t.token);
     const id = (await p.create()).provisioning!.id;
     expect(codes((await p.update(id, { syncIntervalMinutes: 0 })).errors)).toEqual(['INVALID_INPUT']);
     expect(codes((await p.update(id, { removalGuardMaxPercent: 101 })).errors)).toEqual(['INVALID_INPUT']);
     expect(codes((await p.update(id, { removalGuardMaxUsers: -1 })).errors)).toEqual(['INVALID_INPUT']);
-    const ok = await p.update(id, { syncIntervalMinutes: 1, removalGuardMaxUsers: 20, removalGuardMaxPercent: 50, includeManuallyProvisionedUsers: true });
-    expect(ok.provisioning.draft).toMatchObject({ syncIntervalMinutes: 1, removalGuardMaxUsers: 20, removalGuardMaxPercent: 50, includeManuallyProvisionedUsers: true });
+    const ok = await p.update(id, {
+      syncIntervalMinutes: 1,
+      removalGuardMaxUsers: 20,
+      removalGuardMaxPercent: 50,
+      includeManuallyProvisionedUsers: true,
+    });
+    expect(ok.provisioning!.draft).toMatchObject({
+      syncIntervalMinutes: 1,
+      removalGuardMaxUsers: 20,
+      removalGuardMaxPercent: 50,
+      includeManuallyProvisionedUsers: true,
+    });
   });
 
-  it('directories and groups must exist in this tenant; groups must belong to an associated directory', async () => {
-    const t = await seedTenant(ts);
+  test('directories and groups must exist in this tenant; groups must belong to an associated directory', async ({
+    server: ts,
+    tenant: t,
+  }) => {
     const other = await seedTenant(ts);
     const p = papi(ts, t.token);
     const q = papi(ts, other.token);
     const dir = await p.cloudDirectoryId();
-    const ad = (await p.call<any>(`mutation { createDirectory(input: { name: "AD", kind: ACTIVE_DIRECTORY }) { directory { id } } }`)).createDirectory.directory.id;
+    const ad = (await p.createDirectory('AD', 'ACTIVE_DIRECTORY')).directory!.id;
     const g = (await p.createGroup('Mine')).group!.id;
     const foreignGroup = (await q.createGroup('Theirs')).group!.id;
     const id = (await p.create()).provisioning!.id;
@@ -120,7 +130,7 @@ describe('provisioning configuration', () => {
 });
 
 describe('tenant isolation of runs', () => {
-  it('another tenant’s runs behave like missing ones', async () => {
+  test('another tenant’s runs behave like missing ones', async () => {
     const idle = await startTestServer({ WORKERS: 'false' });
     try {
       const a = await seedTenant(idle);
@@ -132,13 +142,13 @@ describe('tenant isolation of runs', () => {
       const id = (await p.create()).provisioning!.id;
       await p.configure(id, dir, [g]);
       await p.deploy(id);
-      const run = (await p.sync(id)).syncRun;
+      const run = (await p.sync(id)).syncRun!;
       expect(await q.run(run.id)).toBeNull();
       expect((await q.runs(id)).totalCount).toBe(0);
       expect(codes((await q.approve(run.id)).errors)).toEqual(['NOT_FOUND']);
       expect(codes((await q.cancel(run.id)).errors)).toEqual(['NOT_FOUND']);
       expect(await q.preview(id)).toBeNull();
-      expect((await p.run(run.id)).status).toBe('QUEUED');
+      expect((await p.run(run.id))!.status).toBe('QUEUED');
     } finally {
       await idle.close();
     }
@@ -146,7 +156,7 @@ describe('tenant isolation of runs', () => {
 });
 
 describe('deleting a provisioning', () => {
-  async function provisioned(prefix: string) {
+  async function provisioned(ts: TestServer, prefix: string) {
     const t = await seedTenant(ts);
     const p = papi(ts, t.token);
     const dir = await p.cloudDirectoryId();
@@ -159,13 +169,11 @@ describe('deleting a provisioning', () => {
     expect((await enroll(ts, tokenOf(await waitForMailLink(ts, `${prefix}0@x.test`)), 'Phone')).success).toBe(true);
     return { t, p, id, dir, g };
   }
-  const del = (p: ReturnType<typeof papi>, id: string, ownedUsers: string) =>
-    p.call<any>(`mutation($i: DeleteProvisioningInput!) { deleteProvisioning(input: $i) { deletedProvisioningId affectedUsers devicesRemoved errors { code } } }`, {
-      i: { id, ownedUsers },
-    });
+  const del = (p: ReturnType<typeof papi>, id: string, ownedUsers: OwnedUsersOnDelete) =>
+    p.client.deleteProvisioning({ input: { id, ownedUsers } });
 
-  it('KEEP_AS_MANUAL keeps its users and groups, devices included, as MANUAL', async () => {
-    const { t, p, id } = await provisioned('k');
+  test('KEEP_AS_MANUAL keeps its users and groups, devices included, as MANUAL', async ({ server: ts }) => {
+    const { t, p, id } = await provisioned(ts, 'k');
     const r = (await del(p, id, 'KEEP_AS_MANUAL')).deleteProvisioning;
     expect(r).toMatchObject({ deletedProvisioningId: id, affectedUsers: 2, devicesRemoved: 0, errors: [] });
     const users = await p.mfaUsers();
@@ -173,7 +181,9 @@ describe('deleting a provisioning', () => {
       ['k0@x.test', 'MANUAL', 1],
       ['k1@x.test', 'MANUAL', 0],
     ]);
-    expect(await countRows(ts, sql`select count(*)::int as n from mfa_groups where tenant_id = ${t.tenantId} and provisioning_id is null`)).toBe(1);
+    expect(
+      await countRows(ts, sql`select count(*)::int as n from mfa_groups where tenant_id = ${t.tenantId} and provisioning_id is null`),
+    ).toBe(1);
     // A new provisioning can take them back over.
     const id2 = (await p.create('Second')).provisioning!.id;
     const dir = await p.cloudDirectoryId();
@@ -184,8 +194,8 @@ describe('deleting a provisioning', () => {
     expect((await p.mfaUsers({ source: 'PROVISIONING' })).nodes.map((u) => u.devices.length)).toEqual([1, 0]);
   });
 
-  it('REMOVE removes its users with their devices and says how many', async () => {
-    const { t, p, id } = await provisioned('r');
+  test('REMOVE removes its users with their devices and says how many', async ({ server: ts }) => {
+    const { t, p, id } = await provisioned(ts, 'r');
     const r = (await del(p, id, 'REMOVE')).deleteProvisioning;
     expect(r).toMatchObject({ affectedUsers: 2, devicesRemoved: 1, errors: [] });
     expect((await p.mfaUsers()).totalCount).toBe(0);
@@ -193,7 +203,7 @@ describe('deleting a provisioning', () => {
     expect(await p.provisioning(id)).toBeNull();
   });
 
-  it('is refused while a run is active; the choice is required', async () => {
+  test('is refused while a run is active; the choice is required', async () => {
     const idle = await startTestServer({ WORKERS: 'false' });
     try {
       const t = await seedTenant(idle);
@@ -203,11 +213,13 @@ describe('deleting a provisioning', () => {
       const id = (await p.create()).provisioning!.id;
       await p.configure(id, dir, [g]);
       await p.deploy(id);
-      const run = (await p.sync(id)).syncRun;
+      const run = (await p.sync(id)).syncRun!;
       expect(codes((await del(p, id, 'REMOVE')).deleteProvisioning.errors)).toEqual(['INVALID_STATE']);
-      const missing = await p.call<any>(`mutation($i: DeleteProvisioningInput!) { deleteProvisioning(input: $i) { errors { code } } }`, { i: { id } }).catch((e: Error) => e);
+      const missing = await p
+        .call<any>(`mutation($i: DeleteProvisioningInput!) { deleteProvisioning(input: $i) { errors { code } } }`, { i: { id } })
+        .catch((e: Error) => e);
       expect(String(missing)).toMatch(/ownedUsers/);
-      expect((await p.cancel(run.id)).syncRun.status).toBe('CANCELLED');
+      expect((await p.cancel(run.id)).syncRun!.status).toBe('CANCELLED');
       expect((await del(p, id, 'KEEP_AS_MANUAL')).deleteProvisioning.errors).toEqual([]);
     } finally {
       await idle.close();

@@ -22,12 +22,12 @@ describe('sync runs survive their worker', () => {
       const id = (await p.create()).provisioning!.id;
       await p.configure(id, dir, [g], { sendEnrollmentEmails: true });
       await p.deploy(id);
-      const run = (await p.sync(id)).syncRun;
-      await waitUntil(async () => (await p.run(run.id)).created > 0, 30_000);
+      const run = (await p.sync(id)).syncRun!;
+      await waitUntil(async () => (await p.run(run.id))!.created > 0, 30_000);
       // A second replica comes up, then the first stops mid-run: its job is left leased.
       second = await startReplica(first, env);
       await stopWorkers(first);
-      const mid = await papi(second, t.token).run(run.id);
+      const mid = (await papi(second, t.token).run(run.id))!;
       expect(mid.status).toBe('RUNNING');
       expect(mid.created).toBeLessThan(1500);
       const done = await papi(second, t.token).waitRun(run.id, ['COMPLETED', 'FAILED'], 60_000);
@@ -59,17 +59,24 @@ describe('sync runs survive their worker', () => {
       const id = (await p.create()).provisioning!.id;
       await p.configure(id, dir, [g]);
       await p.deploy(id);
-      const run = (await p.sync(id)).syncRun;
-      await ts.database.db.execute(sql`update jobs set status = 'failed', finished_at = now() where tenant_id = ${t.tenantId} and queue = 'sync.run'`);
-      expect((await p.sync(id)).syncRun.id).toBe(run.id); // still blocks, until the scheduler sees it
+      const run = (await p.sync(id)).syncRun!;
+      await ts.database.db.execute(
+        sql`update jobs set status = 'failed', finished_at = now() where tenant_id = ${t.tenantId} and queue = 'sync.run'`,
+      );
+      expect((await p.sync(id)).syncRun!.id).toBe(run.id); // still blocks, until the scheduler sees it
       await ts.server.tickScheduler();
-      const failed = await p.run(run.id);
+      const failed = (await p.run(run.id))!;
       expect(failed.status).toBe('FAILED');
       expect(failed.error).toMatch(/worker/);
-      const next = (await p.sync(id)).syncRun;
+      const next = (await p.sync(id)).syncRun!;
       expect(next.id).not.toBe(run.id);
       expect(next.status).toBe('QUEUED');
-      expect(await countRows(ts, sql`select count(*)::int as n from sync_runs where tenant_id = ${t.tenantId} and status in ('QUEUED', 'RUNNING')`)).toBe(1);
+      expect(
+        await countRows(
+          ts,
+          sql`select count(*)::int as n from sync_runs where tenant_id = ${t.tenantId} and status in ('QUEUED', 'RUNNING')`,
+        ),
+      ).toBe(1);
     } finally {
       await ts.close();
     }
@@ -79,10 +86,30 @@ describe('sync runs survive their worker', () => {
     const s = await freshStorage();
     try {
       const env: Record<string, string> = { ...s.env, SEED_DEMO: 'false', JOB_LEASE_MS: '1500', JOB_POLL_MS: '50', SYNC_CHUNK_SIZE: '20' };
-      const created = spawnNode('dist/server/cli.js', ['tenant', 'create', '--slug', 'synckill', '--name', 'SyncKill', '--admin-email', 'a@sk.test', '--entitlements', 'EAA,MFA', '--admin-password-stdin'], env, 'K1ll!admin\n');
+      const created = spawnNode(
+        'dist/server/cli.js',
+        [
+          'tenant',
+          'create',
+          '--slug',
+          'synckill',
+          '--name',
+          'SyncKill',
+          '--admin-email',
+          'a@sk.test',
+          '--entitlements',
+          'EAA,MFA',
+          '--admin-password-stdin',
+        ],
+        env,
+        'K1ll!admin\n',
+      );
       expect(await created.exited).toBe(0);
       const first = await startServerProcess(env);
-      const login = await gql<any>(first.url, `mutation { login(input: { tenant: "synckill", email: "a@sk.test", password: "K1ll!admin" }) { token } }`);
+      const login = await gql<any>(
+        first.url,
+        `mutation { login(input: { tenant: "synckill", email: "a@sk.test", password: "K1ll!admin" }) { token } }`,
+      );
       const token = login.data.login.token as string;
       const call = async (url: string, q: string, v: Record<string, unknown> = {}) => {
         const r = await gql<any>(url, q, v, token);
@@ -90,20 +117,45 @@ describe('sync runs survive their worker', () => {
         return r.data;
       };
       const csv = Array.from({ length: 1200 }, (_, i) => `k${i}@sk.test,K,${i},,mfa-kill`).join('\n');
-      const up = await call(first.url, `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { code } } }`, {
-        i: { csv, createMissingGroups: true },
-      });
+      const up = await call(
+        first.url,
+        `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { code } } }`,
+        {
+          i: { csv, createMissingGroups: true },
+        },
+      );
       const opId = up.bulkUploadUsers.bulkOperation.id;
-      await waitUntil(async () => (await call(first.url, `query($id: ID!) { bulkOperation(id: $id) { status } }`, { id: opId })).bulkOperation.status === 'COMPLETED', 60_000);
-      const dir = (await call(first.url, `{ directories { nodes { id kind } } }`)).directories.nodes.find((d: any) => d.kind === 'CLOUD').id;
-      const group = (await call(first.url, `{ groups(first: 100) { nodes { id name } } }`)).groups.nodes.find((x: any) => x.name === 'mfa-kill').id;
-      const id = (await call(first.url, `mutation { createProvisioning(input: { kind: EAA, name: "Kill" }) { provisioning { id } } }`)).createProvisioning.provisioning.id;
-      await call(first.url, `mutation($i: SetProvisioningDirectoriesInput!) { setProvisioningDirectories(input: $i) { errors { code } } }`, { i: { id, directoryIds: [dir] } });
-      await call(first.url, `mutation($i: SetProvisioningGroupsInput!) { setProvisioningGroups(input: $i) { errors { code } } }`, { i: { id, directoryId: dir, groupIds: [group] } });
-      await call(first.url, `mutation($i: UpdateProvisioningInput!) { updateProvisioning(input: $i) { errors { code } } }`, { i: { id, sendEnrollmentEmails: true } });
+      await waitUntil(
+        async () =>
+          (await call(first.url, `query($id: ID!) { bulkOperation(id: $id) { status } }`, { id: opId })).bulkOperation.status ===
+          'COMPLETED',
+        60_000,
+      );
+      const dir = (await call(first.url, `{ directories { nodes { id kind } } }`)).directories.nodes.find(
+        (d: any) => d.kind === 'CLOUD',
+      ).id;
+      const group = (await call(first.url, `{ groups(first: 100) { nodes { id name } } }`)).groups.nodes.find(
+        (x: any) => x.name === 'mfa-kill',
+      ).id;
+      const id = (await call(first.url, `mutation { createProvisioning(input: { kind: EAA, name: "Kill" }) { provisioning { id } } }`))
+        .createProvisioning.provisioning.id;
+      await call(
+        first.url,
+        `mutation($i: SetProvisioningDirectoriesInput!) { setProvisioningDirectories(input: $i) { errors { code } } }`,
+        { i: { id, directoryIds: [dir] } },
+      );
+      await call(first.url, `mutation($i: SetProvisioningGroupsInput!) { setProvisioningGroups(input: $i) { errors { code } } }`, {
+        i: { id, directoryId: dir, groupIds: [group] },
+      });
+      await call(first.url, `mutation($i: UpdateProvisioningInput!) { updateProvisioning(input: $i) { errors { code } } }`, {
+        i: { id, sendEnrollmentEmails: true },
+      });
       await call(first.url, `mutation($i: ProvisioningIdInput!) { deployProvisioning(input: $i) { errors { code } } }`, { i: { id } });
-      const runId = (await call(first.url, `mutation($i: ProvisioningIdInput!) { syncProvisioning(input: $i) { syncRun { id } } }`, { i: { id } })).syncProvisioning.syncRun.id;
-      const run = (url: string) => call(url, `query($id: ID!) { syncRun(id: $id) { status phase created planned failed } }`, { id: runId }).then((d) => d.syncRun);
+      const runId = (
+        await call(first.url, `mutation($i: ProvisioningIdInput!) { syncProvisioning(input: $i) { syncRun { id } } }`, { i: { id } })
+      ).syncProvisioning.syncRun.id;
+      const run = (url: string) =>
+        call(url, `query($id: ID!) { syncRun(id: $id) { status phase created planned failed } }`, { id: runId }).then((d) => d.syncRun);
       const before = await waitUntil(async () => {
         const r = await run(first.url);
         return r.created > 0 && r;

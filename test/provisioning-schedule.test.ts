@@ -1,24 +1,30 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedTenant, startReplica, startTestServer, type TestServer } from './support/harness.js';
+import { describe, expect } from 'vitest';
+import { rosterTest } from './support/fixtures.js';
+import { seedTenant, startReplica, type TestServer } from './support/harness.js';
 import { papi } from './support/provisioning-api.js';
 
 /**
  * Two replicas on one database, each ticking every 100 ms: every due provisioning must get
  * exactly one scheduled run per interval.
  */
-let ts: TestServer;
-let replica: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer({ SYNC_TICK_MS: '100', JOB_POLL_MS: '50' });
-  replica = await startReplica(ts, { SYNC_TICK_MS: '100', JOB_POLL_MS: '50' });
-});
-afterAll(async () => {
-  await replica?.close();
-  await ts?.close();
+const ENV = { SYNC_TICK_MS: '100', JOB_POLL_MS: '50' };
+const test = rosterTest(ENV).extend<{ replica: TestServer }>({
+  replica: [
+    async ({ server }, use) => {
+      const replica = await startReplica(server, ENV);
+      try {
+        await use(replica);
+      } finally {
+        await replica.close();
+      }
+    },
+    // Ticking from the start of the file, whether or not a test names it.
+    { scope: 'file', auto: true },
+  ],
 });
 
-async function scheduledProvisioning(prefix: string) {
+async function scheduledProvisioning(ts: TestServer, prefix: string) {
   const t = await seedTenant(ts);
   const p = papi(ts, t.token);
   const dir = await p.cloudDirectoryId();
@@ -34,19 +40,19 @@ async function waitForRuns(p: ReturnType<typeof papi>, id: string, n: number) {
   const end = Date.now() + 30_000;
   for (;;) {
     const runs = (await p.runs(id)).nodes;
-    if (runs.filter((r: any) => r.status === 'COMPLETED').length >= n) return runs;
+    if (runs.filter((r) => r.status === 'COMPLETED').length >= n) return runs;
     if (Date.now() > end) throw new Error(`expected ${n} completed runs, have ${JSON.stringify(runs)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 describe('schedule', () => {
-  it('a due provisioning syncs exactly once per interval with two replicas ticking', async () => {
-    const provisionings = await Promise.all(['qa', 'qb', 'qc'].map(scheduledProvisioning));
+  test('a due provisioning syncs exactly once per interval with two replicas ticking', async ({ server: ts }) => {
+    const provisionings = await Promise.all(['qa', 'qb', 'qc'].map((prefix) => scheduledProvisioning(ts, prefix)));
     for (const { p, id } of provisionings) {
-      const before = await p.provisioning(id);
+      const before = (await p.provisioning(id))!;
       // Deploying starts the schedule: the first automatic sync is one interval away.
-      expect(new Date(before.nextSyncAt).getTime()).toBeGreaterThan(Date.now() + 50_000);
+      expect(new Date(before.nextSyncAt!).getTime()).toBeGreaterThan(Date.now() + 50_000);
       expect((await p.runs(id)).totalCount).toBe(0);
     }
     // Make them all due now (instead of waiting a minute).
@@ -61,9 +67,9 @@ describe('schedule', () => {
     await new Promise((r) => setTimeout(r, 1000));
     for (const { p, id } of provisionings) {
       const runs = await p.runs(id);
-      expect(runs.nodes.map((r: any) => [r.trigger, r.status])).toEqual([['SCHEDULED', 'COMPLETED']]);
-      const after = await p.provisioning(id);
-      expect(new Date(after.nextSyncAt).getTime()).toBeGreaterThan(Date.now() + 50_000);
+      expect(runs.nodes.map((r) => [r.trigger, r.status])).toEqual([['SCHEDULED', 'COMPLETED']]);
+      const after = (await p.provisioning(id))!;
+      expect(new Date(after.nextSyncAt!).getTime()).toBeGreaterThan(Date.now() + 50_000);
       expect(after.lastRun).toMatchObject({ trigger: 'SCHEDULED', status: 'COMPLETED' });
       expect((await p.mfaUsers()).totalCount).toBe(2);
     }
@@ -73,11 +79,10 @@ describe('schedule', () => {
     await ts.database.db.execute(sql`update provisionings set next_sync_at = now() - interval '1 second' where tenant_id = ${t.tenantId}`);
     await waitForRuns(p, id, 2);
     await new Promise((r) => setTimeout(r, 600));
-    expect((await p.runs(id)).nodes.map((r: any) => r.trigger)).toEqual(['SCHEDULED', 'SCHEDULED']);
+    expect((await p.runs(id)).nodes.map((r) => r.trigger)).toEqual(['SCHEDULED', 'SCHEDULED']);
   });
 
-  it('a provisioning that was never deployed is never scheduled', async () => {
-    const t = await seedTenant(ts);
+  test('a provisioning that was never deployed is never scheduled', async ({ server: ts, tenant: t }) => {
     const p = papi(ts, t.token);
     const id = (await p.create()).provisioning!.id;
     await ts.database.db.execute(sql`update provisionings set next_sync_at = now() - interval '1 second' where tenant_id = ${t.tenantId}`);

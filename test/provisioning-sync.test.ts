@@ -1,33 +1,32 @@
-import WebSocket from 'ws';
 import { sql } from 'drizzle-orm';
-import { createClient } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import type { SyncRunFieldsFragment } from '../client/src/index.js';
+import { rosterTest } from './support/fixtures.js';
 import { seedTenant, startTestServer, type TestServer } from './support/harness.js';
-import { tokenOf, waitForMailLink } from './support/directory-api.js';
+import { ok, tokenOf, waitForMailLink } from './support/directory-api.js';
 import { fromGlobalId } from '../server/shared/ids.js';
-import { countRows, enroll, papi, seedGroupMembers } from './support/provisioning-api.js';
+import { countRows, enroll, papi, seedGroupMembers, type ProvisioningSettings } from './support/provisioning-api.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer({ JOB_POLL_MS: '50' });
-});
-afterAll(async () => {
-  await ts?.close();
-});
+const test = rosterTest({ JOB_POLL_MS: '50' });
 
 const codes = (errors: { code: string }[]) => errors.map((e) => e.code);
 const usernames = (list: { nodes: { username: string }[] }) => list.nodes.map((u) => u.username);
 
 /** A tenant with one provisioning over its Cloud Directory, configured with `groups` and deployed. */
-async function setup(groupNames: string[], settings: Record<string, unknown> = {}) {
+async function setup(ts: TestServer, groupNames: string[], settings: ProvisioningSettings = {}) {
   const t = await seedTenant(ts);
   const p = papi(ts, t.token);
   const dir = await p.cloudDirectoryId();
   const groups: Record<string, string> = {};
   for (const n of groupNames) groups[n] = (await p.createGroup(n)).group!.id;
   const id = (await p.create()).provisioning!.id;
-  const configure = async (enabled: string[], more: Record<string, unknown> = {}) => {
-    await p.configure(id, dir, enabled.map((n) => groups[n]!), more);
+  const configure = async (enabled: string[], more: ProvisioningSettings = {}) => {
+    await p.configure(
+      id,
+      dir,
+      enabled.map((n) => groups[n]!),
+      more,
+    );
     await p.deploy(id);
   };
   await configure(groupNames, { sendEnrollmentEmails: false, removalGuardMaxPercent: 100, ...settings });
@@ -35,13 +34,25 @@ async function setup(groupNames: string[], settings: Record<string, unknown> = {
 }
 
 describe('sync: create, update, remove', () => {
-  it('creates MFA users and groups (source = the provisioning) with their memberships', async () => {
-    const { p, id, groups } = await setup(['Sales', 'Ops']);
+  test('creates MFA users and groups (source = the provisioning) with their memberships', async ({ server: ts }) => {
+    const { p, id, groups } = await setup(ts, ['Sales', 'Ops']);
     const [a0] = await p.addUsers(groups.Sales!, 's', 2);
-    await p.call(`mutation($i: GroupMembersInput!) { addGroupMembers(input: $i) { errors { code } } }`, { i: { groupId: groups.Ops, userIds: [a0] } });
+    ok(await p.addMembers(groups.Ops!, [a0]));
     await p.addUsers(groups.Ops!, 'o', 1);
     const run = await p.syncAndWait(id);
-    expect(run).toMatchObject({ status: 'COMPLETED', phase: 'DONE', trigger: 'MANUAL', desiredUsers: 3, planned: 3, plannedCreates: 3, created: 3, updated: 0, removed: 0, failed: 0, percent: 100 });
+    expect(run).toMatchObject({
+      status: 'COMPLETED',
+      phase: 'DONE',
+      trigger: 'MANUAL',
+      desiredUsers: 3,
+      planned: 3,
+      plannedCreates: 3,
+      created: 3,
+      updated: 0,
+      removed: 0,
+      failed: 0,
+      percent: 100,
+    });
     expect(run.startedAt && run.plannedAt && run.finishedAt).toBeTruthy();
     const users = await p.mfaUsers();
     expect(users.nodes.map((u) => [u.username, u.status, u.source, u.provisioningId, u.groups.join('+')])).toEqual([
@@ -50,27 +61,27 @@ describe('sync: create, update, remove', () => {
       ['s1@x.test', 'UNENROLLED', 'PROVISIONING', id, 'Sales'],
     ]);
     expect(users.nodes.every((u) => u.directoryUserId)).toBe(true);
-    const mfaGroups = (await p.call<any>(`{ mfaGroups(first: 10) { totalCount nodes { id name source provisioningId directoryGroupId memberCount } } }`)).mfaGroups;
-    expect(mfaGroups.nodes.map((g: any) => [g.name, g.source, g.provisioningId, g.memberCount])).toEqual([
+    const { mfaGroups } = await p.client.mfaGroups({ first: 10 });
+    expect(mfaGroups.nodes.map((g) => [g.name, g.source, g.provisioningId, g.memberCount])).toEqual([
       ['Ops', 'PROVISIONING', id, 2],
       ['Sales', 'PROVISIONING', id, 2],
     ]);
-    expect(mfaGroups.nodes.map((g: any) => g.directoryGroupId).sort()).toEqual([groups.Ops, groups.Sales].sort());
-    const viaNode = await p.call<any>(`query($id: ID!) { node(id: $id) { ... on MfaGroup { name } } }`, { id: mfaGroups.nodes[0].id });
-    expect(viaNode.node).toEqual({ name: 'Ops' });
-    expect((await p.call<any>(`{ mfaGroups(filter: { source: MANUAL }) { totalCount } }`)).mfaGroups.totalCount).toBe(0);
+    expect(mfaGroups.nodes.map((g) => g.directoryGroupId).sort()).toEqual([groups.Ops, groups.Sales].sort());
+    const viaNode = await p.client.node({ id: mfaGroups.nodes[0]!.id });
+    expect(viaNode.node).toEqual({ __typename: 'MfaGroup', id: mfaGroups.nodes[0]!.id });
+    expect((await p.client.mfaGroups({ filter: { source: 'MANUAL' } })).mfaGroups.totalCount).toBe(0);
     const prov = await p.provisioning(id);
     expect(prov).toMatchObject({ ownedUserCount: 3, lastRun: { id: run.id, status: 'COMPLETED' }, activeRun: null });
   });
 
-  it('updates changed names, emails and memberships; a re-run with no change plans nothing', async () => {
-    const { p, id, groups } = await setup(['A', 'B']);
+  test('updates changed names, emails and memberships; a re-run with no change plans nothing', async ({ server: ts }) => {
+    const { p, id, groups } = await setup(ts, ['A', 'B']);
     const [u0, u1] = await p.addUsers(groups.A!, 'u', 3);
     await p.syncAndWait(id);
     expect(await p.syncAndWait(id)).toMatchObject({ planned: 0, created: 0, updated: 0, removed: 0 });
 
-    await p.call(`mutation($i: UpdateUserInput!) { updateUser(input: $i) { errors { code } } }`, { i: { id: u0, firstName: 'Renamed', email: 'renamed@x.test' } });
-    await p.call(`mutation($i: GroupMembersInput!) { addGroupMembers(input: $i) { errors { code } } }`, { i: { groupId: groups.B, userIds: [u1] } });
+    ok(await p.updateUser({ id: u0, firstName: 'Renamed', email: 'renamed@x.test' }));
+    ok(await p.addMembers(groups.B!, [u1]));
     const run = await p.syncAndWait(id);
     expect(run).toMatchObject({ plannedUpdates: 2, updated: 2, created: 0, removed: 0 });
     const after = await p.mfaUsers();
@@ -82,29 +93,29 @@ describe('sync: create, update, remove', () => {
     ]);
     expect(await p.syncAndWait(id)).toMatchObject({ planned: 0 });
     // A new directory username is the new MFA username.
-    await p.call(`mutation($i: UpdateUserInput!) { updateUser(input: $i) { errors { code } } }`, { i: { id: u0, username: 'u-zero' } });
+    ok(await p.updateUser({ id: u0, username: 'u-zero' }));
     expect(await p.syncAndWait(id)).toMatchObject({ updated: 1 });
     expect((await p.mfaUsers({ search: 'u-zero' })).nodes.map((u) => u.email)).toEqual(['renamed@x.test']);
   });
 
-  it('removes owned users no longer selected: removed from the group, deleted, or disabled', async () => {
-    const { p, id, groups } = await setup(['R']);
+  test('removes owned users no longer selected: removed from the group, deleted, or disabled', async ({ server: ts }) => {
+    const { p, id, groups } = await setup(ts, ['R']);
     const [r0, r1, r2] = await p.addUsers(groups.R!, 'r', 4);
     await p.syncAndWait(id);
-    await p.call(`mutation($i: GroupMembersInput!) { removeGroupMembers(input: $i) { errors { code } } }`, { i: { groupId: groups.R, userIds: [r0] } });
-    await p.call(`mutation($i: DeleteUserInput!) { deleteUser(input: $i) { errors { code } } }`, { i: { id: r1 } });
-    await p.call(`mutation($i: UpdateUserInput!) { updateUser(input: $i) { errors { code } } }`, { i: { id: r2, disabled: true } });
+    ok(await p.removeMembers(groups.R!, [r0]));
+    ok(await p.deleteUser(r1));
+    ok(await p.updateUser({ id: r2, disabled: true }));
     const run = await p.syncAndWait(id);
     expect(run).toMatchObject({ status: 'COMPLETED', plannedRemovals: 3, removed: 3, created: 0 });
     expect(usernames(await p.mfaUsers())).toEqual(['r3@x.test']);
   });
 
-  it('a username already used by another MFA user fails that user only, with the reason listed', async () => {
-    const { p, id, groups } = await setup(['F'], { includeManuallyProvisionedUsers: false });
+  test('a username already used by another MFA user fails that user only, with the reason listed', async ({ server: ts }) => {
+    const { p, id, groups } = await setup(ts, ['F'], { includeManuallyProvisionedUsers: false });
     await p.addUsers(groups.F!, 'f', 2);
     // An owned user of another directory holds f0's username.
-    const ad = (await p.call<any>(`mutation { createDirectory(input: { name: "AD", kind: ACTIVE_DIRECTORY }) { directory { id } } }`)).createDirectory.directory.id;
-    const adUsers = (await p.call<any>(`query($d: ID!) { groups(filter: { directoryId: $d }) { nodes { id } } }`, { d: ad })).groups.nodes[0].id;
+    const ad = (await p.createDirectory('AD', 'ACTIVE_DIRECTORY')).directory!.id;
+    const adUsers = (await p.directoryGroups(ad))[0]!.id;
     await p.createUser({ directoryId: ad, username: 'f0@x.test', firstName: 'Other', lastName: 'F' });
     await p.setDirectories(id, [await p.cloudDirectoryId(), ad]);
     await p.setGroups(id, ad, [adUsers]);
@@ -113,14 +124,16 @@ describe('sync: create, update, remove', () => {
     expect(run.status).toBe('COMPLETED');
     expect(run.created + run.failed).toBe(3);
     expect(run.failed).toBe(1);
-    expect(run.errors).toEqual([{ code: 'USERNAME_TAKEN', username: 'f0@x.test' }]);
+    expect(run.errors).toMatchObject([{ code: 'USERNAME_TAKEN', username: 'f0@x.test' }]);
     expect((await p.mfaUsers()).totalCount).toBe(2);
   });
 });
 
 describe('sync: devices', () => {
-  it('deselecting a group removes its users with their devices; re-added users start UNENROLLED with no devices', async () => {
-    const { t, p, id, groups, configure } = await setup(['Keep', 'Drop'], { sendEnrollmentEmails: true });
+  test('deselecting a group removes its users with their devices; re-added users start UNENROLLED with no devices', async ({
+    server: ts,
+  }) => {
+    const { t, p, id, groups, configure } = await setup(ts, ['Keep', 'Drop'], { sendEnrollmentEmails: true });
     await p.addUsers(groups.Keep!, 'k', 1);
     await p.addUsers(groups.Drop!, 'd', 2);
     await p.syncAndWait(id);
@@ -129,12 +142,15 @@ describe('sync: devices', () => {
     const d0 = (await p.mfaUsers({ search: 'd0' })).nodes[0];
     expect((await p.sendEnrollment(d0.id)).errors).toEqual([]);
     expect((await enroll(ts, tokenOf(await waitForMailLink(ts, 'd0@x.test', 2)), 'Laptop')).success).toBe(true);
-    expect((await p.mfaUsers({ search: 'd0' })).nodes[0]).toMatchObject({ status: 'ACTIVE', devices: [{ name: 'Phone' }, { name: 'Laptop' }] });
+    expect((await p.mfaUsers({ search: 'd0' })).nodes[0]).toMatchObject({
+      status: 'ACTIVE',
+      devices: [{ name: 'Phone' }, { name: 'Laptop' }],
+    });
 
     await configure(['Keep']);
-    const preview = await p.preview(id);
+    const preview = (await p.preview(id))!;
     expect(preview).toMatchObject({ removeCount: 2, devicesRemovedCount: 2, createCount: 0, groupRemoveCount: 1 });
-    expect(preview.toRemove).toEqual([
+    expect(preview.toRemove).toMatchObject([
       { username: 'd0@x.test', mfaUserId: d0.id, enrolledDevices: 2 },
       { username: 'd1@x.test', mfaUserId: expect.any(String), enrolledDevices: 0 },
     ]);
@@ -157,31 +173,41 @@ describe('sync: devices', () => {
 });
 
 describe('sync: MANUAL users', () => {
-  it('claims matching MANUAL users (by email or username) when asked: source changes, devices stay, no email', async () => {
-    const { t, p, id, groups, configure } = await setup(['Ops'], { sendEnrollmentEmails: true, includeManuallyProvisionedUsers: true });
+  test('claims matching MANUAL users (by email or username) when asked: source changes, devices stay, no email', async ({ server: ts }) => {
+    const { t, p, id, groups, configure } = await setup(ts, ['Ops'], { sendEnrollmentEmails: true, includeManuallyProvisionedUsers: true });
     const [m0] = await p.addUsers(groups.Ops!, 'm', 3);
-    const byEmail = (await p.createMfaUser({ username: 'someone-else', email: 'M0@x.test', firstName: 'Manual', sendEnrollmentEmail: true })).mfaUser;
-    const byName = (await p.createMfaUser({ username: 'M1@X.test', firstName: 'Manual' })).mfaUser;
+    const byEmail = (
+      await p.createMfaUser({ username: 'someone-else', email: 'M0@x.test', firstName: 'Manual', sendEnrollmentEmail: true })
+    ).mfaUser!;
+    const byName = (await p.createMfaUser({ username: 'M1@X.test', firstName: 'Manual' })).mfaUser!;
     expect((await enroll(ts, tokenOf(await waitForMailLink(ts, 'm0@x.test')), 'Yubikey')).success).toBe(true);
-    const preview = await p.preview(id);
+    const preview = (await p.preview(id))!;
     expect(preview).toMatchObject({ claimCount: 2, createCount: 1, skipCount: 0 });
-    expect(preview.toClaim.map((u: any) => u.mfaUserId).sort()).toEqual([byEmail.id, byName.id].sort());
+    expect(preview.toClaim.map((u) => u.mfaUserId).sort()).toEqual([byEmail.id, byName.id].sort());
     const run = await p.syncAndWait(id);
     expect(run).toMatchObject({ claimed: 2, created: 1, skipped: 0 });
     const claimed = (await p.mfaUsers({ search: 'm0' })).nodes[0];
-    expect(claimed).toMatchObject({ id: byEmail.id, source: 'PROVISIONING', status: 'ACTIVE', devices: [{ name: 'Yubikey' }], groups: ['Ops'] });
+    expect(claimed).toMatchObject({
+      id: byEmail.id,
+      source: 'PROVISIONING',
+      status: 'ACTIVE',
+      devices: [{ name: 'Yubikey' }],
+      groups: ['Ops'],
+    });
     expect(claimed.directoryUserId).toBe(m0);
     // Only the new user m2 got a sync email; m0 has just the one from its manual creation.
     await waitForMailLink(ts, 'm2@x.test');
-    expect(await countRows(ts, sql`select count(*)::int as n from mail_outbox where tenant_id = ${t.tenantId} and template = 'mfa-enrollment'`)).toBe(2);
+    expect(
+      await countRows(ts, sql`select count(*)::int as n from mail_outbox where tenant_id = ${t.tenantId} and template = 'mfa-enrollment'`),
+    ).toBe(2);
     expect(await p.syncAndWait(id)).toMatchObject({ planned: 0 });
     void configure;
   });
 
-  it('without the setting, matching MANUAL users are left alone and reported as skipped', async () => {
-    const { p, id, groups } = await setup(['Ops'], { sendEnrollmentEmails: true });
+  test('without the setting, matching MANUAL users are left alone and reported as skipped', async ({ server: ts }) => {
+    const { p, id, groups } = await setup(ts, ['Ops'], { sendEnrollmentEmails: true });
     await p.addUsers(groups.Ops!, 'n', 2);
-    const manual = (await p.createMfaUser({ username: 'N0@x.test', firstName: 'Manual' })).mfaUser;
+    const manual = (await p.createMfaUser({ username: 'N0@x.test', firstName: 'Manual' })).mfaUser!;
     expect(await p.preview(id)).toMatchObject({ skipCount: 1, claimCount: 0, createCount: 1, toSkip: [{ username: 'n0@x.test' }] });
     const run = await p.syncAndWait(id);
     expect(run).toMatchObject({ skipped: 1, claimed: 0, created: 1 });
@@ -191,11 +217,10 @@ describe('sync: MANUAL users', () => {
 });
 
 describe('sync: enrolment emails', () => {
-  it('go to each newly created user with an email, once; users without an email get none', async () => {
-    const t = await seedTenant(ts);
+  test('go to each newly created user with an email, once; users without an email get none', async ({ server: ts, tenant: t }) => {
     const p = papi(ts, t.token);
-    const ad = (await p.call<any>(`mutation { createDirectory(input: { name: "AD", kind: ACTIVE_DIRECTORY }) { directory { id } } }`)).createDirectory.directory.id;
-    const adUsers = (await p.call<any>(`query($d: ID!) { groups(filter: { directoryId: $d }) { nodes { id } } }`, { d: ad })).groups.nodes[0].id;
+    const ad = (await p.createDirectory('AD', 'ACTIVE_DIRECTORY')).directory!.id;
+    const adUsers = (await p.directoryGroups(ad))[0]!.id;
     await p.createUser({ directoryId: ad, username: 'no-mail', firstName: 'No', lastName: 'Mail' });
     await p.createUser({ directoryId: ad, email: 'has-mail@x.test', firstName: 'Has', lastName: 'Mail' });
     const id = (await p.create()).provisioning!.id;
@@ -204,7 +229,10 @@ describe('sync: enrolment emails', () => {
     expect((await p.syncAndWait(id)).created).toBe(2);
     expect(await p.syncAndWait(id)).toMatchObject({ created: 0 });
     await waitForMailLink(ts, 'has-mail@x.test');
-    const mails = await countRows(ts, sql`select count(*)::int as n from mail_outbox where tenant_id = ${t.tenantId} and template = 'mfa-enrollment'`);
+    const mails = await countRows(
+      ts,
+      sql`select count(*)::int as n from mail_outbox where tenant_id = ${t.tenantId} and template = 'mfa-enrollment'`,
+    );
     expect(mails).toBe(1);
     const noMail = (await p.mfaUsers({ search: 'no-mail' })).nodes[0];
     expect(noMail).toMatchObject({ email: null, status: 'UNENROLLED' });
@@ -212,8 +240,8 @@ describe('sync: enrolment emails', () => {
 });
 
 describe('sync: preview and the removal guard', () => {
-  it('the preview equals what the run then does', async () => {
-    const { t, p, id, groups, configure } = await setup(['A', 'B', 'C'], { includeManuallyProvisionedUsers: true });
+  test('the preview equals what the run then does', async ({ server: ts }) => {
+    const { t, p, id, groups, configure } = await setup(ts, ['A', 'B', 'C'], { includeManuallyProvisionedUsers: true });
     await configure(['A', 'B']);
     const [a0] = await p.addUsers(groups.A!, 'pa', 3);
     await p.addUsers(groups.B!, 'pb', 2);
@@ -221,31 +249,55 @@ describe('sync: preview and the removal guard', () => {
     const pb0 = (await p.mfaUsers({ search: 'pb0' })).nodes[0];
     await p.sendEnrollment(pb0.id);
     expect((await enroll(ts, tokenOf(await waitForMailLink(ts, 'pb0@x.test')), 'Phone')).success).toBe(true);
-    await p.call(`mutation($i: UpdateUserInput!) { updateUser(input: $i) { errors { code } } }`, { i: { id: a0, lastName: 'Changed' } });
+    ok(await p.updateUser({ id: a0, lastName: 'Changed' }));
     await p.addUsers(groups.A!, 'pn', 2);
     await p.addUsers(groups.C!, 'pc', 1);
     await p.createMfaUser({ username: 'pc0@x.test' });
     await configure(['A', 'C']);
-    const plan = await p.preview(id);
-    expect(plan).toMatchObject({ createCount: 2, updateCount: 1, claimCount: 1, removeCount: 2, devicesRemovedCount: 1, groupCreateCount: 1, groupRemoveCount: 1, requiresApproval: false });
+    const plan = (await p.preview(id))!;
+    expect(plan).toMatchObject({
+      createCount: 2,
+      updateCount: 1,
+      claimCount: 1,
+      removeCount: 2,
+      devicesRemovedCount: 1,
+      groupCreateCount: 1,
+      groupRemoveCount: 1,
+      requiresApproval: false,
+    });
     const run = await p.syncAndWait(id);
-    expect({ created: run.created, updated: run.updated, claimed: run.claimed, removed: run.removed, devicesRemoved: run.devicesRemoved }).toEqual({
+    expect({
+      created: run.created,
+      updated: run.updated,
+      claimed: run.claimed,
+      removed: run.removed,
+      devicesRemoved: run.devicesRemoved,
+    }).toEqual({
       created: plan.createCount,
       updated: plan.updateCount,
       claimed: plan.claimCount,
       removed: plan.removeCount,
       devicesRemoved: plan.devicesRemovedCount,
     });
-    const runPlan = await p.runPlan(run.id);
-    for (const k of ['createCount', 'updateCount', 'claimCount', 'skipCount', 'removeCount', 'devicesRemovedCount', 'groupCreateCount', 'groupRemoveCount']) {
+    const runPlan = (await p.runPlan(run.id))!;
+    for (const k of [
+      'createCount',
+      'updateCount',
+      'claimCount',
+      'skipCount',
+      'removeCount',
+      'devicesRemovedCount',
+      'groupCreateCount',
+      'groupRemoveCount',
+    ] as const) {
       expect(runPlan[k], k).toBe(plan[k]);
     }
-    expect((await p.preview(id)).removeCount + (await p.preview(id)).createCount).toBe(0);
+    expect((await p.preview(id))!.removeCount + (await p.preview(id))!.createCount).toBe(0);
     void t;
   });
 
-  it('a run whose plan removes too many stops AWAITING_APPROVAL; approval applies exactly that plan', async () => {
-    const { p, id, groups, configure } = await setup(['Many', 'Few'], { removalGuardMaxUsers: 2, removalGuardMaxPercent: 100 });
+  test('a run whose plan removes too many stops AWAITING_APPROVAL; approval applies exactly that plan', async ({ server: ts }) => {
+    const { p, id, groups, configure } = await setup(ts, ['Many', 'Few'], { removalGuardMaxUsers: 2, removalGuardMaxPercent: 100 });
     const many = await p.addUsers(groups.Many!, 'g', 4);
     await p.addUsers(groups.Few!, 'f', 1);
     await p.syncAndWait(id);
@@ -253,18 +305,18 @@ describe('sync: preview and the removal guard', () => {
     expect(await p.preview(id)).toMatchObject({ removeCount: 4, requiresApproval: true });
     const stopped = await p.syncAndWait(id);
     expect(stopped).toMatchObject({ status: 'AWAITING_APPROVAL', phase: 'AWAITING_APPROVAL', removed: 0, plannedRemovals: 4, percent: 10 });
-    const stored = await p.runPlan(stopped.id);
+    const stored = (await p.runPlan(stopped.id))!;
     expect(stored).toMatchObject({ basedOn: 'RUN', removeCount: 4, requiresApproval: true });
-    expect(stored.toRemove.map((u: any) => u.username)).toEqual(['g0@x.test', 'g1@x.test', 'g2@x.test', 'g3@x.test']);
+    expect(stored.toRemove.map((u) => u.username)).toEqual(['g0@x.test', 'g1@x.test', 'g2@x.test', 'g3@x.test']);
     expect((await p.mfaUsers()).totalCount).toBe(5);
     // Asking again returns the waiting run.
-    expect((await p.sync(id)).syncRun.id).toBe(stopped.id);
-    expect((await p.provisioning(id)).activeRun).toEqual({ id: stopped.id, status: 'AWAITING_APPROVAL' });
+    expect((await p.sync(id)).syncRun!.id).toBe(stopped.id);
+    expect((await p.provisioning(id))!.activeRun).toMatchObject({ id: stopped.id, status: 'AWAITING_APPROVAL' });
     // After the stop: g0 is put in the enabled group again (kept, though in the stored set),
     // and f0 leaves it (not in the stored set, so not removed by this approval).
-    await p.call(`mutation($i: GroupMembersInput!) { addGroupMembers(input: $i) { errors { code } } }`, { i: { groupId: groups.Few, userIds: [many[0]] } });
-    const f0 = (await p.call<any>(`{ users(filter: { search: "f0" }) { nodes { id } } }`)).users.nodes[0].id;
-    await p.call(`mutation($i: GroupMembersInput!) { removeGroupMembers(input: $i) { errors { code } } }`, { i: { groupId: groups.Few, userIds: [f0] } });
+    ok(await p.addMembers(groups.Few!, [many[0]!]));
+    const f0 = (await p.users({ search: 'f0' })).nodes[0]!.id;
+    ok(await p.removeMembers(groups.Few!, [f0]));
     const approved = await p.approve(stopped.id);
     expect(approved.errors).toEqual([]);
     const done = await p.waitRun(stopped.id, ['COMPLETED', 'FAILED']);
@@ -273,15 +325,15 @@ describe('sync: preview and the removal guard', () => {
     expect(codes((await p.approve(stopped.id)).errors)).toEqual(['INVALID_STATE']);
   });
 
-  it('the percentage threshold applies too, and cancelling a waiting run drops its plan', async () => {
-    const { p, id, groups, configure } = await setup(['Big', 'Small'], { removalGuardMaxPercent: 10 });
+  test('the percentage threshold applies too, and cancelling a waiting run drops its plan', async ({ server: ts }) => {
+    const { p, id, groups, configure } = await setup(ts, ['Big', 'Small'], { removalGuardMaxPercent: 10 });
     await p.addUsers(groups.Big!, 'b', 9);
     await p.addUsers(groups.Small!, 's', 2);
     await p.syncAndWait(id);
     await configure(['Big']);
     const stopped = await p.syncAndWait(id);
     expect(stopped).toMatchObject({ status: 'AWAITING_APPROVAL', plannedRemovals: 2 }); // 2 of 11 > 10 %
-    expect((await p.cancel(stopped.id)).syncRun.status).toBe('CANCELLED');
+    expect((await p.cancel(stopped.id)).syncRun!.status).toBe('CANCELLED');
     expect(codes((await p.cancel(stopped.id)).errors)).toEqual(['INVALID_STATE']);
     expect((await p.mfaUsers()).totalCount).toBe(11);
     // A later run plans again (and stops again).
@@ -292,7 +344,7 @@ describe('sync: preview and the removal guard', () => {
 });
 
 describe('sync: one run at a time', () => {
-  it('50 concurrent syncProvisioning calls make one run and one job', async () => {
+  test('50 concurrent syncProvisioning calls make one run and one job', async () => {
     // No workers here: the run stays active for the whole burst, as a long sync would.
     const idle = await startTestServer({ WORKERS: 'false' });
     try {
@@ -305,16 +357,18 @@ describe('sync: one run at a time', () => {
       await p.deploy(id);
       const results = await Promise.all(Array.from({ length: 50 }, () => p.sync(id)));
       expect(results.every((r) => r.errors.length === 0)).toBe(true);
-      expect(new Set(results.map((r) => r.syncRun.id)).size).toBe(1);
+      expect(new Set(results.map((r) => r.syncRun!.id)).size).toBe(1);
       expect(await countRows(idle, sql`select count(*)::int as n from sync_runs where tenant_id = ${t.tenantId}`)).toBe(1);
-      expect(await countRows(idle, sql`select count(*)::int as n from jobs where tenant_id = ${t.tenantId} and queue = 'sync.run'`)).toBe(1);
+      expect(await countRows(idle, sql`select count(*)::int as n from jobs where tenant_id = ${t.tenantId} and queue = 'sync.run'`)).toBe(
+        1,
+      );
     } finally {
       await idle.close();
     }
   });
 
-  it('back-to-back syncs each run to completion (a finishing job never swallows the next run)', async () => {
-    const { p, id, groups } = await setup(['Loop']);
+  test('back-to-back syncs each run to completion (a finishing job never swallows the next run)', async ({ server: ts }) => {
+    const { p, id, groups } = await setup(ts, ['Loop']);
     await p.addUsers(groups.Loop!, 'l', 2);
     const ids = new Set<string>();
     for (let i = 0; i < 6; i++) {
@@ -325,7 +379,7 @@ describe('sync: one run at a time', () => {
     expect(ids.size).toBe(6);
   });
 
-  it('a running run can be cancelled; it stops at its next chunk and the next run converges', async () => {
+  test('a running run can be cancelled; it stops at its next chunk and the next run converges', async () => {
     const small = await startTestServer({ SYNC_CHUNK_SIZE: '20', JOB_POLL_MS: '50' });
     try {
       const t = await seedTenant(small);
@@ -336,17 +390,17 @@ describe('sync: one run at a time', () => {
       const id = (await p.create()).provisioning!.id;
       await p.configure(id, dir, [g], { sendEnrollmentEmails: false });
       await p.deploy(id);
-      const run = (await p.sync(id)).syncRun;
+      const run = (await p.sync(id)).syncRun!;
       for (;;) {
-        const r = await p.run(run.id);
+        const r = (await p.run(run.id))!;
         if (r.created > 0) break;
         expect(r.status).not.toBe('COMPLETED');
         await new Promise((res) => setTimeout(res, 10));
       }
-      expect((await p.cancel(run.id)).syncRun.status).toBe('CANCELLED');
-      const settled = await p.run(run.id);
+      expect((await p.cancel(run.id)).syncRun!.status).toBe('CANCELLED');
+      const settled = (await p.run(run.id))!;
       await new Promise((res) => setTimeout(res, 300));
-      const later = await p.run(run.id);
+      const later = (await p.run(run.id))!;
       expect(later).toMatchObject({ status: 'CANCELLED', created: settled.created });
       expect(later.created).toBeLessThan(3000);
       const next = await p.syncAndWait(id);
@@ -359,7 +413,7 @@ describe('sync: one run at a time', () => {
 });
 
 describe('sync: live progress', () => {
-  it('streams phases and counts over graphql-ws to a final event with the summary', async () => {
+  test('streams phases and counts over graphql-ws to a final event with the summary', async () => {
     const small = await startTestServer({ SYNC_CHUNK_SIZE: '100', JOB_POLL_MS: '50' });
     try {
       const t = await seedTenant(small);
@@ -370,18 +424,12 @@ describe('sync: live progress', () => {
       const id = (await p.create()).provisioning!.id;
       await p.configure(id, dir, [g], { sendEnrollmentEmails: false });
       await p.deploy(id);
-      const client = createClient({ url: small.wsUrl, webSocketImpl: WebSocket, connectionParams: { token: t.token } });
-      const run = (await p.sync(id)).syncRun;
-      const events: any[] = [];
-      for await (const e of client.iterate({
-        query: `subscription($id: ID!) { syncRunProgress(runId: $id) { id status phase stagedUsers desiredUsers planned created percent finishedAt } }`,
-        variables: { id: run.id },
-      })) {
-        events.push((e.data as any).syncRunProgress);
-      }
-      await client.dispose();
-      expect(events[0].id).toBe(run.id);
-      const last = events[events.length - 1];
+      const run = (await p.sync(id)).syncRun!;
+      const events: SyncRunFieldsFragment[] = [];
+      for await (const e of p.client.syncRunProgress({ runId: run.id })) events.push(e.syncRunProgress);
+      await p.client.close();
+      expect(events[0]!.id).toBe(run.id);
+      const last = events[events.length - 1]!;
       expect(last).toMatchObject({ status: 'COMPLETED', phase: 'DONE', created: 2000, planned: 2000, percent: 100, desiredUsers: 2000 });
       expect(last.finishedAt).toBeTruthy();
       const phases = [...new Set(events.map((e) => e.phase))];
@@ -400,8 +448,8 @@ describe('sync: live progress', () => {
 describe('sync: selected users with the same username (defect 7)', () => {
   /** An LDAP directory and its built-in group, associated with the provisioning next to the Cloud Directory. */
   async function withLdap(p: ReturnType<typeof papi>, id: string, cloudGroupIds: string[]) {
-    const ldap = (await p.call<any>(`mutation { createDirectory(input: { name: "LDAP", kind: LDAP }) { directory { id } } }`)).createDirectory.directory.id as string;
-    const ldapGroup = (await p.call<any>(`query($d: ID!) { groups(filter: { directoryId: $d }) { nodes { id } } }`, { d: ldap })).groups.nodes[0].id as string;
+    const ldap = (await p.createDirectory('LDAP', 'LDAP')).directory!.id;
+    const ldapGroup = (await p.directoryGroups(ldap))[0]!.id;
     const cloud = await p.cloudDirectoryId();
     expect((await p.setDirectories(id, [cloud, ldap])).errors).toEqual([]);
     expect((await p.setGroups(id, cloud, cloudGroupIds)).errors).toEqual([]);
@@ -410,30 +458,36 @@ describe('sync: selected users with the same username (defect 7)', () => {
     return { ldap, ldapGroup };
   }
 
-  it('preview and run agree: the smallest directory-user id is created, the other fails with USERNAME_TAKEN', async () => {
-    const { p, id, groups } = await setup(['Twins']);
-    const cloudTwin = (await p.createUser({ email: 'twin@x.test', firstName: 'Cloud', lastName: 'Twin', groupIds: [groups.Twins] })).user.id as string;
+  test('preview and run agree: the smallest directory-user id is created, the other fails with USERNAME_TAKEN', async ({ server: ts }) => {
+    const { p, id, groups } = await setup(ts, ['Twins']);
+    const cloudTwin = (await p.createUser({ email: 'twin@x.test', firstName: 'Cloud', lastName: 'Twin', groupIds: [groups.Twins!] })).user!
+      .id;
     await p.addUsers(groups.Twins!, 'solo', 1);
     const { ldap } = await withLdap(p, id, [groups.Twins!]);
-    const ldapTwin = (await p.createUser({ directoryId: ldap, username: 'TWIN@x.test', firstName: 'Ldap', lastName: 'Twin' })).user.id as string;
+    const ldapTwin = (await p.createUser({ directoryId: ldap, username: 'TWIN@x.test', firstName: 'Ldap', lastName: 'Twin' })).user!.id;
     const raw = (g: string) => fromGlobalId(g, 'User')!;
     const [winner, loser] = raw(cloudTwin) < raw(ldapTwin) ? [cloudTwin, ldapTwin] : [ldapTwin, cloudTwin];
     const loserName = loser === cloudTwin ? 'twin@x.test' : 'TWIN@x.test';
 
-    const preview = await p.preview(id);
+    const preview = (await p.preview(id))!;
     expect(preview).toMatchObject({ desiredCount: 3, createCount: 2, failCount: 1, toFail: [{ username: loserName }] });
-    expect(preview.toCreate.map((u: any) => u.directoryUserId)).toContain(winner);
-    expect(preview.toCreate.map((u: any) => u.directoryUserId)).not.toContain(loser);
+    expect(preview.toCreate.map((u) => u.directoryUserId)).toContain(winner);
+    expect(preview.toCreate.map((u) => u.directoryUserId)).not.toContain(loser);
 
     const run = await p.syncAndWait(id);
-    expect(run).toMatchObject({ status: 'COMPLETED', plannedCreates: preview.createCount, created: preview.createCount, failed: preview.failCount });
-    expect(run.errors).toEqual([{ code: 'USERNAME_TAKEN', username: loserName }]);
+    expect(run).toMatchObject({
+      status: 'COMPLETED',
+      plannedCreates: preview.createCount,
+      created: preview.createCount,
+      failed: preview.failCount,
+    });
+    expect(run.errors).toMatchObject([{ code: 'USERNAME_TAKEN', username: loserName }]);
     expect((await p.mfaUsers({ search: 'twin' })).nodes.map((u) => u.directoryUserId)).toEqual([winner]);
     // Stable: the next run keeps the winner and fails the other again.
     expect(await p.syncAndWait(id)).toMatchObject({ status: 'COMPLETED', created: 0, failed: 1, planned: 0 });
   });
 
-  it('holds across planning chunks: collisions spanning key ranges are decided the same way', async () => {
+  test('holds across planning chunks: collisions spanning key ranges are decided the same way', async () => {
     const small = await startTestServer({ SYNC_CHUNK_SIZE: '10', JOB_POLL_MS: '50' });
     try {
       const t = await seedTenant(small);
@@ -452,12 +506,12 @@ describe('sync: selected users with the same username (defect 7)', () => {
           from generate_series(1, ${n}::int) i
           returning id)
         insert into group_memberships (group_id, user_id, tenant_id) select ${fromGlobalId(ldapGroup, 'Group')}::uuid, id, ${t.tenantId}::uuid from u`);
-      const preview = await p.preview(id);
+      const preview = (await p.preview(id))!;
       expect(preview).toMatchObject({ desiredCount: 2 * n, createCount: n, failCount: n });
       const run = await p.syncAndWait(id);
       expect(run).toMatchObject({ status: 'COMPLETED', created: n, failed: n, plannedCreates: n });
       expect(run.errors).toHaveLength(n);
-      expect(run.errors.every((e: any) => e.code === 'USERNAME_TAKEN')).toBe(true);
+      expect(run.errors.every((e) => e.code === 'USERNAME_TAKEN')).toBe(true);
       // Each pair's smallest directory-user id holds the username.
       const wrong = await countRows(
         small,

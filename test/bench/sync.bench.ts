@@ -39,7 +39,10 @@ function watcher(ts: TestServer, token: string) {
       );
       child.stdin.end();
       await exited;
-      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { at?: number; data?: any; done?: boolean; latencies?: number[] });
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { at?: number; data?: any; done?: boolean; latencies?: number[] });
       return {
         events: lines.filter((l) => l.data).map((l) => ({ at: l.at!, run: l.data.syncRunProgress })),
         latencies: lines.find((l) => l.done)?.latencies ?? [],
@@ -71,14 +74,17 @@ async function scenario(ts: TestServer, n: number, opts: { emails: boolean }) {
     const w = watcher(ts, t.token);
     await new Promise((r) => setTimeout(r, 500)); // let it start and connect
     const start = Date.now();
-    const run = (await p.sync(id)).syncRun;
+    const run = (await p.sync(id)).syncRun!;
     const { events, latencies } = await w.watch(run.id);
     const last = events[events.length - 1]!.run;
     const end = events[events.length - 1]!.at;
     const secs = (end - start) / 1000;
     const gaps = events.slice(1).map((e, i) => e.at - events[i]!.at);
     const worst = gaps.indexOf(Math.max(...gaps, 0));
-    const where = worst >= 0 ? ` between ${events[worst]!.run.phase} ${events[worst]!.run.percent}% and ${events[worst + 1]!.run.phase} ${events[worst + 1]!.run.percent}%` : '';
+    const where =
+      worst >= 0
+        ? ` between ${events[worst]!.run.phase} ${events[worst]!.run.percent}% and ${events[worst + 1]!.run.phase} ${events[worst + 1]!.run.percent}%`
+        : '';
     const planSecs = (new Date(last.plannedAt).getTime() - new Date(last.startedAt).getTime()) / 1000;
     const applySecs = (new Date(last.finishedAt).getTime() - new Date(last.plannedAt).getTime()) / 1000;
     console.log(
@@ -95,8 +101,10 @@ async function scenario(ts: TestServer, n: number, opts: { emails: boolean }) {
       select id from users where tenant_id = ${t.tenantId} and email like 'b%@bench.test' order by id limit ${Math.ceil(n / 100)})`);
   await timed('resync with 1% changed');
   const previewStart = Date.now();
-  const plan = await p.preview(id, { limit: 100 });
-  console.log(`${label0}, previewSync (no change): ${((Date.now() - previewStart) / 1000).toFixed(2)} s, desired ${plan.desiredCount}, keep ${plan.keepCount}`);
+  const plan = (await p.preview(id, { limit: 100 }))!;
+  console.log(
+    `${label0}, previewSync (no change): ${((Date.now() - previewStart) / 1000).toFixed(2)} s, desired ${plan.desiredCount}, keep ${plan.keepCount}`,
+  );
 }
 
 it('sync: 10k users', async () => {

@@ -1,31 +1,71 @@
+import WebSocket from 'ws';
 import { expect } from 'vitest';
+import {
+  createRosterClient,
+  type CreateUserInput,
+  type DirectoryKind,
+  type RosterClient,
+  type UpdateUserInput,
+  type UserFilterInput,
+} from '../../client/src/index.js';
 import { gql, type TestServer } from './harness.js';
 
-/** Small typed-ish helpers over the GraphQL API for directory tests. */
-export function api(ts: TestServer, token: string) {
+/** The typed client (`@roster/client`) for `token` on a test server, subscriptions included. */
+export function clientOf(ts: Pick<TestServer, 'url'>, token?: string | null): RosterClient {
+  return createRosterClient({ url: ts.url, token: token ?? null, webSocketImpl: WebSocket });
+}
+
+/** Expects a mutation payload without errors and returns it. */
+export function ok<T extends { errors: { code: string }[] }>(r: T): T {
+  expect(r.errors, JSON.stringify(r.errors)).toEqual([]);
+  return r;
+}
+
+/**
+ * Directory helpers over the typed client: each one calls an operation of
+ * `client/src/operations` and returns its typed payload. `client` is the client itself; `call`
+ * runs a raw query, for the tests that deliberately probe queries no client operation makes.
+ */
+export function api(ts: Pick<TestServer, 'url'>, token: string) {
+  const client = clientOf(ts, token);
   const call = async <T = any>(query: string, variables: Record<string, unknown> = {}) => {
     const r = await gql<T>(ts.url, query, variables, token);
     if (r.errors) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
     return r.data as T;
   };
   return {
+    client,
     call,
-    async createUser(input: Record<string, unknown>) {
-      const d = await call<any>(
-        `mutation($i: CreateUserInput!) { createUser(input: $i) { user { id email status username groups { name } } errors { code message field } } }`,
-        { i: input },
-      );
-      return d.createUser as { user: any; errors: { code: string; message: string; field: string[] | null }[] };
+    async createUser(input: CreateUserInput) {
+      return (await client.createUser({ input })).createUser;
+    },
+    async updateUser(input: UpdateUserInput) {
+      return (await client.updateUser({ input })).updateUser;
+    },
+    async deleteUser(id: string) {
+      return (await client.deleteUser({ input: { id } })).deleteUser;
+    },
+    async users(filter: UserFilterInput = {}, first = 100) {
+      return (await client.users({ filter, first })).users;
+    },
+    async createDirectory(name: string, kind: DirectoryKind) {
+      return (await client.createDirectory({ input: { name, kind } })).createDirectory;
     },
     async createGroup(name: string, directoryId?: string) {
-      const d = await call<any>(`mutation($i: CreateGroupInput!) { createGroup(input: $i) { group { id name } errors { code } } }`, {
-        i: { name, directoryId },
-      });
-      return d.createGroup as { group: { id: string; name: string } | null; errors: { code: string }[] };
+      return (await client.createGroup({ input: { name, directoryId } })).createGroup;
     },
     async groups() {
-      const d = await call<any>(`{ groups(first: 100) { nodes { id name builtIn memberCount } } }`);
-      return d.groups.nodes as { id: string; name: string; builtIn: string | null; memberCount: number }[];
+      return (await client.groups({ first: 100 })).groups.nodes;
+    },
+    /** The groups of one directory (its built-in Users group first). */
+    async directoryGroups(directoryId: string) {
+      return (await client.groups({ first: 100, filter: { directoryId } })).groups.nodes;
+    },
+    async addMembers(groupId: string, userIds: string[]) {
+      return (await client.addGroupMembers({ input: { groupId, userIds } })).addGroupMembers;
+    },
+    async removeMembers(groupId: string, userIds: string[]) {
+      return (await client.removeGroupMembers({ input: { groupId, userIds } })).removeGroupMembers;
     },
     async groupId(name: string) {
       const g = (await this.groups()).find((x) => x.name === name);
@@ -33,29 +73,17 @@ export function api(ts: TestServer, token: string) {
       return g!.id;
     },
     async invite(userId: string, identityProviderId?: string) {
-      const d = await call<any>(
-        `mutation($i: InviteUserInput!) { inviteUser(input: $i) { invitation { id status kind expiresAt } user { lastInvitedAt } errors { code message } } }`,
-        { i: { userId, identityProviderId } },
-      );
-      return d.inviteUser;
+      return (await client.inviteUser({ input: { userId, identityProviderId } })).inviteUser;
     },
     async reinvite(userId: string) {
-      const d = await call<any>(
-        `mutation($i: InviteUserInput!) { reinviteUser(input: $i) { invitation { id status } errors { code message } } }`,
-        { i: { userId } },
-      );
-      return d.reinviteUser;
+      return (await client.reinviteUser({ input: { userId } })).reinviteUser;
     },
   };
 }
 
-export async function completeSetup(ts: TestServer, token: string, password: string) {
-  const r = await gql<any>(
-    ts.url,
-    `mutation($i: CompleteAccountSetupInput!) { completeAccountSetup(input: $i) { success email portalUrl errors { code message } } }`,
-    { i: { token, password } },
-  );
-  return r.data.completeAccountSetup as { success: boolean; email: string | null; portalUrl: string | null; errors: { code: string; message: string }[] };
+/** Account setup with the token of an invitation link (public: no session). */
+export async function completeSetup(ts: Pick<TestServer, 'url'>, token: string, password: string) {
+  return (await clientOf(ts).completeAccountSetup({ input: { token, password } })).completeAccountSetup;
 }
 
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
