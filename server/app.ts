@@ -8,13 +8,12 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { GraphQLFormattedError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
 import type { Env } from './env.js';
 import { getSchema } from './schema.js';
 import { createServices, type Services } from './services.js';
 import type { Context } from './context.js';
-import { authenticateConnectionParams, authenticateHeader } from './http/authenticate.js';
+import { authenticateHeader } from './http/authenticate.js';
+import { startWebsocketServer } from './http/websocket.js';
 import type { Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
@@ -80,36 +79,14 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const wsCleanup = useServer<Record<string, unknown>, { context?: Context }>(
-    {
-      schema,
-      // Authenticate once, at connection_init: no valid session, no connection (close 4403).
-      onConnect: async (ctx) => {
-        const { viewer } = await authenticateConnectionParams(services.auth, ctx.connectionParams);
-        if (!viewer) return false;
-        (ctx.extra as { viewer?: unknown }).viewer = viewer;
-        return true;
-      },
-      context: (ctx) => {
-        const viewer = (ctx.extra as { viewer?: Context['viewer'] }).viewer ?? null;
-        const requestId = randomUUID();
-        return {
-          requestId,
-          log: log.child({ requestId, transport: 'ws' }),
-          viewer,
-          authProblem: null,
-          services,
-          loaders: composition.createLoaders(viewer?.tenantId ?? null),
-          loadersFor: composition.createLoaders,
-        } satisfies Context;
-      },
-      onError: (_ctx, _id, _payload, errors) => {
-        log.warn({ errors: errors.map((e) => e.message) }, 'subscription error');
-      },
-    },
-    wsServer,
-  );
+  const ws = startWebsocketServer({
+    httpServer,
+    schema,
+    services,
+    createLoaders: composition.createLoaders,
+    log,
+    sessionRecheckMs: env.WS_SESSION_RECHECK_MS,
+  });
 
   const requestLogger: ApolloServerPlugin<Context> = {
     async requestDidStart({ contextValue, request }) {
@@ -141,7 +118,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
         async serverWillStart() {
           return {
             async drainServer() {
-              await wsCleanup.dispose();
+              await ws.dispose();
             },
           };
         },
@@ -236,7 +213,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
         shuttingDown = true;
         // apollo.stop() runs the drain plugins: HTTP server stops accepting and drains, sockets close.
         await apollo.stop();
-        await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        await ws.close();
         // Running jobs stop at their next safe point; their leases lapse and any replica resumes them.
         composition.stopWorkers();
         if (housekeeping) clearInterval(housekeeping);

@@ -15,6 +15,8 @@ const schema = z.object({
   DATA_DIR: z.string().default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SESSION_TTL_HOURS: z.coerce.number().positive().default(12),
+  /** How often an open websocket re-checks its session (expiry; a revocation it missed). */
+  WS_SESSION_RECHECK_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
   /** Introspection is on outside production unless explicitly disabled. */
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   /** Public URL of the login portal; invitation links are built on it. */

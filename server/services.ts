@@ -66,7 +66,8 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     mailboxDir: path.resolve(env.DATA_DIR, 'mailbox'),
   });
   mail.registerWorker();
-  const invitations = new InvitationService(db, stores.invitations, mail, {
+  const auth = new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000, pubsub, log.child({ component: 'auth' }));
+  const invitations = new InvitationService(db, stores.invitations, mail, auth, {
     portalBaseUrl: env.PORTAL_BASE_URL,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
@@ -109,7 +110,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     pubsub,
     log: syncLog,
   });
-  const groups = new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users);
+  const groups = new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users, auth);
   const users = new UserService({
     db,
     users: stores.users,
@@ -119,6 +120,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     identityProviders: stores.identityProviders,
     tenants: stores.tenants,
     invitations,
+    auth,
   });
   const bulkJob = new BulkOperationJob({
     db,
@@ -133,7 +135,6 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
   });
   bulkJob.register();
   const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub);
-  const auth = new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000);
   const services: Services = {
     tenants: new TenantService(stores.tenants),
     directories: new DirectoryService(db, stores.directories),

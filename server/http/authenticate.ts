@@ -32,9 +32,8 @@ export function authenticateHeader(auth: AuthService, header: string | undefined
   return authenticateToken(auth, bearerToken(header));
 }
 
-/** A websocket's `connection_init` payload: `{ token }` or `{ authorization: "Bearer …" }`. */
-export function authenticateConnectionParams(auth: AuthService, params: Record<string, unknown> | undefined): Promise<Authentication> {
+/** The token of a websocket's `connection_init` payload: `{ token }` or `{ authorization: "Bearer …" }`. */
+export function connectionToken(params: Record<string, unknown> | undefined): string | undefined {
   const p = params ?? {};
-  const token = typeof p.token === 'string' ? p.token : bearerToken(p.authorization);
-  return authenticateToken(auth, token);
+  return typeof p.token === 'string' ? p.token : bearerToken(p.authorization);
 }

@@ -1,9 +1,13 @@
+import type { Executor } from '../../shared/db.js';
+import type { Logger } from '../../shared/logger.js';
+import type { PubSub } from '../../shared/pubsub.js';
 import type { Viewer } from '../../shared/viewer.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { normalizeEmail } from '../../shared/email.js';
 import { verifyPassword } from '../../shared/passwords.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
+import { SESSIONS_ENDED_TOPIC_ID, type SessionsEndedEvent } from './auth.events.js';
 import type { AuthStore } from './auth.store.js';
 
 export type ResolvedToken = { viewer: Viewer; problem: null } | { viewer: null; problem: 'invalid' | 'expired' };
@@ -13,6 +17,8 @@ export class AuthService {
     private readonly store: AuthStore,
     private readonly tenants: TenantStore,
     private readonly sessionTtlMs: number,
+    private readonly pubsub: PubSub,
+    private readonly log: Logger,
   ) {}
 
   /**
@@ -44,6 +50,45 @@ export class AuthService {
 
   async logout(viewer: Viewer): Promise<void> {
     await this.store.revoke(viewer.tenantId, viewer.sessionId);
+    await this.announceEnded({ tenantId: viewer.tenantId, sessionIds: [viewer.sessionId] });
+  }
+
+  /**
+   * Ends every session of these users inside the caller's transaction (removal from Admins,
+   * disabling, a new password): a token that stopped working must not come back when the user
+   * is re-added or re-enabled. After the commit the caller calls `announceEnded`.
+   */
+  revokeUserSessions(tx: Executor, tenantId: string, userIds: readonly string[]): Promise<void> {
+    return this.store.revokeForUsers(tenantId, userIds, tx);
+  }
+
+  /**
+   * Tells every replica (after the commit) that these sessions ended, so each closes its
+   * websockets on them at once. Long id lists go out in several events (NOTIFY's size limit).
+   * Never throws: the change is committed, and sockets that miss the event are still refused
+   * at their next operation and closed by their periodic session re-check.
+   */
+  async announceEnded(ended: { tenantId: string; sessionIds?: readonly string[]; userIds?: readonly string[] }): Promise<void> {
+    const per = 100;
+    const events: SessionsEndedEvent[] = [];
+    const sessionIds = [...new Set(ended.sessionIds ?? [])];
+    const userIds = [...new Set(ended.userIds ?? [])];
+    for (let i = 0; i < sessionIds.length; i += per)
+      events.push({ tenantId: ended.tenantId, sessionIds: sessionIds.slice(i, i + per), userIds: [] });
+    for (let i = 0; i < userIds.length; i += per)
+      events.push({ tenantId: ended.tenantId, sessionIds: [], userIds: userIds.slice(i, i + per) });
+    for (const event of events) {
+      try {
+        await this.pubsub.publish('sessionsEnded', SESSIONS_ENDED_TOPIC_ID, event);
+      } catch (err) {
+        this.log.warn({ err, tenantId: ended.tenantId }, 'announcing ended sessions failed');
+      }
+    }
+  }
+
+  /** Every `announceEnded` event from any replica, until `signal` aborts (the websocket server listens). */
+  endedSessions(signal: AbortSignal): AsyncIterableIterator<SessionsEndedEvent> {
+    return this.pubsub.subscribe('sessionsEnded', SESSIONS_ENDED_TOPIC_ID, signal);
   }
 
   /** Token → viewer, checking expiry, revocation and current admin membership. */

@@ -2,6 +2,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import { directories, sessions, users } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { queryRows } from '../../shared/db.js';
+import { uuidArray } from '../../shared/sql.js';
 
 export interface SessionLookup {
   id: string;
@@ -78,6 +79,15 @@ export class AuthStore {
       .update(sessions)
       .set({ revokedAt: new Date() })
       .where(and(eq(sessions.id, sessionId), eq(sessions.tenantId, tenantId), isNull(sessions.revokedAt)));
+  }
+
+  /** Revokes every live session of these users (in the caller's transaction). */
+  async revokeForUsers(tenantId: string, userIds: readonly string[], tx: Executor = this.db): Promise<void> {
+    if (!userIds.length) return;
+    await tx
+      .update(sessions)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(sessions.tenantId, tenantId), sql`${sessions.userId} = any(${uuidArray(userIds)})`, isNull(sessions.revokedAt)));
   }
 
   async expiresAt(sessionId: string, tx: Executor = this.db): Promise<Date | null> {

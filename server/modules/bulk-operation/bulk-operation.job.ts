@@ -33,6 +33,8 @@ export function safeMessage(err: unknown): string {
 interface Run {
   op: BulkOperationRow;
   after: number;
+  /** Users the chunk just committed deleted (their sessions went with them): announced after the commit. */
+  deletedUserIds?: string[];
 }
 
 export interface BulkJobDeps {
@@ -145,6 +147,9 @@ export class BulkOperationJob {
       prepare,
       step,
       publish: (run) => this.publish(run.op),
+      committed: async (run) => {
+        if (run.deletedUserIds?.length) await this.d.users.announceDeleted(run.op.tenantId, run.deletedUserIds);
+      },
     };
   }
 
@@ -163,7 +168,9 @@ export class BulkOperationJob {
       const chunk = nextIds(input, run.after, Math.max(10, Math.round(LIST_CHUNK * pace)));
       const items = chunk.length ? await this.list.apply(tx, run.op.kind, run.op.tenantId, input, chunk, run.op.actorUserId) : [];
       const last = chunk.length ? chunk[chunk.length - 1]![0] : run.after;
-      return this.commit(tx, run, items, last, last >= input.ids.length);
+      const next = await this.commit(tx, run, items, last, last >= input.ids.length);
+      if (run.op.kind !== 'DELETE_USERS') return next;
+      return { ...next, deletedUserIds: [...new Set(items.filter((i) => i.outcome === 'SUCCEEDED' && i.userId).map((i) => i.userId!))] };
     });
     return { work, cursor };
   }

@@ -2,6 +2,7 @@ import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, type UserError } from '../../shared/errors.js';
 import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
+import type { AuthService } from '../auth/auth.service.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { UserStore } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
@@ -23,6 +24,7 @@ export class GroupService {
     private readonly writes: GroupWriteStore,
     private readonly directories: DirectoryStore,
     private readonly users: UserStore,
+    private readonly auth: AuthService,
   ) {}
 
   async list(
@@ -130,8 +132,13 @@ export class GroupService {
     await this.db.transaction(async (tx) => {
       if (g.builtIn === 'ADMINS') await this.writes.lockAdmins(tx, viewer.tenantId);
       await this.writes.removeMemberships(viewer.tenantId, g.id, ids, tx);
-      if (g.builtIn === 'ADMINS') await this.assertActiveAdminRemains(tx, viewer.tenantId);
+      if (g.builtIn === 'ADMINS') {
+        await this.assertActiveAdminRemains(tx, viewer.tenantId);
+        // Sessions are for admins only: whoever left Admins is signed out everywhere.
+        await this.auth.revokeUserSessions(tx, viewer.tenantId, ids);
+      }
     });
+    if (g.builtIn === 'ADMINS') await this.auth.announceEnded({ tenantId: viewer.tenantId, userIds: ids });
     return g;
   }
 

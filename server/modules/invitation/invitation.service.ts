@@ -3,6 +3,7 @@ import { DomainError, ErrorCode, userError, type UserError } from '../../shared/
 import { checkPasswordPolicy, passwordIdentities } from '../../shared/password-policy.js';
 import { hashPassword } from '../../shared/passwords.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
+import type { AuthService } from '../auth/auth.service.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
 import type { InvitationStore } from './invitation.store.js';
 import { InvitationStatus, type InvitationRow } from './invitation.types.js';
@@ -36,6 +37,7 @@ export class InvitationService {
     private readonly db: Db,
     private readonly store: InvitationStore,
     private readonly mail: MailService,
+    private readonly auth: AuthService,
     private readonly opts: { portalBaseUrl: string; ttlMs: number },
   ) {}
 
@@ -235,7 +237,11 @@ export class InvitationService {
       await this.store.setPassword(found.userId, hash, tx);
       // Any other outstanding link for this account is now pointless: void it.
       await this.store.revokePending(found.tenantId, [found.userId], null, tx);
+      // A new password (a reset, typically after a suspected compromise) ends every session
+      // signed in with the old one. Nobody is signed in here: this is a public, link-based call.
+      await this.auth.revokeUserSessions(tx, found.tenantId, [found.userId]);
     });
+    await this.auth.announceEnded({ tenantId: found.tenantId, userIds: [found.userId] });
     return { email: found.userEmail, idpName: found.idpName, tenantSlug: found.tenantSlug };
   }
 

@@ -6,6 +6,7 @@ import { DomainError, ErrorCode, userError, type UserError } from '../../shared/
 import { keysetPage, nullableSortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import { hashPasswords } from '../../shared/passwords.js';
 import { checkName } from '../../shared/validation.js';
+import type { AuthService } from '../auth/auth.service.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { DirectoryRow } from '../directory/directory.types.js';
 import type { GroupService } from '../group/group.service.js';
@@ -37,6 +38,7 @@ export interface UserServiceDeps {
   identityProviders: IdentityProviderStore;
   tenants: TenantStore;
   invitations: InvitationService;
+  auth: AuthService;
 }
 
 /** A validated new user with its password hash (null without a password). */
@@ -211,26 +213,40 @@ export class UserService {
     if (input.username != null) patch.username = checkName(input.username, 'Username', ['input', 'username'], errors);
     if (errors.length) throw new DomainError(errors);
 
-    return this.d.db.transaction(async (tx) => {
+    const updated = await this.d.db.transaction(async (tx) => {
       if (input.disabled === true) await this.d.groups.lockAdmins(tx, viewer.tenantId);
       const current = await this.d.userWrites.lockOne(viewer.tenantId, input.id, tx);
       if (!current) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
       if (input.disabled === true) patch.status = 'DISABLED';
       if (input.disabled === false && current.status === 'DISABLED') patch.status = current.activatedAt ? 'ACTIVE' : 'INVITED';
-      const updated = await this.d.userWrites.update(viewer.tenantId, input.id, patch, tx);
-      if (input.disabled === true) await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
-      return updated!;
+      const row = await this.d.userWrites.update(viewer.tenantId, input.id, patch, tx);
+      if (input.disabled === true) {
+        await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
+        // Re-enabling must not bring old tokens back: a disabled user's sessions end for good.
+        await this.d.auth.revokeUserSessions(tx, viewer.tenantId, [input.id]);
+      }
+      return row!;
     });
+    if (input.disabled === true) await this.d.auth.announceEnded({ tenantId: viewer.tenantId, userIds: [input.id] });
+    return updated;
   }
 
   async delete(viewer: Viewer, id: string): Promise<string> {
-    return this.d.db.transaction(async (tx) => {
+    const deleted = await this.d.db.transaction(async (tx) => {
       await this.d.groups.lockAdmins(tx, viewer.tenantId);
-      const [deleted] = await this.d.userWrites.delete(viewer.tenantId, [id], tx);
-      if (!deleted) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
+      const [gone] = await this.d.userWrites.delete(viewer.tenantId, [id], tx);
+      if (!gone) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
       await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
-      return deleted;
+      return gone;
     });
+    // The user's sessions went with the row (foreign-key cascade); close their sockets everywhere.
+    await this.d.auth.announceEnded({ tenantId: viewer.tenantId, userIds: [deleted] });
+    return deleted;
+  }
+
+  /** After a bulk delete chunk committed: the deleted users' sockets close on every replica. */
+  announceDeleted(tenantId: string, ids: readonly string[]): Promise<void> {
+    return this.d.auth.announceEnded({ tenantId, userIds: ids });
   }
 
   /** Invitation for a user not yet active, password reset for an active one. */

@@ -36,6 +36,11 @@ export interface ChunkedWork<R, P = undefined> {
   step(tx: Executor, run: R, prepared: P, pace: number): Promise<R>;
   /** Publishes the run's progress (best effort: failures are logged, never thrown). */
   publish(run: R): Promise<void>;
+  /**
+   * After each chunk's transaction committed, with the run `step` returned: announces what
+   * the chunk changed (e.g. sessions ended by deleted users). Best effort, like `publish`.
+   */
+  committed?(run: R): Promise<void>;
   /** The run's phase: a new phase resets the pace and is published at once. */
   phaseOf?(run: R): string;
 }
@@ -127,6 +132,13 @@ export class ChunkedRunner {
         const ms = Date.now() - t0;
         if (next.gone) return { kind: 'gone', run: next.run ?? latest };
         latest = next.run;
+        if (work.committed) {
+          try {
+            await work.committed(latest);
+          } catch (err) {
+            this.log.warn({ err }, 'after-commit announcement failed');
+          }
+        }
         slowest[phase] = Math.max(slowest[phase] ?? 0, ms);
         if (phaseOf(latest) !== phase) pace = 1;
         else if (ms > targetMs) pace = Math.max(1 / 256, pace * Math.max(0.25, targetMs / ms));

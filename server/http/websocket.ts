@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import { createRequire } from 'node:module';
+import type { GraphQLError as GraphQLErrorType, GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Context } from '../context.js';
+import type { Loaders } from '../loaders.js';
+import type { Services } from '../services.js';
+import type { Logger } from '../shared/logger.js';
+import type { Viewer } from '../shared/viewer.js';
+import { authenticateToken, connectionToken, type Authentication } from './authenticate.js';
+
+/**
+ * graphql-ws accepts errors from `onSubscribe` only if they are `instanceof` its own
+ * GraphQLError. graphql has no `exports` map: Node (and so graphql-ws) loads its CommonJS
+ * build, while vite, which runs the sources in tests, picks `index.mjs`. Taking the class
+ * through `require` gives graphql-ws's class in both.
+ */
+const { GraphQLError } = createRequire(import.meta.url)('graphql') as { GraphQLError: typeof GraphQLErrorType };
+
+/** graphql-ws's Forbidden: the client's sign that it must sign in again. */
+export const SESSION_ENDED_CLOSE_CODE = 4403;
+
+/** What a socket keeps besides graphql-ws's own `socket` and `request`. */
+interface SocketState {
+  [key: PropertyKey]: unknown;
+  /** The token sent in `connection_init`: every operation and every re-check resolves it again. */
+  token: string;
+  /** The viewer of the latest successful check (a token always resolves to the same session). */
+  viewer: Viewer;
+  recheck: NodeJS.Timeout;
+}
+
+export interface WebsocketDeps {
+  httpServer: http.Server;
+  schema: GraphQLSchema;
+  services: Services;
+  createLoaders(tenantId: string | null): Loaders;
+  log: Logger;
+  /** How often an open socket re-checks its session (expiry, and any revocation it missed). */
+  sessionRecheckMs: number;
+}
+
+export interface WebsocketServer {
+  /** Closes every socket (1001) and stops listening for ended sessions; the drain step of shutdown. */
+  dispose(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The sockets of this process by session and by user, so an ended session closes its sockets
+ * at once, whichever replica ended it.
+ */
+class LiveSockets {
+  private readonly bySession = new Map<string, Set<WebSocket>>();
+  private readonly byUser = new Map<string, Set<WebSocket>>();
+
+  private static userKey(tenantId: string, userId: string): string {
+    return `${tenantId}:${userId}`;
+  }
+
+  add(socket: WebSocket, v: Viewer): void {
+    for (const [map, key] of this.keys(v)) {
+      let set = map.get(key);
+      if (!set) map.set(key, (set = new Set()));
+      set.add(socket);
+    }
+  }
+
+  remove(socket: WebSocket, v: Viewer): void {
+    for (const [map, key] of this.keys(v)) {
+      const set = map.get(key);
+      set?.delete(socket);
+      if (set?.size === 0) map.delete(key);
+    }
+  }
+
+  /** The local sockets of these sessions or users. */
+  matching(e: { tenantId: string; sessionIds: readonly string[]; userIds: readonly string[] }): WebSocket[] {
+    const found = new Set<WebSocket>();
+    for (const id of e.sessionIds) for (const s of this.bySession.get(id) ?? []) found.add(s);
+    for (const id of e.userIds) for (const s of this.byUser.get(LiveSockets.userKey(e.tenantId, id)) ?? []) found.add(s);
+    return [...found];
+  }
+
+  private keys(v: Viewer): [Map<string, Set<WebSocket>>, string][] {
+    return [
+      [this.bySession, v.sessionId],
+      [this.byUser, LiveSockets.userKey(v.tenantId, v.userId)],
+    ];
+  }
+}
+
+function endSocket(socket: WebSocket, problem: Authentication['problem']): void {
+  if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) {
+    socket.close(SESSION_ENDED_CLOSE_CODE, problem === 'expired' ? 'Session expired' : 'Session ended');
+  }
+}
+
+/**
+ * graphql-ws on the HTTP server's `/graphql`. The session is checked when the socket connects,
+ * again before every operation (query, mutation or subscription), every `sessionRecheckMs`
+ * while the socket is open, and whenever any replica announces that a session ended (logout,
+ * removal from Admins, disabling, deletion, a new password): a socket whose session is no
+ * longer valid is closed with 4403.
+ */
+export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
+  const { services, log } = deps;
+  const live = new LiveSockets();
+
+  const recheck = async (socket: WebSocket, state: Partial<SocketState>) => {
+    try {
+      const { viewer, problem } = await authenticateToken(services.auth, state.token);
+      if (!viewer) endSocket(socket, problem);
+    } catch (err) {
+      // A failed check (database unreachable) keeps the socket: its next operation checks again.
+      log.warn({ err }, 'websocket session re-check failed');
+    }
+  };
+
+  // Where the websocket server is built: its options (payload size, limits) go here.
+  const wsServer = new WebSocketServer({ server: deps.httpServer, path: '/graphql' });
+  const wsCleanup = useServer<Record<string, unknown>, SocketState>(
+    {
+      schema: deps.schema,
+      // connection_init: no valid session, no connection (close 4403).
+      onConnect: async (ctx) => {
+        const token = connectionToken(ctx.connectionParams);
+        const { viewer } = await authenticateToken(services.auth, token);
+        const { socket } = ctx.extra;
+        if (!viewer || !token || socket.readyState !== socket.OPEN) return false;
+        const state = ctx.extra;
+        state.token = token;
+        state.viewer = viewer;
+        live.add(socket, viewer);
+        state.recheck = setInterval(() => void recheck(socket, state), deps.sessionRecheckMs);
+        state.recheck.unref();
+        return true;
+      },
+      onClose: (ctx) => {
+        const { socket, viewer, recheck: timer } = ctx.extra;
+        if (timer) clearInterval(timer);
+        if (viewer) live.remove(socket, viewer);
+      },
+      // Every operation re-checks the session: an ended one is refused and its socket closed.
+      onSubscribe: async (ctx) => {
+        const { viewer, problem } = await authenticateToken(services.auth, ctx.extra.token);
+        if (!viewer) {
+          // After graphql-ws has sent this operation's error, close the socket.
+          setImmediate(() => endSocket(ctx.extra.socket, problem));
+          return [
+            new GraphQLError(
+              problem === 'expired' ? 'Your session has expired. Sign in again.' : 'Your session has ended. Sign in again.',
+              {
+                extensions: { code: 'UNAUTHENTICATED' },
+              },
+            ),
+          ];
+        }
+        ctx.extra.viewer = viewer;
+        return undefined;
+      },
+      context: (ctx) => {
+        const viewer = ctx.extra.viewer ?? null;
+        const requestId = randomUUID();
+        return {
+          requestId,
+          log: log.child({ requestId, transport: 'ws' }),
+          viewer,
+          authProblem: null,
+          services,
+          loaders: deps.createLoaders(viewer?.tenantId ?? null),
+          loadersFor: deps.createLoaders,
+        } satisfies Context;
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        log.warn({ errors: errors.map((e) => e.message) }, 'subscription error');
+      },
+    },
+    wsServer,
+  );
+
+  // Sessions ended on any replica (after their commit) close this process's sockets on them.
+  const stop = new AbortController();
+  void (async () => {
+    try {
+      for await (const ended of services.auth.endedSessions(stop.signal)) {
+        for (const socket of live.matching(ended)) endSocket(socket, 'invalid');
+      }
+    } catch (err) {
+      if (!stop.signal.aborted) log.error({ err }, 'listening for ended sessions failed; sockets rely on their re-checks');
+    }
+  })();
+
+  return {
+    async dispose() {
+      stop.abort();
+      await wsCleanup.dispose();
+    },
+    close: () => new Promise<void>((resolve) => wsServer.close(() => resolve())),
+  };
+}
