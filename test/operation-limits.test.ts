@@ -210,6 +210,8 @@ describe('schema suggestions', () => {
   test.concurrent('"Did you mean …?" is shown in development', async ({ server }) => {
     const r = await gql(server.url, `{ viewr { user { id } } }`);
     expect(r.errors![0]!.message).toMatch(/Did you mean "viewer"/);
+    const enumValue = await gql(server.url, `query($o: UserOrder) { users(orderBy: $o) { totalCount } }`, { o: 'EMAIL_AS' });
+    expect(enumValue.errors![0]!.message).toMatch(/Did you mean the enum value "EMAIL_ASC"/);
   });
 
   test('are hidden in production, over HTTP and websocket', async () => {
@@ -222,10 +224,15 @@ describe('schema suggestions', () => {
       const { token } = await seedTenant(ts);
       const client = createClient({ url: ts.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { token } });
       try {
-        const errors = await new Promise<any>((resolve) => {
-          client.subscribe({ query: `{ viewr { user { id } } }` }, { next: resolve, error: resolve, complete: () => resolve(null) });
-        });
-        expect(errors[0].message).toBe('Cannot query field "viewr" on type "Query".');
+        const run = (query: string, variables?: Record<string, unknown>) =>
+          new Promise<any>((resolve) => {
+            client.subscribe({ query, variables }, { next: resolve, error: resolve, complete: () => resolve(null) });
+          });
+        expect((await run(`{ viewr { user { id } } }`))[0].message).toBe('Cannot query field "viewr" on type "Query".');
+        const [coercion] = await run(`query($o: UserOrder) { users(orderBy: $o) { totalCount } }`, { o: 'EMAIL_AS' });
+        expect(coercion).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+        expect(coercion.message).toContain('EMAIL_AS');
+        expect(coercion.message).not.toContain('Did you mean');
       } finally {
         await client.dispose();
       }

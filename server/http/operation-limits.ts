@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   getOperationAST,
+  getVariableValues,
   GraphQLError,
   parse,
   specifiedRules,
@@ -146,5 +147,9 @@ export function checkWebSocketOperation(
   if (!operation) return [new GraphQLError('Unable to identify the operation.', { extensions: { code: 'BAD_REQUEST' } })];
   const over = operationLimitErrors(schema, document, operation, variables, limits);
   if (over.length) return over;
+  // Coercion errors name enum values ("Did you mean …?"): answer them here, where they can be stripped.
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 10 });
+  if (coerced.errors)
+    return fail(coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } })));
   return { schema, document, operationName, variableValues: variables };
 }
