@@ -59,7 +59,9 @@ export function graphqlBodyParser(opts: { isSignedIn: (req: Request) => Promise<
   return (req, res, next) => {
     void (async () => {
       const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-      if (declared !== undefined && declared <= BODY_LIMIT) return small(req, res, withMessage(res, next));
+      // No length and not chunked (a GET): no body, nothing to decide.
+      const chunked = declared === undefined && req.headers['transfer-encoding'] !== undefined;
+      if (!chunked && (declared ?? 0) <= BODY_LIMIT) return small(req, res, withMessage(res, next));
       if (declared !== undefined && declared > BULK_BODY_LIMIT) return tooLarge(res, ordinaryMessage);
       if (!(await opts.isSignedIn(req))) {
         if (declared !== undefined) return tooLarge(res, ordinaryMessage);
