@@ -13,6 +13,8 @@ import { getSchema } from './schema.js';
 import { createServices, type Services } from './services.js';
 import type { Context } from './context.js';
 import { authenticateHeader } from './http/authenticate.js';
+import { graphqlBodyParser } from './http/body-limit.js';
+import { checkWebSocketOperation, operationLimitsFor, operationLimitsPlugin, withoutSuggestions } from './http/operation-limits.js';
 import { startWebsocketServer } from './http/websocket.js';
 import type { Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
@@ -34,12 +36,13 @@ export interface RunningServer {
 }
 
 /** Keeps codes a client can act on; masks everything else and logs the original. */
-export function formatErrorFor(log: Logger) {
+export function formatErrorFor(log: Logger, opts: { hideSuggestions?: boolean } = {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.['code'];
     if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
       const { stacktrace: _s, exception: _e, ...ext } = (formatted.extensions ?? {}) as Record<string, unknown>;
-      return { ...formatted, extensions: ext };
+      const message = opts.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
+      return { ...formatted, message, extensions: ext };
     }
     log.error({ err: unwrapResolverError(error), path: formatted.path }, 'unexpected error in GraphQL operation');
     return {
@@ -69,6 +72,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     housekeeping.unref();
   }
   const schema = await getSchema();
+  const limits = operationLimitsFor(env, database.engine);
   let shuttingDown = false;
 
   const app = express();
@@ -86,6 +90,11 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     createLoaders: composition.createLoaders,
     log,
     sessionRecheckMs: env.WS_SESSION_RECHECK_MS,
+    // A bigger message closes the socket (1009) before it is buffered, signed in or not.
+    maxPayload: env.WS_MAX_PAYLOAD_BYTES,
+    // Token limit, validation and operation limits, as over HTTP; at most WS_MAX_SUBSCRIPTIONS at once.
+    checkOperation: (payload, running) =>
+      checkWebSocketOperation(schema, payload, running, { ...limits, maxOperationsPerSocket: env.WS_MAX_SUBSCRIPTIONS }),
   });
 
   const requestLogger: ApolloServerPlugin<Context> = {
@@ -109,8 +118,11 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     // main.ts owns shutdown order (HTTP, sockets, jobs, database); Apollo's own signal
     // handlers would race it and leave the process hanging.
     stopOnTerminationSignals: false,
-    formatError: formatErrorFor(log),
+    formatError: formatErrorFor(log, { hideSuggestions: limits.hideSuggestions }),
+    hideSchemaDetailsFromClientErrors: limits.hideSuggestions,
+    parseOptions: { maxTokens: limits.maxTokens },
     plugins: [
+      operationLimitsPlugin<Context>(limits),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       requestLogger,
@@ -156,8 +168,11 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
 
   app.use(
     '/graphql',
-    // Room for bulk mutations naming up to 100,000 ids (~6 MB of global ids); CSV files go to /uploads.
-    express.json({ limit: '8mb' }),
+    // 1 MB, or 8 MB for a signed-in bulk id-list mutation (100,000 ids); CSV files go to /uploads.
+    graphqlBodyParser({
+      isSignedIn: async (req) => (await authenticateHeader(services.auth, req.header('authorization'))).viewer !== null,
+      maxTokens: limits.maxTokens,
+    }),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
         const requestId = String(res.locals['requestId']);

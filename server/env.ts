@@ -40,6 +40,21 @@ const schema = z.object({
   SYNC_CHUNK_SIZE: z.coerce.number().int().min(10).max(50_000).default(2000),
   JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
   JOB_LEASE_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Operation limits, checked before any resolver runs (README, "Security"). */
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(2000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(3).default(10),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().min(1).default(20),
+  /** Estimated objects per operation; unset: 6,000 on PGlite, 20,000 on PostgreSQL. */
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(100).optional(),
+  /** Largest websocket message accepted (bytes); a bigger one closes the socket (1009). */
+  WS_MAX_PAYLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(4096)
+    .default(1024 * 1024),
+  /** Operations (subscriptions included) running at once on one websocket. */
+  WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(20),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 

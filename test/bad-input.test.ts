@@ -100,6 +100,6 @@ describe('bad input gets clear, coded errors and no internals', () => {
   test('an oversized body', async ({ server: ts }) => {
     const r = await raw(ts, JSON.stringify({ query: `{ viewer { sessionExpiresAt } } # ${'x'.repeat(9_000_000)}` }));
     expect(r.status).toBe(413);
-    expect(r.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(r.json.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 });

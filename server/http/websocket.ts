@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { createRequire } from 'node:module';
-import type { GraphQLError as GraphQLErrorType, GraphQLSchema } from 'graphql';
+import type { ExecutionArgs, GraphQLError as GraphQLErrorType, GraphQLSchema } from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context.js';
@@ -40,6 +41,10 @@ export interface WebsocketDeps {
   log: Logger;
   /** How often an open socket re-checks its session (expiry, and any revocation it missed). */
   sessionRecheckMs: number;
+  /** Largest message accepted; a bigger one closes the socket (1009) before it is buffered. */
+  maxPayload: number;
+  /** The operation limits, after the session check: execution arguments, or the errors refusing it. */
+  checkOperation(payload: SubscribePayload, running: number): ExecutionArgs | readonly GraphQLErrorType[];
 }
 
 export interface WebsocketServer {
@@ -120,7 +125,7 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
   };
 
   // Where the websocket server is built: its options (payload size, limits) go here.
-  const wsServer = new WebSocketServer({ server: deps.httpServer, path: '/graphql' });
+  const wsServer = new WebSocketServer({ server: deps.httpServer, path: '/graphql', maxPayload: deps.maxPayload });
   const wsCleanup = useServer<Record<string, unknown>, SocketState>(
     {
       schema: deps.schema,
@@ -144,7 +149,7 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
         if (viewer) live.remove(socket, viewer);
       },
       // Every operation re-checks the session: an ended one is refused and its socket closed.
-      onSubscribe: async (ctx) => {
+      onSubscribe: async (ctx, _id, payload) => {
         const { viewer, problem } = await authenticateToken(services.auth, ctx.extra.token);
         if (!viewer) {
           // After graphql-ws has sent this operation's error, close the socket.
@@ -159,7 +164,7 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
           ];
         }
         ctx.extra.viewer = viewer;
-        return undefined;
+        return deps.checkOperation(payload, Object.keys(ctx.subscriptions).length);
       },
       context: (ctx) => {
         const viewer = ctx.extra.viewer ?? null;

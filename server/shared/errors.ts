@@ -141,6 +141,7 @@ export const PUBLIC_ERROR_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'TOO_MANY_REQUESTS',
+  'OPERATION_TOO_COMPLEX',
 ]);
 
 /** Postgres error details, whichever driver raised them (drizzle wraps the driver error as `cause`). */
