@@ -22,6 +22,9 @@ import { createPubSub, type PubSub } from './shared/pubsub.js';
 import { JobQueue } from './shared/jobs/queue.js';
 import { bulkRoutes } from './modules/bulk-operation/bulk-operation.routes.js';
 
+/** A readiness probe answers within this budget: a database that does not is not ready. */
+const READY_PING_TIMEOUT_MS = 2000;
+
 export interface RunningServer {
   url: string;
   wsUrl: string;
@@ -70,6 +73,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     housekeeping.unref();
   }
   const schema = await getSchema();
+  const formatError = formatErrorFor(log);
   let shuttingDown = false;
 
   const app = express();
@@ -104,6 +108,12 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
           loadersFor: composition.createLoaders,
         } satisfies Context;
       },
+      // Errors in a subscription's results get the same masking and logging as over HTTP (a
+      // database error's message names the statement and its values).
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors?.length) return;
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
+      },
       onError: (_ctx, _id, _payload, errors) => {
         log.warn({ errors: errors.map((e) => e.message) }, 'subscription error');
       },
@@ -132,7 +142,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     // main.ts owns shutdown order (HTTP, sockets, jobs, database); Apollo's own signal
     // handlers would race it and leave the process hanging.
     stopOnTerminationSignals: false,
-    formatError: formatErrorFor(log),
+    formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
@@ -166,12 +176,23 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
       res.status(503).json({ status: 'shutting-down' });
       return;
     }
+    // Every check is a fresh round trip on the pool, so readiness follows the database both
+    // ways: 503 while it is away (or slower than the probe's budget), ready again once the
+    // driver's reconnect succeeds, with nothing to reset.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await database.ping();
+      await Promise.race([
+        database.ping(),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error('database ping timed out')), READY_PING_TIMEOUT_MS);
+        }),
+      ]);
       res.json({ status: 'ready', database: database.engine });
     } catch (err) {
       log.warn({ err }, 'readiness check failed');
-      res.status(503).json({ status: 'unavailable' });
+      res.status(503).json({ status: 'unavailable', database: database.engine });
+    } finally {
+      clearTimeout(timer);
     }
   });
 

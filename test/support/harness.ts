@@ -7,6 +7,7 @@ import { startServer, type RunningServer } from '../../server/app.js';
 import { parseEnv, type Env } from '../../server/env.js';
 import { openDatabase, type Database } from '../../server/shared/db.js';
 import { createLogger } from '../../server/shared/logger.js';
+import { installProcessNet, type ProcessNet } from '../../server/shared/process-net.js';
 
 /**
  * Each test file gets its own database: in-memory PGlite by default, or a fresh PostgreSQL
@@ -59,6 +60,8 @@ export interface TestServer {
   databaseUrl?: string;
   url: string;
   wsUrl: string;
+  /** The process-wide net for unhandled rejections and uncaught exceptions, as in main.ts: `caught` should stay 0. */
+  processNet: ProcessNet;
   close(): Promise<void>;
 }
 
@@ -66,10 +69,13 @@ export interface TestServer {
 export async function startTestServer(envOverrides: Record<string, string> = {}): Promise<TestServer> {
   const { database, drop, url } = await createTestDatabase();
   const env = testEnv(envOverrides);
-  const server = await startServer({ env, database, log: createLogger(env.LOG_LEVEL) });
+  const log = createLogger(env.LOG_LEVEL);
+  const processNet = installProcessNet(log);
+  const server = await startServer({ env, database, log });
   return {
     server,
     database,
+    processNet,
     databaseUrl: url,
     url: server.url,
     wsUrl: server.wsUrl,
@@ -92,6 +98,7 @@ export async function startReplica(ts: TestServer, envOverrides: Record<string, 
   return {
     server,
     database,
+    processNet: ts.processNet,
     databaseUrl: ts.databaseUrl,
     url: server.url,
     wsUrl: server.wsUrl,
