@@ -1,6 +1,9 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { describe, expect } from 'vitest';
+import { jobs } from '../drizzle/schema/index.js';
+import { JobQueue } from '../server/shared/jobs/queue.js';
+import { createLogger } from '../server/shared/logger.js';
 import { createPubSub } from '../server/shared/pubsub.js';
 import { rosterTest } from './support/fixtures.js';
 import { countRows, seedGroupMembers } from './support/provisioning-api.js';
@@ -136,4 +139,32 @@ describe.skipIf(!onPostgres)('a database that drops every connection, repeatedly
       await killer.end();
     }
   }, 180_000);
+});
+
+describe('a job whose database connection dropped (both engines)', () => {
+  test('runs again from its checkpoint under the same claim: no attempt is spent, nothing is failed', async ({ server: ts }) => {
+    const q = new JobQueue(ts.database, createLogger('silent'), { pollMs: 20 });
+    let calls = 0;
+    q.register('t-outage', async () => {
+      calls++;
+      // What postgres.js raises when the backend is terminated mid-statement.
+      if (calls < 3) throw Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), { code: 'CONNECTION_CLOSED' });
+    });
+    await q.start();
+    try {
+      const { id } = await q.enqueue({ queue: 't-outage', maxAttempts: 1 });
+      let row: { status: string; attempts: number; lastError: string | null } | undefined;
+      for (let i = 0; i < 400 && row?.status !== 'completed'; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        [row] = await ts.database.db
+          .select({ status: jobs.status, attempts: jobs.attempts, lastError: jobs.lastError })
+          .from(jobs)
+          .where(eq(jobs.id, id));
+      }
+      expect(row).toEqual({ status: 'completed', attempts: 1, lastError: null });
+      expect(calls).toBe(3);
+    } finally {
+      await q.stop();
+    }
+  });
 });

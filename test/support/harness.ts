@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { DestinationStream } from 'pino';
 import postgres from 'postgres';
 import { startServer, type RunningServer } from '../../server/app.js';
 import { parseEnv, type Env } from '../../server/env.js';
@@ -65,11 +66,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** The real server on a free port, with its own database. */
-export async function startTestServer(envOverrides: Record<string, string> = {}): Promise<TestServer> {
+/** The real server on a free port, with its own database. `logTo` receives its log lines (tests that read the log). */
+export async function startTestServer(
+  envOverrides: Record<string, string> = {},
+  opts: { logTo?: DestinationStream } = {},
+): Promise<TestServer> {
   const { database, drop, url } = await createTestDatabase();
   const env = testEnv(envOverrides);
-  const log = createLogger(env.LOG_LEVEL);
+  const log = createLogger(env.LOG_LEVEL, opts.logTo);
   const processNet = installProcessNet(log);
   const server = await startServer({ env, database, log });
   return {
