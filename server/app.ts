@@ -23,6 +23,9 @@ import { createPubSub, type PubSub } from './shared/pubsub.js';
 import { JobQueue } from './shared/jobs/queue.js';
 import { bulkRoutes } from './modules/bulk-operation/bulk-operation.routes.js';
 
+/** A readiness probe answers within this budget: a database that does not is not ready. */
+const READY_PING_TIMEOUT_MS = 2000;
+
 export interface RunningServer {
   url: string;
   wsUrl: string;
@@ -73,6 +76,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   }
   const schema = await getSchema();
   const limits = operationLimitsFor(env, database.engine);
+  const formatError = formatErrorFor(log, { hideSuggestions: limits.hideSuggestions });
   let shuttingDown = false;
 
   const app = express();
@@ -90,6 +94,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     createLoaders: composition.createLoaders,
     log,
     sessionRecheckMs: env.WS_SESSION_RECHECK_MS,
+    formatError,
     // A bigger message closes the socket (1009) before it is buffered, signed in or not.
     maxPayload: env.WS_MAX_PAYLOAD_BYTES,
     // Token limit, validation and operation limits, as over HTTP; at most WS_MAX_SUBSCRIPTIONS at once.
@@ -118,7 +123,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     // main.ts owns shutdown order (HTTP, sockets, jobs, database); Apollo's own signal
     // handlers would race it and leave the process hanging.
     stopOnTerminationSignals: false,
-    formatError: formatErrorFor(log, { hideSuggestions: limits.hideSuggestions }),
+    formatError,
     hideSchemaDetailsFromClientErrors: limits.hideSuggestions,
     parseOptions: { maxTokens: limits.maxTokens },
     plugins: [
@@ -155,12 +160,23 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
       res.status(503).json({ status: 'shutting-down' });
       return;
     }
+    // Every check is a fresh round trip on the pool, so readiness follows the database both
+    // ways: 503 while it is away (or slower than the probe's budget), ready again once the
+    // driver's reconnect succeeds, with nothing to reset.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await database.ping();
+      await Promise.race([
+        database.ping(),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error('database ping timed out')), READY_PING_TIMEOUT_MS);
+        }),
+      ]);
       res.json({ status: 'ready', database: database.engine });
     } catch (err) {
       log.warn({ err }, 'readiness check failed');
-      res.status(503).json({ status: 'unavailable' });
+      res.status(503).json({ status: 'unavailable', database: database.engine });
+    } finally {
+      clearTimeout(timer);
     }
   });
 

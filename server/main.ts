@@ -3,6 +3,7 @@ import { ConfigError, parseEnv, type Env } from './env.js';
 import { startServer } from './app.js';
 import { openDatabase } from './shared/db.js';
 import { createLogger, type Logger } from './shared/logger.js';
+import { installProcessNet } from './shared/process-net.js';
 import { seedDemoTenant } from './seed.js';
 
 /** Composition root: env → logger → database → services → HTTP/WS server → signals. */
@@ -18,6 +19,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(env.LOG_LEVEL);
+  // A dropped database connection must not end the process: whatever escapes is logged.
+  installProcessNet(log);
   const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR });
   log.info({ engine: database.engine, dataDir: env.DATABASE_URL ? undefined : env.DATA_DIR }, 'database ready');
 

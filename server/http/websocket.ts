@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { createRequire } from 'node:module';
-import type { ExecutionArgs, GraphQLError as GraphQLErrorType, GraphQLSchema } from 'graphql';
+import type { ExecutionArgs, GraphQLError as GraphQLErrorType, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -41,6 +41,8 @@ export interface WebsocketDeps {
   log: Logger;
   /** How often an open socket re-checks its session (expiry, and any revocation it missed). */
   sessionRecheckMs: number;
+  /** The GraphQL error formatter of HTTP: errors in subscription results are masked and logged alike. */
+  formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
   /** Largest message accepted; a bigger one closes the socket (1009) before it is buffered. */
   maxPayload: number;
   /** The operation limits, after the session check: execution arguments, or the errors refusing it. */
@@ -178,6 +180,12 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
           loaders: deps.createLoaders(viewer?.tenantId ?? null),
           loadersFor: deps.createLoaders,
         } satisfies Context;
+      },
+      // Errors in a subscription's results get the same masking and logging as over HTTP (a
+      // database error's message names the statement and its values).
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors?.length) return;
+        return { ...result, errors: result.errors.map((e) => deps.formatError(e.toJSON(), e)) };
       },
       onError: (_ctx, _id, _payload, errors) => {
         log.warn({ errors: errors.map((e) => e.message) }, 'subscription error');

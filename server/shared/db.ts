@@ -22,8 +22,13 @@ export type Executor = Db | Tx;
 export interface Database {
   readonly db: Db;
   readonly engine: 'pglite' | 'postgres';
-  /** LISTEN on a channel; returns an unlisten function. Used by the cross-replica pubsub. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTEN on a channel; returns an unlisten function. Used by the job queue's wake-up and the
+   * cross-replica pubsub. On PostgreSQL the LISTEN connection is re-established (and LISTEN
+   * re-issued) whenever it drops; `onRelisten` then runs, since notifications sent while it was
+   * down are lost and a listener may need to re-read what it follows.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onRelisten?: () => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
   /** One round trip (`select 1`): readiness checks. */
   ping(): Promise<void>;
@@ -96,8 +101,14 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   return {
     db,
     engine: 'postgres',
-    async listen(channel, onPayload) {
-      const sub = await client.listen(channel, onPayload);
+    async listen(channel, onPayload, onRelisten) {
+      // postgres.js keeps LISTEN on a dedicated connection and, when that connection closes,
+      // reconnects and listens again, calling `onlisten` each time (the first time included).
+      let listened = false;
+      const sub = await client.listen(channel, onPayload, () => {
+        if (listened) onRelisten?.();
+        listened = true;
+      });
       return async () => sub.unlisten();
     },
     async notify(channel, payload) {

@@ -158,3 +158,48 @@ export function pgErrorInfo(err: unknown): { code?: string; constraint?: string 
   }
   return {};
 }
+
+/** postgres.js and Node socket codes of a connection that closed, never opened or timed out. */
+const CONNECTION_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+/**
+ * Whether an error means the database connection went away (a restart, failover, terminated
+ * backend, proxy blip) rather than that the statement was wrong: SQLSTATE class 08
+ * (connection exception), 57P01–57P03 (admin/crash shutdown, cannot connect now), or a
+ * driver/socket code. Such work is retried once the database answers again; it is never
+ * recorded as a failure of the work itself.
+ */
+export function isConnectionError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * An error's message without query parameters, for text that is stored or shown (a job's
+ * last error, a bulk operation's or sync run's `error`): drizzle writes a failed statement as
+ * "Failed query: … params: …" with emails and password hashes among the parameters, so only
+ * the database's own message (e.g. "deadlock detected") is kept.
+ */
+export function safeMessage(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string } };
+  const msg = typeof e?.message === 'string' ? e.message : String(err);
+  if (msg.startsWith('Failed query:')) return `Database error: ${e.cause?.message ?? 'the statement failed'}`;
+  return msg;
+}

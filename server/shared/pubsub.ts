@@ -17,6 +17,11 @@ export interface Topics {}
 export interface PubSub {
   publish<K extends keyof Topics>(kind: K, id: string, payload: Topics[K]): Promise<void>;
   subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]>;
+  /**
+   * Calls `listener` whenever events may have been lost (the bus's database connection dropped
+   * and was re-established): a subscriber that follows state re-reads it. Returns a remover.
+   */
+  onResync(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -28,6 +33,7 @@ function topicFor(kind: string, id: string): string {
 interface RawBus {
   publishRaw(topic: string, payload: unknown): Promise<void>;
   subscribeRaw(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown>;
+  onResync(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -40,6 +46,10 @@ class TypedBus implements PubSub {
 
   subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]> {
     return this.raw.subscribeRaw(topicFor(kind, id), signal) as AsyncIterableIterator<Topics[K]>;
+  }
+
+  onResync(listener: () => void): () => void {
+    return this.raw.onResync(listener);
   }
 
   close(): Promise<void> {
@@ -74,6 +84,11 @@ class InProcessBus implements RawBus {
     return mapped;
   }
 
+  /** In one process nothing is lost between publisher and subscriber. */
+  onResync(_listener: () => void): () => void {
+    return () => {};
+  }
+
   async close(): Promise<void> {
     this.controller.abort();
   }
@@ -88,21 +103,34 @@ const EVENTS_CHANNEL = 'roster_events';
  */
 class PgBus implements RawBus {
   private readonly local = new InProcessBus();
+  private readonly resyncs = new EventEmitter();
   private unlisten: (() => Promise<void>) | null = null;
 
-  private constructor(private readonly database: Database) {}
+  private constructor(private readonly database: Database) {
+    this.resyncs.setMaxListeners(0);
+  }
 
   static async create(database: Database): Promise<PgBus> {
     const bus = new PgBus(database);
-    bus.unlisten = await database.listen(EVENTS_CHANNEL, (raw) => {
-      try {
-        const { topic, payload } = JSON.parse(raw) as { topic: string; payload: unknown };
-        void bus.local.publishRaw(topic, payload);
-      } catch {
-        // Not ours or truncated: ignore rather than kill the listener.
-      }
-    });
+    bus.unlisten = await database.listen(
+      EVENTS_CHANNEL,
+      (raw) => {
+        try {
+          const { topic, payload } = JSON.parse(raw) as { topic: string; payload: unknown };
+          bus.local.publishRaw(topic, payload).catch(() => {});
+        } catch {
+          // Not ours or truncated: ignore rather than kill the listener.
+        }
+      },
+      // LISTEN was re-established after its connection dropped: events sent meanwhile are gone.
+      () => bus.resyncs.emit('resync'),
+    );
     return bus;
+  }
+
+  onResync(listener: () => void): () => void {
+    this.resyncs.on('resync', listener);
+    return () => this.resyncs.off('resync', listener);
   }
 
   async publishRaw(topic: string, payload: unknown): Promise<void> {
@@ -116,7 +144,9 @@ class PgBus implements RawBus {
   }
 
   async close(): Promise<void> {
-    await this.unlisten?.();
+    this.resyncs.removeAllListeners();
+    // The database's own close ends the LISTEN connection anyway: a failed UNLISTEN is moot.
+    await this.unlisten?.().catch(() => {});
     await this.local.close();
   }
 }

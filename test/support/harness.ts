@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { DestinationStream } from 'pino';
 import postgres from 'postgres';
 import { startServer, type RunningServer } from '../../server/app.js';
 import { parseEnv, type Env } from '../../server/env.js';
 import { openDatabase, type Database } from '../../server/shared/db.js';
 import { createLogger } from '../../server/shared/logger.js';
+import { installProcessNet, type ProcessNet } from '../../server/shared/process-net.js';
 
 /**
  * Each test file gets its own database: in-memory PGlite by default, or a fresh PostgreSQL
@@ -59,17 +61,25 @@ export interface TestServer {
   databaseUrl?: string;
   url: string;
   wsUrl: string;
+  /** The process-wide net for unhandled rejections and uncaught exceptions, as in main.ts: `caught` should stay 0. */
+  processNet: ProcessNet;
   close(): Promise<void>;
 }
 
-/** The real server on a free port, with its own database. */
-export async function startTestServer(envOverrides: Record<string, string> = {}): Promise<TestServer> {
+/** The real server on a free port, with its own database. `logTo` receives its log lines (tests that read the log). */
+export async function startTestServer(
+  envOverrides: Record<string, string> = {},
+  opts: { logTo?: DestinationStream } = {},
+): Promise<TestServer> {
   const { database, drop, url } = await createTestDatabase();
   const env = testEnv(envOverrides);
-  const server = await startServer({ env, database, log: createLogger(env.LOG_LEVEL) });
+  const log = createLogger(env.LOG_LEVEL, opts.logTo);
+  const processNet = installProcessNet(log);
+  const server = await startServer({ env, database, log });
   return {
     server,
     database,
+    processNet,
     databaseUrl: url,
     url: server.url,
     wsUrl: server.wsUrl,
@@ -92,6 +102,7 @@ export async function startReplica(ts: TestServer, envOverrides: Record<string, 
   return {
     server,
     database,
+    processNet: ts.processNet,
     databaseUrl: ts.databaseUrl,
     url: server.url,
     wsUrl: server.wsUrl,

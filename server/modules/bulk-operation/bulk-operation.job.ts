@@ -1,5 +1,5 @@
 import type { Db, Executor } from '../../shared/db.js';
-import { DomainError } from '../../shared/errors.js';
+import { DomainError, isConnectionError, safeMessage } from '../../shared/errors.js';
 import { ChunkedRunner, type ChunkedWork } from '../../shared/jobs/chunked-run.js';
 import { PermanentJobError, type JobContext, type JobQueue } from '../../shared/jobs/queue.js';
 import type { Logger } from '../../shared/logger.js';
@@ -16,18 +16,8 @@ import { parseUserCsv } from './csv.js';
 
 export const BULK_QUEUE = 'bulk.run';
 
-/**
- * An error's message without query parameters: a failed chunk statement carries emails and
- * password hashes as parameters, and drizzle puts them in its message ("Failed query: …
- * params: …"). This text is stored as the operation's `error` and logged, so only the
- * database's own message (e.g. "deadlock detected") is kept.
- */
-export function safeMessage(err: unknown): string {
-  const e = err as { message?: string; cause?: { message?: string } };
-  const msg = typeof e?.message === 'string' ? e.message : String(err);
-  if (msg.startsWith('Failed query:')) return `Database error: ${e.cause?.message ?? 'the statement failed'}`;
-  return msg;
-}
+/** Kept here too: tests and callers knew it from this module. */
+export { safeMessage };
 
 /** The run the engine advances: the locked operation row and its checkpoint (the highest recorded seq). */
 interface Run {
@@ -114,7 +104,9 @@ export class BulkOperationJob {
       await this.runner.run<Run, UploadChunk | undefined>({ op: started, after: cursor(started.processed) }, work, signal);
       await this.releaseUpload(op);
     } catch (err) {
-      if (signal.aborted) throw err;
+      // Shutdown, a lost lease or a dropped database connection: the job is resumed from the
+      // checkpoint (the queue re-runs it), so the operation is not failed for it.
+      if (signal.aborted || isConnectionError(err)) throw err;
       const message = safeMessage(err);
       if (job.attempts >= job.maxAttempts || err instanceof PermanentJobError) {
         await this.publish(

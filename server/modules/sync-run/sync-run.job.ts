@@ -1,5 +1,5 @@
 import type { Db, Executor } from '../../shared/db.js';
-import { ErrorCode } from '../../shared/errors.js';
+import { ErrorCode, isConnectionError, safeMessage } from '../../shared/errors.js';
 import { yieldTurn, type ChunkedRunner, type ChunkedWork } from '../../shared/jobs/chunked-run.js';
 import { PermanentJobError, type JobContext, type JobQueue } from '../../shared/jobs/queue.js';
 import type { Logger } from '../../shared/logger.js';
@@ -121,8 +121,10 @@ export class SyncRunJob {
       );
       if (r.status === SyncRunStatus.COMPLETED) await this.clearStaging(runId);
     } catch (err) {
-      if (signal.aborted) throw err; // shutdown or lost lease: the job is resumed from its checkpoint
-      const message = err instanceof Error ? err.message : String(err);
+      // Shutdown, a lost lease or a dropped database connection: the job is resumed from its
+      // checkpoint (the queue re-runs it), so the run is neither failed nor marked for it.
+      if (signal.aborted || isConnectionError(err)) throw err;
+      const message = safeMessage(err);
       const last = job.attempts >= job.maxAttempts || err instanceof PermanentJobError;
       const failed = await runs.transition(
         runId,

@@ -1,3 +1,4 @@
+import { isConnectionError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { PubSub } from '../../shared/pubsub.js';
 import type { ProvisioningStore } from '../provisioning/provisioning.store.js';
@@ -57,7 +58,9 @@ export class SyncRunScheduler {
       }
       for (const id of await this.d.runs.uncleared(3)) await this.d.job.clearStaging(id, 1);
     } catch (err) {
-      log.error({ err }, 'sync scheduler tick failed');
+      // A dropped database connection is retried by the next tick; anything else is a bug.
+      if (isConnectionError(err)) log.warn({ err }, 'sync scheduler tick skipped: database connection lost');
+      else log.error({ err }, 'sync scheduler tick failed');
     } finally {
       this.ticking = false;
     }

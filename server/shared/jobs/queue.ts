@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { jobs } from '../../../drizzle/schema/index.js';
 import type { Database, Db, Executor } from '../db.js';
 import { queryRows } from '../db.js';
+import { isConnectionError, safeMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export interface JobRow {
@@ -49,6 +51,8 @@ const CHANNEL = 'roster_jobs';
  */
 export class JobQueue {
   private readonly workerId = `w-${randomUUID().slice(0, 8)}`;
+  /** Each claim holds the job under its own token (`locked_by`), so a run that lost its lease can never finish or renew it. */
+  private claims = 0;
   private readonly handlers = new Map<string, { handler: JobHandler; concurrency: number; running: number }>();
   private readonly controller = new AbortController();
   private wake: (() => void) | null = null;
@@ -60,7 +64,10 @@ export class JobQueue {
     private readonly database: Database,
     private readonly log: Logger,
     private readonly opts: { leaseMs?: number; pollMs?: number } = {},
-  ) {}
+  ) {
+    // Every running job and every wait listens for shutdown on this one signal.
+    setMaxListeners(0, this.controller.signal);
+  }
 
   private get db(): Db {
     return this.database.db;
@@ -139,8 +146,10 @@ export class JobQueue {
   /** Starts claiming jobs of the registered queues. */
   async start(): Promise<void> {
     if (this.loop) return;
+    // The wake-up channel only shortens the wait: the loop also polls, so a notification lost
+    // while the LISTEN connection is being re-established delays a job by one poll at most.
     this.unlisten = await this.database.listen(CHANNEL, () => this.wake?.());
-    this.loop = this.run();
+    this.loop = this.run().catch((err: unknown) => this.log.error({ err }, 'job loop stopped unexpectedly'));
   }
 
   async stop(): Promise<void> {
@@ -148,7 +157,7 @@ export class JobQueue {
     this.wake?.();
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
-    await this.unlisten?.();
+    await this.unlisten?.().catch((err: unknown) => this.log.warn({ err }, 'job channel unlisten failed'));
   }
 
   private async run(): Promise<void> {
@@ -158,35 +167,50 @@ export class JobQueue {
       try {
         for (const [queue, h] of this.handlers) {
           while (h.running < h.concurrency && !this.controller.signal.aborted) {
-            const job = await this.claim(queue);
-            if (!job) break;
+            const claimed = await this.claim(queue);
+            if (!claimed) break;
             claimedAny = true;
             h.running++;
-            const p = this.execute(job, h.handler).finally(() => {
-              h.running--;
-              this.inFlight.delete(p);
-              this.wake?.();
-            });
+            // execute() settles every error itself; the catch is the last line of defence.
+            const p = this.execute(claimed, h.handler)
+              .catch((err: unknown) => this.log.error({ err, jobId: claimed.job.id }, 'job execution failed unexpectedly'))
+              .finally(() => {
+                h.running--;
+                this.inFlight.delete(p);
+                this.wake?.();
+              });
             this.inFlight.add(p);
           }
         }
       } catch (err) {
-        if (!this.controller.signal.aborted) this.log.error({ err }, 'job claim failed');
+        if (!this.controller.signal.aborted) {
+          if (isConnectionError(err)) this.log.warn({ err }, 'job claim failed: database connection lost; polling again');
+          else this.log.error({ err }, 'job claim failed');
+        }
       }
       if (claimedAny) continue;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, pollMs);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = null;
+      await this.sleep(pollMs, true);
     }
   }
 
+  /** Waits `ms`, or less when shutting down (or, with `wakeable`, when a job is enqueued or one ends). */
+  private sleep(ms: number, wakeable = false): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.controller.signal.removeEventListener('abort', done);
+        if (wakeable && this.wake === done) this.wake = null;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.controller.signal.addEventListener('abort', done);
+      if (wakeable) this.wake = done;
+    });
+  }
+
   /** Claims the next due job, or one whose lease lapsed (its worker died). */
-  private async claim(queue: string): Promise<JobRow | null> {
+  private async claim(queue: string): Promise<{ job: JobRow; token: string } | null> {
+    const token = `${this.workerId}-${++this.claims}`;
     const rows = await queryRows<{
       id: string;
       tenant_id: string | null;
@@ -197,7 +221,7 @@ export class JobQueue {
       max_attempts: number;
     }>(
       this.db,
-      sql`update ${jobs} set status = 'running', locked_by = ${this.workerId},
+      sql`update ${jobs} set status = 'running', locked_by = ${token},
             locked_until = now() + ${`${this.leaseMs} milliseconds`}::interval,
             attempts = attempts + 1, started_at = coalesce(started_at, now())
           where id = (
@@ -211,7 +235,7 @@ export class JobQueue {
     );
     const r = rows[0];
     if (!r) return null;
-    return {
+    const job: JobRow = {
       id: r.id,
       tenantId: r.tenant_id,
       queue: r.queue,
@@ -220,60 +244,137 @@ export class JobQueue {
       attempts: r.attempts,
       maxAttempts: r.max_attempts,
     };
+    return { job, token };
   }
 
-  private async execute(job: JobRow, handler: JobHandler): Promise<void> {
+  /**
+   * Runs a claimed job to an outcome; never rejects. A handler that fails because the database
+   * connection dropped (restart, failover, terminated backend) is not a failed attempt: once
+   * the database answers again and this claim still holds the job, the handler runs again from
+   * its checkpoint (handlers are idempotent or checkpointed). If the outage outlasts the lease,
+   * another worker may take the job over, and this run stops quietly.
+   */
+  private async execute({ job, token }: { job: JobRow; token: string }, handler: JobHandler): Promise<void> {
     const jobController = new AbortController();
     const signal = AbortSignal.any([this.controller.signal, jobController.signal]);
     const log = this.log.child({ jobId: job.id, queue: job.queue });
     // Renew the lease while the handler runs; losing it (job cancelled or reclaimed) aborts it.
     const renew = setInterval(
       () => {
-        this.db
-          .update(jobs)
-          .set({ lockedUntil: new Date(Date.now() + this.leaseMs) })
-          .where(and(eq(jobs.id, job.id), eq(jobs.lockedBy, this.workerId), eq(jobs.status, 'running')))
-          .returning({ id: jobs.id })
-          .then(
-            (r) => {
-              if (!r.length) jobController.abort();
-            },
-            (err: unknown) => log.warn({ err }, 'lease renewal failed'),
-          );
+        this.renewLease(job.id, token).then(
+          (held) => {
+            if (!held) jobController.abort();
+          },
+          (err: unknown) => log.warn({ err }, 'lease renewal failed'),
+        );
       },
       Math.max(50, Math.floor(this.leaseMs / 3)),
     );
     try {
-      await handler({ job, signal, log });
-      await this.finish(job.id, 'completed', null);
-    } catch (err) {
-      if (this.controller.signal.aborted && !(err instanceof PermanentJobError)) {
-        // Shutting down: leave it running; its lease lapses and another worker resumes it.
-        log.info('job interrupted by shutdown; it will be resumed');
-        return;
+      for (let outage = 0; ; outage++) {
+        try {
+          await handler({ job, signal, log });
+          await this.settle(log, () => this.finish(job.id, token, 'completed', null));
+          return;
+        } catch (err) {
+          if (this.controller.signal.aborted && !(err instanceof PermanentJobError)) {
+            // Shutting down: leave it running; its lease lapses and another worker resumes it.
+            log.info('job interrupted by shutdown; it will be resumed');
+            return;
+          }
+          if (jobController.signal.aborted) {
+            log.info('job lost its lease (cancelled or taken over); stopping');
+            return;
+          }
+          if (isConnectionError(err) && !(err instanceof PermanentJobError)) {
+            log.warn({ err, attempt: job.attempts }, 'job lost its database connection; resuming it when the database answers');
+            if (await this.stillOurs(job.id, token, Math.min(10_000, 100 * 2 ** outage))) continue;
+            log.info('job was cancelled or taken over while the database was away; stopping');
+            return;
+          }
+          const message = safeMessage(err);
+          const permanent = err instanceof PermanentJobError || job.attempts >= job.maxAttempts;
+          log.error({ err, attempt: job.attempts }, permanent ? 'job failed' : 'job failed; will retry');
+          await this.settle(log, () => (permanent ? this.finish(job.id, token, 'failed', message) : this.retry(job, token, message)));
+          return;
+        }
       }
-      const message = err instanceof Error ? err.message : String(err);
-      const permanent = err instanceof PermanentJobError || job.attempts >= job.maxAttempts;
-      log.error({ err, attempt: job.attempts }, permanent ? 'job failed' : 'job failed; will retry');
-      if (permanent) await this.finish(job.id, 'failed', message);
-      else await this.retry(job, message);
     } finally {
       clearInterval(renew);
     }
   }
 
-  private async finish(id: string, status: 'completed' | 'failed', error: string | null): Promise<void> {
+  /**
+   * Records a job's outcome, riding out a dropped connection a few times. If it still cannot be
+   * written, the job stays `running` under this claim: its lease lapses and it runs again, and
+   * the handler, finding its work done, ends at once.
+   */
+  private async settle(log: Logger, write: () => Promise<void>): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        await write();
+        return;
+      } catch (err) {
+        if (!isConnectionError(err) || i >= 4 || this.controller.signal.aborted) {
+          log.warn({ err }, 'could not record the job outcome; it runs again when its lease lapses');
+          return;
+        }
+        if (!(await this.awaitDatabase(200 * 2 ** i))) return;
+      }
+    }
+  }
+
+  /** After an outage: waits until the database answers, then whether this claim still holds the job (renewing its lease). */
+  private async stillOurs(id: string, token: string, firstDelayMs: number): Promise<boolean> {
+    let delay = firstDelayMs;
+    for (;;) {
+      if (!(await this.awaitDatabase(delay))) return false;
+      try {
+        return await this.renewLease(id, token);
+      } catch (err) {
+        if (!isConnectionError(err)) return false;
+        delay = Math.min(10_000, delay * 2);
+      }
+    }
+  }
+
+  /** Waits `firstDelayMs`, then until the database answers; false when shutting down first. */
+  private async awaitDatabase(firstDelayMs: number): Promise<boolean> {
+    let delay = firstDelayMs;
+    for (;;) {
+      await this.sleep(delay);
+      if (this.controller.signal.aborted) return false;
+      try {
+        await this.database.ping();
+        return true;
+      } catch {
+        delay = Math.min(10_000, delay * 2);
+      }
+    }
+  }
+
+  /** Extends the lease of a job this claim still holds; false when it was cancelled or taken over. */
+  private async renewLease(id: string, token: string): Promise<boolean> {
+    const r = await this.db
+      .update(jobs)
+      .set({ lockedUntil: new Date(Date.now() + this.leaseMs) })
+      .where(and(eq(jobs.id, id), eq(jobs.lockedBy, token), eq(jobs.status, 'running')))
+      .returning({ id: jobs.id });
+    return r.length > 0;
+  }
+
+  private async finish(id: string, token: string, status: 'completed' | 'failed', error: string | null): Promise<void> {
     await this.db
       .update(jobs)
       .set({ status, lastError: error, finishedAt: new Date(), lockedBy: null, lockedUntil: null })
-      .where(and(eq(jobs.id, id), eq(jobs.lockedBy, this.workerId), eq(jobs.status, 'running')));
+      .where(and(eq(jobs.id, id), eq(jobs.lockedBy, token), eq(jobs.status, 'running')));
   }
 
-  private async retry(job: JobRow, error: string): Promise<void> {
+  private async retry(job: JobRow, token: string, error: string): Promise<void> {
     const backoffMs = Math.min(60_000, 500 * 2 ** job.attempts);
     await this.db
       .update(jobs)
       .set({ status: 'queued', lastError: error, runAt: new Date(Date.now() + backoffMs), lockedBy: null, lockedUntil: null })
-      .where(and(eq(jobs.id, job.id), eq(jobs.lockedBy, this.workerId), eq(jobs.status, 'running')));
+      .where(and(eq(jobs.id, job.id), eq(jobs.lockedBy, token), eq(jobs.status, 'running')));
   }
 }

@@ -1,0 +1,33 @@
+import type { Logger } from './logger.js';
+
+export interface ProcessNet {
+  /** How often the net caught something since it was installed (tests assert 0). */
+  readonly caught: number;
+}
+
+const INSTALLED = Symbol.for('roster.processNet');
+
+/**
+ * The last line of defence: an unhandled rejection or uncaught exception is logged (through
+ * the logger's error serializer, so without statement values) instead of ending the process.
+ * Every background promise in the server is handled where it starts (job queue, scheduler,
+ * pubsub, housekeeping, progress publishing); reaching this net is a bug to fix, but one
+ * dropped database connection must not take every request and job of the replica down with it.
+ * Installed once per process (main.ts, and the test harness, which counts what it caught).
+ */
+export function installProcessNet(log: Logger): ProcessNet {
+  const holder = globalThis as { [INSTALLED]?: ProcessNet & { caught: number } };
+  const existing = holder[INSTALLED];
+  if (existing) return existing;
+  const net = { caught: 0 };
+  holder[INSTALLED] = net;
+  process.on('unhandledRejection', (reason) => {
+    net.caught++;
+    log.error({ err: reason }, 'unhandled promise rejection (kept running)');
+  });
+  process.on('uncaughtException', (err, origin) => {
+    net.caught++;
+    log.fatal({ err, origin }, 'uncaught exception (kept running)');
+  });
+  return net;
+}
