@@ -130,6 +130,30 @@ export class UserService {
     return inserted;
   }
 
+  /**
+   * Why users `insertNewUsers` left out were not written (ON CONFLICT DO NOTHING covers both
+   * unique indexes): USERNAME_TAKEN when another user holds the login id, else EMAIL_TAKEN.
+   * Runs in the writing transaction, after the insert; one code per given user, in order.
+   */
+  async notInsertedReasons(tx: Executor, ctx: NewUserContext, users: readonly ValidNewUser[]): Promise<ErrorCode[]> {
+    const emails = [...new Set(users.flatMap((u) => (u.email ? [u.email] : [])))];
+    const [byEmail, names] = await Promise.all([
+      this.d.users.idsByEmail(ctx.tenantId, ctx.directoryId, emails, tx),
+      this.d.userWrites.takenUsernames(
+        tx,
+        ctx.directoryId,
+        users.flatMap((u) => (u.username ? [u.username] : [])),
+      ),
+    ]);
+    return users.map((u) =>
+      u.email && byEmail.has(u.email)
+        ? ErrorCode.EMAIL_TAKEN
+        : u.username && names.has(u.username.toLowerCase())
+          ? ErrorCode.USERNAME_TAKEN
+          : ErrorCode.EMAIL_TAKEN,
+    );
+  }
+
   /** Ids of existing users of a directory by normalised email. */
   idsByEmail(tenantId: string, directoryId: string, emails: readonly string[]): Promise<Map<string, string>> {
     return this.d.users.idsByEmail(tenantId, directoryId, emails);
@@ -171,8 +195,16 @@ export class UserService {
     const [hashed] = await this.hashNewUsers([valid]);
     return this.d.db.transaction(async (tx) => {
       const inserted = await this.insertNewUsers(tx, ctx, [hashed!], [groups.map((g) => g.id)]);
-      if (!inserted.has(valid.id))
-        throw DomainError.of(ErrorCode.EMAIL_TAKEN, 'A user with this email already exists in the directory.', ['input', 'email']);
+      if (!inserted.has(valid.id)) {
+        const [why] = await this.notInsertedReasons(tx, ctx, [valid]);
+        throw DomainError.of(
+          why!,
+          why === ErrorCode.USERNAME_TAKEN
+            ? 'Another user of the directory already has this username.'
+            : 'A user with this email already exists in the directory.',
+          ['input', why === ErrorCode.USERNAME_TAKEN ? 'username' : 'email'],
+        );
+      }
       const [user] = await this.d.users.byIds(viewer.tenantId, [valid.id], tx);
       let invitation: IssueResult | null = null;
       if (input.sendInvite) {
