@@ -15,6 +15,8 @@ import { getSchema } from './schema.js';
 import { createServices, type Services } from './services.js';
 import type { Context } from './context.js';
 import { authenticateConnectionParams, authenticateHeader } from './http/authenticate.js';
+import { upgradeClientAddress } from './http/client-address.js';
+import { newRequestClient } from './shared/client.js';
 import type { Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
@@ -74,6 +76,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
 
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', env.trustProxy);
   const httpServer = http.createServer(app);
   // Longer than typical load-balancer idle timeouts (60 s), so the proxy, not us, closes idle
   // keep-alive sockets; closing first races with a request already on the wire (ECONNRESET).
@@ -99,6 +102,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
           log: log.child({ requestId, transport: 'ws' }),
           viewer,
           authProblem: null,
+          client: newRequestClient(upgradeClientAddress(app, ctx.extra.request)),
           services,
           loaders: composition.createLoaders(viewer?.tenantId ?? null),
           loadersFor: composition.createLoaders,
@@ -190,6 +194,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
           log: log.child({ requestId }),
           viewer,
           authProblem: problem,
+          client: newRequestClient(req.ip),
           services,
           loaders: composition.createLoaders(viewer?.tenantId ?? null),
           loadersFor: composition.createLoaders,

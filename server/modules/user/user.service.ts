@@ -11,6 +11,7 @@ import type { DirectoryRow } from '../directory/directory.types.js';
 import type { GroupService } from '../group/group.service.js';
 import type { IssueResult, InvitationService } from '../invitation/invitation.service.js';
 import type { IdentityProviderStore } from '../identity-provider/identity-provider.store.js';
+import { loginSubject, type SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import { UserOrder, type UserRow } from './user.types.js';
 import { checkNewUser, type NewUserContext, type ValidNewUser } from './user-rules.js';
@@ -37,6 +38,7 @@ export interface UserServiceDeps {
   identityProviders: IdentityProviderStore;
   tenants: TenantStore;
   invitations: InvitationService;
+  signInLimits: SignInLimitService;
 }
 
 /** A validated new user with its password hash (null without a password). */
@@ -263,6 +265,14 @@ export class UserService {
       await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
       return deleted;
     });
+  }
+
+  /** Ends a sign-in lock and forgets the failed sign-ins of a user of the viewer's tenant. */
+  async unlock(viewer: Viewer, id: string): Promise<UserRow> {
+    const [user] = await this.d.users.byIds(viewer.tenantId, [id]);
+    if (!user) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
+    if (user.email) await this.d.signInLimits.clear(loginSubject({ id: viewer.tenantId }, user.email));
+    return user;
   }
 
   /** Invitation for a user not yet active, password reset for an active one. */
