@@ -1,5 +1,6 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Public } from '../../shared/auth-guard.js';
+import { ChecksOwnText } from '../../shared/input-guard.js';
 import type { Context, Viewer } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
@@ -23,6 +24,7 @@ export class AuthResolver {
   }
 
   @Public()
+  @ChecksOwnText()
   @Mutation(() => LoginPayload, {
     description: 'Signs a tenant administrator in. Every failure gives the same INVALID_CREDENTIALS error.',
   })
