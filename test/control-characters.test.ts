@@ -173,7 +173,7 @@ describe('control characters in text arguments', () => {
 
   it('names refuse control, bidi-override and zero-width characters; descriptions are at most 1,000 characters', async () => {
     const admin = createRosterClient({ url: ts.url, token: tenant.token, webSocketImpl: WebSocket });
-    for (const name of ['evil\u202Egnp.exe', 'zero\u200Bwidth', 'b\uFEFFom', 'iso\u2066late', 'tab\there']) {
+    for (const name of ['evil\u202Egnp.exe', 'zero\u200Bwidth', 'b\uFEFFom', 'iso\u2066late', 'nul\u0000']) {
       const r = await admin.createGroup({ input: { name } });
       expect(r.createGroup.errors, JSON.stringify(name)).toEqual([
         expect.objectContaining({ code: 'INVALID_INPUT', field: ['input', 'name'] }),
