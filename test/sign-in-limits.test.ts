@@ -91,6 +91,29 @@ describe('sign-in limits', () => {
     await anon.close();
   });
 
+  test('a parallel burst of wrong passwords is counted before checking: few are verified, and the account is delayed', async ({
+    server,
+    tenant,
+  }) => {
+    const clients = Array.from({ length: 20 }, () => fromAddress(server));
+    const answers = await Promise.all(
+      clients.map((c) => c.login({ input: { tenant: tenant.slug, email: tenant.adminEmail, password: WRONG } })),
+    );
+    expect(answers.every((a) => a.login.errors[0]!.code === 'INVALID_CREDENTIALS')).toBe(true);
+    const admin = createRosterClient({ url: server.url, token: tenant.token, webSocketImpl: WebSocket });
+    const me = (await admin.viewer()).viewer!.user.id;
+    // Attempts past the first delay were refused unchecked and not counted.
+    const { failedSignIns } = (await admin.userSignInState({ id: me })).user!;
+    expect(failedSignIns).toBeGreaterThanOrEqual(3);
+    expect(failedSignIns).toBeLessThan(20);
+    expect(answers.filter((a) => a.login.errors[0]!.retryAfter !== null).length).toBeGreaterThanOrEqual(20 - failedSignIns);
+    const right = await fromAddress(server).login({
+      input: { tenant: tenant.slug, email: tenant.adminEmail, password: tenant.adminPassword },
+    });
+    expect(right.login.errors[0]).toMatchObject({ code: 'INVALID_CREDENTIALS', retryAfter: expect.any(Number) });
+    await Promise.all([...clients, admin].map((c) => c.close()));
+  });
+
   test('unlockUser ends the lock (admin, own tenant only)', async ({ server, tenant, admin, clientFor }) => {
     const anon = fromAddress(server);
     const attempt = (password: string) => anon.login({ input: { tenant: tenant.slug, email: tenant.adminEmail, password } });

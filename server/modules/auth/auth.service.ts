@@ -42,7 +42,7 @@ export class AuthService {
         // No slug or email holds a control character: such text names no account, so it is
         // looked up nowhere (PostgreSQL refuses NUL in text) and answered like an unknown tenant.
         tenant = hasControlCharacters(slug) || hasControlCharacters(email) ? null : await this.tenants.bySlug(slug);
-        return { subject: loginSubject(tenant ?? { slug }, email), tenantId: tenant?.id ?? null };
+        return { subject: loginSubject(tenant ?? { slug }, email), tenantId: tenant?.id ?? null, countFirst: true };
       },
       { code: ErrorCode.INVALID_CREDENTIALS, message: 'The tenant, email or password is wrong, or the account may not sign in here.' },
       async () => {

@@ -216,7 +216,7 @@ export class InvitationService {
     const token = input.token.trim();
     return this.limits.guard<{ email: string | null; idpName: string | null; tenantSlug: string }>(
       client,
-      async () => ({ subject: `account-setup:${hashToken(token)}`, tenantId: null }),
+      async () => ({ subject: `account-setup:${hashToken(token)}`, tenantId: null, countFirst: false }),
       {
         code: ErrorCode.TOKEN_INVALID,
         message: 'This link is not valid. Ask your administrator for a new one.',

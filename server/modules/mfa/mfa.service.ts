@@ -119,7 +119,7 @@ export class MfaService {
     // Behind the sign-in limits: an unknown token is a failed credential check (per address and token).
     const t = await this.limits.guard<NonNullable<Awaited<ReturnType<MfaStore['tokenByHash']>>>>(
       client,
-      async () => ({ subject: `mfa-enrollment:${hashToken(raw)}`, tenantId: null }),
+      async () => ({ subject: `mfa-enrollment:${hashToken(raw)}`, tenantId: null, countFirst: false }),
       {
         code: ErrorCode.TOKEN_INVALID,
         message: 'This enrolment link is not valid (it is void once its user is removed).',

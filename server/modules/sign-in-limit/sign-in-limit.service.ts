@@ -40,8 +40,14 @@ export class SignInLimitService {
 
   async guard<T>(
     client: RequestClient,
-    /** The account the credential is for (read only once the operation may check one). */
-    account: () => Promise<{ subject: string; tenantId: string | null }>,
+    /**
+     * The account the credential is for (read only once the operation may check one).
+     * `countFirst` for guessable credentials (passwords): the attempt is counted before it is
+     * checked, so a parallel burst cannot slip past a stale count. High-entropy tokens count
+     * only when wrong, so concurrent uses of one valid link are not mistaken for guessing;
+     * guessing tokens is bounded by the client address, which always counts first.
+     */
+    account: () => Promise<{ subject: string; tenantId: string | null; countFirst: boolean }>,
     refusal: Refusal,
     check: () => Promise<CheckOutcome<T>>,
   ): Promise<T> {
@@ -51,30 +57,52 @@ export class SignInLimitService {
     if (client.credentialChecks > 1) {
       throw refuse(null, 'Only one credential is checked per request; this one was not. Send it in a request of its own.');
     }
-    const { subject, tenantId } = await account();
+    const { subject, tenantId, countFirst } = await account();
+    const { address: addressPolicy, account: accountPolicy } = this.config;
     const addressKey = client.address ? keyOf(`address:${client.address}`) : null;
     const accountKey = keyOf(subject);
+    const takeBackAddress = async () => {
+      if (addressKey) await this.store.takeBack(addressKey, addressPolicy);
+    };
     let retryAfter: number | null = null;
     if (addressKey) {
-      const a = await this.store.admit(addressKey, 'address', null, this.config.address);
+      const a = await this.store.admit(addressKey, 'address', null, addressPolicy);
       if (!a.allowed) throw refuse(a.retryAfter);
       retryAfter = a.retryAfter;
     }
-    const b = await this.store.admit(accountKey, 'account', tenantId, this.config.account);
-    if (!b.allowed) throw refuse(b.retryAfter);
-    retryAfter = maxOrNull(retryAfter, b.retryAfter);
+    if (countFirst) {
+      const b = await this.store.admit(accountKey, 'account', tenantId, accountPolicy);
+      if (!b.allowed) {
+        // Refused unchecked, at no cost: not held against the address.
+        await takeBackAddress();
+        throw refuse(b.retryAfter);
+      }
+      retryAfter = maxOrNull(retryAfter, b.retryAfter);
+    } else {
+      const locked = await this.store.lockedFor(accountKey);
+      if (locked !== null) {
+        await takeBackAddress();
+        throw refuse(locked);
+      }
+    }
 
     let outcome: CheckOutcome<T>;
     try {
       outcome = await check();
     } catch (err) {
-      // The credential was right but something else refused (an used token, a weak password):
+      // The credential was right but something else refused (a used link, a weak new password):
       // not a guess, so it does not count.
-      await this.store.verified(accountKey, addressKey);
+      await this.store.clear(accountKey);
+      await takeBackAddress();
       throw err;
     }
-    if (!outcome.ok) throw refuse(retryAfter);
-    await this.store.verified(accountKey, addressKey);
+    if (!outcome.ok) {
+      if (!countFirst)
+        retryAfter = maxOrNull(retryAfter, (await this.store.admit(accountKey, 'account', tenantId, accountPolicy)).retryAfter);
+      throw refuse(retryAfter);
+    }
+    await this.store.clear(accountKey);
+    await takeBackAddress();
     return outcome.value;
   }
 

@@ -49,12 +49,32 @@ export class SignInLimitStore {
     return { allowed: false, retryAfter: Math.max(1, locked?.retry_after ?? 1) };
   }
 
-  /** The attempt proved the credential right: the account starts afresh, the address's count takes it back. */
-  async verified(accountKey: string, addressKey: string | null, tx: Executor = this.db): Promise<void> {
-    await tx.execute(sql`delete from ${signInLimits} where key = ${accountKey}`);
-    if (addressKey) {
-      await tx.execute(sql`update ${signInLimits} set failures = greatest(failures - 1, 0) where key = ${addressKey}`);
-    }
+  /** Seconds until the lock on `key` ends; null when it is not locked. Counts nothing. */
+  async lockedFor(key: string, tx: Executor = this.db): Promise<number | null> {
+    const [r] = await queryRows<{ retry_after: number | null }>(
+      tx,
+      sql`select ceil(extract(epoch from (locked_until - now())))::int as retry_after
+          from ${signInLimits} where key = ${key} and locked_until > now()`,
+    );
+    return r ? Math.max(1, r.retry_after ?? 1) : null;
+  }
+
+  /**
+   * Takes back one attempt `admit` counted (it was no failure, or it was refused unchecked).
+   * A delay that attempt's count set goes too once the count is back within the free
+   * failures, so a burst of good attempts from one address does not leave it delayed.
+   */
+  async takeBack(key: string, p: LimitPolicy, tx: Executor = this.db): Promise<void> {
+    await tx.execute(
+      sql`update ${signInLimits}
+          set failures = greatest(failures - 1, 0),
+              locked_until = case when failures - 1 <= ${p.delayAfter}::int then null else locked_until end
+          where key = ${key}`,
+    );
+  }
+
+  async clear(key: string, tx: Executor = this.db): Promise<void> {
+    await tx.execute(sql`delete from ${signInLimits} where key = ${key}`);
   }
 
   /** Failures still remembered and a lock still running, by key (absent keys: none). */
@@ -68,10 +88,6 @@ export class SignInLimitStore {
           from ${signInLimits} where key = any(${textArray(keys)})`,
     );
     return new Map(rows.map((r) => [r.key, { failures: r.failures, lockedUntil: r.locked_until ? new Date(r.locked_until) : null }]));
-  }
-
-  async clear(key: string, tx: Executor = this.db): Promise<void> {
-    await tx.execute(sql`delete from ${signInLimits} where key = ${key}`);
   }
 
   /** Housekeeping: rows whose failures are forgotten and whose lock has ended. */
