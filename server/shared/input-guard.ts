@@ -43,7 +43,7 @@ export const inputGuard: MiddlewareFn = async ({ args, info }, next) => {
   if (!path) return next();
   const field = info.parentType.getFields()[info.fieldName];
   if (field?.extensions?.['checksOwnText'] === true) return next();
-  const message = `${path.join('.')} must not contain control characters (such as NUL).`;
+  const message = `${path.join('.')} must be text without control characters (NUL and the like: binary data is refused).`;
   if (info.parentType.name === 'Mutation') {
     const failure = payloadFailure(info.returnType, userError(ErrorCode.INVALID_INPUT, message, path));
     if (failure) return failure;
