@@ -14,8 +14,10 @@ import { createServices, type Services } from './services.js';
 import type { Context } from './context.js';
 import { authenticateHeader } from './http/authenticate.js';
 import { graphqlBodyParser } from './http/body-limit.js';
+import { upgradeClientAddress } from './http/client-address.js';
 import { checkWebSocketOperation, operationLimitsFor, operationLimitsPlugin, withoutSuggestions } from './http/operation-limits.js';
 import { startWebsocketServer } from './http/websocket.js';
+import { newRequestClient } from './shared/client.js';
 import type { Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
@@ -81,6 +83,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
 
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', env.trustProxy);
   const httpServer = http.createServer(app);
   // Longer than typical load-balancer idle timeouts (60 s), so the proxy, not us, closes idle
   // keep-alive sockets; closing first races with a request already on the wire (ECONNRESET).
@@ -95,6 +98,8 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     log,
     sessionRecheckMs: env.WS_SESSION_RECHECK_MS,
     formatError,
+    // Sign-in limits count per client address: the websocket's, under the same proxy rule as HTTP.
+    clientOf: (request) => newRequestClient(upgradeClientAddress(app, request)),
     // A bigger message closes the socket (1009) before it is buffered, signed in or not.
     maxPayload: env.WS_MAX_PAYLOAD_BYTES,
     // Token limit, validation and operation limits, as over HTTP; at most WS_MAX_SUBSCRIPTIONS at once.
@@ -198,6 +203,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
           log: log.child({ requestId }),
           viewer,
           authProblem: problem,
+          client: newRequestClient(req.ip),
           services,
           loaders: composition.createLoaders(viewer?.tenantId ?? null),
           loadersFor: composition.createLoaders,

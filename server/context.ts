@@ -1,5 +1,6 @@
 import type { Loaders } from './loaders.js';
 import type { Services } from './services.js';
+import type { RequestClient } from './shared/client.js';
 import type { Logger } from './shared/logger.js';
 import type { Viewer } from './shared/viewer.js';
 
@@ -16,6 +17,8 @@ export interface Context {
   viewer: Viewer | null;
   /** Why `viewer` is null although a token was sent; lets the auth guard say "expired". */
   authProblem: 'invalid' | 'expired' | null;
+  /** The client address and the operation's credential-check count (sign-in limits). */
+  client: RequestClient;
   services: Services;
   /** Per-request, per-tenant DataLoaders. */
   loaders: Loaders;

@@ -55,10 +55,31 @@ const schema = z.object({
     .default(1024 * 1024),
   /** Operations (subscriptions included) running at once on one websocket. */
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(20),
+  /**
+   * Express `trust proxy`: which proxies' X-Forwarded-For to believe for the client address
+   * that sign-in limits count. Off by default (the socket's peer address is the client): turn
+   * it on only behind a proxy that sets the header, else clients could pick their address.
+   * `true` (the left-most address), a hop count, or comma-separated addresses/subnets/names
+   * such as `loopback, 10.0.0.0/8`.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d+|[\w.:/, -]+)$/, 'must be true, false, a hop count or a list of addresses/subnets')
+    .default('false'),
+  /** Failed credential checks per account (tenant + email, or link token) before it is locked. */
+  SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).default(10),
+  /** Failures per account allowed before each further one delays the next attempt (1 s, 2 s, 4 s, …). */
+  SIGN_IN_DELAY_AFTER: z.coerce.number().int().min(0).default(3),
+  /** Failed credential checks per client address (any account) before the address is locked. */
+  SIGN_IN_ADDRESS_MAX_FAILURES: z.coerce.number().int().min(1).default(50),
+  /** Failures per client address allowed before delays start. */
+  SIGN_IN_ADDRESS_DELAY_AFTER: z.coerce.number().int().min(0).default(20),
+  /** How long a lock lasts, and how long a failure is remembered. */
+  SIGN_IN_LOCK_MINUTES: z.coerce.number().positive().default(15),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 
-export type Env = z.infer<typeof schema> & { introspection: boolean };
+export type Env = z.infer<typeof schema> & { introspection: boolean; trustProxy: boolean | number | string };
 
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const parsed = schema.safeParse(source);
@@ -68,7 +89,9 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   const env = parsed.data;
   const introspection = env.GRAPHQL_INTROSPECTION !== undefined ? env.GRAPHQL_INTROSPECTION === 'true' : env.NODE_ENV !== 'production';
-  return { ...env, introspection };
+  const t = env.TRUST_PROXY;
+  const trustProxy = t === 'true' ? true : t === 'false' ? false : /^\d+$/.test(t) ? Number(t) : t;
+  return { ...env, introspection, trustProxy };
 }
 
 export class ConfigError extends Error {

@@ -10,12 +10,18 @@ import { createSyncRunLoaders } from './modules/sync-run/sync-run.loaders.js';
 import { createInvitationLoaders } from './modules/invitation/invitation.loaders.js';
 import type { InvitationService } from './modules/invitation/invitation.service.js';
 import type { MailService } from './modules/mail/mail.service.js';
+import { createSignInLimitLoaders } from './modules/sign-in-limit/sign-in-limit.loaders.js';
+import type { SignInLimitService } from './modules/sign-in-limit/sign-in-limit.service.js';
 
 /**
  * Built per operation, for one tenant: a loader can never return another tenant's row, and
  * its cache never outlives the request. Without a viewer the tenant is a uuid matching nothing.
  */
-export function createLoaders(stores: Stores, tenantId: string | null, services: { invitations: InvitationService; mail: MailService }) {
+export function createLoaders(
+  stores: Stores,
+  tenantId: string | null,
+  services: { invitations: InvitationService; mail: MailService; signInLimits: SignInLimitService },
+) {
   const t = tenantId ?? '00000000-0000-0000-0000-000000000000';
   return {
     ...createDirectoryLoaders(stores.directories, t),
@@ -27,6 +33,7 @@ export function createLoaders(stores: Stores, tenantId: string | null, services:
     ...createProvisioningLoaders(stores.provisionings, t),
     ...createSyncRunLoaders(stores.syncRuns, t),
     ...createBulkOperationLoaders(stores.bulk, t),
+    ...createSignInLimitLoaders(services.signInLimits, t),
   };
 }
 

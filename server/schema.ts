@@ -3,6 +3,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { authGuard } from './shared/auth-guard.js';
+import { inputGuard } from './shared/input-guard.js';
 import { BulkOperationResolver } from './modules/bulk-operation/bulk-operation.resolver.js';
 import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
@@ -54,7 +55,7 @@ function describeRoots(schema: GraphQLSchema): GraphQLSchema {
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...resolvers],
-    globalMiddlewares: [authGuard],
+    globalMiddlewares: [authGuard, inputGuard],
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
     // Subscriptions take their event stream from `context.services.pubsub` (explicit

@@ -17,6 +17,7 @@ import { InvitationService } from './modules/invitation/invitation.service.js';
 import { MailService } from './modules/mail/mail.service.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
 import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
+import { SignInLimitService } from './modules/sign-in-limit/sign-in-limit.service.js';
 import { SyncRunJob } from './modules/sync-run/sync-run.job.js';
 import { SyncRunScheduler } from './modules/sync-run/sync-run.scheduler.js';
 import { SyncRunService } from './modules/sync-run/sync-run.service.js';
@@ -51,7 +52,7 @@ export interface Composition {
   closeConnections(): void;
   /** One scheduler pass now (tests; the timer started by `startWorkers` does the same). */
   tickScheduler(): Promise<void>;
-  /** Hourly, idempotent clean-up: expired sessions, old finished jobs, stale uploads. */
+  /** Hourly, idempotent clean-up: expired sessions, old finished jobs, stale uploads, forgotten sign-in failures. */
   housekeeping(): Promise<void>;
 }
 
@@ -66,12 +67,17 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     mailboxDir: path.resolve(env.DATA_DIR, 'mailbox'),
   });
   mail.registerWorker();
-  const auth = new AuthService(stores.auth, stores.tenants, env.SESSION_TTL_HOURS * 3600_000, pubsub, log.child({ component: 'auth' }));
-  const invitations = new InvitationService(db, stores.invitations, mail, auth, {
+  const lockSeconds = Math.round(env.SIGN_IN_LOCK_MINUTES * 60);
+  const signInLimits = new SignInLimitService(stores.signInLimits, {
+    account: { delayAfter: env.SIGN_IN_DELAY_AFTER, maxFailures: env.SIGN_IN_MAX_FAILURES, lockSeconds },
+    address: { delayAfter: env.SIGN_IN_ADDRESS_DELAY_AFTER, maxFailures: env.SIGN_IN_ADDRESS_MAX_FAILURES, lockSeconds },
+  });
+  const auth = new AuthService(stores.auth, stores.tenants, signInLimits, env.SESSION_TTL_HOURS * 3600_000, pubsub, log.child({ component: 'auth' }));
+  const invitations = new InvitationService(db, stores.invitations, mail, auth, signInLimits, {
     portalBaseUrl: env.PORTAL_BASE_URL,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
-  const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, {
+  const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, signInLimits, {
     portalBaseUrl: env.PORTAL_BASE_URL,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
@@ -121,6 +127,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     tenants: stores.tenants,
     invitations,
     auth,
+    signInLimits,
   });
   const bulkJob = new BulkOperationJob({
     db,
@@ -151,13 +158,13 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
   };
   return {
     services,
-    createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail }),
+    createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail, signInLimits }),
     startWorkers: () => syncScheduler.start(env.SYNC_TICK_MS),
     stopWorkers: () => syncScheduler.stop(),
     closeConnections: () => mail.close(),
     tickScheduler: () => syncScheduler.tick(),
     housekeeping: async () => {
-      await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads()]);
+      await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads(), signInLimits.purge()]);
     },
   };
 }

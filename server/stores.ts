@@ -8,6 +8,7 @@ import { InvitationStore } from './modules/invitation/invitation.store.js';
 import { MailStore } from './modules/mail/mail.store.js';
 import { MfaStore } from './modules/mfa/mfa.store.js';
 import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
+import { SignInLimitStore } from './modules/sign-in-limit/sign-in-limit.store.js';
 import { SyncApplyStore } from './modules/sync-run/sync-apply.store.js';
 import { SyncPlanStore } from './modules/sync-run/sync-plan.store.js';
 import { SyncRunStore } from './modules/sync-run/sync-run.store.js';
@@ -33,6 +34,7 @@ export function createStores(db: Db) {
     bulk: new BulkOperationStore(db),
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),
+    signInLimits: new SignInLimitStore(db),
   };
 }
 

@@ -8,3 +8,4 @@ export * from './mail.js';
 export * from './invitation.js';
 export * from './mfa.js';
 export * from './bulk.js';
+export * from './sign-in-limit.js';

@@ -31,6 +31,8 @@ export const users = pgTable(
   },
   (t) => [
     uniqueIndex('uniq_users_directory_email').on(t.directoryId, sql`lower(${t.email})`),
+    // The login id: unique per directory ignoring case (migration 0008 renamed earlier duplicates).
+    uniqueIndex('uniq_users_directory_username').on(t.directoryId, sql`lower(${t.username})`),
     index('idx_users_tenant_created').on(t.tenantId, t.createdAt, t.id),
     index('idx_users_directory_email').on(t.directoryId, t.email),
   ],
@@ -79,3 +81,17 @@ export const groupMemberships = pgTable(
   },
   (t) => [primaryKey({ name: 'group_memberships_pkey', columns: [t.groupId, t.userId] }), index('idx_group_memberships_user').on(t.userId)],
 );
+
+/**
+ * Login ids renamed by migration 0008, which made usernames unique per directory ignoring case:
+ * the oldest holder of a duplicated username kept it, later ones got `<username>~<first 8 hex
+ * digits of their id>`. Kept for operators and administrators to review; nothing reads it.
+ */
+export const usernameRenames = pgTable('username_renames', {
+  userId: uuid('user_id').primaryKey(),
+  tenantId: uuid('tenant_id').notNull(),
+  directoryId: uuid('directory_id').notNull(),
+  oldUsername: text('old_username').notNull(),
+  newUsername: text('new_username').notNull(),
+  renamedAt: timestamp('renamed_at', { withTimezone: true }).notNull().defaultNow(),
+});

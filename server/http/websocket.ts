@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context.js';
 import type { Loaders } from '../loaders.js';
 import type { Services } from '../services.js';
+import type { RequestClient } from '../shared/client.js';
 import type { Logger } from '../shared/logger.js';
 import type { Viewer } from '../shared/viewer.js';
 import { authenticateToken, connectionToken, type Authentication } from './authenticate.js';
@@ -43,6 +44,8 @@ export interface WebsocketDeps {
   sessionRecheckMs: number;
   /** The GraphQL error formatter of HTTP: errors in subscription results are masked and logged alike. */
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
+  /** The client (address, per-request credential-check budget) of an operation on this socket. */
+  clientOf(request: http.IncomingMessage): RequestClient;
   /** Largest message accepted; a bigger one closes the socket (1009) before it is buffered. */
   maxPayload: number;
   /** The operation limits, after the session check: execution arguments, or the errors refusing it. */
@@ -176,6 +179,7 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
           log: log.child({ requestId, transport: 'ws' }),
           viewer,
           authProblem: null,
+          client: deps.clientOf(ctx.extra.request),
           services,
           loaders: deps.createLoaders(viewer?.tenantId ?? null),
           loadersFor: deps.createLoaders,

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { Field, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 
 /**
  * Expected outcomes of a mutation, returned as data in its payload (tier one). Clients switch
@@ -79,10 +79,17 @@ export class UserError {
     description: 'Path of the input field at fault, e.g. `["input", "password"]`; null when not tied to one field.',
   })
   field?: string[] | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Seconds to wait before another attempt can succeed: set when credential checks (sign-in, links) are being throttled after repeated failures, whether this attempt was wrong or refused unchecked.',
+  })
+  retryAfter?: number | null;
 }
 
-export function userError(code: ErrorCode, message: string, field?: string[]): UserError {
-  return { code, message, field: field ?? null };
+export function userError(code: ErrorCode, message: string, field?: string[], extra?: { retryAfter?: number }): UserError {
+  return { code, message, field: field ?? null, retryAfter: extra?.retryAfter ?? null };
 }
 
 /**
@@ -94,8 +101,8 @@ export class DomainError extends Error {
     super(errors.map((e) => e.message).join('; '));
     this.name = 'DomainError';
   }
-  static of(code: ErrorCode, message: string, field?: string[]): DomainError {
-    return new DomainError([userError(code, message, field)]);
+  static of(code: ErrorCode, message: string, field?: string[], extra?: { retryAfter?: number }): DomainError {
+    return new DomainError([userError(code, message, field, extra)]);
   }
 }
 

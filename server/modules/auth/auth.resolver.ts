@@ -1,5 +1,6 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Public } from '../../shared/auth-guard.js';
+import { ChecksOwnText } from '../../shared/input-guard.js';
 import type { Context, Viewer } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
@@ -23,12 +24,13 @@ export class AuthResolver {
   }
 
   @Public()
+  @ChecksOwnText()
   @Mutation(() => LoginPayload, {
     description: 'Signs a tenant administrator in. Every failure gives the same INVALID_CREDENTIALS error.',
   })
   login(@Ctx() ctx: Context, @Arg('input', () => LoginInput, { description: 'Credentials.' }) input: LoginInput) {
     return toPayload(async () => {
-      const r = await ctx.services.auth.login(input);
+      const r = await ctx.services.auth.login(ctx.client, input);
       // This request started signed out: the rest of it (the payload's fields) runs as the new viewer.
       ctx.viewer = r.viewer;
       ctx.loaders = ctx.loadersFor(r.viewer.tenantId);

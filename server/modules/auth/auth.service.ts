@@ -2,7 +2,10 @@ import type { Executor } from '../../shared/db.js';
 import type { Logger } from '../../shared/logger.js';
 import type { PubSub } from '../../shared/pubsub.js';
 import type { Viewer } from '../../shared/viewer.js';
-import { DomainError, ErrorCode } from '../../shared/errors.js';
+import type { RequestClient } from '../../shared/client.js';
+import { ErrorCode } from '../../shared/errors.js';
+import { hasControlCharacters } from '../../shared/validation.js';
+import { loginSubject, type SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import { normalizeEmail } from '../../shared/email.js';
 import { verifyPassword } from '../../shared/passwords.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
@@ -16,6 +19,7 @@ export class AuthService {
   constructor(
     private readonly store: AuthStore,
     private readonly tenants: TenantStore,
+    private readonly limits: SignInLimitService,
     private readonly sessionTtlMs: number,
     private readonly pubsub: PubSub,
     private readonly log: Logger,
@@ -24,28 +28,45 @@ export class AuthService {
   /**
    * One answer for every failure (unknown tenant, unknown email, wrong password, not an
    * admin), and a password hash is checked in every case, so neither the message nor the
-   * time taken tells which it was.
+   * time taken tells which it was. Behind the sign-in limits (`SignInLimitService.guard`):
+   * a locked account or address gets the same answer with `retryAfter`, unchecked.
    */
-  async login(input: { tenant: string; email: string; password: string }): Promise<{
+  async login(
+    client: RequestClient,
+    input: { tenant: string; email: string; password: string },
+  ): Promise<{
     token: string;
     expiresAt: Date;
     viewer: Viewer;
   }> {
-    const tenant = await this.tenants.bySlug(input.tenant.trim().toLowerCase());
-    const candidate = tenant ? await this.store.loginCandidate(tenant.id, normalizeEmail(input.email)) : null;
-    const passwordOk = await verifyPassword(candidate?.passwordHash ?? null, input.password);
-    if (!tenant || !candidate || !passwordOk || !candidate.isAdmin) {
-      throw DomainError.of(ErrorCode.INVALID_CREDENTIALS, 'The tenant, email or password is wrong, or the account may not sign in here.');
-    }
-    const token = newToken('rst');
-    const expiresAt = new Date(Date.now() + this.sessionTtlMs);
-    const session = await this.store.createSession({
-      tenantId: tenant.id,
-      userId: candidate.id,
-      tokenHash: hashToken(token),
-      expiresAt,
-    });
-    return { token, expiresAt, viewer: { tenantId: tenant.id, userId: candidate.id, sessionId: session.id } };
+    const slug = input.tenant.trim().toLowerCase();
+    const email = normalizeEmail(input.email);
+    let tenant: { id: string } | null = null;
+    return this.limits.guard<{ token: string; expiresAt: Date; viewer: Viewer }>(
+      client,
+      async () => {
+        // No slug or email holds a control character: such text names no account, so it is
+        // looked up nowhere (PostgreSQL refuses NUL in text) and answered like an unknown tenant.
+        tenant = hasControlCharacters(slug) || hasControlCharacters(email) ? null : await this.tenants.bySlug(slug);
+        return { subject: loginSubject(tenant ?? { slug }, email), tenantId: tenant?.id ?? null, countFirst: true };
+      },
+      { code: ErrorCode.INVALID_CREDENTIALS, message: 'The tenant, email or password is wrong, or the account may not sign in here.' },
+      async () => {
+        const t = tenant as { id: string } | null;
+        const candidate = t && !hasControlCharacters(email) ? await this.store.loginCandidate(t.id, email) : null;
+        const passwordOk = await verifyPassword(candidate?.passwordHash ?? null, input.password);
+        if (!t || !candidate || !passwordOk || !candidate.isAdmin) return { ok: false };
+        const token = newToken('rst');
+        const expiresAt = new Date(Date.now() + this.sessionTtlMs);
+        const session = await this.store.createSession({
+          tenantId: t.id,
+          userId: candidate.id,
+          tokenHash: hashToken(token),
+          expiresAt,
+        });
+        return { ok: true, value: { token, expiresAt, viewer: { tenantId: t.id, userId: candidate.id, sessionId: session.id } } };
+      },
+    );
   }
 
   async logout(viewer: Viewer): Promise<void> {

@@ -306,8 +306,18 @@ export class BulkUpload {
           actorUserId,
         )
       : new Map();
+    const leftOut = chunk.creates.filter((c) => !inserted.has(c.user.id));
+    const reasons = leftOut.length
+      ? await this.users.notInsertedReasons(
+          tx,
+          this.ctx,
+          leftOut.map((c) => c.user),
+        )
+      : [];
+    const reasonOf = new Map(leftOut.map((c, i) => [c.user.id, reasons[i]!]));
     for (const c of chunk.creates) {
       const seq = c.row.row;
+      const usernameTaken = reasonOf.get(c.user.id) === ErrorCode.USERNAME_TAKEN;
       items.push(
         inserted.has(c.user.id)
           ? {
@@ -325,8 +335,10 @@ export class BulkUpload {
               reference: null,
               email: c.user.email,
               outcome: 'FAILED',
-              errorCode: ErrorCode.EMAIL_TAKEN,
-              message: `Row ${seq}: a user with this email already exists.`,
+              errorCode: usernameTaken ? ErrorCode.USERNAME_TAKEN : ErrorCode.EMAIL_TAKEN,
+              message: usernameTaken
+                ? `Row ${seq}: another user of the directory already has this username (${c.user.username}).`
+                : `Row ${seq}: a user with this email already exists.`,
             },
       );
     }

@@ -1,7 +1,7 @@
 import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
-import { checkName } from '../../shared/validation.js';
+import { checkDescription, checkName } from '../../shared/validation.js';
 import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import type { DirectoryStore } from './directory.store.js';
 import type { DirectoryRow } from './directory.types.js';
@@ -24,6 +24,7 @@ export class DirectoryService {
   async create(viewer: Viewer, input: { name: string; kind: string; description?: string | null }): Promise<DirectoryRow> {
     const errors: UserError[] = [];
     const name = checkName(input.name, 'Name', ['input', 'name'], errors);
+    const description = checkDescription(input.description, ['input', 'description'], errors);
     if (input.kind === 'CLOUD') {
       errors.push(
         userError(ErrorCode.INVALID_INPUT, 'A tenant has exactly one Cloud Directory; create ACTIVE_DIRECTORY or LDAP ones.', [
@@ -34,10 +35,7 @@ export class DirectoryService {
     }
     if (errors.length) throw new DomainError(errors);
     return this.db.transaction((tx) =>
-      this.store.insertWithUsersGroup(
-        { tenantId: viewer.tenantId, name, kind: input.kind, description: input.description?.trim() || null },
-        tx,
-      ),
+      this.store.insertWithUsersGroup({ tenantId: viewer.tenantId, name, kind: input.kind, description }, tx),
     );
   }
 }

@@ -76,15 +76,13 @@ export class DirectoryStore {
   ): Promise<DirectoryRow> {
     try {
       const [d] = await tx.insert(directories).values(row).returning();
-      await tx
-        .insert(groups)
-        .values({
-          tenantId: row.tenantId,
-          directoryId: d!.id,
-          name: 'Users',
-          builtIn: 'USERS',
-          description: 'Every user of the directory.',
-        });
+      await tx.insert(groups).values({
+        tenantId: row.tenantId,
+        directoryId: d!.id,
+        name: 'Users',
+        builtIn: 'USERS',
+        description: 'Every user of the directory.',
+      });
       return d!;
     } catch (err) {
       if (pgErrorInfo(err).constraint === 'uniq_directories_tenant_name') {

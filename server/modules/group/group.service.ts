@@ -6,7 +6,7 @@ import type { AuthService } from '../auth/auth.service.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { UserStore } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
-import { checkName } from '../../shared/validation.js';
+import { checkDescription, checkName } from '../../shared/validation.js';
 import type { GroupFilter, GroupStore, GroupWriteStore } from './group.store.js';
 import type { GroupRow } from './group.types.js';
 
@@ -62,12 +62,13 @@ export class GroupService {
   async create(viewer: Viewer, input: { directoryId?: string | null; name: string; description?: string | null }): Promise<GroupRow> {
     const errors: UserError[] = [];
     const name = checkGroupName(input.name, errors);
+    const description = checkDescription(input.description, ['input', 'description'], errors);
     if (errors.length) throw new DomainError(errors);
     const dir = input.directoryId
       ? (await this.directories.byIds(viewer.tenantId, [input.directoryId]))[0]
       : await this.directories.cloud(viewer.tenantId);
     if (!dir) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such directory.', ['input', 'directoryId']);
-    return this.writes.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description: input.description?.trim() || null });
+    return this.writes.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description });
   }
 
   async update(viewer: Viewer, input: { id: string; name?: string | null; description?: string | null }): Promise<GroupRow> {
@@ -80,7 +81,7 @@ export class GroupService {
         throw DomainError.of(ErrorCode.BUILT_IN_GROUP, 'The built-in Users group cannot be renamed.', ['input', 'name']);
       }
     }
-    if (input.description !== undefined) patch.description = input.description?.trim() || null;
+    if (input.description !== undefined) patch.description = checkDescription(input.description, ['input', 'description'], errors);
     if (errors.length) throw new DomainError(errors);
     const updated = await this.writes.update(viewer.tenantId, g.id, patch);
     if (!updated) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such group.', ['input', 'id']);

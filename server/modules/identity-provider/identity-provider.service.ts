@@ -1,5 +1,6 @@
 import type { Viewer } from '../../shared/viewer.js';
-import { DomainError, ErrorCode } from '../../shared/errors.js';
+import { DomainError, ErrorCode, type UserError } from '../../shared/errors.js';
+import { checkDescription } from '../../shared/validation.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 
 const IDP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -24,11 +25,14 @@ export class IdentityProviderService {
         'name',
       ]);
     }
+    const problems: UserError[] = [];
+    const description = checkDescription(input.description, ['input', 'description'], problems);
+    if (problems.length) throw new DomainError(problems);
     const dir = input.directoryId
       ? (await this.directories.byIds(viewer.tenantId, [input.directoryId]))[0]
       : await this.directories.cloud(viewer.tenantId);
     if (!dir) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such directory.', ['input', 'directoryId']);
-    return this.store.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description: input.description?.trim() || null });
+    return this.store.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description });
   }
 
   list(viewer: Viewer): Promise<IdentityProviderRow[]> {

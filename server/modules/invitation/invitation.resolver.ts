@@ -58,7 +58,7 @@ export class InvitationResolver {
   ) {
     return toPayload(
       async () => {
-        const r = await ctx.services.invitations.completeAccountSetup(input);
+        const r = await ctx.services.invitations.completeAccountSetup(ctx.client, input);
         return {
           success: true,
           email: r.email,

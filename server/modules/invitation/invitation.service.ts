@@ -1,3 +1,4 @@
+import type { RequestClient } from '../../shared/client.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
 import { checkPasswordPolicy, passwordIdentities } from '../../shared/password-policy.js';
@@ -5,6 +6,7 @@ import { hashPassword } from '../../shared/passwords.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import type { AuthService } from '../auth/auth.service.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
+import type { SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { InvitationStore } from './invitation.store.js';
 import { InvitationStatus, type InvitationRow } from './invitation.types.js';
 
@@ -38,6 +40,7 @@ export class InvitationService {
     private readonly store: InvitationStore,
     private readonly mail: MailService,
     private readonly auth: AuthService,
+    private readonly limits: SignInLimitService,
     private readonly opts: { portalBaseUrl: string; ttlMs: number },
   ) {}
 
@@ -200,15 +203,39 @@ export class InvitationService {
     for (const p of planned) results.set(p.item.userId, { ok: true, invitationId: idByUser.get(p.item.userId)! });
   }
 
-  /** Public: redeem a link by setting a password. Exactly one of concurrent attempts wins. */
-  async completeAccountSetup(input: {
-    token: string;
-    password: string;
-  }): Promise<{ email: string | null; idpName: string | null; tenantSlug: string }> {
+  /**
+   * Public: redeem a link by setting a password. Exactly one of concurrent attempts wins.
+   * Behind the sign-in limits: an unknown token counts as a failed credential check for the
+   * client address (and the token), and a locked one is answered TOKEN_INVALID with `retryAfter`.
+   */
+  async completeAccountSetup(
+    client: RequestClient,
+    input: {
+      token: string;
+      password: string;
+    },
+  ): Promise<{ email: string | null; idpName: string | null; tenantSlug: string }> {
     const token = input.token.trim();
-    const found = /^inv_[A-Za-z0-9_-]{43}$/.test(token) ? await this.store.byTokenHash(hashToken(token)) : null;
-    if (!found)
-      throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This link is not valid. Ask your administrator for a new one.', ['input', 'token']);
+    return this.limits.guard<{ email: string | null; idpName: string | null; tenantSlug: string }>(
+      client,
+      async () => ({ subject: `account-setup:${hashToken(token)}`, tenantId: null, countFirst: false }),
+      {
+        code: ErrorCode.TOKEN_INVALID,
+        message: 'This link is not valid. Ask your administrator for a new one.',
+        field: ['input', 'token'],
+      },
+      async () => {
+        const found = /^inv_[A-Za-z0-9_-]{43}$/.test(token) ? await this.store.byTokenHash(hashToken(token)) : null;
+        if (!found) return { ok: false };
+        return { ok: true, value: await this.redeem(found, input.password) };
+      },
+    );
+  }
+
+  private async redeem(
+    found: NonNullable<Awaited<ReturnType<InvitationStore['byTokenHash']>>>,
+    password: string,
+  ): Promise<{ email: string | null; idpName: string | null; tenantSlug: string }> {
     if (found.acceptedAt || found.revokedAt) {
       throw DomainError.of(ErrorCode.TOKEN_USED, 'This link was already used or has been replaced by a newer one.', ['input', 'token']);
     }
@@ -219,7 +246,7 @@ export class InvitationService {
       throw DomainError.of(ErrorCode.INVALID_STATE, 'This account is disabled. Contact your administrator.');
     }
     const policy = checkPasswordPolicy(
-      input.password,
+      password,
       passwordIdentities({
         email: found.userEmail,
         username: found.username,
@@ -229,7 +256,7 @@ export class InvitationService {
       }),
     );
     if (policy.length) throw new DomainError(policy);
-    const hash = await hashPassword(input.password);
+    const hash = await hashPassword(password);
     await this.db.transaction(async (tx) => {
       if (!(await this.store.accept(found.id, tx))) {
         throw DomainError.of(ErrorCode.TOKEN_USED, 'This link was already used or has been replaced by a newer one.', ['input', 'token']);

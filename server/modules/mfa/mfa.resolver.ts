@@ -121,7 +121,7 @@ export class MfaResolver {
   ) {
     return toPayload(
       async () => {
-        const r = await ctx.services.mfa.enroll(input);
+        const r = await ctx.services.mfa.enroll(ctx.client, input);
         return { success: true, username: r.username, mfaUserId: toGlobalId('MfaUser', r.mfaUserId) };
       },
       { success: false },

@@ -1,4 +1,5 @@
 import type { Viewer } from '../../shared/viewer.js';
+import type { RequestClient } from '../../shared/client.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
@@ -6,6 +7,7 @@ import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../share
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { checkName } from '../../shared/validation.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
+import type { SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import type { MfaGroupFilter, MfaStore, MfaUserFilter } from './mfa.store.js';
 import type { MfaGroupRow, MfaUserRow } from './mfa.types.js';
@@ -19,6 +21,7 @@ export class MfaService {
     private readonly store: MfaStore,
     private readonly mail: MailService,
     private readonly tenants: TenantStore,
+    private readonly limits: SignInLimitService,
     private readonly opts: { portalBaseUrl: string; ttlMs: number },
   ) {}
 
@@ -105,17 +108,28 @@ export class MfaService {
    * further device needs a new link (`sendMfaEnrollment`). A tenant's users may hold up to
    * MAX_DEVICES_PER_USER devices.
    */
-  async enroll(input: { token: string; deviceName: string; kind?: string | null }): Promise<{ username: string; mfaUserId: string }> {
+  async enroll(
+    client: RequestClient,
+    input: { token: string; deviceName: string; kind?: string | null },
+  ): Promise<{ username: string; mfaUserId: string }> {
     const errors: UserError[] = [];
     const deviceName = checkName(input.deviceName, 'Device name', ['input', 'deviceName'], errors);
     if (errors.length) throw new DomainError(errors);
     const raw = input.token.trim();
-    const t = /^mfa_[A-Za-z0-9_-]{43}$/.test(raw) ? await this.store.tokenByHash(hashToken(raw)) : null;
-    if (!t)
-      throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This enrolment link is not valid (it is void once its user is removed).', [
-        'input',
-        'token',
-      ]);
+    // Behind the sign-in limits: an unknown token is a failed credential check (per address and token).
+    const t = await this.limits.guard<NonNullable<Awaited<ReturnType<MfaStore['tokenByHash']>>>>(
+      client,
+      async () => ({ subject: `mfa-enrollment:${hashToken(raw)}`, tenantId: null, countFirst: false }),
+      {
+        code: ErrorCode.TOKEN_INVALID,
+        message: 'This enrolment link is not valid (it is void once its user is removed).',
+        field: ['input', 'token'],
+      },
+      async () => {
+        const found = /^mfa_[A-Za-z0-9_-]{43}$/.test(raw) ? await this.store.tokenByHash(hashToken(raw)) : null;
+        return found ? { ok: true, value: found } : { ok: false };
+      },
+    );
     if (t.usedAt)
       throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', [
         'input',

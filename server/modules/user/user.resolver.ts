@@ -11,6 +11,7 @@ import {
   CreateUserInput,
   DeleteUserInput,
   DeleteUserPayload,
+  UnlockUserInput,
   UpdateUserInput,
   User,
   UserConnection,
@@ -81,6 +82,31 @@ export class UserResolver {
     return toPayload(async () => ({
       user: await ctx.services.users.update(viewerOf(ctx), { ...input, id: fromGlobalId(input.id, 'User') ?? NO_MATCH }),
     }));
+  }
+
+  @Mutation(() => UserPayload, {
+    description: 'Ends a sign-in lock of a user of this tenant and forgets their failed sign-ins (client-address limits are not affected).',
+  })
+  unlockUser(@Ctx() ctx: Context, @Arg('input', () => UnlockUserInput, { description: 'The user.' }) input: UnlockUserInput) {
+    return toPayload(async () => ({
+      user: await ctx.services.users.unlock(viewerOf(ctx), fromGlobalId(input.id, 'User') ?? NO_MATCH),
+    }));
+  }
+
+  @FieldResolver(() => Int, {
+    description: `Failed sign-ins with this user's email in the last lock period (SIGN_IN_LOCK_MINUTES), counted whatever the password; reset by a successful sign-in or \`unlockUser\`.`,
+  })
+  async failedSignIns(@Root() u: UserRow, @Ctx() ctx: Context): Promise<number> {
+    return u.email ? (await ctx.loaders.signInStateByEmail.load(u.email)).failures : 0;
+  }
+
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description:
+      'Until when sign-in with this email is refused after repeated failures (a short delay or a lock); null when not locked. `unlockUser` ends it.',
+  })
+  async signInLockedUntil(@Root() u: UserRow, @Ctx() ctx: Context): Promise<Date | null> {
+    return u.email ? (await ctx.loaders.signInStateByEmail.load(u.email)).lockedUntil : null;
   }
 
   @Mutation(() => DeleteUserPayload, { description: 'Deletes a user and their memberships. The last active admin cannot be deleted.' })

@@ -12,6 +12,7 @@ import type { DirectoryRow } from '../directory/directory.types.js';
 import type { GroupService } from '../group/group.service.js';
 import type { IssueResult, InvitationService } from '../invitation/invitation.service.js';
 import type { IdentityProviderStore } from '../identity-provider/identity-provider.store.js';
+import { loginSubject, type SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import { UserOrder, type UserRow } from './user.types.js';
 import { checkNewUser, type NewUserContext, type ValidNewUser } from './user-rules.js';
@@ -39,6 +40,7 @@ export interface UserServiceDeps {
   tenants: TenantStore;
   invitations: InvitationService;
   auth: AuthService;
+  signInLimits: SignInLimitService;
 }
 
 /** A validated new user with its password hash (null without a password). */
@@ -132,6 +134,30 @@ export class UserService {
     return inserted;
   }
 
+  /**
+   * Why users `insertNewUsers` left out were not written (ON CONFLICT DO NOTHING covers both
+   * unique indexes): USERNAME_TAKEN when another user holds the login id, else EMAIL_TAKEN.
+   * Runs in the writing transaction, after the insert; one code per given user, in order.
+   */
+  async notInsertedReasons(tx: Executor, ctx: NewUserContext, users: readonly ValidNewUser[]): Promise<ErrorCode[]> {
+    const emails = [...new Set(users.flatMap((u) => (u.email ? [u.email] : [])))];
+    const [byEmail, names] = await Promise.all([
+      this.d.users.idsByEmail(ctx.tenantId, ctx.directoryId, emails, tx),
+      this.d.userWrites.takenUsernames(
+        tx,
+        ctx.directoryId,
+        users.flatMap((u) => (u.username ? [u.username] : [])),
+      ),
+    ]);
+    return users.map((u) =>
+      u.email && byEmail.has(u.email)
+        ? ErrorCode.EMAIL_TAKEN
+        : u.username && names.has(u.username.toLowerCase())
+          ? ErrorCode.USERNAME_TAKEN
+          : ErrorCode.EMAIL_TAKEN,
+    );
+  }
+
   /** Ids of existing users of a directory by normalised email. */
   idsByEmail(tenantId: string, directoryId: string, emails: readonly string[]): Promise<Map<string, string>> {
     return this.d.users.idsByEmail(tenantId, directoryId, emails);
@@ -173,8 +199,16 @@ export class UserService {
     const [hashed] = await this.hashNewUsers([valid]);
     return this.d.db.transaction(async (tx) => {
       const inserted = await this.insertNewUsers(tx, ctx, [hashed!], [groups.map((g) => g.id)]);
-      if (!inserted.has(valid.id))
-        throw DomainError.of(ErrorCode.EMAIL_TAKEN, 'A user with this email already exists in the directory.', ['input', 'email']);
+      if (!inserted.has(valid.id)) {
+        const [why] = await this.notInsertedReasons(tx, ctx, [valid]);
+        throw DomainError.of(
+          why!,
+          why === ErrorCode.USERNAME_TAKEN
+            ? 'Another user of the directory already has this username.'
+            : 'A user with this email already exists in the directory.',
+          ['input', why === ErrorCode.USERNAME_TAKEN ? 'username' : 'email'],
+        );
+      }
       const [user] = await this.d.users.byIds(viewer.tenantId, [valid.id], tx);
       let invitation: IssueResult | null = null;
       if (input.sendInvite) {
@@ -247,6 +281,14 @@ export class UserService {
   /** After a bulk delete chunk committed: the deleted users' sockets close on every replica. */
   announceDeleted(tenantId: string, ids: readonly string[]): Promise<void> {
     return this.d.auth.announceEnded({ tenantId, userIds: ids });
+  }
+
+  /** Ends a sign-in lock and forgets the failed sign-ins of a user of the viewer's tenant. */
+  async unlock(viewer: Viewer, id: string): Promise<UserRow> {
+    const [user] = await this.d.users.byIds(viewer.tenantId, [id]);
+    if (!user) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
+    if (user.email) await this.d.signInLimits.clear(loginSubject({ id: viewer.tenantId }, user.email));
+    return user;
   }
 
   /** Invitation for a user not yet active, password reset for an active one. */

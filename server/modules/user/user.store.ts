@@ -3,6 +3,7 @@ import { groupMemberships, users } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import type { UserFilter, UserOrder, UserRow } from './user.types.js';
+import { textArray } from '../../shared/sql.js';
 
 export type { UserFilter } from './user.types.js';
 
@@ -204,6 +205,18 @@ export class UserWriteStore {
     return inserted.map((r) => r.id);
   }
 
+  /** Which of these usernames (compared lower-cased) a user of the directory holds; returns them lower-cased. */
+  async takenUsernames(tx: Executor, directoryId: string, usernames: readonly string[]): Promise<Set<string>> {
+    const keys = [...new Set(usernames.map((u) => u.toLowerCase()))];
+    if (!keys.length) return new Set();
+    const rows = await queryRows<{ k: string }>(
+      tx,
+      sql`select lower(username) as k from users
+          where directory_id = ${directoryId} and lower(username) = any(${textArray(keys)})`,
+    );
+    return new Set(rows.map((r) => r.k));
+  }
+
   /** New names for existing users of one directory (one JSON parameter); returns the ids that still existed. */
   async updateNames(
     tx: Executor,
@@ -262,8 +275,12 @@ export class UserWriteStore {
 }
 
 function mapUserConstraint(err: unknown): unknown {
-  if (pgErrorInfo(err).constraint === 'uniq_users_directory_email') {
+  const { constraint } = pgErrorInfo(err);
+  if (constraint === 'uniq_users_directory_email') {
     return DomainError.of(ErrorCode.EMAIL_TAKEN, 'A user with this email already exists in the directory.', ['input', 'email']);
+  }
+  if (constraint === 'uniq_users_directory_username') {
+    return DomainError.of(ErrorCode.USERNAME_TAKEN, 'Another user of the directory already has this username.', ['input', 'username']);
   }
   return err;
 }

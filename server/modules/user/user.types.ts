@@ -165,7 +165,13 @@ export class DeleteUserInput {
   id!: string;
 }
 
-@ObjectType({ description: 'Result of `createUser` / `updateUser`.' })
+@InputType({ description: 'The user whose sign-in lock to end.' })
+export class UnlockUserInput {
+  @Field(() => ID, { description: 'The user.' })
+  id!: string;
+}
+
+@ObjectType({ description: 'Result of `createUser` / `updateUser` / `unlockUser`.' })
 export class UserPayload {
   @Field(() => User, { nullable: true, description: 'The user after the change.' })
   user?: unknown;

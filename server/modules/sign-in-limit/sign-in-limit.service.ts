@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import type { RequestClient } from '../../shared/client.js';
+import { DomainError, type ErrorCode } from '../../shared/errors.js';
+import type { LimitPolicy, LimitState, SignInLimitStore } from './sign-in-limit.store.js';
+
+export interface SignInLimitConfig {
+  /** Per account (tenant and email, or token). */
+  account: LimitPolicy;
+  /** Per client address, across every account and every kind of credential. */
+  address: LimitPolicy;
+}
+
+/** What a credential check found: the right credential (and what it unlocked), or a wrong one. */
+export type CheckOutcome<T> = { ok: true; value: T } | { ok: false };
+
+/** The answer for a wrong credential; a locked one gets the same, with `retryAfter`. */
+export interface Refusal {
+  code: ErrorCode;
+  message: string;
+  field?: string[];
+}
+
+/** The account subject of a sign-in: the tenant (or the unknown slug given) and the email. */
+export function loginSubject(tenant: { id: string } | { slug: string }, email: string): string {
+  return 'id' in tenant ? `login:${tenant.id}:${email}` : `login:slug:${tenant.slug}:${email}`;
+}
+
+/**
+ * The one gate in front of every credential check (sign-in, account-setup and enrolment
+ * tokens, and any later one): at most one check per operation, counted per account and per
+ * client address in the database, with exponential delays and then a lock. While a key is
+ * locked the credential is not checked at all (no argon2 work) and the answer is the same as
+ * for a wrong credential, plus `retryAfter`.
+ */
+export class SignInLimitService {
+  constructor(
+    private readonly store: SignInLimitStore,
+    private readonly config: SignInLimitConfig,
+  ) {}
+
+  async guard<T>(
+    client: RequestClient,
+    /**
+     * The account the credential is for (read only once the operation may check one).
+     * `countFirst` for guessable credentials (passwords): the attempt is counted before it is
+     * checked, so a parallel burst cannot slip past a stale count. High-entropy tokens count
+     * only when wrong, so concurrent uses of one valid link are not mistaken for guessing;
+     * guessing tokens is bounded by the client address, which always counts first.
+     */
+    account: () => Promise<{ subject: string; tenantId: string | null; countFirst: boolean }>,
+    refusal: Refusal,
+    check: () => Promise<CheckOutcome<T>>,
+  ): Promise<T> {
+    const refuse = (retryAfter: number | null, message = refusal.message) =>
+      DomainError.of(refusal.code, message, refusal.field, retryAfter === null ? undefined : { retryAfter });
+    client.credentialChecks += 1;
+    if (client.credentialChecks > 1) {
+      throw refuse(null, 'Only one credential is checked per request; this one was not. Send it in a request of its own.');
+    }
+    const { subject, tenantId, countFirst } = await account();
+    const { address: addressPolicy, account: accountPolicy } = this.config;
+    const addressKey = client.address ? keyOf(`address:${client.address}`) : null;
+    const accountKey = keyOf(subject);
+    const takeBackAddress = async () => {
+      if (addressKey) await this.store.takeBack(addressKey, addressPolicy);
+    };
+    let retryAfter: number | null = null;
+    if (addressKey) {
+      const a = await this.store.admit(addressKey, 'address', null, addressPolicy);
+      if (!a.allowed) throw refuse(a.retryAfter);
+      retryAfter = a.retryAfter;
+    }
+    if (countFirst) {
+      const b = await this.store.admit(accountKey, 'account', tenantId, accountPolicy);
+      if (!b.allowed) {
+        // Refused unchecked, at no cost: not held against the address.
+        await takeBackAddress();
+        throw refuse(b.retryAfter);
+      }
+      retryAfter = maxOrNull(retryAfter, b.retryAfter);
+    } else {
+      const locked = await this.store.lockedFor(accountKey);
+      if (locked !== null) {
+        await takeBackAddress();
+        throw refuse(locked);
+      }
+    }
+
+    let outcome: CheckOutcome<T>;
+    try {
+      outcome = await check();
+    } catch (err) {
+      // The credential was right but something else refused (a used link, a weak new password):
+      // not a guess, so it does not count.
+      await this.store.clear(accountKey);
+      await takeBackAddress();
+      throw err;
+    }
+    if (!outcome.ok) {
+      if (!countFirst)
+        retryAfter = maxOrNull(retryAfter, (await this.store.admit(accountKey, 'account', tenantId, accountPolicy)).retryAfter);
+      throw refuse(retryAfter);
+    }
+    await this.store.clear(accountKey);
+    await takeBackAddress();
+    return outcome.value;
+  }
+
+  /** Failures still remembered and a running lock, by account subject (for administrators). */
+  async states(subjects: readonly string[]): Promise<LimitState[]> {
+    const keys = subjects.map(keyOf);
+    const found = await this.store.states(keys, this.config.account.lockSeconds);
+    return keys.map((k) => found.get(k) ?? { failures: 0, lockedUntil: null });
+  }
+
+  /** Forgets an account's failures and ends its lock (an administrator's `unlockUser`). */
+  clear(subject: string): Promise<void> {
+    return this.store.clear(keyOf(subject));
+  }
+
+  purge(): Promise<void> {
+    return this.store.purge(Math.max(this.config.account.lockSeconds, this.config.address.lockSeconds));
+  }
+}
+
+function keyOf(subject: string): string {
+  return createHash('sha256').update(subject).digest('hex');
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}

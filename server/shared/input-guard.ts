@@ -1,0 +1,76 @@
+import { Extensions, type MiddlewareFn } from 'type-graphql';
+import type { GraphQLField, GraphQLObjectType, GraphQLOutputType } from 'graphql';
+import { badUserInput, ErrorCode, userError, type UserError } from './errors.js';
+import { hasControlCharacters } from './validation.js';
+
+/**
+ * Marks a root field that answers text with control characters itself. Only `login`: an
+ * unknown tenant slug, whatever it holds, must get the same answer as any unknown tenant.
+ */
+export function ChecksOwnText(): MethodDecorator & PropertyDecorator {
+  return Extensions({ checksOwnText: true }) as MethodDecorator & PropertyDecorator;
+}
+
+/** The path of the first string in `value` holding a control character (NUL, C0, DEL, C1; tab and newlines allowed). */
+export function controlCharacterPath(value: unknown, path: string[] = []): string[] | null {
+  if (typeof value === 'string') return hasControlCharacters(value) ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = controlCharacterPath(value[i], [...path, String(i)]);
+      if (p) return p;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    for (const [k, v] of Object.entries(value)) {
+      const p = controlCharacterPath(v, [...path, k]);
+      if (p) return p;
+    }
+  }
+  return null;
+}
+
+/**
+ * Every field's arguments (variables and inline values alike: graphql-js has coerced both into
+ * `args`) are checked for control characters before its resolver runs, once for the whole
+ * API: no text with NUL reaches a service or the database. A mutation whose payload carries
+ * `errors` answers `INVALID_INPUT` there, naming the field; anything else gets a
+ * `BAD_USER_INPUT` GraphQL error. Runs after the auth guard, so signed-out callers learn nothing.
+ */
+export const inputGuard: MiddlewareFn = async ({ args, info }, next) => {
+  if (!args || !Object.keys(args).length) return next();
+  const path = controlCharacterPath(args);
+  if (!path) return next();
+  const field = info.parentType.getFields()[info.fieldName];
+  if (field?.extensions?.['checksOwnText'] === true) return next();
+  const message = `${path.join('.')} must be text without control characters (NUL and the like: binary data is refused).`;
+  if (info.parentType.name === 'Mutation') {
+    const failure = payloadFailure(info.returnType, userError(ErrorCode.INVALID_INPUT, message, path));
+    if (failure) return failure;
+  }
+  throw badUserInput(message, path.join('.'));
+};
+
+// type-graphql (CommonJS) and this ES module may hold different copies of graphql-js, so the
+// types are told apart by their toStringTag, never by instanceof (which throws across copies).
+const tag = (t: unknown) => Object.prototype.toString.call(t).slice(8, -1);
+const unwrap = (t: GraphQLOutputType) => (tag(t) === 'GraphQLNonNull' ? (t as { ofType: GraphQLOutputType }).ofType : t);
+
+/** A failed payload for `type`: `errors`, falsy required scalars, nulls elsewhere; null when the type is no such payload. */
+function payloadFailure(type: GraphQLOutputType, error: UserError): Record<string, unknown> | null {
+  const t = unwrap(type);
+  if (tag(t) !== 'GraphQLObjectType') return null;
+  const fields = (t as GraphQLObjectType).getFields() as Record<string, GraphQLField<unknown, unknown>>;
+  if (!fields['errors']) return null;
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(fields)) {
+    const inner = unwrap(f.type);
+    if (name === 'errors') out[name] = [error];
+    else if (tag(f.type) !== 'GraphQLNonNull') out[name] = null;
+    else if (tag(inner) === 'GraphQLList') out[name] = [];
+    else if (String(inner) === 'Boolean') out[name] = false;
+    else if (String(inner) === 'Int' || String(inner) === 'Float') out[name] = 0;
+    else return null;
+  }
+  return out;
+}
