@@ -72,7 +72,14 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     account: { delayAfter: env.SIGN_IN_DELAY_AFTER, maxFailures: env.SIGN_IN_MAX_FAILURES, lockSeconds },
     address: { delayAfter: env.SIGN_IN_ADDRESS_DELAY_AFTER, maxFailures: env.SIGN_IN_ADDRESS_MAX_FAILURES, lockSeconds },
   });
-  const auth = new AuthService(stores.auth, stores.tenants, signInLimits, env.SESSION_TTL_HOURS * 3600_000, pubsub, log.child({ component: 'auth' }));
+  const auth = new AuthService(
+    stores.auth,
+    stores.tenants,
+    signInLimits,
+    env.SESSION_TTL_HOURS * 3600_000,
+    pubsub,
+    log.child({ component: 'auth' }),
+  );
   const invitations = new InvitationService(db, stores.invitations, mail, auth, signInLimits, {
     portalBaseUrl: env.PORTAL_BASE_URL,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,

@@ -12,17 +12,31 @@ describe('bulk upload survives a killed process', () => {
     const s = await freshStorage();
     try {
       const env = { ...s.env, SEED_DEMO: 'false', JOB_LEASE_MS: '1500', JOB_POLL_MS: '50' };
-      const created = spawnNode('dist/server/cli.js', ['tenant', 'create', '--slug', 'kill', '--name', 'Kill', '--admin-email', 'a@kill.test', '--admin-password-stdin'], env, 'K1ll!admin\n');
+      const created = spawnNode(
+        'dist/server/cli.js',
+        ['tenant', 'create', '--slug', 'kill', '--name', 'Kill', '--admin-email', 'a@kill.test', '--admin-password-stdin'],
+        env,
+        'K1ll!admin\n',
+      );
       expect(await created.exited).toBe(0);
 
       const first = await startServerProcess(env);
-      const login = await gql<any>(first.url, `mutation { login(input: { tenant: "kill", email: "a@kill.test", password: "K1ll!admin" }) { token } }`);
+      const login = await gql<any>(
+        first.url,
+        `mutation { login(input: { tenant: "kill", email: "a@kill.test", password: "K1ll!admin" }) { token } }`,
+      );
       const token = login.data.login.token as string;
       // Password rows make each chunk take a while (argon2id), so the kill lands mid-job.
       const csv = Array.from({ length: 320 }, (_, i) => `k${i}@kill.test,K,${i},Kil1ed!pw${i},`).join('\n');
-      const up = await gql<any>(first.url, `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { code } } }`, { i: { csv } }, token);
+      const up = await gql<any>(
+        first.url,
+        `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { code } } }`,
+        { i: { csv } },
+        token,
+      );
       const id = up.data.bulkUploadUsers.bulkOperation.id as string;
-      const progress = (url: string) => gql<any>(url, `query($id: ID!) { bulkOperation(id: $id) { status processed succeeded failed total } }`, { id }, token);
+      const progress = (url: string) =>
+        gql<any>(url, `query($id: ID!) { bulkOperation(id: $id) { status processed succeeded failed total } }`, { id }, token);
       await waitUntil(async () => (await progress(first.url)).data.bulkOperation.processed > 0, 60_000);
       first.p.child.kill('SIGKILL');
       await first.p.exited;

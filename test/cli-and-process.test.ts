@@ -9,12 +9,28 @@ describe('operator CLI', () => {
     try {
       const created = spawnNode(
         'dist/server/cli.js',
-        ['tenant', 'create', '--slug', 'acme', '--name', 'Acme', '--entitlements', 'EAA,MFA', '--admin-email', 'Admin@Acme.test', '--admin-password-stdin', '--json'],
+        [
+          'tenant',
+          'create',
+          '--slug',
+          'acme',
+          '--name',
+          'Acme',
+          '--entitlements',
+          'EAA,MFA',
+          '--admin-email',
+          'Admin@Acme.test',
+          '--admin-password-stdin',
+          '--json',
+        ],
         s.env,
         'Str0ng!pass\n',
       );
       expect(await created.exited).toBe(0);
-      const out = JSON.parse(created.stdout()) as { tenant: { slug: string; entitlements: string[] }; admin: { email: string; oneTimePassword?: string } };
+      const out = JSON.parse(created.stdout()) as {
+        tenant: { slug: string; entitlements: string[] };
+        admin: { email: string; oneTimePassword?: string };
+      };
       expect(out.tenant).toMatchObject({ slug: 'acme', entitlements: ['EAA', 'MFA'] });
       expect(out.admin.email).toBe('admin@acme.test');
       expect(out.admin.oneTimePassword).toBeUndefined();
@@ -29,11 +45,19 @@ describe('operator CLI', () => {
       const codes = (JSON.parse(weak.stdout()) as { errors: { code: string }[] }).errors.map((e) => e.code).sort();
       expect(codes).toEqual(['PASSWORD_MISSING_DIGIT', 'PASSWORD_MISSING_SPECIAL', 'PASSWORD_MISSING_UPPERCASE', 'PASSWORD_TOO_SHORT']);
 
-      const dup = spawnNode('dist/server/cli.js', ['tenant', 'create', '--slug', 'acme', '--name', 'Again', '--admin-email', 'b@acme.test'], s.env);
+      const dup = spawnNode(
+        'dist/server/cli.js',
+        ['tenant', 'create', '--slug', 'acme', '--name', 'Again', '--admin-email', 'b@acme.test'],
+        s.env,
+      );
       expect(await dup.exited).toBe(1);
       expect(dup.stderr()).toContain('SLUG_TAKEN');
 
-      const generated = spawnNode('dist/server/cli.js', ['tenant', 'create', '--slug', 'gen', '--name', 'Gen', '--admin-email', 'a@gen.test'], s.env);
+      const generated = spawnNode(
+        'dist/server/cli.js',
+        ['tenant', 'create', '--slug', 'gen', '--name', 'Gen', '--admin-email', 'a@gen.test'],
+        s.env,
+      );
       expect(await generated.exited).toBe(0);
       const oneTime = /One-time admin password \(shown only now\): (\S+)/.exec(generated.stdout())?.[1];
       expect(oneTime).toBeTruthy();

@@ -26,8 +26,7 @@ async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, ms = 
   }
 }
 
-const statusOf = async (id: string) =>
-  (await database.db.select({ s: jobs.status }).from(jobs).where(eq(jobs.id, id)))[0]?.s;
+const statusOf = async (id: string) => (await database.db.select({ s: jobs.status }).from(jobs).where(eq(jobs.id, id)))[0]?.s;
 
 describe('job queue', () => {
   it('runs an enqueued job once and marks it completed', async () => {
@@ -45,9 +44,7 @@ describe('job queue', () => {
 
   it('returns the active job for a singleton key instead of a second one', async () => {
     const q = new JobQueue(database, log, { pollMs: 50 });
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => q.enqueue({ queue: 't-single', singletonKey: 'k1' })),
-    );
+    const results = await Promise.all(Array.from({ length: 20 }, () => q.enqueue({ queue: 't-single', singletonKey: 'k1' })));
     expect(new Set(results.map((r) => r.id)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
   });

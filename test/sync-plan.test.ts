@@ -30,23 +30,31 @@ describe('collisionLosers (defect 7)', () => {
   });
 
   it('a user already owning an MFA user wins, then a claim; skips and failures take nothing', () => {
-    expect([...collisionLosers([
-      { userId: id(1), key: 'k', action: PlanAction.CREATE },
-      { userId: id(5), key: 'k', action: PlanAction.UPDATE },
-    ])]).toEqual([id(1)]);
-    expect([...collisionLosers([
-      { userId: id(1), key: 'k', action: PlanAction.CREATE },
-      { userId: id(5), key: 'k', action: PlanAction.CLAIM },
-    ])]).toEqual([id(1)]);
-    expect([...collisionLosers([
-      { userId: id(1), key: 'k', action: PlanAction.SKIP },
-      { userId: id(5), key: 'k', action: PlanAction.CREATE },
-    ])]).toEqual([]);
+    expect([
+      ...collisionLosers([
+        { userId: id(1), key: 'k', action: PlanAction.CREATE },
+        { userId: id(5), key: 'k', action: PlanAction.UPDATE },
+      ]),
+    ]).toEqual([id(1)]);
+    expect([
+      ...collisionLosers([
+        { userId: id(1), key: 'k', action: PlanAction.CREATE },
+        { userId: id(5), key: 'k', action: PlanAction.CLAIM },
+      ]),
+    ]).toEqual([id(1)]);
+    expect([
+      ...collisionLosers([
+        { userId: id(1), key: 'k', action: PlanAction.SKIP },
+        { userId: id(5), key: 'k', action: PlanAction.CREATE },
+      ]),
+    ]).toEqual([]);
     // Only would-be creates lose: two claims of other MANUAL users both stay claims.
-    expect([...collisionLosers([
-      { userId: id(1), key: 'k', action: PlanAction.CLAIM },
-      { userId: id(5), key: 'k', action: PlanAction.CLAIM },
-    ])]).toEqual([]);
+    expect([
+      ...collisionLosers([
+        { userId: id(1), key: 'k', action: PlanAction.CLAIM },
+        { userId: id(5), key: 'k', action: PlanAction.CLAIM },
+      ]),
+    ]).toEqual([]);
   });
 });
 
@@ -122,6 +130,10 @@ describe('plan rules', () => {
       removes: 1,
       skips: 1,
     });
-    expect(groupPlan(enabled, mfa, { provisioningId: 'p', includeManual: false })).toMatchObject({ claims: 0, skips: 2, targetGroupIds: [id(1)] });
+    expect(groupPlan(enabled, mfa, { provisioningId: 'p', includeManual: false })).toMatchObject({
+      claims: 0,
+      skips: 2,
+      targetGroupIds: [id(1)],
+    });
   });
 });

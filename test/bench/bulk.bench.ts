@@ -16,15 +16,27 @@ let peakRss = 0;
 const sampler = () => setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 
 async function upload(ts: TestServer, token: string, csv: string) {
-  const res = await fetch(ts.url.replace(/\/graphql$/, '/uploads'), { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: csv });
+  const res = await fetch(ts.url.replace(/\/graphql$/, '/uploads'), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: csv,
+  });
   const { uploadId } = (await res.json()) as { uploadId: string };
-  const r = await gql<any>(ts.url, `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { message } } }`, { i: { uploadId } }, token);
+  const r = await gql<any>(
+    ts.url,
+    `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { message } } }`,
+    { i: { uploadId } },
+    token,
+  );
   const id = r.data.bulkUploadUsers.bulkOperation.id as string;
   // A live subscriber, as an admin console would have: count the progress events it receives.
   const client = createClient({ url: ts.wsUrl, webSocketImpl: WebSocket, connectionParams: { token } });
   let events = 0;
   let last: any = null;
-  for await (const e of client.iterate({ query: `subscription($id: ID!) { bulkOperationProgress(id: $id) { status processed succeeded failed } }`, variables: { id } })) {
+  for await (const e of client.iterate({
+    query: `subscription($id: ID!) { bulkOperationProgress(id: $id) { status processed succeeded failed } }`,
+    variables: { id },
+  })) {
     events++;
     last = (e.data as any).bulkOperationProgress;
   }
@@ -36,7 +48,10 @@ async function rawInsertRate(ts: TestServer, tenantId: string, directoryId: stri
   const start = Date.now();
   for (let i = 0; i < n; i += 1000) {
     const values = sql.join(
-      Array.from({ length: Math.min(1000, n - i) }, (_, k) => sql`(${tenantId}::uuid, ${directoryId}::uuid, ${`raw${i + k}@bench.test`}, 'R', 'R', 'INVITED')`),
+      Array.from(
+        { length: Math.min(1000, n - i) },
+        (_, k) => sql`(${tenantId}::uuid, ${directoryId}::uuid, ${`raw${i + k}@bench.test`}, 'R', 'R', 'INVITED')`,
+      ),
       sql`, `,
     );
     await ts.database.db.execute(sql`insert into users (tenant_id, directory_id, email, first_name, last_name, status) values ${values}`);
@@ -51,7 +66,10 @@ for (const n of [10_000, 100_000]) {
     const timer = sampler();
     try {
       const t = await seedTenant(ts);
-      const csv = ['email,first_name,last_name,password,groups', ...Array.from({ length: n }, (_, i) => `u${i}@bench.test,First${i},Last${i},,users`)].join('\n');
+      const csv = [
+        'email,first_name,last_name,password,groups',
+        ...Array.from({ length: n }, (_, i) => `u${i}@bench.test,First${i},Last${i},,users`),
+      ].join('\n');
       const baseRss = process.memoryUsage().rss;
       peakRss = baseRss;
       const start = Date.now();
@@ -73,13 +91,20 @@ for (const n of [10_000, 100_000]) {
  * Median sign-in latency (ms) over `n` logins, or until `until` resolves. Paced (one every
  * 250 ms) so the sign-ins' own argon2 verifies barely compete with the upload being measured.
  */
-async function loginLatency(ts: TestServer, t: { slug: string; adminEmail: string; adminPassword: string }, n: number, until?: Promise<unknown>) {
+async function loginLatency(
+  ts: TestServer,
+  t: { slug: string; adminEmail: string; adminPassword: string },
+  n: number,
+  until?: Promise<unknown>,
+) {
   let done = false;
   void until?.then(() => (done = true));
   const times: number[] = [];
   while (times.length < n && !done) {
     const s = performance.now();
-    const r = await gql<any>(ts.url, `mutation($i: LoginInput!) { login(input: $i) { token } }`, { i: { tenant: t.slug, email: t.adminEmail, password: t.adminPassword } });
+    const r = await gql<any>(ts.url, `mutation($i: LoginInput!) { login(input: $i) { token } }`, {
+      i: { tenant: t.slug, email: t.adminEmail, password: t.adminPassword },
+    });
     if (!r.data?.login.token) throw new Error('login failed');
     times.push(performance.now() - s);
     await new Promise((r) => setTimeout(r, 250));

@@ -25,7 +25,10 @@ export function spawnNode(entry: string, args: string[], env: Record<string, str
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-export async function waitUntil<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
+export async function waitUntil<T>(
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  ms = 30_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();

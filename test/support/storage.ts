@@ -34,4 +34,3 @@ export async function startServerProcess(env: Record<string, string>): Promise<{
   if (url === 'exited') throw new Error(`server exited: ${p.stderr()}`);
   return { p, url: url.replace('localhost', '127.0.0.1') };
 }
-
