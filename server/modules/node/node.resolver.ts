@@ -26,7 +26,8 @@ export class NodeResolver {
   })
   async node(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id.' }) id: string) {
     const parsed = parseGlobalId(id);
-    const load = parsed ? nodeLoaders[parsed.type] : undefined;
+    // Own keys only: a type name such as `constructor` or `__proto__` must not reach Object's members.
+    const load = parsed && Object.hasOwn(nodeLoaders, parsed.type) ? nodeLoaders[parsed.type] : undefined;
     if (!parsed || !load) return null;
     const obj = await load(ctx, parsed.id);
     return obj ? { ...obj, __typename: parsed.type } : null;
