@@ -158,27 +158,45 @@ describe('sign-in limits', () => {
     await Promise.all([anon.close(), elsewhere.close()]);
   });
 
-  test('500 aliased logins in one request: only the first is checked', async ({ server, tenant }) => {
-    const candidates = Array.from({ length: 500 }, (_, i) => (i === 499 ? tenant.adminPassword : `Guess!${i}word`));
-    const query = `mutation {\n${candidates
-      .map(
-        (p, i) =>
-          `a${i}: login(input: { tenant: ${JSON.stringify(tenant.slug)}, email: ${JSON.stringify(tenant.adminEmail)}, password: ${JSON.stringify(p)} }) { token errors { code retryAfter message } }`,
-      )
-      .join('\n')}\n}`;
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.250.0.1' },
-      body: JSON.stringify({ query }),
-    });
-    const body = (await res.json()) as { data: Record<string, { token: string | null; errors: { code: string; message: string }[] }> };
-    const answers = Object.values(body.data);
-    expect(answers).toHaveLength(500);
-    expect(answers.every((a) => a.token === null && a.errors[0]!.code === 'INVALID_CREDENTIALS')).toBe(true);
-    expect(answers.filter((a) => /one credential/i.test(a.errors[0]!.message))).toHaveLength(499);
-    // One failure was counted, not 500.
+  test('aliased logins: 500 are refused before execution; within the operation limits only the first is checked', async ({
+    server,
+    tenant,
+  }) => {
+    const loginDocument = (n: number) => {
+      const candidates = Array.from({ length: n }, (_, i) => (i === n - 1 ? tenant.adminPassword : `Guess!${i}word`));
+      return `mutation {\n${candidates
+        .map(
+          (p, i) =>
+            `a${i}: login(input: { tenant: ${JSON.stringify(tenant.slug)}, email: ${JSON.stringify(tenant.adminEmail)}, password: ${JSON.stringify(p)} }) { token errors { code retryAfter message } }`,
+        )
+        .join('\n')}\n}`;
+    };
+    const post = (query: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.250.0.1' },
+        body: JSON.stringify({ query }),
+      });
     const admin = createRosterClient({ url: server.url, token: tenant.token, webSocketImpl: WebSocket });
     const me = (await admin.viewer()).viewer!.user.id;
+
+    // 500 aliases: the operation limits refuse the document whole; no credential is checked.
+    const refused = await post(loginDocument(500));
+    expect(refused.status).toBe(400);
+    const refusedBody = (await refused.json()) as { data?: unknown; errors: { extensions?: { code?: string } }[] };
+    expect(refusedBody.data ?? null).toBeNull();
+    expect(['GRAPHQL_PARSE_FAILED', 'OPERATION_TOO_COMPLEX']).toContain(refusedBody.errors[0]?.extensions?.code);
+    expect((await admin.userSignInState({ id: me })).user!.failedSignIns).toBe(0);
+
+    // As many aliases as the limits allow, the right password last: only the first is checked.
+    const n = 20;
+    const res = await post(loginDocument(n));
+    const body = (await res.json()) as { data: Record<string, { token: string | null; errors: { code: string; message: string }[] }> };
+    const answers = Object.values(body.data);
+    expect(answers).toHaveLength(n);
+    expect(answers.every((a) => a.token === null && a.errors[0]!.code === 'INVALID_CREDENTIALS')).toBe(true);
+    expect(answers.filter((a) => /one credential/i.test(a.errors[0]!.message))).toHaveLength(n - 1);
+    // One failure was counted, not n.
     expect((await admin.userSignInState({ id: me })).user!.failedSignIns).toBe(1);
     await admin.close();
   });
