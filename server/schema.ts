@@ -2,8 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
-import { authGuard } from './shared/auth-guard.js';
-import { inputGuard } from './shared/input-guard.js';
+import { fieldGuard } from './shared/input-guard.js';
 import { BulkOperationResolver } from './modules/bulk-operation/bulk-operation.resolver.js';
 import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
@@ -55,7 +54,7 @@ function describeRoots(schema: GraphQLSchema): GraphQLSchema {
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...resolvers],
-    globalMiddlewares: [authGuard, inputGuard],
+    globalMiddlewares: [fieldGuard],
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
     // Subscriptions take their event stream from `context.services.pubsub` (explicit

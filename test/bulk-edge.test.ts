@@ -2,7 +2,7 @@ import { describe, expect } from 'vitest';
 import { RosterGraphQLError, type BulkOperationFieldsFragment } from '../client/src/index.js';
 import { rosterTest } from './support/fixtures.js';
 import { DrizzleQueryError } from 'drizzle-orm/errors';
-import { safeMessage } from '../server/modules/bulk-operation/bulk-operation.job.js';
+import { safeMessage } from '../server/shared/errors.js';
 import { seedTenant, type TestServer } from './support/harness.js';
 import { bulkApi } from './support/bulk-api.js';
 

@@ -1,4 +1,4 @@
-import { Extensions, type MiddlewareFn } from 'type-graphql';
+import { Extensions, type ResolverData } from 'type-graphql';
 import { type GraphQLObjectType } from 'graphql';
 import type { Viewer } from './viewer.js';
 import { unauthenticated } from './errors.js';
@@ -15,12 +15,13 @@ export function Public(): MethodDecorator & PropertyDecorator {
 const ROOTS = new Set(['Query', 'Mutation', 'Subscription']);
 
 /** The part of the GraphQL context the guard reads (the context itself sits above `shared/`). */
-interface AuthState {
+export interface AuthState {
   viewer: Viewer | null;
   authProblem: 'invalid' | 'expired' | null;
 }
 
-export const authGuard: MiddlewareFn<AuthState> = async ({ info, context }, next) => {
+/** Throws UNAUTHENTICATED for a root field that is not `@Public()` when the operation has no viewer. */
+export function assertRootAccess({ info, context }: ResolverData<AuthState>): void {
   if (ROOTS.has(info.parentType.name)) {
     const field = (info.parentType as GraphQLObjectType).getFields()[info.fieldName];
     const isPublic = field?.extensions?.['public'] === true;
@@ -34,5 +35,4 @@ export const authGuard: MiddlewareFn<AuthState> = async ({ info, context }, next
       );
     }
   }
-  return next();
-};
+}

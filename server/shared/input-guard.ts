@@ -1,4 +1,5 @@
-import { Extensions, type MiddlewareFn } from 'type-graphql';
+import { Extensions, type MiddlewareFn, type ResolverData } from 'type-graphql';
+import { assertRootAccess, type AuthState } from './auth-guard.js';
 import type { GraphQLField, GraphQLObjectType, GraphQLOutputType } from 'graphql';
 import { badUserInput, ErrorCode, userError, type UserError } from './errors.js';
 import { hasControlCharacters } from './validation.js';
@@ -37,18 +38,29 @@ export function controlCharacterPath(value: unknown, path: string[] = []): strin
  * `errors` answers `INVALID_INPUT` there, naming the field; anything else gets a
  * `BAD_USER_INPUT` GraphQL error. Runs after the auth guard, so signed-out callers learn nothing.
  */
-export const inputGuard: MiddlewareFn = async ({ args, info }, next) => {
-  if (!args || !Object.keys(args).length) return next();
+export function controlCharacterRefusal({ args, info }: ResolverData): Record<string, unknown> | undefined {
+  if (!args) return undefined;
   const path = controlCharacterPath(args);
-  if (!path) return next();
+  if (!path) return undefined;
   const field = info.parentType.getFields()[info.fieldName];
-  if (field?.extensions?.['checksOwnText'] === true) return next();
+  if (field?.extensions?.['checksOwnText'] === true) return undefined;
   const message = `${path.join('.')} must be text without control characters (NUL and the like: binary data is refused).`;
   if (info.parentType.name === 'Mutation') {
     const failure = payloadFailure(info.returnType, userError(ErrorCode.INVALID_INPUT, message, path));
     if (failure) return failure;
   }
   throw badUserInput(message, path.join('.'));
+}
+
+/**
+ * The one global middleware. type-graphql wraps every field of every type in each global
+ * middleware, so both checks share one layer instead of adding one each to the hot path of
+ * every field: access to root fields first (signed-out callers learn nothing), then the
+ * arguments' text.
+ */
+export const fieldGuard: MiddlewareFn<AuthState> = async (action, next) => {
+  assertRootAccess(action);
+  return controlCharacterRefusal(action) ?? next();
 };
 
 // type-graphql (CommonJS) and this ES module may hold different copies of graphql-js, so the

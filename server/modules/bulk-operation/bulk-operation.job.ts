@@ -17,7 +17,6 @@ import { parseUserCsv } from './csv.js';
 export const BULK_QUEUE = 'bulk.run';
 
 /** Kept here too: tests and callers knew it from this module. */
-export { safeMessage };
 
 /** The run the engine advances: the locked operation row and its checkpoint (the highest recorded seq). */
 interface Run {
