@@ -87,6 +87,19 @@ describe.skipIf(!onPostgres)('a database that drops every connection, repeatedly
 
       await Promise.all([bulkStream, syncStream]);
 
+      // The outage is over: wait (bounded) until requests are answered again. A request that
+      // lands on a pooled connection killed moments before can still fail once; the pool must
+      // recover by itself, and a pool that never does fails here.
+      let recovered = false;
+      for (let i = 0; i < 100 && !recovered; i++) {
+        recovered = await admin.tenant().then(
+          () => true,
+          () => false,
+        );
+        if (!recovered) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(recovered).toBe(true);
+
       // The outage hit live work (otherwise this test proves nothing).
       expect(terminated).toBeGreaterThan(KILL_ROUNDS);
       expect(endedBefore.bulk && endedBefore.sync).toBe(false);
