@@ -13,6 +13,14 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATA_DIR: z.string().default('./.data'),
+  /**
+   * The server key (32 bytes, base64 or hex) sealing data kept to be read back: uploads, TOTP
+   * secrets (server/shared/secret-key.ts). Unset: generated once as DATA_DIR/secret.key (0600).
+   * Replicas sharing a database must all be given the same key.
+   */
+  ROSTER_SECRET_KEY: z.string().optional(),
+  /** Former keys, comma-separated, still accepted for opening values after a rotation. */
+  ROSTER_SECRET_KEY_PREVIOUS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SESSION_TTL_HOURS: z.coerce.number().positive().default(12),
   /** How often an open websocket re-checks its session (expiry; a revocation it missed). */
