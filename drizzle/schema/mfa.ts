@@ -47,6 +47,12 @@ export const mfaUsers = pgTable(
     lastName: text('last_name').notNull().default(''),
     /** UNENROLLED | ACTIVE */
     status: text('status').notNull().default('UNENROLLED'),
+    /**
+     * Set while the user's source suspends them (directory user disabled but still selected;
+     * SCIM `active=false`): the vendor's PROVISIONING_DISABLED, devices kept so that re-enabling
+     * needs no re-enrolment. Null: not suspended.
+     */
+    suspendedAt: timestamp('suspended_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

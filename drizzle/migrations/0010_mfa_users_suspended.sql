@@ -1,0 +1,1 @@
+ALTER TABLE "mfa_users" ADD COLUMN "suspended_at" timestamp with time zone;
