@@ -70,7 +70,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     await jobs.start();
     composition.startWorkers();
     // Hourly, on every replica (the deletes are idempotent): expired sessions, old finished jobs,
-    // and CSV uploads (they hold plaintext passwords) no longer needed.
+    // and CSV uploads (they hold passwords, sealed) no longer needed.
     housekeeping = setInterval(() => {
       composition.housekeeping().catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
     }, 3600_000);

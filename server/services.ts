@@ -6,6 +6,7 @@ import { ChunkedRunner } from './shared/jobs/chunked-run.js';
 import type { JobQueue } from './shared/jobs/queue.js';
 import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
+import { loadSecretBox } from './shared/secret-key.js';
 import { createStores } from './stores.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { BulkOperationJob } from './modules/bulk-operation/bulk-operation.job.js';
@@ -61,6 +62,14 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
   const { env, database, log, pubsub, jobs } = deps;
   const db = database.db;
   const stores = createStores(db);
+  // The server key, once per process: everything sealed at rest (uploads) goes through this box.
+  const secretBox = loadSecretBox({
+    secretKey: env.ROSTER_SECRET_KEY,
+    previousKeys: env.ROSTER_SECRET_KEY_PREVIOUS,
+    dataDir: env.DATA_DIR,
+    warn: (msg) => log.warn(msg),
+  });
+  log.info({ keyId: secretBox.keyId, source: env.ROSTER_SECRET_KEY ? 'ROSTER_SECRET_KEY' : 'DATA_DIR/secret.key' }, 'server key loaded');
   const mail = new MailService(stores.mail, jobs, log.child({ component: 'mail' }), {
     smtpUrl: env.SMTP_URL,
     from: env.MAIL_FROM,
@@ -146,9 +155,10 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     pubsub,
     log: log.child({ component: 'bulk' }),
     sharesOneConnection,
+    secretBox,
   });
   bulkJob.register();
-  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub);
+  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub, secretBox);
   const services: Services = {
     tenants: new TenantService(stores.tenants),
     directories: new DirectoryService(db, stores.directories),

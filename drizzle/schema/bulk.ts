@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { tenants } from './tenant.js';
 
 /** One bulk operation (delete, re-invite, add to groups, CSV upload), run as a background job. */
@@ -56,6 +56,12 @@ export const bulkOperationItems = pgTable(
   ],
 );
 
+/** Binary column; PGlite returns Uint8Array, postgres.js a Buffer: both come back as Buffer. */
+const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+});
+
 /** Uploaded CSV files, kept in the database so any replica can run the job, also after a restart. */
 export const uploads = pgTable(
   'uploads',
@@ -67,7 +73,8 @@ export const uploads = pgTable(
     createdBy: uuid('created_by'),
     filename: text('filename'),
     size: integer('size').notNull(),
-    content: text('content').notNull(),
+    /** The file sealed with the server key (`SecretBox`, context `upload:<id>`): it holds passwords. */
+    content: bytea('content').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('idx_uploads_tenant').on(t.tenantId)],

@@ -39,6 +39,12 @@ export async function createTestDatabase(): Promise<{ database: Database; drop()
   };
 }
 
+/**
+ * One server key for every server of a test process: replicas sharing a database must hold the
+ * same key (each has its own DATA_DIR, where a key would otherwise be generated per server).
+ */
+const TEST_SECRET_KEY = randomBytes(32).toString('base64');
+
 export function testEnv(overrides: Record<string, string> = {}): Env {
   return parseEnv({
     NODE_ENV: 'test',
@@ -50,6 +56,7 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     // Mailbox files and any other local state go to a throwaway folder per server.
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'roster-test-')),
     JOB_POLL_MS: '100',
+    ROSTER_SECRET_KEY: TEST_SECRET_KEY,
     ...overrides,
   });
 }

@@ -4,6 +4,7 @@ import { ChunkedRunner, type ChunkedWork } from '../../shared/jobs/chunked-run.j
 import { PermanentJobError, type JobContext, type JobQueue } from '../../shared/jobs/queue.js';
 import type { Logger } from '../../shared/logger.js';
 import type { PubSub } from '../../shared/pubsub.js';
+import type { SecretBox } from '../../shared/secret-key.js';
 import type { GroupService } from '../group/group.service.js';
 import type { InvitationService } from '../invitation/invitation.service.js';
 import type { UserService } from '../user/user.service.js';
@@ -13,6 +14,7 @@ import type { BulkOperationStore } from './bulk-operation.store.js';
 import { BulkOperationStatus, TERMINAL_STATUSES, type BulkOperationRow } from './bulk-operation.types.js';
 import { BulkUpload, indexFile, type Item, type UploadChunk, type UploadInput } from './bulk-upload.js';
 import { parseUserCsv } from './csv.js';
+import { openUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
 
 export const BULK_QUEUE = 'bulk.run';
 
@@ -36,6 +38,8 @@ export interface BulkJobDeps {
   pubsub: PubSub;
   log: Logger;
   sharesOneConnection: boolean;
+  /** Opens the sealed uploads. */
+  secretBox: SecretBox;
 }
 
 /**
@@ -75,7 +79,7 @@ export class BulkOperationJob {
   }
 
   /**
-   * Uploads hold plaintext passwords, so they do not linger: the run that writes an upload
+   * Uploads hold passwords (sealed, but still), so they do not linger: the run that writes an upload
    * deletes it when it ends (a validateOnly run keeps it for the real run that follows), and
    * housekeeping deletes any upload older than a day that no active operation still needs.
    */
@@ -175,7 +179,9 @@ export class BulkOperationJob {
       throw new PermanentJobError(
         'The uploaded file is no longer available (uploads are deleted after use or after 24 hours); upload it again.',
       );
-    const rows = await parseUserCsv(upload.content);
+    const text = openUpload(this.d.secretBox, upload.id, upload.content);
+    if (text === null) throw new PermanentJobError(UNREADABLE_UPLOAD);
+    const rows = await parseUserCsv(text);
     let ctx;
     try {
       ctx = await this.d.users.newUserContext(op.tenantId, o.directoryId);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
 import { badUserInput, DomainError, ErrorCode } from '../../shared/errors.js';
@@ -6,6 +7,7 @@ import { keysetPage } from '../../shared/pagination.js';
 import { liveProgress } from '../../shared/progress.js';
 import type { JobQueue } from '../../shared/jobs/queue.js';
 import type { PubSub } from '../../shared/pubsub.js';
+import type { SecretBox } from '../../shared/secret-key.js';
 import type { GroupService } from '../group/group.service.js';
 import type { UserService } from '../user/user.service.js';
 import type { ListInput } from './bulk-list.js';
@@ -15,6 +17,7 @@ import type { BulkOperationStore } from './bulk-operation.store.js';
 import { TERMINAL_STATUSES, type BulkItemRow, type BulkOperationRow } from './bulk-operation.types.js';
 import type { UploadInput } from './bulk-upload.js';
 import { CsvFileError, MAX_ROWS, parseUserCsv, type CsvRow } from './csv.js';
+import { openUpload, sealUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
 
 /**
  * The API commands of bulk operations: create the four kinds (each a row plus its job, in one
@@ -30,6 +33,7 @@ export class BulkOperationService {
     private readonly job: BulkOperationJob,
     private readonly jobs: JobQueue,
     private readonly pubsub: PubSub,
+    private readonly secretBox: SecretBox,
   ) {}
 
   private async create(viewer: Viewer, kind: string, input: unknown, total: number): Promise<BulkOperationRow> {
@@ -95,7 +99,9 @@ export class BulkOperationService {
     } else if (uploadId) {
       const u = await this.store.upload(viewer.tenantId, uploadId);
       if (!u) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such upload.', ['input', 'uploadId']);
-      text = u.content;
+      const opened = openUpload(this.secretBox, u.id, u.content);
+      if (opened === null) throw DomainError.of(ErrorCode.INVALID_STATE, UNREADABLE_UPLOAD, ['input', 'uploadId']);
+      text = opened;
     } else {
       throw DomainError.of(ErrorCode.INVALID_INPUT, 'Give `uploadId` or `csv`.', ['input']);
     }
@@ -112,13 +118,7 @@ export class BulkOperationService {
     if (!dir.cloud && input.sendInvites)
       throw DomainError.of(ErrorCode.INVALID_INPUT, 'Only Cloud Directory users can be invited.', ['input', 'sendInvites']);
     if (uploadId === null) {
-      uploadId = await this.store.insertUpload({
-        tenantId: viewer.tenantId,
-        createdBy: viewer.userId,
-        filename: null,
-        size: Buffer.byteLength(text),
-        content: text,
-      });
+      uploadId = await this.storeUpload(viewer, text, Buffer.byteLength(text), null);
     }
     const options: UploadInput = {
       uploadId,
@@ -132,9 +132,14 @@ export class BulkOperationService {
     return this.create(viewer, 'UPLOAD_USERS', options, rows.length);
   }
 
-  /** Stores a file streamed to POST /uploads (the route has checked size, encoding and that it is text). */
+  /**
+   * Stores a file streamed to POST /uploads (the route has checked size, encoding and that it
+   * is text) or given inline, sealed with the server key: the plaintext never reaches the database.
+   */
   async storeUpload(viewer: { tenantId: string; userId: string }, text: string, size: number, filename: string | null): Promise<string> {
-    return this.store.insertUpload({ tenantId: viewer.tenantId, createdBy: viewer.userId, filename, size, content: text });
+    const id = randomUUID();
+    const content = sealUpload(this.secretBox, id, text);
+    return this.store.insertUpload({ id, tenantId: viewer.tenantId, createdBy: viewer.userId, filename, size, content });
   }
 
   /** Hourly housekeeping: uploads older than a day that no active operation reads (they hold passwords). */

@@ -122,7 +122,8 @@ export class BulkOperationStore {
     return r?.n ?? 0;
   }
 
-  async insertUpload(row: { tenantId: string; createdBy: string; filename: string | null; size: number; content: string }) {
+  /** `content` is the sealed file (the service seals it with the row's id, hence the id is given). */
+  async insertUpload(row: { id: string; tenantId: string; createdBy: string; filename: string | null; size: number; content: Buffer }) {
     const [u] = await this.db.insert(uploads).values(row).returning({ id: uploads.id });
     return u!.id;
   }
