@@ -102,7 +102,9 @@ export async function load(
   const r = await autocannon({ ...request, connections: opts.connections, duration: opts.seconds });
   const requests = r.requests.total;
   // Counted on requests one at a time: under load, requests cut off at the end of the run have
-  // issued statements without being counted as requests.
+  // issued statements without being counted as requests; and the server may still be answering
+  // requests autocannon no longer waits for.
+  await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, Math.max(500, 2 * r.latency.max))));
   const before = await p.statements();
   const sequential = 10;
   for (let i = 0; i < sequential; i++) await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body });
