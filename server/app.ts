@@ -18,7 +18,7 @@ import { upgradeClientAddress } from './http/client-address.js';
 import { checkWebSocketOperation, operationLimitsFor, operationLimitsPlugin, withoutSuggestions } from './http/operation-limits.js';
 import { startWebsocketServer } from './http/websocket.js';
 import { newRequestClient } from './shared/client.js';
-import type { Database } from './shared/db.js';
+import { countStatements, currentStatementTally, type Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
 import { createPubSub, type PubSub } from './shared/pubsub.js';
@@ -113,7 +113,12 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
       return {
         async willSendResponse({ errors }) {
           contextValue.log.info(
-            { operation: request.operationName ?? null, ms: Date.now() - started, errors: errors?.length ?? 0 },
+            {
+              operation: request.operationName ?? null,
+              ms: Date.now() - started,
+              errors: errors?.length ?? 0,
+              statements: currentStatementTally()?.count ?? null,
+            },
             'graphql operation',
           );
         },
@@ -194,6 +199,10 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
       isSignedIn: async (req) => (await authenticateHeader(services.auth, req.header('authorization'))).viewer !== null,
       maxTokens: limits.maxTokens,
     }),
+    // Each request's SQL statements (the session check included) are counted in its own scope
+    // and logged with the operation. Entered after the body is read: stream events would not
+    // carry the scope.
+    (_req: Request, _res: Response, next: NextFunction) => countStatements({ count: 0 }, next),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
         const requestId = String(res.locals['requestId']);

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
-import { fieldGuard } from './shared/input-guard.js';
+import { guardRootFields } from './shared/input-guard.js';
 import { BulkOperationResolver } from './modules/bulk-operation/bulk-operation.resolver.js';
 import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
@@ -54,7 +54,6 @@ function describeRoots(schema: GraphQLSchema): GraphQLSchema {
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...resolvers],
-    globalMiddlewares: [fieldGuard],
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
     // Subscriptions take their event stream from `context.services.pubsub` (explicit
@@ -69,7 +68,10 @@ export function getSchema(): Promise<GraphQLSchema> {
       },
     },
     emitSchemaFile: false,
-  }).then(describeRoots);
+  })
+    .then(describeRoots)
+    // Root-field access and argument text checks, on the fields that have them only.
+    .then(guardRootFields);
   return cached;
 }
 

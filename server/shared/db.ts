@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,41 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * SQL statements issued through drizzle (every store query), counted per process and per scope:
+ * the HTTP GraphQL endpoint runs each request in its own scope and logs the count with the
+ * operation, so a loader that fetches the same row twice shows up in the log, in tests
+ * (statement counts are deterministic) and in the benchmark. Counting is one increment per
+ * statement; nothing about the statement is kept.
+ */
+export interface StatementTally {
+  count: number;
+}
+const tallyScope = new AsyncLocalStorage<StatementTally>();
+let statementsTotal = 0;
+const statementCounter = {
+  logQuery(): void {
+    statementsTotal++;
+    const tally = tallyScope.getStore();
+    if (tally) tally.count++;
+  },
+};
+
+/** Statements issued by this process since it started. */
+export function statementsExecuted(): number {
+  return statementsTotal;
+}
+
+/** The tally of the scope this code runs in, if any. */
+export function currentStatementTally(): StatementTally | undefined {
+  return tallyScope.getStore();
+}
+
+/** Runs `fn` with statements (including those of async work it starts) counted in `tally`. */
+export function countStatements<T>(tally: StatementTally, fn: () => T): T {
+  return tallyScope.run(tally, fn);
+}
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Works both from the sources (server/shared) and from the build (dist/server/shared). */
 export function migrationsFolder(): string {
@@ -65,7 +101,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   } else {
     client = await PGlite.create();
   }
-  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  const db = drizzlePglite({ client, schema, logger: statementCounter }) as unknown as Db;
   await migratePglite(drizzlePglite({ client, schema }), { migrationsFolder: migrationsFolder() });
   return {
     db,
@@ -97,7 +133,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     await migrator.end();
   }
   const client = postgres(url, { max, onnotice: () => {} });
-  const db = drizzlePostgres({ client, schema }) as unknown as Db;
+  const db = drizzlePostgres({ client, schema, logger: statementCounter }) as unknown as Db;
   return {
     db,
     engine: 'postgres',

@@ -1,6 +1,6 @@
 import { Extensions, type MiddlewareFn, type ResolverData } from 'type-graphql';
 import { assertRootAccess, type AuthState } from './auth-guard.js';
-import type { GraphQLField, GraphQLObjectType, GraphQLOutputType } from 'graphql';
+import { defaultFieldResolver, type GraphQLField, type GraphQLObjectType, type GraphQLOutputType, type GraphQLSchema } from 'graphql';
 import { badUserInput, ErrorCode, userError, type UserError } from './errors.js';
 import { hasControlCharacters } from './validation.js';
 
@@ -53,15 +53,35 @@ export function controlCharacterRefusal({ args, info }: ResolverData): Record<st
 }
 
 /**
- * The one global middleware. type-graphql wraps every field of every type in each global
- * middleware, so both checks share one layer instead of adding one each to the hot path of
- * every field: access to root fields first (signed-out callers learn nothing), then the
- * arguments' text.
+ * The guard of every root field (`guardRootFields` applies it): access first (signed-out
+ * callers learn nothing), then the arguments' text.
  */
 export const fieldGuard: MiddlewareFn<AuthState> = async (action, next) => {
   assertRootAccess(action);
   return controlCharacterRefusal(action) ?? next();
 };
+
+/**
+ * Applies `fieldGuard` to the fields that have something to check: every Query, Mutation and
+ * Subscription field (for a subscription: each event it resolves), and every other field that
+ * takes arguments (their text is checked as before). As a type-graphql global middleware it
+ * wrapped every field of every type — each `id` and `name` of a 100-user page paid an async
+ * middleware chain for nothing.
+ */
+export function guardRootFields(schema: GraphQLSchema): GraphQLSchema {
+  const roots = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter((t) => t));
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (tag(type) !== 'GraphQLObjectType' || type.name.startsWith('__')) continue;
+    const isRoot = roots.has(type as GraphQLObjectType);
+    for (const field of Object.values((type as GraphQLObjectType).getFields())) {
+      if (!isRoot && field.args.length === 0) continue;
+      const resolve = field.resolve ?? defaultFieldResolver;
+      field.resolve = (source, args, context, info) =>
+        fieldGuard({ root: source, args, context, info }, async () => resolve(source, args, context, info));
+    }
+  }
+  return schema;
+}
 
 // type-graphql (CommonJS) and this ES module may hold different copies of graphql-js, so the
 // types are told apart by their toStringTag, never by instanceof (which throws across copies).

@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { groupMemberships, groups, users } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
+import { uuidArray } from '../../shared/sql.js';
 import { userColumns } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
 import type { GroupRow } from './group.types.js';
@@ -20,6 +21,26 @@ export class GroupStore {
       .select()
       .from(groups)
       .where(and(eq(groups.tenantId, tenantId), inArray(groups.id, [...ids])));
+  }
+
+  /**
+   * The groups of each of these users, in one statement (memberships joined to their groups):
+   * a users page needs their groups, never the membership rows alone.
+   */
+  async ofUsers(tenantId: string, userIds: readonly string[], tx: Executor = this.db): Promise<Map<string, GroupRow[]>> {
+    const out = new Map<string, GroupRow[]>();
+    if (!userIds.length) return out;
+    const rows = await tx
+      .select({ userId: groupMemberships.userId, group: groups })
+      .from(groupMemberships)
+      .innerJoin(groups, eq(groups.id, groupMemberships.groupId))
+      .where(and(eq(groupMemberships.tenantId, tenantId), sql`${groupMemberships.userId} = any(${uuidArray(userIds)})`));
+    for (const r of rows) {
+      const list = out.get(r.userId);
+      if (list) list.push(r.group);
+      else out.set(r.userId, [r.group]);
+    }
+    return out;
   }
 
   async builtIn(tenantId: string, directoryId: string, kind: 'USERS' | 'ADMINS', tx: Executor = this.db): Promise<GroupRow | null> {

@@ -138,9 +138,7 @@ export class UserResolver {
   }
 
   @FieldResolver(() => [Group], { description: 'Groups the user is a member of, including the built-in Users group.' })
-  async groups(@Root() u: UserRow, @Ctx() ctx: Context): Promise<GroupRow[]> {
-    const ids = await ctx.loaders.groupIdsByUser.load(u.id);
-    const groups = await ctx.loaders.groupById.loadMany(ids);
-    return groups.filter((g): g is GroupRow => !!g && !(g instanceof Error)).sort((a, b) => a.name.localeCompare(b.name));
+  groups(@Root() u: UserRow, @Ctx() ctx: Context): Promise<GroupRow[]> {
+    return ctx.loaders.groupsByUser.load(u.id);
   }
 }

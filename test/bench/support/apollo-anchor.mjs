@@ -1,0 +1,43 @@
+// The users-page anchor: a bare Apollo Server 5 on express 5 (Roster's own HTTP stack) in its
+// own process, answering the same selection shape (`users(first)` → nodes with id, email,
+// groups { id name }, directory { id name }) from memory with graphql-js's default resolvers:
+// what the framework costs with no database, no authentication and no resolver code.
+import http from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { buildSchema } from 'graphql';
+
+const schema = buildSchema(`
+  type Directory { id: ID! name: String! }
+  type Group { id: ID! name: String! }
+  type User { id: ID! email: String firstName: String lastName: String status: String! groups: [Group!]! directory: Directory! }
+  type PageInfo { hasNextPage: Boolean! endCursor: String }
+  type UserConnection { nodes: [User!]! pageInfo: PageInfo! totalCount: Int! }
+  type Query { users(first: Int, after: String): UserConnection! }
+`);
+const users = Number(process.env.ANCHOR_USERS ?? 1000);
+const directory = { id: 'RGlyZWN0b3J5OjE', name: 'Cloud Directory' };
+const groups = Array.from({ length: 5 }, (_, i) => ({ id: `R3JvdXA6${i}`, name: `Group ${i}` }));
+const all = Array.from({ length: users }, (_, i) => ({
+  id: Buffer.from(`User:${i}`).toString('base64url'),
+  email: `user${String(i).padStart(5, '0')}@bench.test`,
+  firstName: `First${i}`,
+  lastName: `Last${i}`,
+  status: 'ACTIVE',
+  groups,
+  directory,
+}));
+const rootValue = {
+  users: ({ first }) => {
+    const nodes = all.slice(0, Math.min(first ?? 50, 100));
+    return { nodes, pageInfo: { hasNextPage: nodes.length < all.length, endCursor: null }, totalCount: all.length };
+  },
+};
+const app = express();
+const httpServer = http.createServer(app);
+const apollo = new ApolloServer({ schema, rootValue });
+await apollo.start();
+app.use('/graphql', express.json({ limit: '1mb' }), expressMiddleware(apollo));
+httpServer.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: httpServer.address().port }));
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,120 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** A server of the load benchmarks in its own process (Roster or an anchor), driven over IPC. */
+export interface BenchProcess {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  ready: Record<string, unknown>;
+  /** SQL statements the process has issued so far (null when it does not count them). */
+  statements(): Promise<number | null>;
+  rssMb(): number | null;
+  stop(): Promise<void>;
+}
+
+/** Forks `support/<script>` with `env` and waits for its `{ type: 'ready', port }` message. */
+export async function startProcess(name: string, script: string, env: Record<string, string | undefined>): Promise<BenchProcess> {
+  const child = fork(path.join(here, script), [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 120 s`)), 120_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before it was ready`));
+    });
+    child.on('message', (m: any) => {
+      if (m?.type === 'ready') {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+  });
+  const ask = (type: string) =>
+    new Promise<any>((resolve) => {
+      const onMessage = (m: any) => {
+        if (m?.type === type) {
+          child.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      child.on('message', onMessage);
+      child.send({ type });
+      setTimeout(() => resolve(null), 5000).unref();
+    });
+  return {
+    name,
+    url: `http://127.0.0.1:${String(ready['port'])}/graphql`,
+    child,
+    ready,
+    async statements() {
+      const m = await ask('statements');
+      return typeof m?.count === 'number' ? m.count : null;
+    },
+    rssMb: () => {
+      try {
+        const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
+        const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+        return kb ? Number(kb) / 1024 : null;
+      } catch {
+        return null;
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  failures: number;
+  statementsPerRequest: number | null;
+}
+
+/** `connections` clients POSTing one GraphQL request for `seconds` (after a warm-up), with statements per request. */
+export async function load(
+  p: BenchProcess,
+  body: unknown,
+  opts: { connections: number; seconds: number; warmupSeconds: number; headers?: Record<string, string> },
+): Promise<LoadResult> {
+  const request = {
+    url: p.url,
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+    body: JSON.stringify(body),
+  };
+  if (opts.warmupSeconds > 0) await autocannon({ ...request, connections: opts.connections, duration: opts.warmupSeconds });
+  const r = await autocannon({ ...request, connections: opts.connections, duration: opts.seconds });
+  const requests = r.requests.total;
+  // Counted on requests one at a time: under load, requests cut off at the end of the run have
+  // issued statements without being counted as requests; and the server may still be answering
+  // requests autocannon no longer waits for.
+  await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, Math.max(500, 2 * r.latency.max))));
+  const before = await p.statements();
+  const sequential = 10;
+  for (let i = 0; i < sequential; i++) await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body });
+  const after = await p.statements();
+  return {
+    rps: requests / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests,
+    failures: r.non2xx + r.errors + r.timeouts,
+    statementsPerRequest: before !== null && after !== null ? (after - before) / sequential : null,
+  };
+}

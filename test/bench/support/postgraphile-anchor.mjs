@@ -1,0 +1,48 @@
+// The users-page anchor on PostgreSQL: PostGraphile 5 (amber preset, many-to-many relations)
+// over Roster's own tables, in its own process, for the same page: users ⋈ directory and each
+// user's groups through group_memberships. Statements are counted at the pg driver (every
+// `Client.query`), as Roster counts its own in the database layer.
+if (!Promise.withResolvers) {
+  // Node 20 has no Promise.withResolvers; PostGraphile 5 uses it.
+  Promise.withResolvers = function withResolvers() {
+    let resolve, reject;
+    const promise = new this((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+const { createServer } = await import('node:http');
+const pg = (await import('pg')).default;
+let statements = 0;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function countedQuery(...args) {
+  statements++;
+  return query.apply(this, args);
+};
+const { postgraphile } = await import('postgraphile');
+const { PostGraphileAmberPreset } = await import('postgraphile/presets/amber');
+const { makePgService } = await import('postgraphile/adaptors/pg');
+const { grafserv } = await import('postgraphile/grafserv/node');
+const { PgManyToManyPreset } = await import('@graphile-contrib/pg-many-to-many');
+
+const preset = {
+  extends: [PostGraphileAmberPreset, PgManyToManyPreset],
+  pgServices: [makePgService({ connectionString: process.env.DATABASE_URL, schemas: ['public'], poolConfig: { max: 10 } })],
+  grafserv: { graphqlPath: '/graphql', graphiql: false },
+  grafast: { explain: false },
+};
+const pgl = postgraphile(preset);
+const serv = pgl.createServ(grafserv);
+const server = createServer();
+await serv.addTo(server);
+const schema = await pgl.getSchema();
+server.listen(0, '127.0.0.1', () => {
+  const userFields = Object.keys(schema.getType('User').getFields());
+  process.send({ type: 'ready', port: server.address().port, userFields });
+});
+process.on('message', (m) => {
+  if (m?.type === 'statements') process.send({ type: 'statements', count: statements });
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,149 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startServer } from '../../server/app.js';
+import { openDatabase, type Database } from '../../server/shared/db.js';
+import { createLogger } from '../../server/shared/logger.js';
+import { createTestDatabase, seedTenant, testEnv, type TestServer } from '../support/harness.js';
+import { load, startProcess, type BenchProcess, type LoadResult } from './support/load.js';
+
+const quick = process.env.BENCH_QUICK === 'true';
+const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? (quick ? 4 : 8));
+const ROUNDS = quick ? 1 : 2;
+const CONNECTIONS = 10;
+const USERS = 1000;
+
+const ROSTER_PAGE = `query UsersPage { users(first: 100) { nodes { id email groups { id name } directory { id name } } } }`;
+const ANCHOR_PAGE = ROSTER_PAGE;
+
+/** 1,000 users, each in 5 groups (the built-in Users group and 4 more), in the tenant's Cloud Directory. */
+async function seed(database: Database, dataDir: string): Promise<{ token: string }> {
+  const env = testEnv({ WORKERS: 'false', DATA_DIR: dataDir });
+  const server = await startServer({ env, database, log: createLogger('silent') });
+  try {
+    const t = await seedTenant({ server, url: server.url } as TestServer);
+    await database.db.execute(sql`
+      insert into groups (tenant_id, directory_id, name)
+      select ${t.tenantId}, ${t.directoryId}, 'Team ' || g from generate_series(1, 4) g`);
+    await database.db.execute(sql`
+      insert into users (tenant_id, directory_id, email, username, first_name, last_name, status)
+      select ${t.tenantId}, ${t.directoryId}, 'user' || lpad(g::text, 5, '0') || '@bench.test', 'user' || lpad(g::text, 5, '0') || '@bench.test',
+             'First' || g, 'Last' || g, 'ACTIVE'
+      from generate_series(1, ${USERS - 1}) g`);
+    await database.db.execute(sql`
+      insert into group_memberships (tenant_id, group_id, user_id)
+      select ${t.tenantId}, g.id, u.id from users u cross join groups g
+      where u.tenant_id = ${t.tenantId} and g.tenant_id = ${t.tenantId} and g.directory_id = ${t.directoryId}
+        and (g.built_in is null or g.built_in = 'USERS')
+      on conflict do nothing`);
+    await database.db.execute(sql`analyze`);
+    return { token: t.token };
+  } finally {
+    await server.close();
+  }
+}
+
+function line(engine: string, name: string, r: LoadResult, anchors: [string, LoadResult | null][]): string {
+  const stmts = r.statementsPerRequest === null ? '' : `  ${r.statementsPerRequest.toFixed(2)} statements/request`;
+  const ratios = anchors
+    .filter((a): a is [string, LoadResult] => a[1] !== null)
+    .map(([n, a]) => `  ${(r.rps / a.rps).toFixed(2)}× ${n}`)
+    .join('');
+  const failures = r.failures ? `  (${r.failures} failed requests!)` : '';
+  return `[bench users-page/${engine}] ${name.padEnd(14)} ${r.rps.toFixed(1).padStart(7)} rps  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms${stmts}${ratios}${failures}`;
+}
+
+async function sanity(p: BenchProcess, body: unknown, headers: Record<string, string>, pick: (data: any) => any[]) {
+  const res = await fetch(p.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as { data?: unknown; errors?: unknown };
+  const nodes = json.data ? pick(json.data) : [];
+  if (nodes.length !== 100) throw new Error(`${p.name} answered ${JSON.stringify(json).slice(0, 500)}`);
+}
+
+/** The best of the rounds (the machine is shared: the least disturbed run is the truest). */
+async function measure(p: BenchProcess, body: unknown, headers: Record<string, string>, results: Map<string, LoadResult>) {
+  const r = await load(p, body, { connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: 2, headers });
+  const prev = results.get(p.name);
+  if (!prev || r.rps > prev.rps) results.set(p.name, r);
+}
+
+/**
+ * `users(first: 100)` with each user's groups and directory, 1,000 users × 5 groups, 10
+ * connections (autocannon, in this process): Roster in its own process beside a bare Apollo
+ * Server answering the same shape from memory and, on PostgreSQL, PostGraphile 5 over the same
+ * tables. Rounds alternate the servers so a load spike on the shared machine hits all alike.
+ */
+it('users page beside its anchors', async () => {
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const test = process.env.TEST_DATABASE_URL ? await createTestDatabase() : null;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'roster-bench-'));
+  const database = test?.database ?? (await openDatabase({ dataDir }));
+  const engine = database.engine;
+  const { token } = await seed(database, dataDir);
+  if (!test) await database.close();
+  const dbEnv = test?.url ? { DATABASE_URL: test.url } : { DATA_DIR: dataDir };
+  const procs: BenchProcess[] = [];
+  try {
+    const roster = await startProcess('Roster', 'roster-process.mjs', {
+      ...dbEnv,
+      LOG_LEVEL: 'warn',
+      WORKERS: 'false',
+      NODE_ENV: 'production',
+    });
+    procs.push(roster);
+    const apollo = await startProcess('bare Apollo', 'apollo-anchor.mjs', {});
+    procs.push(apollo);
+    let pgl: BenchProcess | null = null;
+    let pglQuery: string | null = null;
+    if (test?.url) {
+      try {
+        pgl = await startProcess('PostGraphile 5', 'postgraphile-anchor.mjs', { DATABASE_URL: test.url });
+        procs.push(pgl);
+        const fields = pgl.ready['userFields'] as string[];
+        const dir = fields.find((f) => f.startsWith('directoryBy'));
+        const grp = fields.find((f) => f.startsWith('groupsBy'));
+        pglQuery = `query UsersPage { allUsers(first: 100, orderBy: EMAIL_ASC) { nodes { id email ${grp} { nodes { id name } } ${dir} { id name } } } }`;
+      } catch (err) {
+        console.log(`[bench users-page/${engine}] PostGraphile 5 anchor did not start: ${(err as Error).message}`);
+      }
+    }
+    const auth = { authorization: `Bearer ${token}` };
+    await sanity(roster, { query: ROSTER_PAGE }, auth, (d) => d.users.nodes);
+    await sanity(apollo, { query: ANCHOR_PAGE }, {}, (d) => d.users.nodes);
+    if (pgl && pglQuery) await sanity(pgl, { query: pglQuery }, {}, (d) => d.allUsers.nodes);
+
+    const results = new Map<string, LoadResult>();
+    for (let round = 0; round < ROUNDS; round++) {
+      await measure(apollo, { query: ANCHOR_PAGE }, {}, results);
+      await measure(roster, { query: ROSTER_PAGE }, auth, results);
+      if (pgl && pglQuery) await measure(pgl, { query: pglQuery }, {}, results);
+    }
+    const a = results.get('bare Apollo')!;
+    const g = pgl ? (results.get(pgl.name) ?? null) : null;
+    console.log(
+      [
+        '',
+        `[bench users-page/${engine}] users(first: 100) { groups { id name } directory { id name } }, ${USERS} users × 5 groups, ${CONNECTIONS} connections, best of ${ROUNDS} × ${SECONDS} s`,
+        line(engine, 'Roster', results.get('Roster')!, [
+          ['bare Apollo', a],
+          ['PostGraphile', g],
+        ]),
+        line(engine, 'bare Apollo', a, []),
+        ...(g ? [line(engine, 'PostGraphile 5', g, [['bare Apollo', a]])] : []),
+        `[bench users-page/${engine}] RSS after load: ${procs.map((p) => `${p.name} ${p.rssMb()?.toFixed(0) ?? '?'} MB`).join(', ')}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    for (const p of procs) await p.stop();
+    await test?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,97 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, ok, tokenOf, waitForMailLink } from './support/directory-api.js';
+import { gql, seedTenant, startTestServer, type SeededTenant, type TestServer } from './support/harness.js';
+import { enroll, papi } from './support/provisioning-api.js';
+
+/**
+ * SQL statements per request are deterministic, so they are asserted (times never are): the
+ * server logs each HTTP GraphQL operation with the statements it issued, counted in the
+ * database layer. A page costs the session check (admin membership included), its page query,
+ * and one statement per kind of related row, however many rows the page holds.
+ */
+describe('statements per request', () => {
+  const logged: { msg?: string; requestId?: string; statements?: number }[] = [];
+  let ts: TestServer;
+  let t: SeededTenant;
+
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split('\n')) if (l.trim()) logged.push(JSON.parse(l));
+        cb();
+      },
+    });
+    ts = await startTestServer({ LOG_LEVEL: 'info' }, { logTo: sink });
+    t = await seedTenant(ts);
+    const a = api(ts, t.token);
+    // Two directories, three groups, 12 users in up to three groups each: rows to batch.
+    const ext = ok(await a.createDirectory('External', 'ACTIVE_DIRECTORY')).directory!;
+    const groups = [];
+    for (const name of ['Red', 'Green', 'Blue']) groups.push(ok(await a.createGroup(name)).group!.id);
+    const users: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const u = ok(
+        await a.createUser({
+          email: `u${i}@count.test`,
+          firstName: `U${i}`,
+          lastName: 'Count',
+          directoryId: i % 2 ? ext.id : undefined,
+          groupIds: i % 2 ? [] : groups.slice(0, i % 3),
+        }),
+      ).user!;
+      users.push(u.id);
+    }
+    // MFA users with enrolled devices.
+    const p = papi(ts, t.token);
+    for (const name of ['mia', 'noah']) {
+      ok(await p.createMfaUser({ username: name, email: `${name}@count.test`, sendEnrollmentEmail: true }));
+      const r = await enroll(ts, tokenOf(await waitForMailLink(ts, `${name}@count.test`)), 'Phone');
+      expect(r.errors).toEqual([]);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await ts?.close();
+  });
+
+  async function statementsOf(query: string): Promise<number> {
+    const requestId = `count-${Math.random().toString(36).slice(2)}`;
+    const res = await fetch(ts.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}`, 'x-request-id': requestId },
+      body: JSON.stringify({ query }),
+    });
+    const body = (await res.json()) as { errors?: unknown };
+    expect(body.errors).toBeUndefined();
+    for (let i = 0; i < 50; i++) {
+      const line = logged.find((l) => l.msg === 'graphql operation' && l.requestId === requestId);
+      if (line) return line.statements!;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('no log line for the request');
+  }
+
+  it('users page with groups and directory: session, page, groups, directories', async () => {
+    const page = `{ users(first: 100) { nodes { id email groups { id name } directory { id name } } } }`;
+    const check = await gql<any>(ts.url, page, {}, t.token);
+    expect(check.data.users.nodes).toHaveLength(13);
+    expect(check.data.users.nodes.some((u: any) => u.groups.length === 3)).toBe(true);
+    expect(await statementsOf(page)).toBe(4);
+    // totalCount costs its COUNT only when selected.
+    expect(await statementsOf(`{ users(first: 100) { totalCount nodes { id groups { id name } directory { id name } } } }`)).toBe(5);
+  });
+
+  it('groups page with member counts: session, page, count, member counts', async () => {
+    expect(await statementsOf(`{ groups(first: 100) { nodes { id name memberCount } } }`)).toBe(3);
+    expect(await statementsOf(`{ groups(first: 100) { totalCount nodes { id name memberCount } } }`)).toBe(4);
+  });
+
+  it('mfaUsers with devices: session, page, devices', async () => {
+    const page = `{ mfaUsers(first: 100) { nodes { id username devices { id name } } } }`;
+    const check = await gql<any>(ts.url, page, {}, t.token);
+    expect(check.data.mfaUsers.nodes.map((n: any) => n.devices.length)).toEqual([1, 1]);
+    expect(await statementsOf(page)).toBe(3);
+    expect(await statementsOf(`{ mfaUsers(first: 100) { totalCount nodes { id username devices { id name } } } }`)).toBe(4);
+  });
+});
