@@ -133,7 +133,12 @@ export class BulkOperationService {
   }
 
   /** Stores a file streamed to POST /uploads (the route has checked size, encoding and that it is text). */
-  async storeUpload(viewer: { tenantId: string; userId: string }, text: string, size: number, filename: string | null): Promise<string> {
+  async storeUpload(
+    viewer: { tenantId: string; userId: string | null },
+    text: string,
+    size: number,
+    filename: string | null,
+  ): Promise<string> {
     return this.store.insertUpload({ tenantId: viewer.tenantId, createdBy: viewer.userId, filename, size, content: text });
   }
 

@@ -122,7 +122,7 @@ export class BulkOperationStore {
     return r?.n ?? 0;
   }
 
-  async insertUpload(row: { tenantId: string; createdBy: string; filename: string | null; size: number; content: string }) {
+  async insertUpload(row: { tenantId: string; createdBy: string | null; filename: string | null; size: number; content: string }) {
     const [u] = await this.db.insert(uploads).values(row).returning({ id: uploads.id });
     return u!.id;
   }
