@@ -16,6 +16,7 @@ import { authenticateHeader } from './http/authenticate.js';
 import { graphqlBodyParser } from './http/body-limit.js';
 import { upgradeClientAddress } from './http/client-address.js';
 import { checkWebSocketOperation, operationLimitsFor, operationLimitsPlugin, withoutSuggestions } from './http/operation-limits.js';
+import { tokenScopesPlugin } from './http/token-scopes.js';
 import { startWebsocketServer } from './http/websocket.js';
 import { newRequestClient } from './shared/client.js';
 import { countStatements, currentStatementTally, type Database } from './shared/db.js';
@@ -138,6 +139,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     parseOptions: { maxTokens: limits.maxTokens },
     plugins: [
       operationLimitsPlugin<Context>(limits),
+      tokenScopesPlugin<Context>(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       requestLogger,
@@ -196,7 +198,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     '/graphql',
     // 1 MB, or 8 MB for a signed-in bulk id-list mutation (100,000 ids); CSV files go to /uploads.
     graphqlBodyParser({
-      isSignedIn: async (req) => (await authenticateHeader(services.auth, req.header('authorization'))).viewer !== null,
+      isSignedIn: async (req) => (await authenticateHeader(services, req.header('authorization'), req.ip)).viewer !== null,
       maxTokens: limits.maxTokens,
     }),
     // Each request's SQL statements (the session check included) are counted in its own scope
@@ -206,7 +208,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
         const requestId = String(res.locals['requestId']);
-        const { viewer, problem } = await authenticateHeader(services.auth, req.header('authorization'));
+        const { viewer, problem } = await authenticateHeader(services, req.header('authorization'), req.ip);
         return {
           requestId,
           log: log.child({ requestId }),

@@ -23,6 +23,8 @@ const schema = z.object({
   ROSTER_SECRET_KEY_PREVIOUS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SESSION_TTL_HOURS: z.coerce.number().positive().default(12),
+  /** How long the previous secret of a rotated API token keeps working (0: not at all). */
+  API_TOKEN_ROTATION_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
   /** How often an open websocket re-checks its session (expiry; a revocation it missed). */
   WS_SESSION_RECHECK_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
   /** Introspection is on outside production unless explicitly disabled. */

@@ -3,6 +3,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { guardRootFields } from './shared/input-guard.js';
+import { ApiTokenResolver } from './modules/api-token/api-token.resolver.js';
 import { BulkOperationResolver } from './modules/bulk-operation/bulk-operation.resolver.js';
 import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
@@ -19,6 +20,7 @@ import { UserResolver } from './modules/user/user.resolver.js';
 
 /** Every module's resolvers. Adding a module means adding it here. */
 export const resolvers = [
+  ApiTokenResolver,
   AuthResolver,
   BulkOperationResolver,
   DirectoryResolver,

@@ -8,6 +8,7 @@ import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
 import { loadSecretBox } from './shared/secret-key.js';
 import { createStores } from './stores.js';
+import { ApiTokenService } from './modules/api-token/api-token.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { BulkOperationJob } from './modules/bulk-operation/bulk-operation.job.js';
 import { BulkOperationService } from './modules/bulk-operation/bulk-operation.service.js';
@@ -39,6 +40,7 @@ export interface Services {
   provisionings: ProvisioningService;
   syncRuns: SyncRunService;
   bulk: BulkOperationService;
+  apiTokens: ApiTokenService;
 }
 
 /** The composition root's product: the services, the per-request loader factory, and the background work. */
@@ -172,6 +174,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups, stores.syncRuns),
     syncRuns,
     bulk,
+    apiTokens: new ApiTokenService(db, stores.apiTokens, auth, env.API_TOKEN_ROTATION_GRACE_HOURS * 3600_000),
   };
   return {
     services,

@@ -1,4 +1,5 @@
 import type { Db } from './shared/db.js';
+import { ApiTokenStore } from './modules/api-token/api-token.store.js';
 import { AuthStore } from './modules/auth/auth.store.js';
 import { BulkOperationStore } from './modules/bulk-operation/bulk-operation.store.js';
 import { DirectoryStore } from './modules/directory/directory.store.js';
@@ -35,6 +36,7 @@ export function createStores(db: Db) {
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),
     signInLimits: new SignInLimitStore(db),
+    apiTokens: new ApiTokenStore(db),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { ApiTokenService } from '../modules/api-token/api-token.service.js';
+import { looksLikeApiToken } from '../modules/api-token/api-token.service.js';
 import type { AuthService } from '../modules/auth/auth.service.js';
 import type { Viewer } from '../shared/viewer.js';
 
@@ -5,6 +7,12 @@ import type { Viewer } from '../shared/viewer.js';
 export interface Authentication {
   viewer: Viewer | null;
   problem: 'invalid' | 'expired' | null;
+}
+
+/** What turns a credential into a viewer: admin sessions and API tokens. */
+export interface Authenticators {
+  auth: AuthService;
+  apiTokens: ApiTokenService;
 }
 
 const ANONYMOUS: Authentication = { viewer: null, problem: null };
@@ -20,16 +28,29 @@ export function bearerToken(header: unknown): string | undefined {
   return m?.[1];
 }
 
-/** Token → session → viewer, for GraphQL over HTTP, websockets, uploads and downloads alike. */
-export async function authenticateToken(auth: AuthService, token: string | undefined): Promise<Authentication> {
-  const resolved = await auth.resolveToken(token);
+/**
+ * Token → viewer, for GraphQL over HTTP, websockets, uploads and downloads alike: an API
+ * token (`rst_at_…`) yields a token viewer (tenant, token id, scopes), anything else is
+ * checked as an admin session. An unknown, revoked or expired API token is one answer
+ * (`invalid`): which of the three is not told. `address` is recorded as the token's last use.
+ */
+export async function authenticateToken(
+  a: Authenticators,
+  token: string | undefined,
+  address: string | null = null,
+): Promise<Authentication> {
+  if (token && looksLikeApiToken(token)) {
+    const viewer = await a.apiTokens.resolve(token, address);
+    return viewer ? { viewer, problem: null } : { viewer: null, problem: 'invalid' };
+  }
+  const resolved = await a.auth.resolveToken(token);
   if (!resolved) return ANONYMOUS;
   return resolved.viewer ? { viewer: resolved.viewer, problem: null } : { viewer: null, problem: resolved.problem };
 }
 
 /** An HTTP request's `Authorization` header. */
-export function authenticateHeader(auth: AuthService, header: string | undefined): Promise<Authentication> {
-  return authenticateToken(auth, bearerToken(header));
+export function authenticateHeader(a: Authenticators, header: string | undefined, address?: string | null): Promise<Authentication> {
+  return authenticateToken(a, bearerToken(header), address ?? null);
 }
 
 /** The token of a websocket's `connection_init` payload: `{ token }` or `{ authorization: "Bearer …" }`. */

@@ -12,6 +12,7 @@ import type { RequestClient } from '../shared/client.js';
 import type { Logger } from '../shared/logger.js';
 import type { Viewer } from '../shared/viewer.js';
 import { authenticateToken, connectionToken, type Authentication } from './authenticate.js';
+import { tokenScopeRefusal } from './token-scopes.js';
 
 /**
  * graphql-ws accepts errors from `onSubscribe` only if they are `instanceof` its own
@@ -29,6 +30,8 @@ interface SocketState {
   [key: PropertyKey]: unknown;
   /** The token sent in `connection_init`: every operation and every re-check resolves it again. */
   token: string;
+  /** The client address of the socket (recorded as an API token's last use). */
+  address: string | null;
   /** The viewer of the latest successful check (a token always resolves to the same session). */
   viewer: Viewer;
   recheck: NodeJS.Timeout;
@@ -95,10 +98,12 @@ class LiveSockets {
   }
 
   private keys(v: Viewer): [Map<string, Set<WebSocket>>, string][] {
-    return [
-      [this.bySession, v.sessionId],
-      [this.byUser, LiveSockets.userKey(v.tenantId, v.userId)],
-    ];
+    // An API token is indexed like a session, by its id: revoking it announces that id.
+    const keys: [Map<string, Set<WebSocket>>, string][] = [];
+    const session = v.sessionId ?? v.apiToken?.id;
+    if (session) keys.push([this.bySession, session]);
+    if (v.userId) keys.push([this.byUser, LiveSockets.userKey(v.tenantId, v.userId)]);
+    return keys;
   }
 }
 
@@ -121,7 +126,7 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
 
   const recheck = async (socket: WebSocket, state: Partial<SocketState>) => {
     try {
-      const { viewer, problem } = await authenticateToken(services.auth, state.token);
+      const { viewer, problem } = await authenticateToken(services, state.token, state.address ?? null);
       if (!viewer) endSocket(socket, problem);
     } catch (err) {
       // A failed check (database unreachable) keeps the socket: its next operation checks again.
@@ -137,11 +142,13 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
       // connection_init: no valid session, no connection (close 4403).
       onConnect: async (ctx) => {
         const token = connectionToken(ctx.connectionParams);
-        const { viewer } = await authenticateToken(services.auth, token);
+        const address = deps.clientOf(ctx.extra.request).address;
+        const { viewer } = await authenticateToken(services, token, address);
         const { socket } = ctx.extra;
         if (!viewer || !token || socket.readyState !== socket.OPEN) return false;
         const state = ctx.extra;
         state.token = token;
+        state.address = address;
         state.viewer = viewer;
         live.add(socket, viewer);
         state.recheck = setInterval(() => void recheck(socket, state), deps.sessionRecheckMs);
@@ -155,7 +162,7 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
       },
       // Every operation re-checks the session: an ended one is refused and its socket closed.
       onSubscribe: async (ctx, _id, payload) => {
-        const { viewer, problem } = await authenticateToken(services.auth, ctx.extra.token);
+        const { viewer, problem } = await authenticateToken(services, ctx.extra.token, ctx.extra.address ?? null);
         if (!viewer) {
           // After graphql-ws has sent this operation's error, close the socket.
           setImmediate(() => endSocket(ctx.extra.socket, problem));
@@ -169,7 +176,10 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
           ];
         }
         ctx.extra.viewer = viewer;
-        return deps.checkOperation(payload, Object.keys(ctx.subscriptions).length);
+        const args = deps.checkOperation(payload, Object.keys(ctx.subscriptions).length);
+        // An API token may run only the root fields its scopes allow (admin sessions: all).
+        const refused = 'document' in args ? tokenScopeRefusal(args.schema, args.document, args.operationName, viewer) : null;
+        return refused ? [new GraphQLError(refused.message, { extensions: refused.extensions })] : args;
       },
       context: (ctx) => {
         const viewer = ctx.extra.viewer ?? null;

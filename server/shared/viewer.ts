@@ -1,10 +1,27 @@
+import type { ApiScope } from './scopes.js';
+
 /**
- * The signed-in administrator an operation runs for. Every tenant-scoped query takes
- * `tenantId` from here, never from client input. It lives on the ground floor so services
- * can name it without importing the GraphQL context (which sits above them).
+ * Who an operation runs for: a signed-in administrator (session) or an API token. Every
+ * tenant-scoped query takes `tenantId` from here, never from client input. It lives on the
+ * ground floor so services can name it without importing the GraphQL context (which sits
+ * above them).
  */
 export interface Viewer {
   tenantId: string;
-  userId: string;
-  sessionId: string;
+  /** The signed-in administrator; null when an API token acts. */
+  userId: string | null;
+  /** The admin session; null when an API token acts. */
+  sessionId: string | null;
+  /** Set when an API token acts: which one, and what it may do. */
+  apiToken?: ApiTokenGrant | null;
 }
+
+/** An API token acting as a viewer. */
+export interface ApiTokenGrant {
+  id: string;
+  name: string;
+  scopes: readonly ApiScope[];
+}
+
+/** An administrator's session viewer (what `login` yields). */
+export type SessionViewer = Viewer & { userId: string; sessionId: string };

@@ -1,3 +1,4 @@
+import { SessionOnly } from '../../shared/scopes.js';
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Public } from '../../shared/auth-guard.js';
 import { ChecksOwnText } from '../../shared/input-guard.js';
@@ -6,7 +7,7 @@ import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
 import { LoginInput, LoginPayload, LogoutPayload, ViewerInfo } from './auth.types.js';
 
-async function viewerInfo(ctx: Context, v: Viewer, expiresAt?: Date) {
+async function viewerInfo(ctx: Context, v: Viewer & { userId: string }, expiresAt?: Date) {
   const [user, tenant, exp] = await Promise.all([
     ctx.loaders.userById.load(v.userId),
     ctx.services.tenants.forViewer(v),
@@ -18,9 +19,13 @@ async function viewerInfo(ctx: Context, v: Viewer, expiresAt?: Date) {
 @Resolver()
 export class AuthResolver {
   @Public()
-  @Query(() => ViewerInfo, { nullable: true, description: 'The signed-in administrator; null without a valid session.' })
+  @Query(() => ViewerInfo, {
+    nullable: true,
+    description: 'The signed-in administrator; null without a valid session, and for an API token (it acts for no person).',
+  })
   async viewer(@Ctx() ctx: Context) {
-    return ctx.viewer ? viewerInfo(ctx, ctx.viewer) : null;
+    const v = ctx.viewer;
+    return v?.userId ? viewerInfo(ctx, { ...v, userId: v.userId }) : null;
   }
 
   @Public()
@@ -40,6 +45,7 @@ export class AuthResolver {
     });
   }
 
+  @SessionOnly()
   @Mutation(() => LogoutPayload, { description: 'Ends the current session; its token stops working at once.' })
   logout(@Ctx() ctx: Context) {
     return toPayload(

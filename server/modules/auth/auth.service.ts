@@ -1,7 +1,7 @@
 import type { Executor } from '../../shared/db.js';
 import type { Logger } from '../../shared/logger.js';
 import type { PubSub } from '../../shared/pubsub.js';
-import type { Viewer } from '../../shared/viewer.js';
+import type { SessionViewer, Viewer } from '../../shared/viewer.js';
 import type { RequestClient } from '../../shared/client.js';
 import { ErrorCode } from '../../shared/errors.js';
 import { hasControlCharacters } from '../../shared/validation.js';
@@ -37,12 +37,12 @@ export class AuthService {
   ): Promise<{
     token: string;
     expiresAt: Date;
-    viewer: Viewer;
+    viewer: SessionViewer;
   }> {
     const slug = input.tenant.trim().toLowerCase();
     const email = normalizeEmail(input.email);
     let tenant: { id: string } | null = null;
-    return this.limits.guard<{ token: string; expiresAt: Date; viewer: Viewer }>(
+    return this.limits.guard<{ token: string; expiresAt: Date; viewer: SessionViewer }>(
       client,
       async () => {
         // No slug or email holds a control character: such text names no account, so it is
@@ -70,6 +70,8 @@ export class AuthService {
   }
 
   async logout(viewer: Viewer): Promise<void> {
+    // `logout` is for sessions only (an API token is revoked by an admin instead).
+    if (!viewer.sessionId) return;
     await this.store.revoke(viewer.tenantId, viewer.sessionId);
     await this.announceEnded({ tenantId: viewer.tenantId, sessionIds: [viewer.sessionId] });
   }
@@ -128,6 +130,6 @@ export class AuthService {
   }
 
   sessionExpiresAt(viewer: Viewer): Promise<Date | null> {
-    return this.store.expiresAt(viewer.sessionId);
+    return viewer.sessionId ? this.store.expiresAt(viewer.sessionId) : Promise.resolve(null);
   }
 }

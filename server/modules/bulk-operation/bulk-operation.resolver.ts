@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { forbidden, toPayload } from '../../shared/errors.js';
@@ -20,11 +21,13 @@ const decodeUser = (id: string) => fromGlobalId(id, 'User');
 
 @Resolver(() => BulkOperation)
 export class BulkOperationResolver {
+  @RequiresScope(ApiScope.BULK_WRITE)
   @Query(() => BulkOperation, { nullable: true, description: 'A bulk operation by id; null if it does not exist in this tenant.' })
   bulkOperation(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id.' }) id: string) {
     return ctx.loaders.bulkOperationById.load(idOrNoMatch(id, 'BulkOperation'));
   }
 
+  @RequiresScope(ApiScope.BULK_WRITE)
   @Mutation(() => BulkOperationPayload, {
     description: 'Deletes many users in the background; the results list who was deleted and who was not, and why.',
   })
@@ -32,6 +35,7 @@ export class BulkOperationResolver {
     return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.deleteUsers(viewerOf(ctx), input.userIds, decodeUser) }));
   }
 
+  @RequiresScope(ApiScope.BULK_WRITE)
   @Mutation(() => BulkOperationPayload, {
     description: 'Sends a new invitation to users not yet active and a password reset to active ones.',
   })
@@ -39,6 +43,7 @@ export class BulkOperationResolver {
     return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.reinviteUsers(viewerOf(ctx), input.userIds, decodeUser) }));
   }
 
+  @RequiresScope(ApiScope.BULK_WRITE)
   @Mutation(() => BulkOperationPayload, { description: 'Adds every user to every group; existing memberships count as success.' })
   bulkAddUsersToGroups(
     @Ctx() ctx: Context,
@@ -54,6 +59,7 @@ export class BulkOperationResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.BULK_WRITE)
   @Mutation(() => BulkOperationPayload, {
     description:
       'Creates users from a CSV file (`email, first_name, last_name, password, "g1, g2"`); each row succeeds or fails on its own.',
@@ -71,6 +77,7 @@ export class BulkOperationResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.BULK_WRITE)
   @Mutation(() => BulkOperationPayload, {
     description: 'Stops a bulk operation after its current chunk: items done stay done, none is half-done.',
   })
@@ -83,6 +90,7 @@ export class BulkOperationResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.BULK_WRITE)
   @Subscription(() => BulkOperation, {
     description:
       'Live progress of a bulk operation: its state at once, then at least one event a second while it runs, ending with a final event.',

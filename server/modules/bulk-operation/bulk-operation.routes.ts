@@ -2,7 +2,11 @@ import { type Request, type Response, Router } from 'express';
 import { authenticateHeader } from '../../http/authenticate.js';
 import type { Services } from '../../services.js';
 import { fromGlobalId, toGlobalId } from '../../shared/ids.js';
+import { ApiScope, missingScope } from '../../shared/scopes.js';
 import { CsvFileError, csvCell, MAX_BYTES } from './csv.js';
+
+/** The scope an API token needs for both routes (uploading a CSV, downloading results). */
+export const ROUTE_SCOPE = ApiScope.BULK_WRITE;
 
 function fail(res: Response, status: number, code: string, message: string) {
   res.status(status).json({ errors: [{ message, extensions: { code } }] });
@@ -62,9 +66,11 @@ export function bulkRoutes(services: Services): Router {
   const router = Router();
 
   router.post('/uploads', async (req, res) => {
-    const { viewer } = await authenticateHeader(services.auth, req.header('authorization'));
+    const { viewer } = await authenticateHeader(services, req.header('authorization'), req.ip);
     // Responding without reading the body is fine: Node discards the rest of an unread body.
     if (!viewer) return fail(res, 401, 'UNAUTHENTICATED', 'Sign in first: send a valid session token.');
+    const missing = missingScope(viewer, ROUTE_SCOPE, req.path);
+    if (missing) return fail(res, 403, 'FORBIDDEN', missing);
     const declared = Number(req.header('content-length'));
     if (Number.isFinite(declared) && declared > MAX_BYTES) return fail(res, 413, 'PAYLOAD_TOO_LARGE', TOO_LARGE);
     try {
@@ -83,8 +89,10 @@ export function bulkRoutes(services: Services): Router {
   });
 
   router.get('/bulk-operations/:id/results.csv', async (req, res) => {
-    const { viewer } = await authenticateHeader(services.auth, req.header('authorization'));
+    const { viewer } = await authenticateHeader(services, req.header('authorization'), req.ip);
     if (!viewer) return fail(res, 401, 'UNAUTHENTICATED', 'Sign in first: send a valid session token.');
+    const missing = missingScope(viewer, ROUTE_SCOPE, req.path);
+    if (missing) return fail(res, 403, 'FORBIDDEN', missing);
     const id = fromGlobalId(String(req.params['id']), 'BulkOperation');
     const op = id ? await services.bulk.get(viewer, id) : null;
     if (!op) return fail(res, 404, 'NOT_FOUND', 'No such bulk operation.');

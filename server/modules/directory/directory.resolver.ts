@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { toPayload } from '../../shared/errors.js';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { fromGlobalId, toGlobalId } from '../../shared/ids.js';
@@ -8,6 +9,7 @@ import { CreateDirectoryInput, Directory, DirectoryConnection, DirectoryPayload,
 
 @Resolver(() => Directory)
 export class DirectoryResolver {
+  @RequiresScope(ApiScope.DIRECTORY_READ)
   @Query(() => DirectoryConnection, { description: "The tenant's directories, ordered by name." })
   directories(
     @Ctx() ctx: Context,
@@ -17,6 +19,7 @@ export class DirectoryResolver {
     return ctx.services.directories.list(viewerOf(ctx), { first, after });
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_READ)
   @Query(() => Directory, { nullable: true, description: 'A directory by id; null if it does not exist in this tenant.' })
   async directory(
     @Ctx() ctx: Context,
@@ -26,6 +29,7 @@ export class DirectoryResolver {
     return uuid ? ctx.loaders.directoryById.load(uuid) : null;
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => DirectoryPayload, {
     description: 'Creates an external directory (ACTIVE_DIRECTORY or LDAP) with a built-in Users group.',
   })

@@ -1,5 +1,6 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { toPayload } from '../../shared/errors.js';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
@@ -29,6 +30,7 @@ export class GroupFilterInput {
 
 @Resolver(() => Group)
 export class GroupResolver {
+  @RequiresScope(ApiScope.DIRECTORY_READ)
   @Query(() => GroupConnection, { description: "Groups of the tenant's directories, ordered by name." })
   groups(
     @Ctx() ctx: Context,
@@ -46,12 +48,14 @@ export class GroupResolver {
     });
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_READ)
   @Query(() => Group, { nullable: true, description: 'A group by id; null if it does not exist in this tenant.' })
   async group(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id of the group.' }) id: string) {
     const uuid = fromGlobalId(id, 'Group');
     return uuid ? ctx.loaders.groupById.load(uuid) : null;
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => GroupPayload, { description: 'Creates a group in a directory.' })
   createGroup(@Ctx() ctx: Context, @Arg('input', () => CreateGroupInput, { description: 'The new group.' }) input: CreateGroupInput) {
     return toPayload(async () => ({
@@ -62,6 +66,7 @@ export class GroupResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => GroupPayload, { description: 'Renames a group or changes its description.' })
   updateGroup(@Ctx() ctx: Context, @Arg('input', () => UpdateGroupInput, { description: 'The changes.' }) input: UpdateGroupInput) {
     return toPayload(async () => ({
@@ -69,6 +74,7 @@ export class GroupResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => DeleteGroupPayload, { description: 'Deletes a group (not its users).' })
   deleteGroup(@Ctx() ctx: Context, @Arg('input', () => DeleteGroupInput, { description: 'The group.' }) input: DeleteGroupInput) {
     return toPayload(async () => {
@@ -77,6 +83,7 @@ export class GroupResolver {
     });
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => GroupPayload, { description: 'Adds users to a group; users already in it are fine.' })
   addGroupMembers(
     @Ctx() ctx: Context,
@@ -91,6 +98,7 @@ export class GroupResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => GroupPayload, {
     description: 'Removes users from a group. Not allowed on Users; on Admins the last active admin cannot be removed.',
   })

@@ -1,6 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { toPayload } from '../../shared/errors.js';
 import { idOrNoMatch } from '../../shared/ids.js';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toGlobalId } from '../../shared/ids.js';
@@ -13,11 +14,13 @@ import {
 
 @Resolver(() => IdentityProvider)
 export class IdentityProviderResolver {
+  @RequiresScope(ApiScope.DIRECTORY_READ)
   @Query(() => [IdentityProvider], { description: "The tenant's identity providers, the default one first." })
   identityProviders(@Ctx() ctx: Context): Promise<IdentityProviderRow[]> {
     return ctx.services.identityProviders.list(viewerOf(ctx));
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => IdentityProviderPayload, { description: 'Adds an identity provider (login portal) to the tenant.' })
   createIdentityProvider(
     @Ctx() ctx: Context,

@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
 import { Public } from '../../shared/auth-guard.js';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
@@ -32,6 +33,7 @@ export class InvitationResolver {
     });
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => InviteUserPayload, {
     description:
       'Emails the user a single-use link: account setup if they are not active yet, a password reset if they are. Earlier pending links of the same kind stop working.',
@@ -40,6 +42,7 @@ export class InvitationResolver {
     return this.invite(ctx, input);
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => InviteUserPayload, { description: 'Issues a new link and voids the previous one (same rules as `inviteUser`).' })
   reinviteUser(
     @Ctx() ctx: Context,

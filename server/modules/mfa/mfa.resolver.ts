@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Public } from '../../shared/auth-guard.js';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
@@ -25,6 +26,7 @@ import {
 
 @Resolver(() => MfaGroup)
 export class MfaGroupResolver {
+  @RequiresScope(ApiScope.PROVISIONING_READ)
   @Query(() => MfaGroupConnection, { description: 'Groups of the MFA directory, ordered by name.' })
   mfaGroups(
     @Ctx() ctx: Context,
@@ -71,6 +73,7 @@ export class MfaGroupResolver {
 
 @Resolver(() => MfaUser)
 export class MfaResolver {
+  @RequiresScope(ApiScope.PROVISIONING_READ)
   @Query(() => MfaUserConnection, { description: 'Users of the MFA directory, ordered by username.' })
   mfaUsers(
     @Ctx() ctx: Context,
@@ -90,6 +93,7 @@ export class MfaResolver {
     });
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => MfaUserPayload, { description: 'Creates an MFA user by hand (source MANUAL).' })
   createMfaUser(
     @Ctx() ctx: Context,
@@ -98,6 +102,7 @@ export class MfaResolver {
     return toPayload(async () => ({ mfaUser: await ctx.services.mfa.createManual(viewerOf(ctx), input) }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => MfaUserPayload, {
     description: 'Emails the MFA user a new enrolment link (e.g. for another device); unused earlier links stop working.',
   })

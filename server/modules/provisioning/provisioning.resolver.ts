@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
@@ -37,16 +38,19 @@ async function configView(ctx: Context, cfg: ConfigJson) {
 
 @Resolver(() => Provisioning)
 export class ProvisioningResolver {
+  @RequiresScope(ApiScope.PROVISIONING_READ)
   @Query(() => [Provisioning], { description: "The tenant's provisionings." })
   provisionings(@Ctx() ctx: Context): Promise<ProvisioningRow[]> {
     return ctx.services.provisionings.list(viewerOf(ctx));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_READ)
   @Query(() => Provisioning, { nullable: true, description: 'A provisioning by id; null if it does not exist in this tenant.' })
   provisioning(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id.' }) id: string) {
     return ctx.loaders.provisioningById.load(idOrNoMatch(id, 'Provisioning'));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => ProvisioningPayload, {
     description: 'Creates a provisioning (EAA: at most one per tenant; needs the EAA and MFA entitlements).',
   })
@@ -57,6 +61,7 @@ export class ProvisioningResolver {
     return toPayload(async () => ({ provisioning: await ctx.services.provisionings.create(viewerOf(ctx), input) }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => ProvisioningPayload, { description: 'Renames the provisioning and edits draft settings.' })
   updateProvisioning(
     @Ctx() ctx: Context,
@@ -67,6 +72,7 @@ export class ProvisioningResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => ProvisioningPayload, { description: 'Sets the draft’s associated directories.' })
   setProvisioningDirectories(
     @Ctx() ctx: Context,
@@ -81,6 +87,7 @@ export class ProvisioningResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => ProvisioningPayload, { description: 'Sets the draft’s enabled groups of one associated directory.' })
   setProvisioningGroups(
     @Ctx() ctx: Context,
@@ -96,6 +103,7 @@ export class ProvisioningResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => ProvisioningPayload, { description: 'Save & Deploy: the draft becomes the configuration syncs use (a new version).' })
   deployProvisioning(
     @Ctx() ctx: Context,
@@ -106,6 +114,7 @@ export class ProvisioningResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => DeleteProvisioningPayload, {
     description: 'Deletes a provisioning; `ownedUsers` says what happens to the MFA users it owns.',
   })

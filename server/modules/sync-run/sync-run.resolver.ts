@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { badUserInput, forbidden, toPayload } from '../../shared/errors.js';
@@ -36,11 +37,13 @@ async function progress(ctx: Context, runGlobalId: string): Promise<AsyncGenerat
 
 @Resolver(() => SyncRun)
 export class SyncRunResolver {
+  @RequiresScope(ApiScope.PROVISIONING_READ)
   @Query(() => SyncRun, { nullable: true, description: 'A sync run by id.' })
   syncRun(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id.' }) id: string) {
     return ctx.loaders.syncRunById.load(idOrNoMatch(id, 'SyncRun'));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_READ)
   @Query(() => SyncRunConnection, { description: 'Sync run history of a provisioning, newest first.' })
   syncRuns(
     @Ctx() ctx: Context,
@@ -51,6 +54,7 @@ export class SyncRunResolver {
     return runsPage(ctx, idOrNoMatch(provisioningId, 'Provisioning'), first, after);
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_READ)
   @Query(() => SyncPlan, {
     nullable: true,
     description: `What a sync would do now, computed with the same rules as a run and writing nothing: users to create, update, claim, skip and remove (with the enrolled devices each removal destroys), and whether the removal guard would stop it. ${COLLISION_RULE} Null if the provisioning does not exist.`,
@@ -72,6 +76,7 @@ export class SyncRunResolver {
     });
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => SyncRunPayload, { description: 'Starts a sync run, or returns the one already active.' })
   syncProvisioning(
     @Ctx() ctx: Context,
@@ -80,16 +85,19 @@ export class SyncRunResolver {
     return toPayload(async () => ({ syncRun: await ctx.services.syncRuns.manual(viewerOf(ctx), idOrNoMatch(input.id, 'Provisioning')) }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => SyncRunPayload, { description: 'Applies exactly the plan a run stopped on (AWAITING_APPROVAL).' })
   approveSyncRun(@Ctx() ctx: Context, @Arg('input', () => SyncRunIdInput, { description: 'The run.' }) input: SyncRunIdInput) {
     return toPayload(async () => ({ syncRun: await ctx.services.syncRuns.approve(viewerOf(ctx), idOrNoMatch(input.runId, 'SyncRun')) }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => SyncRunPayload, { description: 'Cancels a queued, running or awaiting run; what was applied stays applied.' })
   cancelSyncRun(@Ctx() ctx: Context, @Arg('input', () => SyncRunIdInput, { description: 'The run.' }) input: SyncRunIdInput) {
     return toPayload(async () => ({ syncRun: await ctx.services.syncRuns.cancel(viewerOf(ctx), idOrNoMatch(input.runId, 'SyncRun')) }));
   }
 
+  @RequiresScope(ApiScope.PROVISIONING_READ)
   @Subscription(() => SyncRun, {
     description:
       'Live progress of a sync run: its current state at once, then phase changes and counts at least once a second, ending after a final event.',

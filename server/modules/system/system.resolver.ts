@@ -1,3 +1,4 @@
+import { AnyViewer } from '../../shared/scopes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Arg, Field, Int, ObjectType, Resolver, Root, Subscription } from 'type-graphql';
 
@@ -12,6 +13,7 @@ export class Heartbeat {
 
 @Resolver()
 export class SystemResolver {
+  @AnyViewer()
   @Subscription(() => Heartbeat, {
     description:
       'Ticks every `intervalMs` (100–60000 ms, default 1000) while subscribed; `count` ends the stream after that many. Lets a client verify its authenticated websocket end to end.',

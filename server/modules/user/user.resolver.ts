@@ -1,5 +1,6 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { toPayload } from '../../shared/errors.js';
+import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
@@ -42,6 +43,7 @@ export class UserFilterInput {
 
 @Resolver(() => User)
 export class UserResolver {
+  @RequiresScope(ApiScope.DIRECTORY_READ)
   @Query(() => UserConnection, { description: "Users of the tenant's directories, filtered and sorted." })
   users(
     @Ctx() ctx: Context,
@@ -57,12 +59,14 @@ export class UserResolver {
     return ctx.services.users.list(viewerOf(ctx), { first, after, filter: f, orderBy });
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_READ)
   @Query(() => User, { nullable: true, description: 'A user by id; null if it does not exist in this tenant.' })
   async user(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'Global id of the user.' }) id: string) {
     const uuid = fromGlobalId(id, 'User');
     return uuid ? ctx.loaders.userById.load(uuid) : null;
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => UserPayload, { description: 'Adds a user to a directory (and to the Users group), optionally inviting them at once.' })
   createUser(@Ctx() ctx: Context, @Arg('input', () => CreateUserInput, { description: 'The new user.' }) input: CreateUserInput) {
     return toPayload(async () => {
@@ -77,6 +81,7 @@ export class UserResolver {
     });
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => UserPayload, { description: 'Changes names, email, username, or enables/disables a user.' })
   updateUser(@Ctx() ctx: Context, @Arg('input', () => UpdateUserInput, { description: 'The changes.' }) input: UpdateUserInput) {
     return toPayload(async () => ({
@@ -84,6 +89,7 @@ export class UserResolver {
     }));
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => UserPayload, {
     description: 'Ends a sign-in lock of a user of this tenant and forgets their failed sign-ins (client-address limits are not affected).',
   })
@@ -109,6 +115,7 @@ export class UserResolver {
     return u.email ? (await ctx.loaders.signInStateByEmail.load(u.email)).lockedUntil : null;
   }
 
+  @RequiresScope(ApiScope.DIRECTORY_WRITE)
   @Mutation(() => DeleteUserPayload, { description: 'Deletes a user and their memberships. The last active admin cannot be deleted.' })
   deleteUser(@Ctx() ctx: Context, @Arg('input', () => DeleteUserInput, { description: 'The user.' }) input: DeleteUserInput) {
     return toPayload(async () => {
