@@ -6,10 +6,12 @@ import { ChunkedRunner } from './shared/jobs/chunked-run.js';
 import type { JobQueue } from './shared/jobs/queue.js';
 import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
+import { loadSecretBox } from './shared/secret-key.js';
 import { createStores } from './stores.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { BulkOperationJob } from './modules/bulk-operation/bulk-operation.job.js';
 import { BulkOperationService } from './modules/bulk-operation/bulk-operation.service.js';
+import { EndUserSessionService } from './modules/end-user-session/end-user-session.service.js';
 import { DirectoryService } from './modules/directory/directory.service.js';
 import { GroupService } from './modules/group/group.service.js';
 import { IdentityProviderService } from './modules/identity-provider/identity-provider.service.js';
@@ -38,6 +40,7 @@ export interface Services {
   provisionings: ProvisioningService;
   syncRuns: SyncRunService;
   bulk: BulkOperationService;
+  endUserSessions: EndUserSessionService;
 }
 
 /** The composition root's product: the services, the per-request loader factory, and the background work. */
@@ -57,8 +60,16 @@ export interface Composition {
 }
 
 /** Wires stores and services once per process. */
-export function createServices(deps: { env: Env; database: Database; log: Logger; pubsub: PubSub; jobs: JobQueue }): Composition {
-  const { env, database, log, pubsub, jobs } = deps;
+export function createServices(deps: {
+  env: Env;
+  database: Database;
+  log: Logger;
+  pubsub: PubSub;
+  jobs: JobQueue;
+  /** The portal's base URL; by default it follows the port the server listens on, known only after listen. */
+  portalBaseUrl: () => string;
+}): Composition {
+  const { env, database, log, pubsub, jobs, portalBaseUrl } = deps;
   const db = database.db;
   const stores = createStores(db);
   const mail = new MailService(stores.mail, jobs, log.child({ component: 'mail' }), {
@@ -80,12 +91,22 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     pubsub,
     log.child({ component: 'auth' }),
   );
-  const invitations = new InvitationService(db, stores.invitations, mail, auth, signInLimits, {
-    portalBaseUrl: env.PORTAL_BASE_URL,
+  const secretBox = loadSecretBox({
+    secretKey: env.ROSTER_SECRET_KEY,
+    previousKeys: env.ROSTER_SECRET_KEY_PREVIOUS,
+    dataDir: env.DATA_DIR,
+    warn: (msg) => log.warn(msg),
+  });
+  const endUserSessions = new EndUserSessionService(db, stores.endUserSessions, signInLimits, auth, secretBox, {
+    sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
+    linkGrantTtlMs: 15 * 60_000,
+  });
+  const invitations = new InvitationService(db, stores.invitations, mail, auth, endUserSessions, signInLimits, {
+    portalBaseUrl,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
   const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, signInLimits, {
-    portalBaseUrl: env.PORTAL_BASE_URL,
+    portalBaseUrl,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
   const sharesOneConnection = database.engine === 'pglite';
@@ -134,6 +155,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     tenants: stores.tenants,
     invitations,
     auth,
+    endUserSessions,
     signInLimits,
   });
   const bulkJob = new BulkOperationJob({
@@ -154,7 +176,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     directories: new DirectoryService(db, stores.directories),
     users,
     groups,
-    identityProviders: new IdentityProviderService(stores.identityProviders, env.PORTAL_BASE_URL, stores.directories),
+    identityProviders: new IdentityProviderService(stores.identityProviders, portalBaseUrl, stores.directories),
     auth,
     mail,
     invitations,
@@ -162,6 +184,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups, stores.syncRuns),
     syncRuns,
     bulk,
+    endUserSessions,
   };
   return {
     services,
@@ -171,7 +194,13 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     closeConnections: () => mail.close(),
     tickScheduler: () => syncScheduler.tick(),
     housekeeping: async () => {
-      await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads(), signInLimits.purge()]);
+      await Promise.all([
+        auth.purgeExpiredSessions(),
+        endUserSessions.purgeExpired(),
+        jobs.purgeFinished(),
+        bulk.purgeUploads(),
+        signInLimits.purge(),
+      ]);
     },
   };
 }

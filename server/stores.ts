@@ -2,6 +2,7 @@ import type { Db } from './shared/db.js';
 import { AuthStore } from './modules/auth/auth.store.js';
 import { BulkOperationStore } from './modules/bulk-operation/bulk-operation.store.js';
 import { DirectoryStore } from './modules/directory/directory.store.js';
+import { EndUserSessionStore } from './modules/end-user-session/end-user-session.store.js';
 import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
 import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
 import { InvitationStore } from './modules/invitation/invitation.store.js';
@@ -35,6 +36,7 @@ export function createStores(db: Db) {
     identityProviders: new IdentityProviderStore(db),
     auth: new AuthStore(db),
     signInLimits: new SignInLimitStore(db),
+    endUserSessions: new EndUserSessionStore(db),
   };
 }
 
