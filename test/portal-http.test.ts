@@ -3,7 +3,7 @@ import { describe, expect } from 'vitest';
 import { invitations } from '../drizzle/schema/index.js';
 import { fromGlobalId } from '../server/shared/ids.js';
 import { rosterTest } from './support/fixtures.js';
-import { gql } from './support/harness.js';
+import { gql, seedTenant } from './support/harness.js';
 import { inviteEndUser, mailedLink, originOf, PortalAgent } from './support/portal-api.js';
 
 // A low per-account limit so the throttling test needs only a few attempts.
@@ -120,6 +120,12 @@ describe('end-user portal over HTTP', { timeout: 240_000 }, () => {
     page = await agent.page(`/portal/${tenant.slug}-idp/account`);
     expect(page.res.status).toBe(200);
     expect(page.html).toContain('Users');
+
+    // The login id works as well as the email.
+    expect((await admin.updateUser({ input: { id: userId, username: 'bo.login' } })).updateUser.errors).toEqual([]);
+    const byName = new PortalAgent(originOf(server));
+    const p1 = await byName.page(signIn);
+    expect((await byName.post(signIn, { _csrf: p1.csrf!, login: 'BO.login', password: STRONG })).status).toBe(303);
     const { user } = await admin.userInvitations({ id: userId });
     expect(user?.lastSignInAt).toBeTruthy();
 
@@ -166,6 +172,22 @@ describe('end-user portal over HTTP', { timeout: 240_000 }, () => {
     expect(again.status).toBe(401);
   });
 
+  test('an IdP name two tenants share: the sign-in page asks for the account id, or takes ?tenant=', async ({ server, clientFor }) => {
+    const name = `shared-${Math.random().toString(36).slice(2, 8)}`;
+    const [a, b] = [await seedTenant(server), await seedTenant(server)];
+    for (const t of [a, b]) {
+      const { createIdentityProvider } = await clientFor(t.token).createIdentityProvider({ input: { name } });
+      expect(createIdentityProvider.errors).toEqual([]);
+    }
+    const agent = new PortalAgent(originOf(server));
+    const ask = await agent.page(`/portal/${name}/sign-in`);
+    expect(ask.res.status).toBe(200);
+    expect(ask.html).toContain('name="tenant"');
+    const chosen = await agent.page(`/portal/${name}/sign-in?tenant=${b.slug}`);
+    expect(chosen.html).toContain(`Tenant ${b.slug}`);
+    expect(chosen.html).not.toContain('name="tenant"');
+  });
+
   test('an unknown portal is a 404; the static script is served from Roster', async ({ server }) => {
     const agent = new PortalAgent(originOf(server));
     expect((await agent.get('/portal/no-such-idp/sign-in')).status).toBe(404);
@@ -185,9 +207,13 @@ describe('GraphQL explorer over HTTP', { timeout: 240_000 }, () => {
     expect(html).not.toMatch(/https?:\/\//);
     expect((await fetch(`${new URL(server.url).origin}/graphql/explorer/graphiql.js`)).status).toBe(200);
 
-    const api = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json' } });
+    const api = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
+    });
     expect(await api.json()).toEqual({ data: { __typename: 'Query' } });
-    const any = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: '*/*' } });
+    const any = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: '*/*', 'apollo-require-preflight': 'true' },
+    });
     expect(any.headers.get('content-type')).toMatch(/json/);
   });
 });

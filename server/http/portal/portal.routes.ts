@@ -1,5 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
-import type { Portal } from '../../modules/end-user-session/end-user-session.service.js';
+import { SIGN_IN_FAILED, type Portal } from '../../modules/end-user-session/end-user-session.service.js';
 import type { Services } from '../../services.js';
 import { newRequestClient } from '../../shared/client.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
@@ -86,7 +86,7 @@ export function portalRoutes(services: Services, log: Logger): Router {
       res.redirect(303, portalPath(found.portal.name, 'account', queryTenant(req)));
     } catch (err) {
       if (err instanceof DomainError && err.errors.some((e) => e.code === ErrorCode.INVALID_CREDENTIALS)) {
-        return again('Email or password is wrong.');
+        return again(SIGN_IN_FAILED);
       }
       throw err;
     }
