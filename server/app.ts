@@ -25,6 +25,8 @@ import type { Logger } from './shared/logger.js';
 import { createPubSub, type PubSub } from './shared/pubsub.js';
 import { JobQueue } from './shared/jobs/queue.js';
 import { bulkRoutes } from './modules/bulk-operation/bulk-operation.routes.js';
+import { explorerRoutes } from './http/explorer.js';
+import { portalRoutes } from './http/portal/portal.routes.js';
 
 /** A readiness probe answers within this budget: a database that does not is not ready. */
 const READY_PING_TIMEOUT_MS = 2000;
@@ -64,7 +66,11 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   const { env, database, log } = opts;
   const pubsub = opts.pubsub ?? (await createPubSub(database));
   const jobs = new JobQueue(database, log.child({ component: 'jobs' }), { pollMs: env.JOB_POLL_MS, leaseMs: env.JOB_LEASE_MS });
-  const composition = createServices({ env, database, log, pubsub, jobs });
+  // Until listen() the port may be unknown (PORT=0): links are built lazily from the real one.
+  let listeningPort = env.PORT;
+  const publicHost = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
+  const portalBaseUrl = () => env.PORTAL_BASE_URL ?? `http://${publicHost}:${listeningPort}/portal`;
+  const composition = createServices({ env, database, log, pubsub, jobs, portalBaseUrl });
   const { services } = composition;
   let housekeeping: NodeJS.Timeout | null = null;
   if (env.WORKERS === 'true') {
@@ -193,6 +199,9 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   });
 
   app.use(bulkRoutes(services));
+  app.use('/portal', portalRoutes(services, log.child({ component: 'portal' })));
+  // GraphiQL for browsers (Accept: text/html); every other GET /graphql goes on to Apollo.
+  if (env.explorer) app.use('/graphql', explorerRoutes());
 
   app.use(
     '/graphql',
@@ -245,7 +254,8 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     httpServer.listen(env.PORT, env.HOST, () => resolve());
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
+  listeningPort = port;
+  const host = publicHost;
   log.info({ port, database: database.engine }, 'roster listening');
 
   let closing: Promise<void> | null = null;

@@ -29,8 +29,13 @@ const schema = z.object({
   WS_SESSION_RECHECK_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
   /** Introspection is on outside production unless explicitly disabled. */
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
-  /** Public URL of the login portal; invitation links are built on it. */
-  PORTAL_BASE_URL: z.string().url().default('http://localhost:4000/portal'),
+  /**
+   * Public URL of the login portal; invitation links are built on it. Unset: this server's own
+   * portal, `http://<HOST or localhost>:<the port it listens on>/portal`.
+   */
+  PORTAL_BASE_URL: z.string().url().optional(),
+  /** The GraphiQL explorer on `GET /graphql` for browsers; unset: on unless production. */
+  GRAPHQL_EXPLORER: z.enum(['true', 'false']).optional(),
   INVITATION_TTL_HOURS: z.coerce
     .number()
     .positive()
@@ -89,7 +94,7 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 
-export type Env = z.infer<typeof schema> & { introspection: boolean; trustProxy: boolean | number | string };
+export type Env = z.infer<typeof schema> & { introspection: boolean; explorer: boolean; trustProxy: boolean | number | string };
 
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const parsed = schema.safeParse(source);
@@ -99,9 +104,10 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   const env = parsed.data;
   const introspection = env.GRAPHQL_INTROSPECTION !== undefined ? env.GRAPHQL_INTROSPECTION === 'true' : env.NODE_ENV !== 'production';
+  const explorer = env.GRAPHQL_EXPLORER !== undefined ? env.GRAPHQL_EXPLORER === 'true' : env.NODE_ENV !== 'production';
   const t = env.TRUST_PROXY;
   const trustProxy = t === 'true' ? true : t === 'false' ? false : /^\d+$/.test(t) ? Number(t) : t;
-  return { ...env, introspection, trustProxy };
+  return { ...env, introspection, explorer, trustProxy };
 }
 
 export class ConfigError extends Error {

@@ -12,6 +12,7 @@ import { ApiTokenService } from './modules/api-token/api-token.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { BulkOperationJob } from './modules/bulk-operation/bulk-operation.job.js';
 import { BulkOperationService } from './modules/bulk-operation/bulk-operation.service.js';
+import { EndUserSessionService } from './modules/end-user-session/end-user-session.service.js';
 import { DirectoryService } from './modules/directory/directory.service.js';
 import { GroupService } from './modules/group/group.service.js';
 import { IdentityProviderService } from './modules/identity-provider/identity-provider.service.js';
@@ -41,6 +42,7 @@ export interface Services {
   syncRuns: SyncRunService;
   bulk: BulkOperationService;
   apiTokens: ApiTokenService;
+  endUserSessions: EndUserSessionService;
 }
 
 /** The composition root's product: the services, the per-request loader factory, and the background work. */
@@ -60,8 +62,16 @@ export interface Composition {
 }
 
 /** Wires stores and services once per process. */
-export function createServices(deps: { env: Env; database: Database; log: Logger; pubsub: PubSub; jobs: JobQueue }): Composition {
-  const { env, database, log, pubsub, jobs } = deps;
+export function createServices(deps: {
+  env: Env;
+  database: Database;
+  log: Logger;
+  pubsub: PubSub;
+  jobs: JobQueue;
+  /** The portal's base URL; by default it follows the port the server listens on, known only after listen. */
+  portalBaseUrl: () => string;
+}): Composition {
+  const { env, database, log, pubsub, jobs, portalBaseUrl } = deps;
   const db = database.db;
   const stores = createStores(db);
   // The server key, once per process: everything sealed at rest (uploads) goes through this box.
@@ -91,12 +101,16 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     pubsub,
     log.child({ component: 'auth' }),
   );
-  const invitations = new InvitationService(db, stores.invitations, mail, auth, signInLimits, {
-    portalBaseUrl: env.PORTAL_BASE_URL,
+  const endUserSessions = new EndUserSessionService(db, stores.endUserSessions, signInLimits, auth, secretBox, {
+    sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
+    linkGrantTtlMs: 15 * 60_000,
+  });
+  const invitations = new InvitationService(db, stores.invitations, mail, auth, endUserSessions, signInLimits, {
+    portalBaseUrl,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
   const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, signInLimits, {
-    portalBaseUrl: env.PORTAL_BASE_URL,
+    portalBaseUrl,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
   const sharesOneConnection = database.engine === 'pglite';
@@ -145,6 +159,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     tenants: stores.tenants,
     invitations,
     auth,
+    endUserSessions,
     signInLimits,
   });
   const bulkJob = new BulkOperationJob({
@@ -166,7 +181,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     directories: new DirectoryService(db, stores.directories),
     users,
     groups,
-    identityProviders: new IdentityProviderService(stores.identityProviders, env.PORTAL_BASE_URL, stores.directories),
+    identityProviders: new IdentityProviderService(stores.identityProviders, portalBaseUrl, stores.directories),
     auth,
     mail,
     invitations,
@@ -175,6 +190,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     syncRuns,
     bulk,
     apiTokens: new ApiTokenService(db, stores.apiTokens, auth, env.API_TOKEN_ROTATION_GRACE_HOURS * 3600_000),
+    endUserSessions,
   };
   return {
     services,
@@ -184,7 +200,13 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     closeConnections: () => mail.close(),
     tickScheduler: () => syncScheduler.tick(),
     housekeeping: async () => {
-      await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads(), signInLimits.purge()]);
+      await Promise.all([
+        auth.purgeExpiredSessions(),
+        endUserSessions.purgeExpired(),
+        jobs.purgeFinished(),
+        bulk.purgeUploads(),
+        signInLimits.purge(),
+      ]);
     },
   };
 }

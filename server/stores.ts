@@ -3,6 +3,7 @@ import { ApiTokenStore } from './modules/api-token/api-token.store.js';
 import { AuthStore } from './modules/auth/auth.store.js';
 import { BulkOperationStore } from './modules/bulk-operation/bulk-operation.store.js';
 import { DirectoryStore } from './modules/directory/directory.store.js';
+import { EndUserSessionStore } from './modules/end-user-session/end-user-session.store.js';
 import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
 import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
 import { InvitationStore } from './modules/invitation/invitation.store.js';
@@ -37,6 +38,7 @@ export function createStores(db: Db) {
     auth: new AuthStore(db),
     signInLimits: new SignInLimitStore(db),
     apiTokens: new ApiTokenStore(db),
+    endUserSessions: new EndUserSessionStore(db),
   };
 }
 

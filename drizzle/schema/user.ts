@@ -28,6 +28,8 @@ export const users = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     lastInvitedAt: timestamp('last_invited_at', { withTimezone: true }),
     activatedAt: timestamp('activated_at', { withTimezone: true }),
+    /** Last successful sign-in, admin API or end-user portal. */
+    lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }),
   },
   (t) => [
     uniqueIndex('uniq_users_directory_email').on(t.directoryId, sql`lower(${t.email})`),

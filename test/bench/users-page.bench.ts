@@ -1,3 +1,4 @@
+import { ensureAnchorsInstalled } from './support/anchors.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,7 +105,7 @@ it('users page beside its anchors', async () => {
     let pglQuery: string | null = null;
     if (test?.url) {
       try {
-        pgl = await startProcess('PostGraphile 5', 'postgraphile-anchor.mjs', { DATABASE_URL: test.url });
+        pgl = await startProcess('PostGraphile 5', ensureAnchorsInstalled('postgraphile-anchor.mjs'), { DATABASE_URL: test.url });
         procs.push(pgl);
         const fields = pgl.ready['userFields'] as string[];
         const dir = fields.find((f) => f.startsWith('directoryBy'));

@@ -64,6 +64,7 @@ export class AuthService {
           tokenHash: hashToken(token),
           expiresAt,
         });
+        await this.store.touchLastSignIn(candidate.id);
         return { ok: true, value: { token, expiresAt, viewer: { tenantId: t.id, userId: candidate.id, sessionId: session.id } } };
       },
     );

@@ -74,6 +74,11 @@ export class AuthStore {
     return row!;
   }
 
+  /** `User.lastSignInAt`: the admin API's sign-ins count as much as the portal's. */
+  async touchLastSignIn(userId: string, tx: Executor = this.db): Promise<void> {
+    await tx.update(users).set({ lastSignInAt: new Date() }).where(eq(users.id, userId));
+  }
+
   async revoke(tenantId: string, sessionId: string, tx: Executor = this.db): Promise<void> {
     await tx
       .update(sessions)

@@ -136,7 +136,12 @@ export class BulkOperationService {
    * Stores a file streamed to POST /uploads (the route has checked size, encoding and that it
    * is text) or given inline, sealed with the server key: the plaintext never reaches the database.
    */
-  async storeUpload(viewer: { tenantId: string; userId: string | null }, text: string, size: number, filename: string | null): Promise<string> {
+  async storeUpload(
+    viewer: { tenantId: string; userId: string | null },
+    text: string,
+    size: number,
+    filename: string | null,
+  ): Promise<string> {
     const id = randomUUID();
     const content = sealUpload(this.secretBox, id, text);
     return this.store.insertUpload({ id, tenantId: viewer.tenantId, createdBy: viewer.userId, filename, size, content });

@@ -123,7 +123,14 @@ export class BulkOperationStore {
   }
 
   /** `content` is the sealed file (the service seals it with the row's id, hence the id is given). */
-  async insertUpload(row: { id: string; tenantId: string; createdBy: string | null; filename: string | null; size: number; content: Buffer }) {
+  async insertUpload(row: {
+    id: string;
+    tenantId: string;
+    createdBy: string | null;
+    filename: string | null;
+    size: number;
+    content: Buffer;
+  }) {
     const [u] = await this.db.insert(uploads).values(row).returning({ id: uploads.id });
     return u!.id;
   }

@@ -10,7 +10,7 @@ import type { IdentityProviderRow } from './identity-provider.types.js';
 export class IdentityProviderService {
   constructor(
     private readonly store: IdentityProviderStore,
-    private readonly portalBaseUrl: string,
+    private readonly portalBaseUrl: () => string,
     private readonly directories: DirectoryStore,
   ) {}
 
@@ -41,6 +41,6 @@ export class IdentityProviderService {
 
   /** `<portal base>/<idp name>`: the IdP's name is part of every link users follow. */
   portalUrl(idp: Pick<IdentityProviderRow, 'name'>): string {
-    return `${this.portalBaseUrl.replace(/\/+$/, '')}/${encodeURIComponent(idp.name)}`;
+    return `${this.portalBaseUrl().replace(/\/+$/, '')}/${encodeURIComponent(idp.name)}`;
   }
 }

@@ -5,6 +5,7 @@ import { checkPasswordPolicy, passwordIdentities } from '../../shared/password-p
 import { hashPassword } from '../../shared/passwords.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import type { AuthService } from '../auth/auth.service.js';
+import type { EndUserSessionService } from '../end-user-session/end-user-session.service.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
 import type { SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { InvitationStore } from './invitation.store.js';
@@ -23,6 +24,18 @@ export type IssueResult = { ok: true; invitationId: string } | { ok: false; erro
 
 const CHUNK = 500;
 
+/** What a link is for and whether it can still be used (never the token itself). */
+export interface LinkPreview {
+  state: 'VALID' | 'USED' | 'EXPIRED' | 'DISABLED';
+  kind: LinkKind;
+  email: string | null;
+  username: string | null;
+  tenantId: string;
+  tenantSlug: string;
+  identityProviderId: string | null;
+  expiresAt: Date;
+}
+
 export function invitationStatus(i: InvitationRow, now = new Date()): InvitationStatus {
   if (i.acceptedAt) return InvitationStatus.ACCEPTED;
   if (i.revokedAt) return InvitationStatus.REVOKED;
@@ -40,12 +53,13 @@ export class InvitationService {
     private readonly store: InvitationStore,
     private readonly mail: MailService,
     private readonly auth: AuthService,
+    private readonly sessions: EndUserSessionService,
     private readonly limits: SignInLimitService,
-    private readonly opts: { portalBaseUrl: string; ttlMs: number },
+    private readonly opts: { portalBaseUrl: () => string; ttlMs: number },
   ) {}
 
   private link(idpName: string, kind: LinkKind, token: string): string {
-    const base = this.opts.portalBaseUrl.replace(/\/+$/, '');
+    const base = this.opts.portalBaseUrl().replace(/\/+$/, '');
     const action = kind === 'INVITATION' ? 'activate' : 'reset-password';
     return `${base}/${encodeURIComponent(idpName)}/${action}?token=${token}`;
   }
@@ -265,11 +279,51 @@ export class InvitationService {
       // Any other outstanding link for this account is now pointless: void it.
       await this.store.revokePending(found.tenantId, [found.userId], null, tx);
       // A new password (a reset, typically after a suspected compromise) ends every session
-      // signed in with the old one. Nobody is signed in here: this is a public, link-based call.
-      await this.auth.revokeUserSessions(tx, found.tenantId, [found.userId]);
+      // signed in with the old one, admin API and portal alike. Nobody is signed in here: this
+      // is a public, link-based call.
+      await this.sessions.endAllSessions(tx, found.tenantId, [found.userId]);
     });
     await this.auth.announceEnded({ tenantId: found.tenantId, userIds: [found.userId] });
     return { email: found.userEmail, idpName: found.idpName, tenantSlug: found.tenantSlug };
+  }
+
+  /**
+   * Public: what a link is for, without redeeming it (the portal's activate and reset pages
+   * show who is being activated, or why the link no longer works). A token that names no link
+   * counts as a failed credential check, like `completeAccountSetup`.
+   */
+  async inspectLink(client: RequestClient, token: string): Promise<LinkPreview> {
+    const t = token.trim();
+    return this.limits.guard<LinkPreview>(
+      client,
+      async () => ({ subject: `account-setup:${hashToken(t)}`, tenantId: null, countFirst: false }),
+      { code: ErrorCode.TOKEN_INVALID, message: 'This link is not valid. Ask your administrator for a new one.' },
+      async () => {
+        const found = /^inv_[A-Za-z0-9_-]{43}$/.test(t) ? await this.store.byTokenHash(hashToken(t)) : null;
+        if (!found) return { ok: false };
+        const state: LinkPreview['state'] =
+          found.acceptedAt || found.revokedAt
+            ? 'USED'
+            : found.expiresAt.getTime() <= Date.now()
+              ? 'EXPIRED'
+              : found.userStatus === 'DISABLED'
+                ? 'DISABLED'
+                : 'VALID';
+        return {
+          ok: true,
+          value: {
+            state,
+            kind: found.kind as LinkKind,
+            email: found.userEmail,
+            username: found.username,
+            tenantId: found.tenantId,
+            tenantSlug: found.tenantSlug,
+            identityProviderId: found.identityProviderId,
+            expiresAt: found.expiresAt,
+          },
+        };
+      },
+    );
   }
 
   byUsers(tenantId: string, userIds: readonly string[]): Promise<InvitationRow[]> {

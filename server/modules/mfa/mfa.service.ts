@@ -22,7 +22,7 @@ export class MfaService {
     private readonly mail: MailService,
     private readonly tenants: TenantStore,
     private readonly limits: SignInLimitService,
-    private readonly opts: { portalBaseUrl: string; ttlMs: number },
+    private readonly opts: { portalBaseUrl: () => string; ttlMs: number },
   ) {}
 
   async list(
@@ -91,7 +91,7 @@ export class MfaService {
       tokens.map(({ u, token }) => ({ tenantId, mfaUserId: u.id, tokenHash: hashToken(token), expiresAt })),
       tx,
     );
-    const base = this.opts.portalBaseUrl.replace(/\/+$/, '');
+    const base = this.opts.portalBaseUrl().replace(/\/+$/, '');
     const messages: MailMessage[] = tokens.map(({ u, token }) => ({
       tenantId,
       to: u.email!,

@@ -6,6 +6,7 @@ import { DomainError, ErrorCode, userError, type UserError } from '../../shared/
 import { keysetPage, nullableSortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import { hashPasswords } from '../../shared/passwords.js';
 import { checkName } from '../../shared/validation.js';
+import type { EndUserSessionService } from '../end-user-session/end-user-session.service.js';
 import type { AuthService } from '../auth/auth.service.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { DirectoryRow } from '../directory/directory.types.js';
@@ -40,6 +41,8 @@ export interface UserServiceDeps {
   tenants: TenantStore;
   invitations: InvitationService;
   auth: AuthService;
+  /** Disabling ends the user's portal sessions too. */
+  endUserSessions: EndUserSessionService;
   signInLimits: SignInLimitService;
 }
 
@@ -257,7 +260,7 @@ export class UserService {
       if (input.disabled === true) {
         await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
         // Re-enabling must not bring old tokens back: a disabled user's sessions end for good.
-        await this.d.auth.revokeUserSessions(tx, viewer.tenantId, [input.id]);
+        await this.d.endUserSessions.endAllSessions(tx, viewer.tenantId, [input.id]);
       }
       return row!;
     });

@@ -22,6 +22,7 @@ export const userColumns = {
   updatedAt: users.updatedAt,
   lastInvitedAt: users.lastInvitedAt,
   activatedAt: users.activatedAt,
+  lastSignInAt: users.lastSignInAt,
 };
 
 // Timestamps are compared at millisecond precision: cursors carry JS Dates, which have no microseconds.

@@ -69,6 +69,12 @@ export class User {
 
   @Field(() => Date, { nullable: true, description: 'When the user completed account setup.' })
   activatedAt!: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the user last signed in successfully, to the admin API or to an end-user login portal; null if never.',
+  })
+  lastSignInAt!: Date | null;
 }
 
 export const UserConnection = ConnectionType(User, 'User');
@@ -88,6 +94,7 @@ export interface UserRow {
   updatedAt: Date;
   lastInvitedAt: Date | null;
   activatedAt: Date | null;
+  lastSignInAt: Date | null;
 }
 
 @InputType({ description: 'A new directory user.' })

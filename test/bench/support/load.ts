@@ -20,7 +20,7 @@ export interface BenchProcess {
 
 /** Forks `support/<script>` with `env` and waits for its `{ type: 'ready', port }` message. */
 export async function startProcess(name: string, script: string, env: Record<string, string | undefined>): Promise<BenchProcess> {
-  const child = fork(path.join(here, script), [], {
+  const child = fork(path.resolve(here, script), [], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

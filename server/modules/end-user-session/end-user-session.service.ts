@@ -1,0 +1,206 @@
+import type { RequestClient } from '../../shared/client.js';
+import type { Db, Executor } from '../../shared/db.js';
+import { normalizeEmail } from '../../shared/email.js';
+import { DomainError, ErrorCode } from '../../shared/errors.js';
+import { checkPasswordPolicy, passwordIdentities } from '../../shared/password-policy.js';
+import { hashPassword, verifyPassword } from '../../shared/passwords.js';
+import type { SecretBox } from '../../shared/secret-key.js';
+import { hashToken, newToken } from '../../shared/tokens.js';
+import { hasControlCharacters } from '../../shared/validation.js';
+import type { AuthService } from '../auth/auth.service.js';
+import { loginSubject, type SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
+import type { EndUserProfile, EndUserSessionStore, PortalRow } from './end-user-session.store.js';
+
+export type Portal = PortalRow;
+
+/** A signed-in end user on one portal. Never a `Viewer`: it authorises nothing on the admin API. */
+export interface EndUserViewer {
+  sessionId: string;
+  tenantId: string;
+  userId: string;
+  identityProviderId: string;
+}
+
+/**
+ * `ACTIVE` once every factor is checked. The MFA work adds a second stage here (a session
+ * created `PENDING_SECOND_FACTOR`, which `resolve` refuses until the factor is verified).
+ */
+export type SessionStage = 'ACTIVE';
+
+export const SIGN_IN_FAILED = 'Email or password is wrong.';
+const LINK_GRANT_CONTEXT = 'portal-link-grant';
+const TOKEN_SHAPE = /^eus_[A-Za-z0-9_-]{43}$/;
+
+/**
+ * End-user portal sessions: sign-in against the directory behind a portal's IdP (any active
+ * user, not only Admins), the cookie's session, password change, and the link grants that
+ * keep a link's secret out of URLs after its first request.
+ */
+export class EndUserSessionService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: EndUserSessionStore,
+    private readonly limits: SignInLimitService,
+    private readonly auth: AuthService,
+    private readonly box: SecretBox,
+    private readonly opts: { sessionTtlMs: number; linkGrantTtlMs: number },
+  ) {}
+
+  /** The portal named in a URL; `ambiguous` when several tenants name an IdP alike and no tenant was given. */
+  async portal(idpName: string, tenantSlug?: string | null): Promise<{ portal: Portal } | { ambiguous: true } | null> {
+    const slug = tenantSlug?.trim().toLowerCase() || null;
+    if (hasControlCharacters(idpName) || (slug && hasControlCharacters(slug)) || idpName.length > 63) return null;
+    const found = await this.store.portalsByName(idpName, slug);
+    if (found.length === 1) return { portal: found[0]! };
+    return found.length > 1 ? { ambiguous: true } : null;
+  }
+
+  /**
+   * Username or email and password. One answer for every failure (unknown account, wrong
+   * password, not active), behind the sign-in limits, counted on the same account key as the
+   * admin sign-in when the login names a user with an email.
+   */
+  async signIn(
+    client: RequestClient,
+    portal: Portal,
+    input: { login: string; password: string },
+  ): Promise<{ token: string; expiresAt: Date; stage: SessionStage }> {
+    const login = normalizeEmail(input.login);
+    let candidate: Awaited<ReturnType<EndUserSessionStore['candidate']>> = null;
+    return this.limits.guard<{ token: string; expiresAt: Date; stage: SessionStage }>(
+      client,
+      async () => {
+        candidate = hasControlCharacters(login) || !login ? null : await this.store.candidate(portal.directoryId, login);
+        const email = candidate?.email ?? login;
+        return { subject: loginSubject({ id: portal.tenantId }, email), tenantId: portal.tenantId, countFirst: true };
+      },
+      { code: ErrorCode.INVALID_CREDENTIALS, message: SIGN_IN_FAILED },
+      async () => {
+        const c = candidate as Awaited<ReturnType<EndUserSessionStore['candidate']>>;
+        const ok = await verifyPassword(c?.passwordHash ?? null, input.password);
+        if (!c || !ok || !c.active) return { ok: false };
+        const token = newToken('eus');
+        const expiresAt = new Date(Date.now() + this.opts.sessionTtlMs);
+        const stage: SessionStage = 'ACTIVE';
+        await this.db.transaction(async (tx) => {
+          await this.store.create(
+            {
+              tenantId: portal.tenantId,
+              userId: c.id,
+              identityProviderId: portal.identityProviderId,
+              tokenHash: hashToken(token),
+              stage,
+              expiresAt,
+            },
+            tx,
+          );
+          await this.store.touchLastSignIn(c.id, tx);
+        });
+        return { ok: true, value: { token, expiresAt, stage } };
+      },
+    );
+  }
+
+  /** The cookie's session on this portal: live, fully signed in, the user still active. */
+  async resolve(token: string | undefined, portal: Portal): Promise<EndUserViewer | null> {
+    if (!token || !TOKEN_SHAPE.test(token)) return null;
+    const s = await this.store.byTokenHash(hashToken(token));
+    if (!s || s.revoked || !s.userActive || s.stage !== 'ACTIVE' || s.expiresAt.getTime() <= Date.now()) return null;
+    if (s.identityProviderId !== portal.identityProviderId) return null;
+    return { sessionId: s.id, tenantId: s.tenantId, userId: s.userId, identityProviderId: s.identityProviderId };
+  }
+
+  async signOut(viewer: EndUserViewer): Promise<void> {
+    await this.store.revoke(viewer.tenantId, viewer.sessionId);
+  }
+
+  async profile(viewer: EndUserViewer): Promise<EndUserProfile> {
+    const p = await this.store.profile(viewer.tenantId, viewer.userId);
+    if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.');
+    return p;
+  }
+
+  /**
+   * Old and new password. The old one is a credential check (throttled like a sign-in); the
+   * new one meets the same policy as every other path. Every other session of the user (admin
+   * API and portal) ends in the same transaction; this one stays signed in.
+   */
+  async changePassword(
+    client: RequestClient,
+    viewer: EndUserViewer,
+    input: { currentPassword: string; newPassword: string },
+    owner: { tenantSlug: string },
+  ): Promise<void> {
+    const profile = await this.profile(viewer);
+    await this.limits.guard<undefined>(
+      client,
+      async () => ({
+        subject: loginSubject({ id: viewer.tenantId }, profile.email ?? `user:${viewer.userId}`),
+        tenantId: viewer.tenantId,
+        countFirst: true,
+      }),
+      { code: ErrorCode.INVALID_CREDENTIALS, message: 'The current password is wrong.', field: ['input', 'currentPassword'] },
+      async () => {
+        const ok = await verifyPassword(await this.store.passwordHash(viewer.tenantId, viewer.userId), input.currentPassword);
+        if (!ok) return { ok: false };
+        const policy = checkPasswordPolicy(
+          input.newPassword,
+          passwordIdentities({
+            email: profile.email,
+            username: profile.username,
+            userId: viewer.userId,
+            tenantId: viewer.tenantId,
+            tenantSlug: owner.tenantSlug,
+          }),
+          ['input', 'newPassword'],
+        );
+        if (policy.length) throw new DomainError(policy);
+        const hash = await hashPassword(input.newPassword);
+        await this.db.transaction(async (tx) => {
+          await this.store.setPassword(viewer.tenantId, viewer.userId, hash, tx);
+          await this.auth.revokeUserSessions(tx, viewer.tenantId, [viewer.userId]);
+          await this.store.revokeForUsers(viewer.tenantId, [viewer.userId], viewer.sessionId, tx);
+        });
+        return { ok: true, value: undefined };
+      },
+    );
+    await this.auth.announceEnded({ tenantId: viewer.tenantId, userIds: [viewer.userId] });
+  }
+
+  /**
+   * Ends every session of these users, admin API and portal alike, in the caller's transaction
+   * (disable, a new password from a link). The caller announces after the commit.
+   */
+  async endAllSessions(tx: Executor, tenantId: string, userIds: readonly string[]): Promise<void> {
+    await this.auth.revokeUserSessions(tx, tenantId, userIds);
+    await this.store.revokeForUsers(tenantId, userIds, null, tx);
+  }
+
+  /**
+   * A link's token sealed with the server key and a short expiry: the portal keeps it in an
+   * httpOnly cookie and redirects, so the link's secret leaves the address bar (and any
+   * Referer or history entry) after the first request.
+   */
+  sealLinkGrant(linkToken: string): string {
+    const body = JSON.stringify({ t: linkToken, e: Date.now() + this.opts.linkGrantTtlMs });
+    return this.box.seal(body, LINK_GRANT_CONTEXT).toString('base64url');
+  }
+
+  /** The link token of a grant still within its lifetime, else null (tampered, foreign, expired). */
+  openLinkGrant(grant: string | undefined): string | null {
+    if (!grant || grant.length > 1000) return null;
+    try {
+      const body = JSON.parse(this.box.open(Buffer.from(grant, 'base64url'), LINK_GRANT_CONTEXT).toString('utf8')) as {
+        t?: unknown;
+        e?: unknown;
+      };
+      return typeof body.t === 'string' && typeof body.e === 'number' && body.e > Date.now() ? body.t : null;
+    } catch {
+      return null;
+    }
+  }
+
+  purgeExpired(): Promise<void> {
+    return this.store.purgeExpired();
+  }
+}
