@@ -4,6 +4,7 @@ import { buildSchema } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { guardRootFields } from './shared/input-guard.js';
 import { ApiTokenResolver } from './modules/api-token/api-token.resolver.js';
+import { leanFieldResolvers } from './shared/lean-resolvers.js';
 import { BulkOperationResolver } from './modules/bulk-operation/bulk-operation.resolver.js';
 import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
@@ -72,6 +73,8 @@ export function getSchema(): Promise<GraphQLSchema> {
     emitSchemaFile: false,
   })
     .then(describeRoots)
+    // Nested fields called without type-graphql's per-call conversions (see lean-resolvers.ts).
+    .then(leanFieldResolvers)
     // Root-field access and argument text checks, on the fields that have them only.
     .then(guardRootFields);
   return cached;

@@ -49,12 +49,16 @@ async function seed(database: Database, dataDir: string): Promise<{ token: strin
 
 function line(engine: string, name: string, r: LoadResult, anchors: [string, LoadResult | null][]): string {
   const stmts = r.statementsPerRequest === null ? '' : `  ${r.statementsPerRequest.toFixed(2)} statements/request`;
+  const cpu = r.cpuMsPerRequest === null ? '' : `  ${r.cpuMsPerRequest.toFixed(2)} CPU ms/request`;
   const ratios = anchors
     .filter((a): a is [string, LoadResult] => a[1] !== null)
-    .map(([n, a]) => `  ${(r.rps / a.rps).toFixed(2)}× ${n}`)
+    .map(([n, a]) => {
+      const cpuRatio = r.cpuMsPerRequest && a.cpuMsPerRequest ? `, CPU/request ${(r.cpuMsPerRequest / a.cpuMsPerRequest).toFixed(2)}×` : '';
+      return `  (${(r.rps / a.rps).toFixed(2)}× ${n} rps${cpuRatio})`;
+    })
     .join('');
   const failures = r.failures ? `  (${r.failures} failed requests!)` : '';
-  return `[bench users-page/${engine}] ${name.padEnd(14)} ${r.rps.toFixed(1).padStart(7)} rps  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms${stmts}${ratios}${failures}`;
+  return `[bench users-page/${engine}] ${name.padEnd(14)} ${r.rps.toFixed(1).padStart(7)} rps  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms${stmts}${cpu}${ratios}${failures}`;
 }
 
 async function sanity(p: BenchProcess, body: unknown, headers: Record<string, string>, pick: (data: any) => any[]) {

@@ -1,9 +1,12 @@
 // The users-page anchor: a bare Apollo Server 5 on express 5 (Roster's own HTTP stack) in its
 // own process, answering the same selection shape (`users(first)` → nodes with id, email,
 // groups { id name }, directory { id name }) from memory with graphql-js's default resolvers:
-// what the framework costs with no database, no authentication and no resolver code.
+// what the framework costs with no database, no authentication and no resolver code. With the
+// same two Apollo settings as Roster (compact JSON, no cache-control hook per field), so the
+// ratio is Roster's own cost, not a difference of configuration.
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { buildSchema } from 'graphql';
@@ -36,7 +39,12 @@ const rootValue = {
 };
 const app = express();
 const httpServer = http.createServer(app);
-const apollo = new ApolloServer({ schema, rootValue });
+const apollo = new ApolloServer({
+  schema,
+  rootValue,
+  stringifyResult: (value) => JSON.stringify(value),
+  plugins: [ApolloServerPluginCacheControlDisabled()],
+});
 await apollo.start();
 app.use('/graphql', express.json({ limit: '1mb' }), expressMiddleware(apollo));
 httpServer.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: httpServer.address().port }));

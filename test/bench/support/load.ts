@@ -15,13 +15,18 @@ export interface BenchProcess {
   /** SQL statements the process has issued so far (null when it does not count them). */
   statements(): Promise<number | null>;
   rssMb(): number | null;
+  /** CPU time (user + system) the process has used, in ms: per request it is robust to a busy machine. */
+  cpuMs(): number | null;
   stop(): Promise<void>;
 }
 
 /** Forks `support/<script>` with `env` and waits for its `{ type: 'ready', port }` message. */
 export async function startProcess(name: string, script: string, env: Record<string, string | undefined>): Promise<BenchProcess> {
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each process, written when it stops.
+  const prof = process.env.BENCH_CPU_PROF;
   const child = fork(path.resolve(here, script), [], {
     env: { ...process.env, ...env },
+    execArgv: prof ? ['--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-name', `${name.replace(/\W+/g, '-')}.cpuprofile`] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -67,6 +72,17 @@ export async function startProcess(name: string, script: string, env: Record<str
         return null;
       }
     },
+    cpuMs: () => {
+      try {
+        // /proc/<pid>/stat: utime and stime are fields 14 and 15, in clock ticks (100 per second).
+        const fields = readFileSync(`/proc/${String(child.pid)}/stat`, 'utf8')
+          .split(') ')[1]!
+          .split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      } catch {
+        return null;
+      }
+    },
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
@@ -84,6 +100,8 @@ export interface LoadResult {
   requests: number;
   failures: number;
   statementsPerRequest: number | null;
+  /** Server CPU time per request (ms). */
+  cpuMsPerRequest: number | null;
 }
 
 /** `connections` clients POSTing one GraphQL request for `seconds` (after a warm-up), with statements per request. */
@@ -99,12 +117,14 @@ export async function load(
     body: JSON.stringify(body),
   };
   if (opts.warmupSeconds > 0) await autocannon({ ...request, connections: opts.connections, duration: opts.warmupSeconds });
+  const cpu0 = p.cpuMs();
   const r = await autocannon({ ...request, connections: opts.connections, duration: opts.seconds });
   const requests = r.requests.total;
   // Counted on requests one at a time: under load, requests cut off at the end of the run have
   // issued statements without being counted as requests; and the server may still be answering
   // requests autocannon no longer waits for.
   await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, Math.max(500, 2 * r.latency.max))));
+  const cpu1 = p.cpuMs();
   const before = await p.statements();
   const sequential = 10;
   for (let i = 0; i < sequential; i++) await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body });
@@ -115,6 +135,7 @@ export async function load(
     p99: r.latency.p99,
     requests,
     failures: r.non2xx + r.errors + r.timeouts,
+    cpuMsPerRequest: cpu0 !== null && cpu1 !== null && requests > 0 ? (cpu1 - cpu0) / requests : null,
     statementsPerRequest: before !== null && after !== null ? (after - before) / sequential : null,
   };
 }
