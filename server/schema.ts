@@ -4,6 +4,7 @@ import { buildSchema } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { fieldGuard } from './shared/input-guard.js';
 import { ApiTokenResolver } from './modules/api-token/api-token.resolver.js';
+import { AuditResolver, SyncRunAuditResolver, UserAuditResolver } from './modules/audit/audit.resolver.js';
 import { BulkOperationResolver } from './modules/bulk-operation/bulk-operation.resolver.js';
 import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
@@ -21,6 +22,9 @@ import { UserResolver } from './modules/user/user.resolver.js';
 /** Every module's resolvers. Adding a module means adding it here. */
 export const resolvers = [
   ApiTokenResolver,
+  AuditResolver,
+  SyncRunAuditResolver,
+  UserAuditResolver,
   AuthResolver,
   BulkOperationResolver,
   DirectoryResolver,

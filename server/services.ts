@@ -8,6 +8,7 @@ import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
 import { createStores } from './stores.js';
 import { ApiTokenService } from './modules/api-token/api-token.service.js';
+import { AuditService } from './modules/audit/audit.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { BulkOperationJob } from './modules/bulk-operation/bulk-operation.job.js';
 import { BulkOperationService } from './modules/bulk-operation/bulk-operation.service.js';
@@ -40,6 +41,7 @@ export interface Services {
   syncRuns: SyncRunService;
   bulk: BulkOperationService;
   apiTokens: ApiTokenService;
+  audit: AuditService;
 }
 
 /** The composition root's product: the services, the per-request loader factory, and the background work. */
@@ -63,6 +65,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
   const { env, database, log, pubsub, jobs } = deps;
   const db = database.db;
   const stores = createStores(db);
+  const audit = new AuditService(stores.audit, { retentionDays: env.AUDIT_RETENTION_DAYS, enabled: env.AUDIT_ENABLED === 'true' });
   const mail = new MailService(stores.mail, jobs, log.child({ component: 'mail' }), {
     smtpUrl: env.SMTP_URL,
     from: env.MAIL_FROM,
@@ -81,6 +84,8 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     env.SESSION_TTL_HOURS * 3600_000,
     pubsub,
     log.child({ component: 'auth' }),
+    db,
+    audit,
   );
   const invitations = new InvitationService(db, stores.invitations, mail, auth, signInLimits, {
     portalBaseUrl: env.PORTAL_BASE_URL,
@@ -125,7 +130,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     pubsub,
     log: syncLog,
   });
-  const groups = new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users, auth);
+  const groups = new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users, auth, audit);
   const users = new UserService({
     db,
     users: stores.users,
@@ -137,6 +142,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     invitations,
     auth,
     signInLimits,
+    audit,
   });
   const bulkJob = new BulkOperationJob({
     db,
@@ -164,7 +170,8 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups, stores.syncRuns),
     syncRuns,
     bulk,
-    apiTokens: new ApiTokenService(db, stores.apiTokens, auth, env.API_TOKEN_ROTATION_GRACE_HOURS * 3600_000),
+    apiTokens: new ApiTokenService(db, stores.apiTokens, auth, audit, env.API_TOKEN_ROTATION_GRACE_HOURS * 3600_000),
+    audit,
   };
   return {
     services,
@@ -174,7 +181,13 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     closeConnections: () => mail.close(),
     tickScheduler: () => syncScheduler.tick(),
     housekeeping: async () => {
-      await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads(), signInLimits.purge()]);
+      await Promise.all([
+        auth.purgeExpiredSessions(),
+        audit.purgeExpired(),
+        jobs.purgeFinished(),
+        bulk.purgeUploads(),
+        signInLimits.purge(),
+      ]);
     },
   };
 }
