@@ -227,7 +227,8 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
         return {
           requestId,
           log: log.child({ requestId }),
-          viewer,
+          // The request id and address travel with the viewer down to the services (audit trail).
+          viewer: viewer && { ...viewer, request: { id: requestId, address: req.ip ?? null } },
           authProblem: problem,
           client: newRequestClient(req.ip),
           services,

@@ -24,6 +24,10 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SESSION_TTL_HOURS: z.coerce.number().positive().default(12),
   /** How long the previous secret of a rotated API token keeps working (0: not at all). */
+  /** Audit events older than this are purged by housekeeping. */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
+  /** Benchmarks only: `false` writes no audit events (to measure what auditing costs). */
+  AUDIT_ENABLED: z.enum(['true', 'false']).default('true'),
   API_TOKEN_ROTATION_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
   /** How often an open websocket re-checks its session (expiry; a revocation it missed). */
   WS_SESSION_RECHECK_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),

@@ -9,6 +9,7 @@ import type { PubSub } from './shared/pubsub.js';
 import { loadSecretBox } from './shared/secret-key.js';
 import { createStores } from './stores.js';
 import { ApiTokenService } from './modules/api-token/api-token.service.js';
+import { AuditService } from './modules/audit/audit.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { BulkOperationJob } from './modules/bulk-operation/bulk-operation.job.js';
 import { BulkOperationService } from './modules/bulk-operation/bulk-operation.service.js';
@@ -43,6 +44,7 @@ export interface Services {
   bulk: BulkOperationService;
   apiTokens: ApiTokenService;
   endUserSessions: EndUserSessionService;
+  audit: AuditService;
 }
 
 /** The composition root's product: the services, the per-request loader factory, and the background work. */
@@ -82,6 +84,7 @@ export function createServices(deps: {
     warn: (msg) => log.warn(msg),
   });
   log.info({ keyId: secretBox.keyId, source: env.ROSTER_SECRET_KEY ? 'ROSTER_SECRET_KEY' : 'DATA_DIR/secret.key' }, 'server key loaded');
+  const audit = new AuditService(stores.audit, { retentionDays: env.AUDIT_RETENTION_DAYS, enabled: env.AUDIT_ENABLED === 'true' });
   const mail = new MailService(stores.mail, jobs, log.child({ component: 'mail' }), {
     smtpUrl: env.SMTP_URL,
     from: env.MAIL_FROM,
@@ -100,6 +103,8 @@ export function createServices(deps: {
     env.SESSION_TTL_HOURS * 3600_000,
     pubsub,
     log.child({ component: 'auth' }),
+    db,
+    audit,
   );
   const endUserSessions = new EndUserSessionService(db, stores.endUserSessions, signInLimits, auth, secretBox, {
     sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
@@ -148,7 +153,7 @@ export function createServices(deps: {
     pubsub,
     log: syncLog,
   });
-  const groups = new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users, auth);
+  const groups = new GroupService(db, stores.groups, stores.groupWrites, stores.directories, stores.users, auth, audit);
   const users = new UserService({
     db,
     users: stores.users,
@@ -161,6 +166,7 @@ export function createServices(deps: {
     auth,
     endUserSessions,
     signInLimits,
+    audit,
   });
   const bulkJob = new BulkOperationJob({
     db,
@@ -189,7 +195,8 @@ export function createServices(deps: {
     provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups, stores.syncRuns),
     syncRuns,
     bulk,
-    apiTokens: new ApiTokenService(db, stores.apiTokens, auth, env.API_TOKEN_ROTATION_GRACE_HOURS * 3600_000),
+    apiTokens: new ApiTokenService(db, stores.apiTokens, auth, audit, env.API_TOKEN_ROTATION_GRACE_HOURS * 3600_000),
+    audit,
     endUserSessions,
   };
   return {
@@ -203,6 +210,7 @@ export function createServices(deps: {
       await Promise.all([
         auth.purgeExpiredSessions(),
         endUserSessions.purgeExpired(),
+        audit.purgeExpired(),
         jobs.purgeFinished(),
         bulk.purgeUploads(),
         signInLimits.purge(),

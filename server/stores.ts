@@ -1,5 +1,6 @@
 import type { Db } from './shared/db.js';
 import { ApiTokenStore } from './modules/api-token/api-token.store.js';
+import { AuditStore } from './modules/audit/audit.store.js';
 import { AuthStore } from './modules/auth/auth.store.js';
 import { BulkOperationStore } from './modules/bulk-operation/bulk-operation.store.js';
 import { DirectoryStore } from './modules/directory/directory.store.js';
@@ -39,6 +40,7 @@ export function createStores(db: Db) {
     signInLimits: new SignInLimitStore(db),
     apiTokens: new ApiTokenStore(db),
     endUserSessions: new EndUserSessionStore(db),
+    audit: new AuditStore(db),
   };
 }
 

@@ -10,3 +10,4 @@ export * from './mfa.js';
 export * from './bulk.js';
 export * from './sign-in-limit.js';
 export * from './api-token.js';
+export * from './audit.js';

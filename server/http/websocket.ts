@@ -182,8 +182,8 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
         return refused ? [new GraphQLError(refused.message, { extensions: refused.extensions })] : args;
       },
       context: (ctx) => {
-        const viewer = ctx.extra.viewer ?? null;
         const requestId = randomUUID();
+        const viewer = ctx.extra.viewer ? { ...ctx.extra.viewer, request: { id: requestId, address: ctx.extra.address ?? null } } : null;
         return {
           requestId,
           log: log.child({ requestId, transport: 'ws' }),

@@ -149,6 +149,8 @@ export const PUBLIC_ERROR_CODES = new Set([
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'TOO_MANY_REQUESTS',
   'OPERATION_TOO_COMPLEX',
+  // A query argument out of range (audit time ranges); mutations report it in their payload instead.
+  'INVALID_INPUT',
 ]);
 
 /** Postgres error details, whichever driver raised them (drizzle wraps the driver error as `cause`). */

@@ -14,6 +14,14 @@ export interface Viewer {
   sessionId: string | null;
   /** Set when an API token acts: which one, and what it may do. */
   apiToken?: ApiTokenGrant | null;
+  /** The request it came with (request id and client address), recorded on audit events. */
+  request?: RequestInfo | null;
+}
+
+/** Where a change came from, for the audit trail. */
+export interface RequestInfo {
+  id: string;
+  address: string | null;
 }
 
 /** An API token acting as a viewer. */

@@ -5,6 +5,7 @@ import { API_SCOPES, type ApiScope } from '../../shared/scopes.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { checkName } from '../../shared/validation.js';
 import type { Viewer } from '../../shared/viewer.js';
+import { actorOf, type AuditService } from '../audit/audit.service.js';
 import type { AuthService } from '../auth/auth.service.js';
 import type { ApiTokenStore } from './api-token.store.js';
 import type { ApiTokenRow } from './api-token.types.js';
@@ -15,6 +16,8 @@ const API_TOKEN_SHAPE = /^rst_at_[A-Za-z0-9_-]{43}$/;
 
 /** A use is written to the token row at most this often (the row would otherwise be written on every request). */
 const TOUCH_EVERY_MS = 60_000;
+
+const target = (t: ApiTokenRow) => ({ targetType: 'ApiToken', targetId: t.id, targetName: t.name });
 
 export function looksLikeApiToken(secret: string): boolean {
   return secret.length === 50 && secret.startsWith('rst_at_');
@@ -30,6 +33,7 @@ export class ApiTokenService {
     private readonly db: Db,
     private readonly store: ApiTokenStore,
     private readonly auth: AuthService,
+    private readonly audit: AuditService,
     private readonly rotationGraceMs: number,
   ) {}
 
@@ -51,13 +55,28 @@ export class ApiTokenService {
       errors.push({ code: ErrorCode.INVALID_INPUT, message: 'The expiry must be in the future.', field: ['input', 'expiresAt'] });
     if (errors.length) throw new DomainError(errors);
     const secret = newToken(API_TOKEN_PREFIX);
-    const token = await this.store.insert({
-      tenantId: viewer.tenantId,
-      name,
-      scopes,
-      tokenHash: hashToken(secret),
-      createdBy: viewer.userId,
-      expiresAt: input.expiresAt ?? null,
+    const token = await this.db.transaction(async (tx) => {
+      const row = await this.store.insert(
+        {
+          tenantId: viewer.tenantId,
+          name,
+          scopes,
+          tokenHash: hashToken(secret),
+          createdBy: viewer.userId,
+          expiresAt: input.expiresAt ?? null,
+        },
+        tx,
+      );
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'api_token.create',
+        ...target(row),
+        changes: {
+          name: { before: null, after: name },
+          scopes: { before: null, after: scopes },
+          expiresAt: { before: null, after: row.expiresAt?.toISOString() ?? null },
+        },
+      });
+      return row;
     });
     return { token, secret };
   }
@@ -85,7 +104,13 @@ export class ApiTokenService {
       const current = await this.store.lockOne(viewer.tenantId, id, tx);
       if (!current) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such API token.', ['input', 'id']);
       if (current.revokedAt) throw DomainError.of(ErrorCode.INVALID_STATE, 'The token is already revoked.', ['input', 'id']);
-      return (await this.store.revoke(viewer.tenantId, id, tx))!;
+      const row = (await this.store.revoke(viewer.tenantId, id, tx))!;
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'api_token.revoke',
+        ...target(row),
+        changes: { revokedAt: { before: null, after: row.revokedAt?.toISOString() ?? null } },
+      });
+      return row;
     });
     await this.auth.announceEnded({ tenantId: viewer.tenantId, sessionIds: [token.id] });
     return token;
@@ -105,7 +130,17 @@ export class ApiTokenService {
       if (current.revokedAt) throw DomainError.of(ErrorCode.INVALID_STATE, 'A revoked token cannot be rotated.', ['input', 'id']);
       if (current.expiresAt && current.expiresAt.getTime() <= Date.now())
         throw DomainError.of(ErrorCode.INVALID_STATE, 'An expired token cannot be rotated; create a new one.', ['input', 'id']);
-      return (await this.store.rotate(viewer.tenantId, id, hashToken(secret), new Date(Date.now() + this.rotationGraceMs), tx))!;
+      const row = (await this.store.rotate(viewer.tenantId, id, hashToken(secret), new Date(Date.now() + this.rotationGraceMs), tx))!;
+      // The secret itself is never recorded: only that it changed and until when the old one works.
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'api_token.rotate',
+        ...target(row),
+        changes: {
+          secret: { before: '[redacted]', after: '[redacted]' },
+          previousExpiresAt: { before: null, after: row.previousExpiresAt?.toISOString() ?? null },
+        },
+      });
+      return row;
     });
     return { token, secret };
   }

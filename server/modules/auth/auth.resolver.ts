@@ -35,7 +35,7 @@ export class AuthResolver {
   })
   login(@Ctx() ctx: Context, @Arg('input', () => LoginInput, { description: 'Credentials.' }) input: LoginInput) {
     return toPayload(async () => {
-      const r = await ctx.services.auth.login(ctx.client, input);
+      const r = await ctx.services.auth.login(ctx.client, input, ctx.requestId);
       // This request started signed out: the rest of it (the payload's fields) runs as the new viewer.
       ctx.viewer = r.viewer;
       ctx.loaders = ctx.loadersFor(r.viewer.tenantId);

@@ -9,6 +9,9 @@ import { loginSubject, type SignInLimitService } from '../sign-in-limit/sign-in-
 import { normalizeEmail } from '../../shared/email.js';
 import { verifyPassword } from '../../shared/passwords.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
+import { AuditActorKind } from '../audit/audit.types.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { Db } from '../../shared/db.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import { SESSIONS_ENDED_TOPIC_ID, type SessionsEndedEvent } from './auth.events.js';
 import type { AuthStore } from './auth.store.js';
@@ -23,7 +26,25 @@ export class AuthService {
     private readonly sessionTtlMs: number,
     private readonly pubsub: PubSub,
     private readonly log: Logger,
+    private readonly db: Db,
+    private readonly audit: AuditService,
   ) {}
+
+  /** Audits a sign-in attempt on a known tenant (the claimed email as the actor's name; never the password). */
+  private signInEvent(
+    tenantId: string,
+    client: RequestClient,
+    requestId: string | null,
+    email: string,
+    userId: string | null,
+    ok: boolean,
+  ) {
+    return {
+      actor: { kind: AuditActorKind.ADMIN, id: userId, name: email, requestId, address: client.address },
+      entry: { action: ok ? 'auth.sign_in' : 'auth.sign_in_failed', targetType: 'User', targetId: userId, targetName: email },
+      tenantId,
+    };
+  }
 
   /**
    * One answer for every failure (unknown tenant, unknown email, wrong password, not an
@@ -34,6 +55,7 @@ export class AuthService {
   async login(
     client: RequestClient,
     input: { tenant: string; email: string; password: string },
+    requestId: string | null = null,
   ): Promise<{
     token: string;
     expiresAt: Date;
@@ -55,14 +77,20 @@ export class AuthService {
         const t = tenant as { id: string } | null;
         const candidate = t && !hasControlCharacters(email) ? await this.store.loginCandidate(t.id, email) : null;
         const passwordOk = await verifyPassword(candidate?.passwordHash ?? null, input.password);
-        if (!t || !candidate || !passwordOk || !candidate.isAdmin) return { ok: false };
+        if (!t || !candidate || !passwordOk || !candidate.isAdmin) {
+          if (t) {
+            const e = this.signInEvent(t.id, client, requestId, email, candidate?.id ?? null, false);
+            await this.db.transaction((tx) => this.audit.record(tx, e.tenantId, e.actor, e.entry));
+          }
+          return { ok: false };
+        }
         const token = newToken('rst');
         const expiresAt = new Date(Date.now() + this.sessionTtlMs);
-        const session = await this.store.createSession({
-          tenantId: t.id,
-          userId: candidate.id,
-          tokenHash: hashToken(token),
-          expiresAt,
+        const session = await this.db.transaction(async (tx) => {
+          const s = await this.store.createSession({ tenantId: t.id, userId: candidate.id, tokenHash: hashToken(token), expiresAt }, tx);
+          const e = this.signInEvent(t.id, client, requestId, email, candidate.id, true);
+          await this.audit.record(tx, e.tenantId, e.actor, e.entry);
+          return s;
         });
         await this.store.touchLastSignIn(candidate.id);
         return { ok: true, value: { token, expiresAt, viewer: { tenantId: t.id, userId: candidate.id, sessionId: session.id } } };

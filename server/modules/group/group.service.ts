@@ -2,6 +2,7 @@ import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, type UserError } from '../../shared/errors.js';
 import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
+import { actorOf, diff, type AuditService } from '../audit/audit.service.js';
 import type { AuthService } from '../auth/auth.service.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { UserStore } from '../user/user.store.js';
@@ -25,7 +26,20 @@ export class GroupService {
     private readonly directories: DirectoryStore,
     private readonly users: UserStore,
     private readonly auth: AuthService,
+    private readonly audit: AuditService,
   ) {}
+
+  /** One event per user whose membership changed (so a user's own trail shows "added to Admins" and by whom). */
+  private membershipEvents(action: string, g: GroupRow, users: readonly UserRow[]) {
+    const [before, after] = action === 'group.add_member' ? [null, g.name] : [g.name, null];
+    return users.map((u) => ({
+      action,
+      targetType: 'User',
+      targetId: u.id,
+      targetName: u.email ?? u.username,
+      changes: { group: { before, after } },
+    }));
+  }
 
   async list(
     viewer: Viewer,
@@ -68,7 +82,17 @@ export class GroupService {
       ? (await this.directories.byIds(viewer.tenantId, [input.directoryId]))[0]
       : await this.directories.cloud(viewer.tenantId);
     if (!dir) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such directory.', ['input', 'directoryId']);
-    return this.writes.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description });
+    return this.db.transaction(async (tx) => {
+      const g = await this.writes.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description }, tx);
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'group.create',
+        targetType: 'Group',
+        targetId: g.id,
+        targetName: g.name,
+        changes: diff(null, g as unknown as Record<string, unknown>, ['name', 'description']),
+      });
+      return g;
+    });
   }
 
   async update(viewer: Viewer, input: { id: string; name?: string | null; description?: string | null }): Promise<GroupRow> {
@@ -83,19 +107,40 @@ export class GroupService {
     }
     if (input.description !== undefined) patch.description = checkDescription(input.description, ['input', 'description'], errors);
     if (errors.length) throw new DomainError(errors);
-    const updated = await this.writes.update(viewer.tenantId, g.id, patch);
-    if (!updated) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such group.', ['input', 'id']);
-    return updated;
+    return this.db.transaction(async (tx) => {
+      const updated = await this.writes.update(viewer.tenantId, g.id, patch, tx);
+      if (!updated) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such group.', ['input', 'id']);
+      const changes = diff(g as unknown as Record<string, unknown>, updated as unknown as Record<string, unknown>, ['name', 'description']);
+      if (changes)
+        await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+          action: 'group.update',
+          targetType: 'Group',
+          targetId: g.id,
+          targetName: updated.name,
+          changes,
+        });
+      return updated;
+    });
   }
 
   async delete(viewer: Viewer, id: string): Promise<string> {
     const g = await this.get(viewer, id);
     if (g.builtIn) throw DomainError.of(ErrorCode.BUILT_IN_GROUP, `The built-in ${g.name} group cannot be deleted.`, ['input', 'id']);
-    if (!(await this.writes.delete(viewer.tenantId, g.id))) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such group.', ['input', 'id']);
+    await this.db.transaction(async (tx) => {
+      if (!(await this.writes.delete(viewer.tenantId, g.id, tx)))
+        throw DomainError.of(ErrorCode.NOT_FOUND, 'No such group.', ['input', 'id']);
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'group.delete',
+        targetType: 'Group',
+        targetId: g.id,
+        targetName: g.name,
+        changes: diff(g as unknown as Record<string, unknown>, null, ['name', 'description']),
+      });
+    });
     return g.id;
   }
 
-  private async checkMembers(viewer: Viewer, group: GroupRow, userIds: string[]): Promise<string[]> {
+  private async checkMembers(viewer: Viewer, group: GroupRow, userIds: string[]): Promise<UserRow[]> {
     const ids = [...new Set(userIds)];
     if (ids.length > MAX_MEMBERS_PER_CALL) {
       throw DomainError.of(ErrorCode.INVALID_INPUT, `At most ${MAX_MEMBERS_PER_CALL} users per call; use bulkAddUsersToGroups for more.`, [
@@ -107,17 +152,20 @@ export class GroupService {
     if (found.length !== ids.length || found.some((u) => u.directoryId !== group.directoryId)) {
       throw DomainError.of(ErrorCode.NOT_FOUND, "Every user must exist in the group's directory.", ['input', 'userIds']);
     }
-    return ids;
+    return found;
   }
 
   async addMembers(viewer: Viewer, groupId: string, userIds: string[]): Promise<GroupRow> {
     const g = await this.get(viewer, groupId);
-    const ids = await this.checkMembers(viewer, g, userIds);
-    await this.writes.addMemberships(
-      this.db,
-      viewer.tenantId,
-      ids.map((userId) => ({ groupId: g.id, userId })),
-    );
+    const users = await this.checkMembers(viewer, g, userIds);
+    await this.db.transaction(async (tx) => {
+      await this.writes.addMemberships(
+        tx,
+        viewer.tenantId,
+        users.map((u) => ({ groupId: g.id, userId: u.id })),
+      );
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), this.membershipEvents('group.add_member', g, users));
+    });
     return g;
   }
 
@@ -129,8 +177,10 @@ export class GroupService {
         'groupId',
       ]);
     }
-    const ids = await this.checkMembers(viewer, g, userIds);
+    const users = await this.checkMembers(viewer, g, userIds);
+    const ids = users.map((u) => u.id);
     await this.db.transaction(async (tx) => {
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), this.membershipEvents('group.remove_member', g, users));
       if (g.builtIn === 'ADMINS') await this.writes.lockAdmins(tx, viewer.tenantId);
       await this.writes.removeMemberships(viewer.tenantId, g.id, ids, tx);
       if (g.builtIn === 'ADMINS') {

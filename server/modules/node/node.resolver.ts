@@ -19,6 +19,7 @@ export const nodeScopes: Record<string, ApiScope> = {
   Provisioning: ApiScope.PROVISIONING_READ,
   SyncRun: ApiScope.PROVISIONING_READ,
   BulkOperation: ApiScope.BULK_WRITE,
+  AuditEvent: ApiScope.AUDIT_READ,
 };
 
 /** Types fetchable by `node(id:)`. Modules with Node types register themselves here. */
@@ -34,6 +35,7 @@ export const nodeLoaders: Record<string, NodeLoader> = {
   BulkOperation: (ctx, id) => ctx.loaders.bulkOperationById.load(id),
   // Admin sessions only (the service refuses tokens; no scope lets a token list credentials).
   ApiToken: (ctx, id) => ctx.services.apiTokens.byId(viewerOf(ctx), id),
+  AuditEvent: (ctx, id) => ctx.services.audit.byId(viewerOf(ctx), id),
 };
 
 @Resolver()

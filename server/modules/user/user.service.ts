@@ -7,6 +7,7 @@ import { keysetPage, nullableSortValueAndIdKey, type ConnectionShape } from '../
 import { hashPasswords } from '../../shared/passwords.js';
 import { checkName } from '../../shared/validation.js';
 import type { EndUserSessionService } from '../end-user-session/end-user-session.service.js';
+import { actorOf, diff, type AuditService } from '../audit/audit.service.js';
 import type { AuthService } from '../auth/auth.service.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { DirectoryRow } from '../directory/directory.types.js';
@@ -44,7 +45,13 @@ export interface UserServiceDeps {
   /** Disabling ends the user's portal sessions too. */
   endUserSessions: EndUserSessionService;
   signInLimits: SignInLimitService;
+  audit: AuditService;
 }
+
+/** The user fields the audit trail compares (a password change shows as `password`, redacted). */
+export const AUDITED_USER_FIELDS = ['email', 'username', 'firstName', 'lastName', 'status'] as const;
+const userTarget = (u: UserRow) => ({ targetType: 'User', targetId: u.id, targetName: u.email ?? u.username });
+const fieldsOf = (u: UserRow | null | undefined) => (u ?? null) as unknown as Record<string, unknown> | null;
 
 /** A validated new user with its password hash (null without a password). */
 export type HashedNewUser = ValidNewUser & { passwordHash: string | null };
@@ -213,6 +220,15 @@ export class UserService {
         );
       }
       const [user] = await this.d.users.byIds(viewer.tenantId, [valid.id], tx);
+      await this.d.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'user.create',
+        ...userTarget(user!),
+        changes: {
+          ...diff(null, fieldsOf(user), AUDITED_USER_FIELDS),
+          ...(hashed!.passwordHash ? { password: { before: null, after: '[redacted]' } } : {}),
+          ...(groups.length ? { groups: { before: null, after: groups.map((g) => g.name) } } : {}),
+        },
+      });
       let invitation: IssueResult | null = null;
       if (input.sendInvite) {
         const r = await this.d.invitations.issueMany(
@@ -257,6 +273,8 @@ export class UserService {
       if (input.disabled === true) patch.status = 'DISABLED';
       if (input.disabled === false && current.status === 'DISABLED') patch.status = current.activatedAt ? 'ACTIVE' : 'INVITED';
       const row = await this.d.userWrites.update(viewer.tenantId, input.id, patch, tx);
+      const changes = diff(fieldsOf(current), fieldsOf(row), AUDITED_USER_FIELDS);
+      if (changes) await this.d.audit.record(tx, viewer.tenantId, actorOf(viewer), { action: 'user.update', ...userTarget(row!), changes });
       if (input.disabled === true) {
         await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
         // Re-enabling must not bring old tokens back: a disabled user's sessions end for good.
@@ -271,8 +289,14 @@ export class UserService {
   async delete(viewer: Viewer, id: string): Promise<string> {
     const deleted = await this.d.db.transaction(async (tx) => {
       await this.d.groups.lockAdmins(tx, viewer.tenantId);
+      const [before] = await this.d.users.byIds(viewer.tenantId, [id], tx);
       const [gone] = await this.d.userWrites.delete(viewer.tenantId, [id], tx);
-      if (!gone) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
+      if (!gone || !before) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
+      await this.d.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'user.delete',
+        ...userTarget(before),
+        changes: diff(fieldsOf(before), null, AUDITED_USER_FIELDS),
+      });
       await this.d.groups.assertActiveAdminRemains(tx, viewer.tenantId);
       return gone;
     });
@@ -290,6 +314,9 @@ export class UserService {
   async unlock(viewer: Viewer, id: string): Promise<UserRow> {
     const [user] = await this.d.users.byIds(viewer.tenantId, [id]);
     if (!user) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such user.', ['input', 'id']);
+    await this.d.db.transaction(async (tx) => {
+      await this.d.audit.record(tx, viewer.tenantId, actorOf(viewer), { action: 'user.unlock', ...userTarget(user) });
+    });
     if (user.email) await this.d.signInLimits.clear(loginSubject({ id: viewer.tenantId }, user.email));
     return user;
   }
@@ -315,6 +342,11 @@ export class UserService {
       ).get(user.id)!;
       if (!r.ok) throw new DomainError([r.error]);
       const [fresh] = await this.d.users.byIds(viewer.tenantId, [user.id], tx);
+      await this.d.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: kind === 'INVITATION' ? 'user.invite' : 'user.password_reset_sent',
+        ...userTarget(user),
+        changes: diff(fieldsOf(user), fieldsOf(fresh), AUDITED_USER_FIELDS),
+      });
       return { user: fresh!, invitationId: r.invitationId };
     });
   }

@@ -1,0 +1,96 @@
+import { and, desc, eq, gte, inArray, like, lt, sql, type SQL } from 'drizzle-orm';
+import { auditEvents } from '../../../drizzle/schema/index.js';
+import type { Db, Executor } from '../../shared/db.js';
+import { queryRows } from '../../shared/db.js';
+import type { AuditActor, AuditEntry, AuditEventRow, AuditQuery } from './audit.types.js';
+
+export type { AuditQuery };
+
+export class AuditStore {
+  constructor(private readonly db: Db) {}
+
+  /** One multi-row INSERT for the whole batch, in the caller's transaction. */
+  async insert(tenantId: string, actor: AuditActor, entries: readonly AuditEntry[], tx: Executor): Promise<void> {
+    if (!entries.length) return;
+    await tx.insert(auditEvents).values(
+      entries.map((e) => ({
+        tenantId,
+        actorKind: actor.kind,
+        actorId: actor.id,
+        actorName: actor.name,
+        action: e.action,
+        targetType: e.targetType,
+        targetId: e.targetId,
+        targetName: e.targetName,
+        changes: e.changes ?? null,
+        sourceId: e.sourceId ?? null,
+        requestId: actor.requestId,
+        clientAddress: actor.address,
+      })),
+    );
+  }
+
+  private where(tenantId: string, q: AuditQuery): SQL | undefined {
+    return and(
+      eq(auditEvents.tenantId, tenantId),
+      q.actorId ? eq(auditEvents.actorId, q.actorId) : undefined,
+      q.actorKind ? eq(auditEvents.actorKind, q.actorKind) : undefined,
+      q.targetId ? eq(auditEvents.targetId, q.targetId) : undefined,
+      q.sourceId ? eq(auditEvents.sourceId, q.sourceId) : undefined,
+      q.action
+        ? q.action.endsWith('.')
+          ? like(auditEvents.action, `${q.action.replace(/[\\%_]/g, (c) => '\\' + c)}%`)
+          : eq(auditEvents.action, q.action)
+        : undefined,
+      q.since ? gte(auditEvents.at, q.since) : undefined,
+      q.until ? lt(auditEvents.at, q.until) : undefined,
+    );
+  }
+
+  /** Newest first, keyset on `seq`. */
+  async page(tenantId: string, q: AuditQuery, limit: number, afterSeq: number | null, tx: Executor = this.db): Promise<AuditEventRow[]> {
+    return tx
+      .select()
+      .from(auditEvents)
+      .where(and(this.where(tenantId, q), afterSeq !== null ? lt(auditEvents.seq, afterSeq) : undefined))
+      .orderBy(desc(auditEvents.seq))
+      .limit(limit);
+  }
+
+  async count(tenantId: string, q: AuditQuery, tx: Executor = this.db): Promise<number> {
+    const [r] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(auditEvents)
+      .where(this.where(tenantId, q));
+    return r?.n ?? 0;
+  }
+
+  async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<AuditEventRow[]> {
+    if (!ids.length) return [];
+    return tx
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.tenantId, tenantId), inArray(auditEvents.id, [...ids])));
+  }
+
+  /** Events after `afterSeq` (oldest first), for the export and live feeds. */
+  async after(tenantId: string, afterSeq: number, since: Date | null, limit: number, tx: Executor = this.db): Promise<AuditEventRow[]> {
+    return tx
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.tenantId, tenantId), sql`${auditEvents.seq} > ${afterSeq}`, since ? gte(auditEvents.at, since) : undefined))
+      .orderBy(auditEvents.seq)
+      .limit(limit);
+  }
+
+  /** Retention: deletes at most `batch` events older than `before`; returns how many went. */
+  async purgeBatch(before: Date, batch: number, tx: Executor = this.db): Promise<number> {
+    const rows = await queryRows<{ id: string }>(
+      tx,
+      sql`delete from ${auditEvents} where ${auditEvents.id} in (
+            select id from ${auditEvents} where ${auditEvents.at} < ${before.toISOString()}::timestamptz limit ${batch})
+          returning ${auditEvents.id} as id`,
+    );
+    return rows.length;
+  }
+}
