@@ -24,6 +24,7 @@ import type { Logger } from './shared/logger.js';
 import { createPubSub, type PubSub } from './shared/pubsub.js';
 import { JobQueue } from './shared/jobs/queue.js';
 import { bulkRoutes } from './modules/bulk-operation/bulk-operation.routes.js';
+import { scimRoutes } from './http/scim/scim.routes.js';
 
 /** A readiness probe answers within this budget: a database that does not is not ready. */
 const READY_PING_TIMEOUT_MS = 2000;
@@ -186,6 +187,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   });
 
   app.use(bulkRoutes(services));
+  app.use(scimRoutes(services, log.child({ component: 'scim' })));
 
   app.use(
     '/graphql',

@@ -29,6 +29,13 @@ const schema = z.object({
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   /** Public URL of the login portal; invitation links are built on it. */
   PORTAL_BASE_URL: z.string().url().default('http://localhost:4000/portal'),
+  /**
+   * Public origin of this server (scheme, host, port), on which SCIM base URLs and
+   * `meta.location` are built. Unset: the origin of PORTAL_BASE_URL.
+   */
+  PUBLIC_URL: z.string().url().optional(),
+  /** SCIM requests per minute per bearer token (counted in the database, across replicas); over it: 429 + Retry-After. */
+  SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(3000),
   INVITATION_TTL_HOURS: z.coerce
     .number()
     .positive()
@@ -87,7 +94,7 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 
-export type Env = z.infer<typeof schema> & { introspection: boolean; trustProxy: boolean | number | string };
+export type Env = z.infer<typeof schema> & { introspection: boolean; trustProxy: boolean | number | string; publicOrigin: string };
 
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const parsed = schema.safeParse(source);
@@ -99,7 +106,8 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const introspection = env.GRAPHQL_INTROSPECTION !== undefined ? env.GRAPHQL_INTROSPECTION === 'true' : env.NODE_ENV !== 'production';
   const t = env.TRUST_PROXY;
   const trustProxy = t === 'true' ? true : t === 'false' ? false : /^\d+$/.test(t) ? Number(t) : t;
-  return { ...env, introspection, trustProxy };
+  const publicOrigin = new URL(env.PUBLIC_URL ?? env.PORTAL_BASE_URL).origin;
+  return { ...env, introspection, trustProxy, publicOrigin };
 }
 
 export class ConfigError extends Error {

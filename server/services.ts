@@ -17,6 +17,9 @@ import { InvitationService } from './modules/invitation/invitation.service.js';
 import { MailService } from './modules/mail/mail.service.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
 import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
+import { ScimGroupService } from './modules/scim/scim-groups.service.js';
+import { ScimUserService } from './modules/scim/scim-users.service.js';
+import { ScimService } from './modules/scim/scim.service.js';
 import { SignInLimitService } from './modules/sign-in-limit/sign-in-limit.service.js';
 import { SyncRunJob } from './modules/sync-run/sync-run.job.js';
 import { SyncRunScheduler } from './modules/sync-run/sync-run.scheduler.js';
@@ -38,6 +41,9 @@ export interface Services {
   provisionings: ProvisioningService;
   syncRuns: SyncRunService;
   bulk: BulkOperationService;
+  scim: ScimService;
+  scimUsers: ScimUserService;
+  scimGroups: ScimGroupService;
 }
 
 /** The composition root's product: the services, the per-request loader factory, and the background work. */
@@ -149,6 +155,15 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
   });
   bulkJob.register();
   const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub);
+  const scim = new ScimService({
+    db,
+    store: stores.scim,
+    activity: stores.scimActivity,
+    provisionings: stores.provisionings,
+    limits: signInLimits,
+    publicOrigin: env.publicOrigin,
+    ratePerMinute: env.SCIM_RATE_LIMIT_PER_MINUTE,
+  });
   const services: Services = {
     tenants: new TenantService(stores.tenants),
     directories: new DirectoryService(db, stores.directories),
@@ -159,9 +174,20 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     mail,
     invitations,
     mfa,
-    provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups, stores.syncRuns),
+    provisionings: new ProvisioningService(
+      db,
+      stores.provisionings,
+      stores.tenants,
+      stores.directories,
+      stores.groups,
+      stores.syncRuns,
+      scim,
+    ),
     syncRuns,
     bulk,
+    scim,
+    scimUsers: new ScimUserService({ scim, store: stores.scim, mfa }),
+    scimGroups: new ScimGroupService({ scim, store: stores.scim }),
   };
   return {
     services,
@@ -171,7 +197,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     closeConnections: () => mail.close(),
     tickScheduler: () => syncScheduler.tick(),
     housekeeping: async () => {
-      await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads(), signInLimits.purge()]);
+      await Promise.all([auth.purgeExpiredSessions(), jobs.purgeFinished(), bulk.purgeUploads(), signInLimits.purge(), scim.purge()]);
     },
   };
 }

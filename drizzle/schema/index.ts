@@ -9,3 +9,4 @@ export * from './invitation.js';
 export * from './mfa.js';
 export * from './bulk.js';
 export * from './sign-in-limit.js';
+export * from './scim.js';
