@@ -186,7 +186,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     syncRuns,
     bulk,
     scim,
-    scimUsers: new ScimUserService({ scim, store: stores.scim, mfa }),
+    scimUsers: new ScimUserService({ scim, store: stores.scim, activity: stores.scimActivity, mfa }),
     scimGroups: new ScimGroupService({ scim, store: stores.scim }),
   };
   return {

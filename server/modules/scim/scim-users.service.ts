@@ -7,6 +7,7 @@ import { parseProjection, parseUser, project, renderUser, USER_SCHEMA, versionOf
 import { invalidFilter, notFound, uniqueness } from './scim.errors.js';
 import { checkIfMatch, paging, type ListQuery, type ScimPrincipal, type ScimResponse, type ScimService } from './scim.service.js';
 import type { Holder, ScimStore, ScimUserRow } from './scim.store.js';
+import type { ScimActivityStore } from './scim-activity.store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -27,6 +28,7 @@ export class ScimUserService {
     private readonly d: {
       scim: ScimService;
       store: ScimStore;
+      activity: Pick<ScimActivityStore, 'createUserLogged'>;
       mfa: Pick<MfaService, 'sendEnrollment'>;
     },
   ) {}
@@ -77,6 +79,10 @@ export class ScimUserService {
   /** POST: creates the MFA user, or claims a MANUAL one of the same userName when the setting allows. */
   async create(p: ScimPrincipal, body: unknown): Promise<ScimResponse> {
     const f = parseUser(body);
+    if (!(p.config.sendEnrollmentEmails && f.email)) {
+      const fast = await this.d.activity.createUserLogged({ tenantId: p.tenantId, provisioningId: p.provisioningId, ...columns(f, null) });
+      if (fast) return this.one(p, fast, 201);
+    }
     return this.d.scim.write(p, 'POST', 'Users', async (tx) => {
       const holder = await this.d.store.userHolder(p.tenantId, f.username, tx);
       if (holder) {
