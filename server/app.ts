@@ -27,6 +27,7 @@ import { JobQueue } from './shared/jobs/queue.js';
 import { bulkRoutes } from './modules/bulk-operation/bulk-operation.routes.js';
 import { explorerRoutes } from './http/explorer.js';
 import { portalRoutes } from './http/portal/portal.routes.js';
+import { scimRoutes } from './http/scim/scim.routes.js';
 
 /** A readiness probe answers within this budget: a database that does not is not ready. */
 const READY_PING_TIMEOUT_MS = 2000;
@@ -208,6 +209,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   app.use('/portal', portalRoutes(services, log.child({ component: 'portal' })));
   // GraphiQL for browsers (Accept: text/html); every other GET /graphql goes on to Apollo.
   if (env.explorer) app.use('/graphql', explorerRoutes());
+  app.use(scimRoutes(services, log.child({ component: 'scim' })));
 
   app.use(
     '/graphql',

@@ -5,6 +5,10 @@ import { openDatabase } from './shared/db.js';
 import { DomainError } from './shared/errors.js';
 import { TenantService } from './modules/tenant/tenant.service.js';
 import { TenantStore } from './modules/tenant/tenant.store.js';
+import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
+import { ScimService } from './modules/scim/scim.service.js';
+import { SignInLimitService } from './modules/sign-in-limit/sign-in-limit.service.js';
+import { createStores } from './stores.js';
 
 const USAGE = `Roster operator command line
 
@@ -17,6 +21,11 @@ Usage:
                           against the password policy); otherwise a one-time password is
                           generated and printed once.
   --json                  print the result as JSON.
+
+  npm run roster -- provisioning create-scim --tenant SLUG --name NAME [--json]
+
+  Creates a SCIM provisioning (for Okta, Entra ID, any SCIM 2.0 client) and prints its base
+  URL and bearer token; the token is shown only this once (docs/scim.md).
 
 Uses DATABASE_URL when set, else the embedded database under DATA_DIR (default ./.data).
 `;
@@ -96,9 +105,68 @@ async function tenantCreate(argv: string[]): Promise<number> {
   }
 }
 
+async function provisioningCreateScim(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { tenant: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  if (!values.tenant || !values.name) {
+    process.stderr.write(`Missing --tenant or --name.\n\n${USAGE}`);
+    return 2;
+  }
+  const env = parseEnv();
+  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, maxConnections: 2 });
+  try {
+    const stores = createStores(database.db);
+    const tenant = await stores.tenants.bySlug(values.tenant);
+    if (!tenant) {
+      process.stderr.write(`No tenant "${values.tenant}".\n`);
+      return 1;
+    }
+    const policy = { delayAfter: 0, maxFailures: 1, lockSeconds: 1 };
+    const scim = new ScimService({
+      db: database.db,
+      store: stores.scim,
+      activity: stores.scimActivity,
+      provisionings: stores.provisionings,
+      limits: new SignInLimitService(stores.signInLimits, { account: policy, address: policy }),
+      publicOrigin: () => env.publicOrigin ?? `http://localhost:${env.PORT}`,
+      ratePerMinute: env.SCIM_RATE_LIMIT_PER_MINUTE,
+    });
+    const service = new ProvisioningService(
+      database.db,
+      stores.provisionings,
+      stores.tenants,
+      stores.directories,
+      stores.groups,
+      stores.syncRuns,
+      scim,
+    );
+    // The operator acts for the tenant; no admin session is involved.
+    const r = await service.create({ tenantId: tenant.id, userId: '', sessionId: '' }, { kind: 'SCIM', name: values.name });
+    const out = { id: r.provisioning.id, name: r.provisioning.name, scimBaseUrl: scim.baseUrl(r.provisioning.id), scimToken: r.scimToken };
+    if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    else
+      process.stdout.write(
+        `Created SCIM provisioning "${out.name}" in ${tenant.slug}.\n  SCIM base URL: ${out.scimBaseUrl}\n  Bearer token (shown only now): ${out.scimToken}\n`,
+      );
+    return 0;
+  } catch (err) {
+    if (err instanceof DomainError) {
+      for (const e of err.errors) process.stderr.write(`error ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await database.close();
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const [group, command, ...rest] = argv;
   if (group === 'tenant' && command === 'create') return tenantCreate(rest);
+  if (group === 'provisioning' && command === 'create-scim') return provisioningCreateScim(rest);
   process.stderr.write(USAGE);
   return group === undefined || group === '--help' || group === 'help' ? 0 : 2;
 }

@@ -40,6 +40,13 @@ const schema = z.object({
   PORTAL_BASE_URL: z.string().url().optional(),
   /** The GraphiQL explorer on `GET /graphql` for browsers; unset: on unless production. */
   GRAPHQL_EXPLORER: z.enum(['true', 'false']).optional(),
+  /**
+   * Public origin of this server (scheme, host, port), on which SCIM base URLs and
+   * `meta.location` are built. Unset: the origin of PORTAL_BASE_URL, else this server's own.
+   */
+  PUBLIC_URL: z.string().url().optional(),
+  /** SCIM requests per minute per bearer token (counted in the database, across replicas); over it: 429 + Retry-After. */
+  SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(3000),
   INVITATION_TTL_HOURS: z.coerce
     .number()
     .positive()
@@ -98,7 +105,13 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 
-export type Env = z.infer<typeof schema> & { introspection: boolean; explorer: boolean; trustProxy: boolean | number | string };
+export type Env = z.infer<typeof schema> & {
+  introspection: boolean;
+  explorer: boolean;
+  trustProxy: boolean | number | string;
+  /** PUBLIC_URL's origin, else PORTAL_BASE_URL's; null: the server's own, known once it listens. */
+  publicOrigin: string | null;
+};
 
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const parsed = schema.safeParse(source);
@@ -111,7 +124,9 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const explorer = env.GRAPHQL_EXPLORER !== undefined ? env.GRAPHQL_EXPLORER === 'true' : env.NODE_ENV !== 'production';
   const t = env.TRUST_PROXY;
   const trustProxy = t === 'true' ? true : t === 'false' ? false : /^\d+$/.test(t) ? Number(t) : t;
-  return { ...env, introspection, explorer, trustProxy };
+  const base = env.PUBLIC_URL ?? env.PORTAL_BASE_URL;
+  const publicOrigin = base ? new URL(base).origin : null;
+  return { ...env, introspection, explorer, trustProxy, publicOrigin };
 }
 
 export class ConfigError extends Error {

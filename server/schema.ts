@@ -14,6 +14,7 @@ import { IdentityProviderResolver } from './modules/identity-provider/identity-p
 import { InvitationResolver, UserInvitationsResolver } from './modules/invitation/invitation.resolver.js';
 import { MfaGroupResolver, MfaResolver } from './modules/mfa/mfa.resolver.js';
 import { ProvisioningResolver } from './modules/provisioning/provisioning.resolver.js';
+import { ScimProvisioningResolver } from './modules/scim/scim.resolver.js';
 import { ProvisioningRunsResolver, SyncRunResolver } from './modules/sync-run/sync-run.resolver.js';
 import { NodeResolver } from './modules/node/node.resolver.js';
 import { SystemResolver } from './modules/system/system.resolver.js';
@@ -37,6 +38,7 @@ export const resolvers = [
   NodeResolver,
   ProvisioningResolver,
   ProvisioningRunsResolver,
+  ScimProvisioningResolver,
   SyncRunResolver,
   SystemResolver,
   TenantResolver,

@@ -21,6 +21,9 @@ import { InvitationService } from './modules/invitation/invitation.service.js';
 import { MailService } from './modules/mail/mail.service.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
 import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
+import { ScimGroupService } from './modules/scim/scim-groups.service.js';
+import { ScimUserService } from './modules/scim/scim-users.service.js';
+import { ScimService } from './modules/scim/scim.service.js';
 import { SignInLimitService } from './modules/sign-in-limit/sign-in-limit.service.js';
 import { SyncRunJob } from './modules/sync-run/sync-run.job.js';
 import { SyncRunScheduler } from './modules/sync-run/sync-run.scheduler.js';
@@ -45,6 +48,9 @@ export interface Services {
   apiTokens: ApiTokenService;
   endUserSessions: EndUserSessionService;
   audit: AuditService;
+  scim: ScimService;
+  scimUsers: ScimUserService;
+  scimGroups: ScimGroupService;
 }
 
 /** The composition root's product: the services, the per-request loader factory, and the background work. */
@@ -182,6 +188,15 @@ export function createServices(deps: {
   });
   bulkJob.register();
   const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub, secretBox);
+  const scim = new ScimService({
+    db,
+    store: stores.scim,
+    activity: stores.scimActivity,
+    provisionings: stores.provisionings,
+    limits: signInLimits,
+    publicOrigin: () => env.publicOrigin ?? new URL(portalBaseUrl()).origin,
+    ratePerMinute: env.SCIM_RATE_LIMIT_PER_MINUTE,
+  });
   const services: Services = {
     tenants: new TenantService(stores.tenants),
     directories: new DirectoryService(db, stores.directories),
@@ -192,12 +207,23 @@ export function createServices(deps: {
     mail,
     invitations,
     mfa,
-    provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups, stores.syncRuns),
+    provisionings: new ProvisioningService(
+      db,
+      stores.provisionings,
+      stores.tenants,
+      stores.directories,
+      stores.groups,
+      stores.syncRuns,
+      scim,
+    ),
     syncRuns,
     bulk,
     apiTokens: new ApiTokenService(db, stores.apiTokens, auth, audit, env.API_TOKEN_ROTATION_GRACE_HOURS * 3600_000),
     audit,
     endUserSessions,
+    scim,
+    scimUsers: new ScimUserService({ scim, store: stores.scim, activity: stores.scimActivity, mfa }),
+    scimGroups: new ScimGroupService({ scim, store: stores.scim }),
   };
   return {
     services,
@@ -214,6 +240,7 @@ export function createServices(deps: {
         jobs.purgeFinished(),
         bulk.purgeUploads(),
         signInLimits.purge(),
+        scim.purge(),
       ]);
     },
   };

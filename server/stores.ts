@@ -11,6 +11,8 @@ import { InvitationStore } from './modules/invitation/invitation.store.js';
 import { MailStore } from './modules/mail/mail.store.js';
 import { MfaStore } from './modules/mfa/mfa.store.js';
 import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
+import { ScimActivityStore } from './modules/scim/scim-activity.store.js';
+import { ScimStore } from './modules/scim/scim.store.js';
 import { SignInLimitStore } from './modules/sign-in-limit/sign-in-limit.store.js';
 import { SyncApplyStore } from './modules/sync-run/sync-apply.store.js';
 import { SyncPlanStore } from './modules/sync-run/sync-plan.store.js';
@@ -41,6 +43,8 @@ export function createStores(db: Db) {
     apiTokens: new ApiTokenStore(db),
     endUserSessions: new EndUserSessionStore(db),
     audit: new AuditStore(db),
+    scim: new ScimStore(db),
+    scimActivity: new ScimActivityStore(db),
   };
 }
 

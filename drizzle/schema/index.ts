@@ -11,3 +11,4 @@ export * from './bulk.js';
 export * from './sign-in-limit.js';
 export * from './api-token.js';
 export * from './audit.js';
+export * from './scim.js';

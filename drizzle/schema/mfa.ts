@@ -26,7 +26,10 @@ export const provisionings = pgTable(
   },
   (t) => [
     uniqueIndex('uniq_provisionings_tenant_name').on(t.tenantId, sql`lower(${t.name})`),
-    uniqueIndex('uniq_provisionings_tenant_kind').on(t.tenantId, t.kind),
+    // At most one EAA provisioning per tenant; SCIM provisionings are many (names unique).
+    uniqueIndex('uniq_provisionings_tenant_kind')
+      .on(t.tenantId, t.kind)
+      .where(sql`${t.kind} = 'EAA'`),
     index('idx_provisionings_next_sync').on(t.nextSyncAt),
   ],
 );
@@ -53,6 +56,10 @@ export const mfaUsers = pgTable(
      * needs no re-enrolment. Null: not suspended.
      */
     suspendedAt: timestamp('suspended_at', { withTimezone: true }),
+    /** SCIM `externalId`: the identity provider's own id for the user (null outside SCIM). */
+    externalId: text('external_id'),
+    /** SCIM `displayName`, as the identity provider sent it (null: derived from the names). */
+    displayName: text('display_name'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -62,6 +69,10 @@ export const mfaUsers = pgTable(
       .on(t.provisioningId, t.directoryUserId)
       .where(sql`${t.provisioningId} is not null and ${t.directoryUserId} is not null`),
     index('idx_mfa_users_tenant_email').on(t.tenantId, sql`lower(${t.email})`),
+    // SCIM filters on externalId within one provisioning (Entra matches users by it).
+    index('idx_mfa_users_external_id')
+      .on(t.provisioningId, t.externalId)
+      .where(sql`${t.externalId} is not null`),
     // The sync walks a provisioning's users in id order (removal planning) …
     index('idx_mfa_users_provisioning').on(t.provisioningId, t.id),
     // … and matches MANUAL users by directory link; also serves ON DELETE SET NULL from users.
@@ -79,9 +90,14 @@ export const mfaGroups = pgTable(
     provisioningId: uuid('provisioning_id').references(() => provisionings.id, { onDelete: 'set null' }),
     directoryGroupId: uuid('directory_group_id').references(() => groups.id, { onDelete: 'set null' }),
     name: text('name').notNull(),
+    /** SCIM `externalId` of the group (null outside SCIM). */
+    externalId: text('external_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Last change of name or members through SCIM (its `meta.lastModified` and ETag). */
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
+    index('idx_mfa_groups_provisioning').on(t.provisioningId, t.id),
     uniqueIndex('uniq_mfa_groups_tenant_name').on(t.tenantId, sql`lower(${t.name})`),
     uniqueIndex('uniq_mfa_groups_source_group')
       .on(t.provisioningId, t.directoryGroupId)

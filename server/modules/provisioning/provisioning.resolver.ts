@@ -52,13 +52,14 @@ export class ProvisioningResolver {
 
   @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => ProvisioningPayload, {
-    description: 'Creates a provisioning (EAA: at most one per tenant; needs the EAA and MFA entitlements).',
+    description:
+      'Creates a provisioning (EAA: at most one per tenant, needs the EAA and MFA entitlements; SCIM: many, needs MFA, and the payload carries its bearer token once).',
   })
   createProvisioning(
     @Ctx() ctx: Context,
     @Arg('input', () => CreateProvisioningInput, { description: 'Kind and name.' }) input: CreateProvisioningInput,
   ) {
-    return toPayload(async () => ({ provisioning: await ctx.services.provisionings.create(viewerOf(ctx), input) }));
+    return toPayload(async () => ctx.services.provisionings.create(viewerOf(ctx), input));
   }
 
   @RequiresScope(ApiScope.PROVISIONING_WRITE)
@@ -145,6 +146,7 @@ export class ProvisioningResolver {
 
   @FieldResolver(() => Boolean)
   hasUndeployedChanges(@Root() p: ProvisioningRow): boolean {
+    if (p.kind === 'SCIM') return false; // no deploy: settings apply at once
     return JSON.stringify(configOf(p.draft)) !== JSON.stringify(p.deployed ? configOf(p.deployed) : null);
   }
 

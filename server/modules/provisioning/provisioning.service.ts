@@ -6,6 +6,7 @@ import type { DirectoryStore } from '../directory/directory.store.js';
 import type { GroupStore } from '../group/group.store.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import type { SyncRunStore } from '../sync-run/sync-run.store.js';
+import type { ScimService } from '../scim/scim.service.js';
 import type { ProvisioningStore } from './provisioning.store.js';
 import { configOf, DEFAULT_CONFIG, type ConfigJson, type ProvisioningRow } from './provisioning.types.js';
 
@@ -19,19 +20,26 @@ export class ProvisioningService {
     private readonly groups: GroupStore,
     /** The sync-run module's store: deleting is refused while a run is active. */
     private readonly runs: Pick<SyncRunStore, 'active'>,
+    /** Issues a SCIM provisioning's first bearer token in the creating transaction. */
+    private readonly scim: Pick<ScimService, 'issueToken'>,
   ) {}
 
   list(viewer: Viewer): Promise<ProvisioningRow[]> {
     return this.store.list(viewer.tenantId);
   }
 
-  async create(viewer: Viewer, input: { kind: string; name: string }): Promise<ProvisioningRow> {
+  /** EAA: one per tenant, EAA and MFA entitlements. SCIM: many (names unique), MFA entitlement; returns its token once. */
+  async create(
+    viewer: Viewer,
+    input: { kind: string; name: string },
+  ): Promise<{ provisioning: ProvisioningRow; scimToken: string | null }> {
     const tenant = await this.tenants.byId(viewer.tenantId);
-    const missing = ['EAA', 'MFA'].filter((e) => !tenant!.entitlements.includes(e));
+    const scim = input.kind === 'SCIM';
+    const missing = (scim ? ['MFA'] : ['EAA', 'MFA']).filter((e) => !tenant!.entitlements.includes(e));
     if (missing.length) {
       throw DomainError.of(
         ErrorCode.ENTITLEMENT_MISSING,
-        `An EAA provisioning needs the EAA and MFA entitlements (missing: ${missing.join(', ')}).`,
+        `An ${input.kind} provisioning needs the ${scim ? 'MFA entitlement' : 'EAA and MFA entitlements'} (missing: ${missing.join(', ')}).`,
         ['input', 'kind'],
       );
     }
@@ -43,24 +51,39 @@ export class ProvisioningService {
     if (existing.some((p) => p.name.toLowerCase() === name.toLowerCase())) {
       throw DomainError.of(ErrorCode.NAME_TAKEN, 'A provisioning with this name already exists.', ['input', 'name']);
     }
-    if (existing.some((p) => p.kind === input.kind)) {
+    if (!scim && existing.some((p) => p.kind === input.kind)) {
       throw DomainError.of(ErrorCode.ALREADY_EXISTS, 'The tenant already has an EAA provisioning (at most one is allowed).', [
         'input',
         'kind',
       ]);
     }
-    return this.store.insert({ tenantId: viewer.tenantId, kind: input.kind, name, draft: DEFAULT_CONFIG });
+    return this.db.transaction(async (tx) => {
+      const provisioning = await this.store.insert({ tenantId: viewer.tenantId, kind: input.kind, name, draft: DEFAULT_CONFIG }, tx);
+      const scimToken = scim ? await this.scim.issueToken(viewer.tenantId, provisioning.id, tx) : null;
+      return { provisioning, scimToken };
+    });
+  }
+
+  /** Directories, groups and deploys belong to EAA provisionings; a SCIM one is fed by its identity provider. */
+  private static eaaOnly(p: ProvisioningRow, what: string): void {
+    if (p.kind === 'SCIM') {
+      throw DomainError.of(ErrorCode.INVALID_STATE, `A SCIM provisioning has no ${what}: its identity provider pushes users and groups.`, [
+        'input',
+        'id',
+      ]);
+    }
   }
 
   private async editDraft(
     viewer: Viewer,
     id: string,
     edit: (draft: ConfigJson) => Promise<ConfigJson> | ConfigJson,
-    extra: { name?: string } = {},
+    { eaaOnly, ...extra }: { name?: string; eaaOnly?: string } = {},
   ) {
     return this.db.transaction(async (tx) => {
       const p = await this.store.lock(viewer.tenantId, id, tx);
       if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
+      if (eaaOnly) ProvisioningService.eaaOnly(p, eaaOnly);
       const draft = await edit(configOf(p.draft));
       return this.store.update(viewer.tenantId, id, { draft, ...extra }, tx);
     });
@@ -76,6 +99,7 @@ export class ProvisioningService {
       syncIntervalMinutes?: number | null;
       removalGuardMaxUsers?: number | null;
       removalGuardMaxPercent?: number | null;
+      scimDeletedUsers?: 'REMOVE' | 'KEEP_AS_MANUAL' | null;
     },
   ): Promise<ProvisioningRow> {
     const errors: UserError[] = [];
@@ -105,6 +129,7 @@ export class ProvisioningService {
         ...(input.syncIntervalMinutes != null ? { syncIntervalMinutes: input.syncIntervalMinutes } : {}),
         ...(input.removalGuardMaxUsers != null ? { removalGuardMaxUsers: input.removalGuardMaxUsers } : {}),
         ...(input.removalGuardMaxPercent != null ? { removalGuardMaxPercent: input.removalGuardMaxPercent } : {}),
+        ...(input.scimDeletedUsers != null ? { scimDeletedUsers: input.scimDeletedUsers } : {}),
       }),
       name ? { name } : {},
     );
@@ -115,10 +140,15 @@ export class ProvisioningService {
     const found = await this.directories.byIds(viewer.tenantId, ids);
     if (found.length !== ids.length)
       throw DomainError.of(ErrorCode.NOT_FOUND, 'Every directory must exist in this tenant.', ['input', 'directoryIds']);
-    return this.editDraft(viewer, id, (d) => ({
-      ...d,
-      directories: ids.map((directoryId) => d.directories.find((x) => x.directoryId === directoryId) ?? { directoryId, groupIds: [] }),
-    }));
+    return this.editDraft(
+      viewer,
+      id,
+      (d) => ({
+        ...d,
+        directories: ids.map((directoryId) => d.directories.find((x) => x.directoryId === directoryId) ?? { directoryId, groupIds: [] }),
+      }),
+      { eaaOnly: 'directories' },
+    );
   }
 
   async setGroups(viewer: Viewer, id: string, directoryId: string, groupIds: string[]): Promise<ProvisioningRow> {
@@ -127,15 +157,20 @@ export class ProvisioningService {
     if (found.length !== ids.length || found.some((g) => g.directoryId !== directoryId)) {
       throw DomainError.of(ErrorCode.NOT_FOUND, 'Every group must exist in that directory.', ['input', 'groupIds']);
     }
-    return this.editDraft(viewer, id, (d) => {
-      if (!d.directories.some((x) => x.directoryId === directoryId)) {
-        throw DomainError.of(ErrorCode.INVALID_STATE, 'Associate the directory first (setProvisioningDirectories).', [
-          'input',
-          'directoryId',
-        ]);
-      }
-      return { ...d, directories: d.directories.map((x) => (x.directoryId === directoryId ? { directoryId, groupIds: ids } : x)) };
-    });
+    return this.editDraft(
+      viewer,
+      id,
+      (d) => {
+        if (!d.directories.some((x) => x.directoryId === directoryId)) {
+          throw DomainError.of(ErrorCode.INVALID_STATE, 'Associate the directory first (setProvisioningDirectories).', [
+            'input',
+            'directoryId',
+          ]);
+        }
+        return { ...d, directories: d.directories.map((x) => (x.directoryId === directoryId ? { directoryId, groupIds: ids } : x)) };
+      },
+      { eaaOnly: 'groups' },
+    );
   }
 
   /** Save & Deploy: the draft becomes the deployed configuration; the schedule starts from now. */
@@ -143,6 +178,7 @@ export class ProvisioningService {
     return this.db.transaction(async (tx) => {
       const p = await this.store.lock(viewer.tenantId, id, tx);
       if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
+      ProvisioningService.eaaOnly(p, 'deploy (its settings apply at once)');
       const draft = configOf(p.draft);
       const intervalMs = draft.syncIntervalMinutes * 60_000;
       return this.store.update(

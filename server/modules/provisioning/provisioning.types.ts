@@ -4,11 +4,18 @@ import { Node } from '../node/node.types.js';
 
 export enum ProvisioningKind {
   EAA = 'EAA',
+  SCIM = 'SCIM',
 }
 registerEnumType(ProvisioningKind, {
   name: 'ProvisioningKind',
   description: 'Kind of provisioning source.',
-  valuesConfig: { EAA: { description: 'Users and groups of the tenant’s directories (needs the EAA and MFA entitlements).' } },
+  valuesConfig: {
+    EAA: { description: 'Users and groups of the tenant’s directories (needs the EAA and MFA entitlements).' },
+    SCIM: {
+      description:
+        'Users and groups pushed by an external identity provider (Okta, Entra ID, any RFC 7644 client) to `scimBaseUrl` with the bearer token shown once; needs the MFA entitlement. Many per tenant.',
+    },
+  },
 });
 
 export enum OwnedUsersOnDelete {
@@ -62,6 +69,12 @@ export class ProvisioningConfig {
     description: 'Removal guard: a run removing more than this percentage of owned users waits for approval (default 10).',
   })
   removalGuardMaxPercent!: number;
+
+  @Field(() => OwnedUsersOnDelete, {
+    description:
+      'SCIM only: what a SCIM DELETE of a user does. REMOVE (default) deletes the MFA user with its devices; KEEP_AS_MANUAL releases it to MANUAL with its devices.',
+  })
+  scimDeletedUsers!: OwnedUsersOnDelete;
 }
 
 export interface ConfigJson {
@@ -71,6 +84,7 @@ export interface ConfigJson {
   syncIntervalMinutes: number;
   removalGuardMaxUsers: number;
   removalGuardMaxPercent: number;
+  scimDeletedUsers: 'REMOVE' | 'KEEP_AS_MANUAL';
 }
 
 export const DEFAULT_CONFIG: ConfigJson = {
@@ -80,6 +94,7 @@ export const DEFAULT_CONFIG: ConfigJson = {
   syncIntervalMinutes: 360,
   removalGuardMaxUsers: 500,
   removalGuardMaxPercent: 10,
+  scimDeletedUsers: 'REMOVE',
 };
 
 /** A stored configuration document with the defaults filled in (documents written before a setting existed lack it). */
@@ -92,13 +107,16 @@ export class Provisioning {
   @Field(() => ID, { description: 'Global id.' })
   id!: string;
 
-  @Field(() => ProvisioningKind, { description: 'Kind (EAA).' })
+  @Field(() => ProvisioningKind, { description: 'Kind (EAA or SCIM).' })
   kind!: ProvisioningKind;
 
   @Field(() => String, { description: 'Name, unique in the tenant ignoring case.' })
   name!: string;
 
-  @Field(() => ProvisioningConfig, { description: 'The draft being edited; syncs ignore it until deployed.' })
+  @Field(() => ProvisioningConfig, {
+    description:
+      'The draft being edited; syncs ignore it until deployed. SCIM provisionings have no deploy: their draft settings apply to the next SCIM request.',
+  })
   draft!: ProvisioningConfig;
 
   @Field(() => ProvisioningConfig, { nullable: true, description: 'The configuration syncs use; null until the first Save & Deploy.' })
@@ -139,7 +157,7 @@ export interface ProvisioningRow {
 
 @InputType({ description: 'A new provisioning.' })
 export class CreateProvisioningInput {
-  @Field(() => ProvisioningKind, { description: 'Kind (EAA).' })
+  @Field(() => ProvisioningKind, { description: 'Kind: EAA (at most one per tenant) or SCIM (many).' })
   kind!: ProvisioningKind;
 
   @Field(() => String, { description: 'Name, unique in the tenant ignoring case.' })
@@ -168,6 +186,9 @@ export class UpdateProvisioningInput {
 
   @Field(() => Float, { nullable: true, description: 'Draft: removal guard percentage (0–100).' })
   removalGuardMaxPercent?: number;
+
+  @Field(() => OwnedUsersOnDelete, { nullable: true, description: 'SCIM only: what a SCIM DELETE of a user does (applies at once).' })
+  scimDeletedUsers?: OwnedUsersOnDelete;
 }
 
 @InputType({ description: 'Replaces the draft’s associated directories. Groups of directories that stay are kept.' })
@@ -210,6 +231,13 @@ export class DeleteProvisioningInput {
 export class ProvisioningPayload {
   @Field(() => Provisioning, { nullable: true, description: 'The provisioning after the change.' })
   provisioning?: unknown;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'createProvisioning of kind SCIM only: the bearer token for `scimBaseUrl`. Shown this once (only its hash is stored); rotate it with rotateScimToken.',
+  })
+  scimToken?: string | null;
 
   @Field(() => [UserError], { description: 'Expected failures; empty on success.' })
   errors!: UserError[];

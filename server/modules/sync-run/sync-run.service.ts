@@ -86,6 +86,11 @@ export class SyncRunService {
       if (!tenant || !['EAA', 'MFA'].every((e) => tenant.entitlements.includes(e))) {
         throw DomainError.of(ErrorCode.ENTITLEMENT_MISSING, 'Syncing needs the EAA and MFA entitlements.', ['input', 'id']);
       }
+      if (p.kind === 'SCIM')
+        throw DomainError.of(ErrorCode.INVALID_STATE, 'A SCIM provisioning does not sync: its identity provider pushes changes.', [
+          'input',
+          'id',
+        ]);
       if (!p.deployed) throw DomainError.of(ErrorCode.INVALID_STATE, 'Save and deploy the configuration before syncing.', ['input', 'id']);
       const active = await runs.active(provisioningId, tx);
       if (active) return { run: active, created: false };
