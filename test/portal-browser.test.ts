@@ -13,6 +13,9 @@ const test = rosterTest();
 const FIRST = 'Fir5t!portal-pass';
 const SECOND = 'Sec0nd!portal-pass';
 
+/** Waits for a page to settle after a navigation; generous, since the test machine may be busy. */
+const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
+
 let browser: Browser | null = null;
 let unavailable: string | null = null;
 
@@ -65,14 +68,14 @@ describe('end-user portal in a real browser', { timeout: 240_000 }, () => {
       await page.goto(link);
       // The token was exchanged for a grant cookie: the address bar no longer holds it.
       expect(page.url()).toBe(`${originOf(server)}/portal/${tenant.slug}-idp/activate`);
-      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Activate your account');
+      await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Activate your account');
       expect(await page.textContent('body')).toContain(email);
       expect(await page.textContent('body')).toContain(`Tenant ${tenant.slug}`);
       await snap(page, '01-activate');
 
       // Weak password: the script marks the failing rules as the user types.
       await page.getByLabel('New password', { exact: true }).fill('abc');
-      await expect.poll(() => page.getAttribute('li[data-code="PASSWORD_TOO_SHORT"]', 'class')).toContain('fail');
+      await poll(() => page.getAttribute('li[data-code="PASSWORD_TOO_SHORT"]', 'class')).toContain('fail');
       expect(await page.getAttribute('li[data-code="PASSWORD_MISSING_DIGIT"]', 'class')).toContain('fail');
       expect(await page.getAttribute('li[data-code="PASSWORD_MISSING_LOWERCASE"]', 'class')).toContain('ok');
       await snap(page, '02-activate-weak-password');
@@ -80,12 +83,12 @@ describe('end-user portal in a real browser', { timeout: 240_000 }, () => {
       await setPassword(page, 'abc');
       await page.getByRole('button', { name: 'Activate account' }).click();
       expect(await page.getAttribute('li[data-code="PASSWORD_TOO_SHORT"]', 'class')).toContain('fail');
-      expect(await page.getAttribute('#password', 'aria-describedby')).toContain('password-error');
+      await poll(() => page.getAttribute('#password', 'aria-describedby')).toContain('password-error');
 
       await setPassword(page, FIRST);
       expect(await page.getAttribute('li[data-code="PASSWORD_MISSING_SPECIAL"]', 'class')).toContain('ok');
       await page.getByRole('button', { name: 'Activate account' }).click();
-      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account is active');
+      await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account is active');
       await snap(page, '03-activated');
 
       await page.getByRole('link', { name: 'Sign in' }).click();
@@ -93,7 +96,7 @@ describe('end-user portal in a real browser', { timeout: 240_000 }, () => {
       await signIn(page, email, 'Wrong!pass-123');
       expect(await page.textContent('[role=alert]')).toContain('Email or password is wrong.');
       await signIn(page, email, FIRST);
-      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
+      await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
       expect(await page.textContent('ul.groups')).toContain('Engineering');
       expect(await page.textContent('ul.groups')).toContain('Users');
       await snap(page, '05-account');
@@ -101,15 +104,15 @@ describe('end-user portal in a real browser', { timeout: 240_000 }, () => {
       await page.getByLabel('Current password').fill(FIRST);
       await setPassword(page, SECOND);
       await page.getByRole('button', { name: 'Change password' }).click();
-      await expect.poll(() => page.textContent('[role=status]')).toContain('Your password was changed.');
+      await poll(() => page.textContent('[role=status]')).toContain('Your password was changed.');
       await snap(page, '06-password-changed');
 
       await page.getByRole('button', { name: 'Sign out' }).click();
-      await expect.poll(() => page.textContent('[role=status]')).toContain('You are signed out.');
+      await poll(() => page.textContent('[role=status]')).toContain('You are signed out.');
       await signIn(page, email, FIRST);
       expect(await page.textContent('[role=alert]')).toContain('Email or password is wrong.');
       await signIn(page, email, SECOND);
-      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
+      await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
 
       const { user } = await admin.userInvitations({ id: userId });
       expect(user?.invitations[0]?.status).toBe('ACCEPTED');
@@ -157,23 +160,23 @@ describe('end-user portal in a real browser', { timeout: 240_000 }, () => {
       const laptop = await (await context(opened, skip)).newPage();
       await laptop.goto(`${originOf(server)}/portal/${tenant.slug}-idp/sign-in`);
       await signIn(laptop, email, FIRST);
-      await expect.poll(() => laptop.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
+      await poll(() => laptop.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
 
       expect((await admin.reinviteUser({ input: { userId } })).reinviteUser.invitation?.kind).toBe('PASSWORD_RESET');
       const reset = await mailedLink(server, email, { after: [link] });
       expect(reset).toContain('/reset-password?token=');
       const phone = await (await context(opened, skip)).newPage();
       await phone.goto(reset);
-      await expect.poll(() => phone.getByRole('heading', { level: 1 }).textContent()).toBe('Choose a new password');
+      await poll(() => phone.getByRole('heading', { level: 1 }).textContent()).toBe('Choose a new password');
       await snap(phone, '09-reset-password');
       await setPassword(phone, SECOND);
       await phone.getByRole('button', { name: 'Set new password' }).click();
-      await expect.poll(() => phone.getByRole('heading', { level: 1 }).textContent()).toBe('Your password was changed');
+      await poll(() => phone.getByRole('heading', { level: 1 }).textContent()).toBe('Your password was changed');
 
       await laptop.reload();
-      await expect.poll(() => laptop.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in');
+      await poll(() => laptop.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in');
       await signIn(laptop, email, SECOND);
-      await expect.poll(() => laptop.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
+      await poll(() => laptop.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
     } finally {
       await Promise.all(opened.map((c) => c.close()));
     }
@@ -199,13 +202,13 @@ describe('end-user portal in a real browser', { timeout: 240_000 }, () => {
       await setPassword(page, FIRST);
       await page.getByRole('button', { name: 'Activate account' }).click();
       await page.getByRole('link', { name: 'Sign in' }).click();
-      expect(page.url()).toContain(`/portal/partner-${t.slug}/sign-in`);
+      await page.waitForURL(new RegExp(`/portal/partner-${t.slug}/sign-in`));
       await signIn(page, email, FIRST);
-      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
+      await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account');
       expect(await page.textContent('header')).toContain('Partner sign-in');
       // The session belongs to this portal only: the default portal does not know it.
       await page.goto(`${originOf(server)}/portal/${t.slug}-idp/account`);
-      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in');
+      await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in');
     } finally {
       await Promise.all(opened.map((c) => c.close()));
     }
