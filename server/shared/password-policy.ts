@@ -1,3 +1,4 @@
+import { isCommonPassword } from './common-passwords.js';
 import { ErrorCode, userError, type UserError } from './errors.js';
 import { SPECIAL_CHARACTERS } from './passwords.js';
 
@@ -38,6 +39,16 @@ export function checkPasswordPolicy(
   }
   if (![...password].some((c) => SPECIAL_CHARACTERS.includes(c))) {
     errors.push(userError(ErrorCode.PASSWORD_MISSING_SPECIAL, `Include at least one special character from ${SPECIAL_CHARACTERS}`, field));
+  }
+  // Its own rule, checked whatever the others say: "password" is both too weak and too common.
+  if (isCommonPassword(password)) {
+    errors.push(
+      userError(
+        ErrorCode.PASSWORD_TOO_COMMON,
+        'This password is on a list of commonly used passwords (ignoring case); choose another.',
+        field,
+      ),
+    );
   }
   return errors;
 }
