@@ -16,6 +16,7 @@ import { authenticateHeader } from './http/authenticate.js';
 import { graphqlBodyParser } from './http/body-limit.js';
 import { upgradeClientAddress } from './http/client-address.js';
 import { checkWebSocketOperation, operationLimitsFor, operationLimitsPlugin, withoutSuggestions } from './http/operation-limits.js';
+import { applicationJsonStatusPlugin } from './http/json-status.js';
 import { startWebsocketServer } from './http/websocket.js';
 import { newRequestClient } from './shared/client.js';
 import type { Database } from './shared/db.js';
@@ -133,6 +134,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     parseOptions: { maxTokens: limits.maxTokens },
     plugins: [
       operationLimitsPlugin<Context>(limits),
+      applicationJsonStatusPlugin<Context>(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       requestLogger,
