@@ -17,6 +17,7 @@ import { graphqlBodyParser } from './http/body-limit.js';
 import { upgradeClientAddress } from './http/client-address.js';
 import { checkWebSocketOperation, operationLimitsFor, operationLimitsPlugin, withoutSuggestions } from './http/operation-limits.js';
 import { tokenScopesPlugin } from './http/token-scopes.js';
+import { applicationJsonStatusPlugin } from './http/json-status.js';
 import { startWebsocketServer } from './http/websocket.js';
 import { newRequestClient } from './shared/client.js';
 import { countStatements, currentStatementTally, type Database } from './shared/db.js';
@@ -153,6 +154,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
       ApolloServerPluginCacheControlDisabled(),
       operationLimitsPlugin<Context>(limits),
       tokenScopesPlugin<Context>(),
+      applicationJsonStatusPlugin<Context>(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       requestLogger,

@@ -95,7 +95,13 @@ export function createServices(deps: {
     smtpUrl: env.SMTP_URL,
     from: env.MAIL_FROM,
     mailboxDir: path.resolve(env.DATA_DIR, 'mailbox'),
+    logLinks: env.NODE_ENV !== 'production',
   });
+  if (env.NODE_ENV === 'production' && !env.SMTP_URL)
+    log.warn(
+      { mailboxDir: path.resolve(env.DATA_DIR, 'mailbox') },
+      'production without SMTP_URL: invitation and password-reset mail is only written to the local mailbox (links are not logged); set SMTP_URL',
+    );
   mail.registerWorker();
   const lockSeconds = Math.round(env.SIGN_IN_LOCK_MINUTES * 60);
   const signInLimits = new SignInLimitService(stores.signInLimits, {

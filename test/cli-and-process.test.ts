@@ -43,7 +43,13 @@ describe('operator CLI', () => {
       );
       expect(await weak.exited).toBe(1);
       const codes = (JSON.parse(weak.stdout()) as { errors: { code: string }[] }).errors.map((e) => e.code).sort();
-      expect(codes).toEqual(['PASSWORD_MISSING_DIGIT', 'PASSWORD_MISSING_SPECIAL', 'PASSWORD_MISSING_UPPERCASE', 'PASSWORD_TOO_SHORT']);
+      expect(codes).toEqual([
+        'PASSWORD_MISSING_DIGIT',
+        'PASSWORD_MISSING_SPECIAL',
+        'PASSWORD_MISSING_UPPERCASE',
+        'PASSWORD_TOO_COMMON',
+        'PASSWORD_TOO_SHORT',
+      ]);
 
       const dup = spawnNode(
         'dist/server/cli.js',

@@ -18,6 +18,7 @@ export enum ErrorCode {
   PASSWORD_MISSING_LOWERCASE = 'PASSWORD_MISSING_LOWERCASE',
   PASSWORD_MISSING_DIGIT = 'PASSWORD_MISSING_DIGIT',
   PASSWORD_MISSING_SPECIAL = 'PASSWORD_MISSING_SPECIAL',
+  PASSWORD_TOO_COMMON = 'PASSWORD_TOO_COMMON',
   BUILT_IN_GROUP = 'BUILT_IN_GROUP',
   LAST_ADMIN = 'LAST_ADMIN',
   FEATURE_DISABLED = 'FEATURE_DISABLED',
@@ -49,6 +50,10 @@ registerEnumType(ErrorCode, {
     PASSWORD_MISSING_LOWERCASE: { description: 'Password policy: no lowercase letter.' },
     PASSWORD_MISSING_DIGIT: { description: 'Password policy: no digit.' },
     PASSWORD_MISSING_SPECIAL: { description: 'Password policy: no special character from the allowed set.' },
+    PASSWORD_TOO_COMMON: {
+      description:
+        'Password policy: on the bundled list of commonly used passwords (ignoring case; the 100,000 most common of the SecLists top million, and every entry of that million the other rules would accept).',
+    },
     BUILT_IN_GROUP: { description: 'The operation is not allowed on a built-in group.' },
     LAST_ADMIN: { description: 'The change would leave the tenant without an active admin.' },
     FEATURE_DISABLED: { description: 'The tenant does not have the feature flag this needs.' },

@@ -61,11 +61,23 @@ export function encodeCursor(values: (string | number | null)[]): string {
   return Buffer.from(JSON.stringify(values), 'utf8').toString('base64url');
 }
 
+/** Longest string value a cursor of ours carries (an email or a name); longer is not ours. */
+const MAX_CURSOR_STRING = 1000;
+/** A lone UTF-16 surrogate: not representable in the database's UTF-8. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A value that can reach SQL as a parameter without the database refusing it (NUL, bad UTF-16, ±Infinity from `1e400`). */
+function isCursorValue(x: unknown): x is string | number | null {
+  if (x === null) return true;
+  if (typeof x === 'number') return Number.isFinite(x);
+  return typeof x === 'string' && x.length <= MAX_CURSOR_STRING && !x.includes('\u0000') && !LONE_SURROGATE.test(x);
+}
+
 export function decodeCursor(cursor: string | null | undefined): (string | number | null)[] | null {
   if (cursor === null || cursor === undefined) return null;
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.every((x) => x === null || typeof x === 'string' || typeof x === 'number')) return v;
+    if (Array.isArray(v) && v.length > 0 && v.every(isCursorValue)) return v;
   } catch {
     // fall through: a malformed cursor is the client's error, reported below
   }
@@ -139,10 +151,23 @@ export function nullableSortValueAndIdKey(values: (string | number | null)[]): [
   return [value, id];
 }
 
-/** A cursor key that is one non-negative integer (e.g. a row number). */
+/**
+ * A timestamp (as our cursors write it, `Date.toISOString()`) and the row's uuid. The value must
+ * round-trip through `Date` exactly, so `2024-02-30…`, `NaN` or a year the database cannot hold
+ * is the client's error, not a failed `::timestamptz` cast.
+ */
+export function timestampAndIdKey(values: (string | number | null)[]): [string, string] {
+  const [value, id] = values;
+  if (values.length !== 2 || typeof value !== 'string' || typeof id !== 'string' || !UUID_SHAPE.test(id)) badCursor();
+  const time = Date.parse(value);
+  if (!Number.isFinite(time) || new Date(time).toISOString() !== value) badCursor();
+  return [value, id];
+}
+
+/** A cursor key that is one non-negative integer (e.g. a row number), within the database's `integer`. */
 export function integerKey(values: (string | number | null)[]): number {
   const [n] = values;
-  if (values.length !== 1 || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) badCursor();
+  if (values.length !== 1 || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > 2_147_483_647) badCursor();
   return n;
 }
 

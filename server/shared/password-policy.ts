@@ -1,3 +1,4 @@
+import { isCommonPassword } from './common-passwords.js';
 import { ErrorCode, userError, type UserError } from './errors.js';
 import { SPECIAL_CHARACTERS } from './passwords.js';
 
@@ -76,7 +77,19 @@ export function checkPasswordPolicy(
   identities: (string | null | undefined)[],
   field: string[] = ['input', 'password'],
 ): UserError[] {
-  return PASSWORD_RULES.filter((r) => !passesRule(r.test, password, identities)).map((r) => userError(r.code, r.message, field));
+  const errors = PASSWORD_RULES.filter((r) => !passesRule(r.test, password, identities)).map((r) => userError(r.code, r.message, field));
+  // Its own rule, checked whatever the others say, on the server only (the list is 100k entries,
+  // not shipped to the portal's checklist): "password" is both too weak and too common.
+  if (isCommonPassword(password)) {
+    errors.push(
+      userError(
+        ErrorCode.PASSWORD_TOO_COMMON,
+        'This password is on a list of commonly used passwords (ignoring case); choose another.',
+        field,
+      ),
+    );
+  }
+  return errors;
 }
 
 /** Who a password belongs to: the values it must not equal (PASSWORD_MATCHES_IDENTITY). */

@@ -317,6 +317,8 @@ export type ErrorCode =
   | 'PASSWORD_MISSING_SPECIAL'
   /** Password policy: no uppercase letter. */
   | 'PASSWORD_MISSING_UPPERCASE'
+  /** Password policy: on the bundled list of commonly used passwords (ignoring case; the 100,000 most common of the SecLists top million, and every entry of that million the other rules would accept). */
+  | 'PASSWORD_TOO_COMMON'
   /** Password policy: fewer than 8 characters. */
   | 'PASSWORD_TOO_SHORT'
   /** The tenant slug is already used. */

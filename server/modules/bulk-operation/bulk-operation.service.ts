@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
-import { badUserInput, DomainError, ErrorCode } from '../../shared/errors.js';
+import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { toGlobalId } from '../../shared/ids.js';
-import { keysetPage } from '../../shared/pagination.js';
+import { integerKey, keysetPage } from '../../shared/pagination.js';
 import { liveProgress } from '../../shared/progress.js';
 import type { JobQueue } from '../../shared/jobs/queue.js';
 import type { PubSub } from '../../shared/pubsub.js';
@@ -160,12 +160,8 @@ export class BulkOperationService {
   /** A page of per-item outcomes in input order (the caller has authorised the operation). */
   results(operationId: string, args: { first?: number | null; after?: string | null; outcome: string | null }) {
     return keysetPage(args, {
-      key: (c) => {
-        const seq = c[0];
-        if (c.length !== 1 || typeof seq !== 'number' || !Number.isInteger(seq))
-          throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
-        return seq;
-      },
+      // A row number within `integer` (9007199254740993 failed the comparison in SQL).
+      key: integerKey,
       fetch: (limit, afterSeq) => this.store.items(operationId, args.outcome, limit, afterSeq ?? 0),
       cursorOf: (r) => [r.seq],
       count: () => this.store.itemCount(operationId, args.outcome),

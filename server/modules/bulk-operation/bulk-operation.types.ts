@@ -99,7 +99,7 @@ export class BulkOperationResult {
   @Field(() => ErrorCode, {
     nullable: true,
     description:
-      'Why the item failed; null unless FAILED. A row with several problems reports the first (checked in this order: the row shape, the user fields, duplicate or existing email, groups, then the password) and its `message` lists every problem; a password failing several policy rules reports the first failed rule (PASSWORD_TOO_SHORT before PASSWORD_MATCHES_IDENTITY, PASSWORD_MISSING_UPPERCASE, _LOWERCASE, _DIGIT, _SPECIAL) and the message names every failed rule.',
+      'Why the item failed; null unless FAILED. A row with several problems reports the first (checked in this order: the row shape, the user fields, duplicate or existing email, groups, then the password) and its `message` lists every problem; a password failing several policy rules reports the first failed rule (PASSWORD_TOO_SHORT before PASSWORD_MATCHES_IDENTITY, PASSWORD_MISSING_UPPERCASE, _LOWERCASE, _DIGIT, _SPECIAL, PASSWORD_TOO_COMMON) and the message names every failed rule.',
   })
   errorCode!: ErrorCode | null;
 

@@ -37,7 +37,13 @@ export class MailService {
     private readonly store: MailStore,
     private readonly jobs: JobQueue,
     private readonly log: Logger,
-    private readonly opts: { smtpUrl?: string; from: string; mailboxDir: string },
+    private readonly opts: {
+      smtpUrl?: string;
+      from: string;
+      mailboxDir: string;
+      /** Log the link of each mailbox message (development); off in production, where a link is a credential in the log. */
+      logLinks: boolean;
+    },
   ) {}
 
   registerWorker(concurrency = 4): void {
@@ -135,9 +141,10 @@ export class MailService {
       await mkdir(this.opts.mailboxDir, { recursive: true });
       const file = path.join(this.opts.mailboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${m.id}.eml`);
       await writeFile(file, info.message);
-      const link = /https?:\/\/\S+/.exec(m.textBody ?? '')?.[0];
       // Development only (no SMTP): the spec asks for the link in the log so it can be followed.
-      this.log.info({ to: m.toAddress, template: m.template, file, link }, 'mail written to local mailbox');
+      // A link is a single-use credential (account setup, password reset): never in a production log.
+      const link = this.opts.logLinks ? /https?:\/\/\S+/.exec(m.textBody ?? '')?.[0] : undefined;
+      this.log.info({ to: m.toAddress, template: m.template, file, ...(link ? { link } : {}) }, 'mail written to local mailbox');
     }
     await this.store.markSent(m.id);
   }

@@ -1,10 +1,10 @@
 import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
-import { badUserInput, DomainError, ErrorCode } from '../../shared/errors.js';
+import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { toGlobalId } from '../../shared/ids.js';
 import { yieldTurn } from '../../shared/jobs/chunked-run.js';
 import type { JobQueue } from '../../shared/jobs/queue.js';
-import { keysetPage } from '../../shared/pagination.js';
+import { keysetPage, timestampAndIdKey } from '../../shared/pagination.js';
 import { liveProgress } from '../../shared/progress.js';
 import type { PubSub } from '../../shared/pubsub.js';
 import type { ProvisioningStore } from '../provisioning/provisioning.store.js';
@@ -121,11 +121,8 @@ export class SyncRunService {
   /** Runs of a provisioning, newest first. */
   runsPage(viewer: Viewer, provisioningId: string, args: { first?: number | null; after?: string | null }) {
     return keysetPage(args, {
-      key: (c) => {
-        if (c.length !== 2 || typeof c[0] !== 'string' || typeof c[1] !== 'string')
-          throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
-        return [c[0], c[1]] as [string, string];
-      },
+      // Validated before SQL: the store casts the values to timestamptz and uuid.
+      key: timestampAndIdKey,
       fetch: (limit, cur) => this.d.runs.page(viewer.tenantId, provisioningId, limit, cur),
       cursorOf: (r) => [r.createdAt.toISOString(), r.id],
       count: () => this.d.runs.count(viewer.tenantId, provisioningId),

@@ -3,7 +3,7 @@ import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
-import { keysetPage, nullableSortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
+import { keysetPage, nullableSortValueAndIdKey, timestampAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import { hashPasswords } from '../../shared/passwords.js';
 import { checkName } from '../../shared/validation.js';
 import type { EndUserSessionService } from '../end-user-session/end-user-session.service.js';
@@ -65,7 +65,8 @@ export class UserService {
   ): Promise<ConnectionShape<UserRow>> {
     const order = args.orderBy ?? UserOrder.EMAIL_ASC;
     return keysetPage(args, {
-      key: nullableSortValueAndIdKey,
+      // The creation-time orders cast the value to timestamptz: it must be a timestamp.
+      key: order === UserOrder.CREATED_AT_ASC || order === UserOrder.CREATED_AT_DESC ? timestampAndIdKey : nullableSortValueAndIdKey,
       fetch: (limit, after) => this.d.users.page(viewer.tenantId, args.filter, order, limit, after),
       cursorOf: (r) => [userCursorValue(order, r), r.id],
       count: () => this.d.users.count(viewer.tenantId, args.filter),
