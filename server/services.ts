@@ -109,6 +109,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     pubsub,
     log: syncLog,
     chunkSize: env.SYNC_CHUNK_SIZE,
+    audit,
   });
   syncRunJob.register(jobs);
   const syncRuns = new SyncRunService({
