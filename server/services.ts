@@ -155,6 +155,7 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     pubsub,
     log: log.child({ component: 'bulk' }),
     sharesOneConnection,
+    audit,
   });
   bulkJob.register();
   const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub);
