@@ -144,6 +144,7 @@ export function createServices(deps: {
     pubsub,
     log: syncLog,
     chunkSize: env.SYNC_CHUNK_SIZE,
+    audit,
   });
   syncRunJob.register(jobs);
   const syncRuns = new SyncRunService({
@@ -191,6 +192,7 @@ export function createServices(deps: {
     log: log.child({ component: 'bulk' }),
     sharesOneConnection,
     secretBox,
+    audit,
   });
   bulkJob.register();
   const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub, secretBox);

@@ -94,6 +94,25 @@ describe('audit trail', () => {
     expect((await clientFor(auditor.secret).auditEvents({ first: 5 })).auditEvents.nodes.length).toBeGreaterThan(0);
   });
 
+  test('each bulk item is audited with the operation as its source', async ({ admin, tenant }) => {
+    const ids: string[] = [];
+    for (const n of ['b1', 'b2'])
+      ids.push(
+        ok(
+          (
+            await admin.createUser({
+              input: { email: `${n}@${tenant.slug}.test`, firstName: n, lastName: 'B', password: 'Bulk!pass-w0rd' },
+            })
+          ).createUser,
+        ).user!.id,
+      );
+    const op = ok((await admin.bulkDeleteUsers({ input: { userIds: ids } })).bulkDeleteUsers).bulkOperation!;
+    for await (const e of admin.bulkOperationProgress({ id: op.id })) if (e.bulkOperationProgress.status === 'COMPLETED') break;
+    const { auditEvents } = await admin.auditEvents({ filter: { action: 'bulk.delete_users' } });
+    expect(auditEvents.nodes.map((e) => e.target.name).sort()).toEqual([`b1@${tenant.slug}.test`, `b2@${tenant.slug}.test`]);
+    expect(auditEvents.nodes[0]!.actor).toMatchObject({ kind: 'ADMIN', id: toId('User', tenant.adminUserId) });
+  });
+
   test('inverted, huge and out-of-range time ranges are INVALID_INPUT', async ({ server, tenant }) => {
     const q = 'query($f: AuditEventFilter) { auditEvents(filter: $f) { nodes { id } } }';
     for (const f of [

@@ -2,6 +2,7 @@ import { and, desc, eq, gte, inArray, like, lt, sql, type SQL } from 'drizzle-or
 import { auditEvents } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { queryRows } from '../../shared/db.js';
+import { names } from '../../shared/sql.js';
 import type { AuditActor, AuditEntry, AuditEventRow, AuditQuery } from './audit.types.js';
 
 export type { AuditQuery };
@@ -9,25 +10,29 @@ export type { AuditQuery };
 export class AuditStore {
   constructor(private readonly db: Db) {}
 
-  /** One multi-row INSERT for the whole batch, in the caller's transaction. */
+  /**
+   * One INSERT … SELECT for the whole batch, in the caller's transaction. The entries travel as
+   * one JSON parameter, so a sync chunk of thousands of users is one statement with a handful
+   * of parameters (a multi-row VALUES would hit PostgreSQL's 65,535-parameter limit).
+   */
   async insert(tenantId: string, actor: AuditActor, entries: readonly AuditEntry[], tx: Executor): Promise<void> {
     if (!entries.length) return;
-    await tx.insert(auditEvents).values(
+    const json = JSON.stringify(
       entries.map((e) => ({
-        tenantId,
-        actorKind: actor.kind,
-        actorId: actor.id,
-        actorName: actor.name,
         action: e.action,
-        targetType: e.targetType,
-        targetId: e.targetId,
-        targetName: e.targetName,
+        target_type: e.targetType,
+        target_id: e.targetId,
+        target_name: e.targetName,
         changes: e.changes ?? null,
-        sourceId: e.sourceId ?? null,
-        requestId: actor.requestId,
-        clientAddress: actor.address,
+        source_id: e.sourceId ?? null,
       })),
     );
+    const t = auditEvents;
+    await tx.execute(sql`
+      insert into ${t} (${names(t.tenantId, t.actorKind, t.actorId, t.actorName, t.requestId, t.clientAddress, t.action, t.targetType, t.targetId, t.targetName, t.changes, t.sourceId)})
+      select ${tenantId}::uuid, ${actor.kind}, ${actor.id}::uuid, ${actor.name}, ${actor.requestId}, ${actor.address},
+             e.action, e.target_type, e.target_id, e.target_name, e.changes, e.source_id
+      from jsonb_to_recordset(${json}::jsonb) as e(action text, target_type text, target_id uuid, target_name text, changes jsonb, source_id uuid)`);
   }
 
   private where(tenantId: string, q: AuditQuery): SQL | undefined {

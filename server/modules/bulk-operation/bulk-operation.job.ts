@@ -12,6 +12,9 @@ import { BulkList, LIST_CHUNK, nextIds, type ListInput } from './bulk-list.js';
 import { bulkEvent } from './bulk-operation.events.js';
 import type { BulkOperationStore } from './bulk-operation.store.js';
 import { BulkOperationStatus, TERMINAL_STATUSES, type BulkOperationRow } from './bulk-operation.types.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { AuditActorKind } from '../audit/audit.types.js';
+import { bulkItemEvents } from './bulk-audit.js';
 import { BulkUpload, indexFile, type Item, type UploadChunk, type UploadInput } from './bulk-upload.js';
 import { parseUserCsv } from './csv.js';
 import { openUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
@@ -40,6 +43,7 @@ export interface BulkJobDeps {
   sharesOneConnection: boolean;
   /** Opens the sealed uploads. */
   secretBox: SecretBox;
+  audit: AuditService;
 }
 
 /**
@@ -150,9 +154,24 @@ export class BulkOperationJob {
 
   /** Records a chunk's outcomes in `tx` and, when nothing is left, completes the operation there too. */
   private async commit(tx: Executor, run: Run, items: Item[], lastSeq: number, done: boolean): Promise<Run> {
-    let op = (await this.d.store.record(run.op.id, items, tx)) ?? run.op;
-    if (done) op = (await this.d.store.transition(op.id, ['RUNNING'], { status: 'COMPLETED', finishedAt: new Date() }, tx)) ?? op;
-    return { op, after: Math.max(run.after, lastSeq) };
+    // One audit event per item that changed something, in the chunk's transaction (one INSERT).
+    const op = run.op;
+    await this.d.audit.record(
+      tx,
+      op.tenantId,
+      // Bulk operations are started through the API only: without an admin it was an API token.
+      {
+        kind: op.actorUserId ? AuditActorKind.ADMIN : AuditActorKind.API_TOKEN,
+        id: op.actorUserId,
+        name: null,
+        requestId: null,
+        address: null,
+      },
+      bulkItemEvents(op, items),
+    );
+    let next = (await this.d.store.record(run.op.id, items, tx)) ?? run.op;
+    if (done) next = (await this.d.store.transition(next.id, ['RUNNING'], { status: 'COMPLETED', finishedAt: new Date() }, tx)) ?? next;
+    return { op: next, after: Math.max(run.after, lastSeq) };
   }
 
   private listWork(op: BulkOperationRow): { work: ChunkedWork<Run, UploadChunk | undefined>; cursor: (processed: number) => number } {

@@ -40,6 +40,26 @@ interface Target {
   provisioningId: string;
 }
 
+/** An MFA user a chunk claimed (for the audit trail). */
+export interface AppliedUser {
+  id: string;
+  username: string;
+}
+
+/** An MFA user a chunk updated: each changed field's [before, after]. */
+export interface UpdatedUser {
+  id: string;
+  fields: Record<string, [unknown, unknown]>;
+}
+
+/** An MFA user a chunk removed, with the number of enrolled devices that went with it. */
+export interface RemovedUser {
+  id: string;
+  username: string;
+  email: string | null;
+  devices: number;
+}
+
 /** A desired user the run could not apply. */
 export interface ApplyFailure {
   userId: string;
@@ -119,11 +139,16 @@ export class SyncApplyStore {
   }
 
   /** Claims a chunk of MANUAL users: source, link and directory fields change; devices stay; no email. */
-  async claimChunk(tx: Executor, runId: string, a: Target, range: KeyRange): Promise<{ claimed: number; failed: ApplyFailure[] }> {
+  async claimChunk(
+    tx: Executor,
+    runId: string,
+    a: Target,
+    range: KeyRange,
+  ): Promise<{ claimed: number; users: AppliedUser[]; failed: ApplyFailure[] }> {
     const t = a.tenantId;
     const p = a.provisioningId;
     const mu = alias(mfaUsers, 'mu');
-    const [r] = await queryRows<{ claimed: number; failed: ApplyFailure[] | string | null }>(
+    const [r] = await queryRows<{ claimed: number; users: AppliedUser[] | string | null; failed: ApplyFailure[] | string | null }>(
       tx,
       sql`with ${chunkCte(runId, PlanAction.CLAIM, range)},
           upd as (
@@ -136,26 +161,27 @@ export class SyncApplyStore {
             from c
             where ${mu.id} = c.mfa_user_id and ${mu.provisioningId} is null and ${mu.tenantId} = ${t}::uuid
               and not exists (select 1 from ${mfaUsers} ${x} where ${x.provisioningId} = ${p}::uuid and ${x.directoryUserId} = c.user_id)
-            returning c.user_id)
+            returning c.user_id, ${mu.id} as id, ${mu.username} as username)
           select (select count(*)::int from upd) as claimed,
+                 (select json_agg(json_build_object('id', upd.id, 'username', upd.username)) from upd) as users,
                  (select json_agg(json_build_object('userId', c.user_id, 'username', c.username)) from c
                   where not exists (select 1 from upd where upd.user_id = c.user_id)
                     and not exists (select 1 from ${mfaUsers} ${x} where ${x.provisioningId} = ${p}::uuid and ${x.directoryUserId} = c.user_id)) as failed`,
     );
     if (r?.claimed) await this.syncMemberships(tx, runId, a, PlanAction.CLAIM, range);
-    return { claimed: r?.claimed ?? 0, failed: parseJsonList(r?.failed) };
+    return { claimed: r?.claimed ?? 0, users: parseJsonList(r?.users), failed: parseJsonList(r?.failed) };
   }
 
   /** Creates a chunk of MFA users (UNENROLLED, no devices) with their memberships; returns them for enrolment emails. */
   async createChunk(tx: Executor, runId: string, a: Target, range: KeyRange) {
     const t = mfaUsers;
-    const created = await queryRows<{ id: string; email: string | null; firstName: string }>(
+    const created = await queryRows<{ id: string; email: string | null; firstName: string; lastName: string; username: string }>(
       tx,
       sql`with ${chunkCte(runId, PlanAction.CREATE, range)}
           insert into ${t} (${names(t.tenantId, t.provisioningId, t.directoryUserId, t.username, t.email, t.firstName, t.lastName)})
           select ${a.tenantId}::uuid, ${a.provisioningId}::uuid, user_id, username, email, first_name, last_name from c order by user_id
           on conflict do nothing
-          returning ${name(t.id)} as id, ${name(t.email)} as email, ${name(t.firstName)} as "firstName"`,
+          returning ${name(t.id)} as id, ${name(t.email)} as email, ${name(t.firstName)} as "firstName", ${name(t.lastName)} as "lastName", ${name(t.username)} as username`,
     );
     // Not created and not already ours (from an earlier attempt): the username was taken meanwhile.
     const [r] = await queryRows<{ failed: ApplyFailure[] | string | null }>(
@@ -167,9 +193,10 @@ export class SyncApplyStore {
   }
 
   /** Applies a chunk of planned updates: directory fields, the username when free, memberships. */
-  async updateChunk(tx: Executor, runId: string, a: Target, range: KeyRange): Promise<{ updated: number }> {
+  async updateChunk(tx: Executor, runId: string, a: Target, range: KeyRange): Promise<{ updated: number; users: UpdatedUser[] }> {
     const t = a.tenantId;
-    const [r] = await queryRows<{ updated: number }>(
+    const old = alias(mfaUsers, 'old');
+    const [r] = await queryRows<{ updated: number; users: UpdatedUser[] | string | null }>(
       tx,
       sql`with ${chunkCte(runId, PlanAction.UPDATE, range)},
           upd as (
@@ -179,12 +206,15 @@ export class SyncApplyStore {
                                 and not exists (select 1 from ${mfaUsers} ${x} where ${x.tenantId} = ${t}::uuid and lower(${x.username}) = lower(c.username) and ${x.id} <> ${o.id})
                                 and not exists (select 1 from c c2 where lower(c2.username) = lower(c.username) and c2.user_id <> c.user_id)
                               then c.username else ${o.username} end
-            from c where ${o.provisioningId} = ${a.provisioningId}::uuid and ${o.directoryUserId} = c.user_id
-            returning ${o.id})
-          select (select count(*)::int from upd) as updated`,
+            from c, ${mfaUsers} ${old}
+            where ${o.provisioningId} = ${a.provisioningId}::uuid and ${o.directoryUserId} = c.user_id and ${old.id} = ${o.id}
+            returning ${o.id} as id, json_build_object(
+              'username', json_build_array(${old.username}, ${o.username}), 'email', json_build_array(${old.email}, ${o.email}),
+              'firstName', json_build_array(${old.firstName}, ${o.firstName}), 'lastName', json_build_array(${old.lastName}, ${o.lastName})) as fields)
+          select (select count(*)::int from upd) as updated, (select json_agg(json_build_object('id', upd.id, 'fields', upd.fields)) from upd) as users`,
     );
     if (r?.updated) await this.syncMemberships(tx, runId, a, PlanAction.UPDATE, range);
-    return { updated: r?.updated ?? 0 };
+    return { updated: r?.updated ?? 0, users: parseJsonList(r?.users) };
   }
 
   /**
@@ -197,13 +227,13 @@ export class SyncApplyStore {
     runId: string,
     a: Target & { groupIds: string[] },
     range: KeyRange,
-  ): Promise<{ removed: number; devices: number }> {
-    const [r] = await queryRows<{ removed: number; devices: number }>(
+  ): Promise<{ removed: number; devices: number; users: RemovedUser[] }> {
+    const [r] = await queryRows<{ removed: number; devices: number; users: RemovedUser[] | string | null }>(
       tx,
       sql`with sel as materialized (
             select ${rm.mfaUserId} as mfa_user_id from ${syncRunRemovals} ${rm} where ${rm.runId} = ${runId}::uuid and ${inRange(rm.mfaUserId, range)}),
           v as (
-            select ${o.id} as id, (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ${o.id}) as devices
+            select ${o.id} as id, ${o.username} as username, ${o.email} as email, (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ${o.id}) as devices
             from sel cross join lateral (select * from ${mfaUsers} ${o} where ${o.id} = sel.mfa_user_id limit 1) ${o}
             where ${o.provisioningId} = ${a.provisioningId}::uuid and ${o.tenantId} = ${a.tenantId}::uuid
               and (${o.directoryUserId} is null or not exists (
@@ -211,8 +241,10 @@ export class SyncApplyStore {
                     where ${gm.userId} = ${o.directoryUserId} and ${gm.groupId} = any(${uuidArray(a.groupIds)}) and ${u.status} <> 'DISABLED'))),
           gone as (delete from ${mfaUsers} where ${mfaUsers.id} in (select id from v) returning ${mfaUsers.id} as id)
           select (select count(*)::int from gone) as removed,
-                 (select coalesce(sum(v.devices), 0)::int from v where v.id in (select id from gone)) as devices`,
+                 (select coalesce(sum(v.devices), 0)::int from v where v.id in (select id from gone)) as devices,
+                 (select json_agg(json_build_object('id', v.id, 'username', v.username, 'email', v.email, 'devices', v.devices))
+                  from v where v.id in (select id from gone)) as users`,
     );
-    return { removed: r?.removed ?? 0, devices: r?.devices ?? 0 };
+    return { removed: r?.removed ?? 0, devices: r?.devices ?? 0, users: parseJsonList(r?.users) };
   }
 }

@@ -9,6 +9,9 @@ import type { ProvisioningStore } from '../provisioning/provisioning.store.js';
 import { configOf } from '../provisioning/provisioning.types.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import type { SyncApplyStore } from './sync-apply.store.js';
+import { mfaUserEvent, runActor, runSummary, changedFields } from './sync-run.audit.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { AuditEntry } from '../audit/audit.types.js';
 import { publishRun } from './sync-run.events.js';
 import type { ClassifyOptions, SyncPlanStore } from './sync-plan.store.js';
 import {
@@ -62,6 +65,8 @@ interface StepResult {
   deltas?: RunCountDeltas;
   patch?: RunPatch;
   errors?: SyncRunErrorRow[];
+  /** The chunk's per-user audit events, written in its transaction. */
+  audit?: AuditEntry[];
 }
 
 export interface SyncRunJobDeps {
@@ -76,6 +81,7 @@ export interface SyncRunJobDeps {
   pubsub: PubSub;
   log: Logger;
   chunkSize: number;
+  audit: AuditService;
 }
 
 /**
@@ -156,7 +162,12 @@ export class SyncRunJob {
       isActive: (r) => r.status === SyncRunStatus.RUNNING,
       step: async (tx, r, _prepared, pace) => {
         const out = await this.advance(tx, r, tenantName, pace);
-        return runs.checkpoint(r.id, out.deltas ?? {}, out.patch ?? {}, out.errors ?? [], tx);
+        const next = await runs.checkpoint(r.id, out.deltas ?? {}, out.patch ?? {}, out.errors ?? [], tx);
+        await this.d.audit.record(tx, r.tenantId, runActor(r), [
+          ...(out.audit ?? []),
+          ...(isRunEnded(next.status) ? [runSummary(next)] : []),
+        ]);
+        return next;
       },
       publish: (r) => publishRun(this.d.pubsub, r),
       phaseOf: (r) => r.phase,
@@ -211,6 +222,7 @@ export class SyncRunJob {
         const { range, next } = applied(cfg!.ranges);
         const c = await apply.claimChunk(tx, r.id, target, range);
         return {
+          audit: c.users.map((m) => mfaUserEvent(r, 'sync.claim', m, { source: { before: 'MANUAL', after: 'PROVISIONING' } })),
           deltas: { claimed: c.claimed, failed: c.failed.length },
           errors: c.failed.map((f) => ({
             directoryUserId: f.userId,
@@ -228,6 +240,14 @@ export class SyncRunJob {
         // the users already there, creates nothing and so sends nothing twice.
         if (cfg!.sendEnrollmentEmails && c.created.length) await this.d.mfa.sendEnrollment(tx, r.tenantId, tenantName, c.created);
         return {
+          audit: c.created.map((m) =>
+            mfaUserEvent(r, 'sync.create', m, {
+              username: { before: null, after: m.username },
+              email: { before: null, after: m.email },
+              firstName: { before: null, after: m.firstName },
+              lastName: { before: null, after: m.lastName },
+            }),
+          ),
           deltas: { created: c.created.length, failed: c.failed.length },
           errors: c.failed.map((f) => ({
             directoryUserId: f.userId,
@@ -241,12 +261,28 @@ export class SyncRunJob {
       case SyncRunPhase.UPDATE: {
         const { range, next } = applied(cfg!.ranges);
         const u = await apply.updateChunk(tx, r.id, target, range);
-        return { deltas: { updated: u.updated }, patch: moveOn(SyncRunPhase.UPDATE, next) };
+        return {
+          audit: u.users.map((m) =>
+            mfaUserEvent(r, 'sync.update', { id: m.id, username: String(m.fields['username']?.[1] ?? '') }, changedFields(m.fields)),
+          ),
+          deltas: { updated: u.updated },
+          patch: moveOn(SyncRunPhase.UPDATE, next),
+        };
       }
       case SyncRunPhase.REMOVE: {
         const { range, next } = applied(cfg!.ownedRanges ?? 1);
         const x = await apply.removeChunk(tx, r.id, { ...target, groupIds: cfg!.groupIds }, range);
-        return { deltas: { removed: x.removed, devicesRemoved: x.devices }, patch: moveOn(SyncRunPhase.REMOVE, next) };
+        return {
+          audit: x.users.map((m) =>
+            mfaUserEvent(r, 'sync.remove', m, {
+              username: { before: m.username, after: null },
+              email: { before: m.email, after: null },
+              devices: { before: m.devices, after: 0 },
+            }),
+          ),
+          deltas: { removed: x.removed, devicesRemoved: x.devices },
+          patch: moveOn(SyncRunPhase.REMOVE, next),
+        };
       }
       default:
         throw new PermanentJobError(`sync run in unexpected phase ${r.phase}`);
