@@ -3,6 +3,7 @@ import type { Env } from './env.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Database } from './shared/db.js';
 import { ChunkedRunner } from './shared/jobs/chunked-run.js';
+import { loadSecretBox } from './shared/secret-key.js';
 import type { JobQueue } from './shared/jobs/queue.js';
 import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
@@ -15,6 +16,10 @@ import { GroupService } from './modules/group/group.service.js';
 import { IdentityProviderService } from './modules/identity-provider/identity-provider.service.js';
 import { InvitationService } from './modules/invitation/invitation.service.js';
 import { MailService } from './modules/mail/mail.service.js';
+import { MfaDeviceService } from './modules/mfa/mfa-device.service.js';
+import { MfaEnrollmentService } from './modules/mfa/mfa-enrollment.service.js';
+import { MfaVerifyService } from './modules/mfa/mfa-verify.service.js';
+import { defaultChallengeTtlMs, MfaWebauthnService } from './modules/mfa/mfa-webauthn.service.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
 import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
 import { SignInLimitService } from './modules/sign-in-limit/sign-in-limit.service.js';
@@ -35,6 +40,14 @@ export interface Services {
   mail: MailService;
   invitations: InvitationService;
   mfa: MfaService;
+  /** TOTP enrolment from an enrolment link (GraphQL and the portal's pages). */
+  mfaEnrollment: MfaEnrollmentService;
+  /** `verifyMfa`: second-factor checks with the per-user lock. */
+  mfaVerify: MfaVerifyService;
+  /** Administrators' device operations, bypass codes, lock and verification history. */
+  mfaDevices: MfaDeviceService;
+  /** Security keys and passkeys: registration from an enrolment link. */
+  mfaWebauthn: MfaWebauthnService;
   provisionings: ProvisioningService;
   syncRuns: SyncRunService;
   bulk: BulkOperationService;
@@ -71,6 +84,19 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
   const signInLimits = new SignInLimitService(stores.signInLimits, {
     account: { delayAfter: env.SIGN_IN_DELAY_AFTER, maxFailures: env.SIGN_IN_MAX_FAILURES, lockSeconds },
     address: { delayAfter: env.SIGN_IN_ADDRESS_DELAY_AFTER, maxFailures: env.SIGN_IN_ADDRESS_MAX_FAILURES, lockSeconds },
+    // No delays before the lock: the lock itself is the rule for second factors.
+    factor: {
+      delayAfter: env.MFA_VERIFY_MAX_FAILURES,
+      maxFailures: env.MFA_VERIFY_MAX_FAILURES,
+      lockSeconds: Math.round(env.MFA_VERIFY_LOCK_MINUTES * 60),
+    },
+  });
+  // The server key seals TOTP secrets (read back to check codes, so encrypted, not hashed).
+  const secretBox = loadSecretBox({
+    secretKey: env.ROSTER_SECRET_KEY,
+    previousKeys: env.ROSTER_SECRET_KEY_PREVIOUS,
+    dataDir: env.DATA_DIR,
+    warn: (msg) => log.warn(msg),
   });
   const auth = new AuthService(
     stores.auth,
@@ -88,6 +114,17 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     portalBaseUrl: env.PORTAL_BASE_URL,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
+  const mfaEnrollment = new MfaEnrollmentService(db, mfa, stores.mfaFactors, stores.tenants, secretBox);
+  // The portal serves the WebAuthn pages, so its URL gives the relying party unless configured.
+  const portal = new URL(env.PORTAL_BASE_URL);
+  const mfaWebauthn = new MfaWebauthnService(db, mfa, stores.mfaFactors, stores.mfaWebauthn, {
+    rpId: env.WEBAUTHN_RP_ID ?? portal.hostname,
+    rpName: env.WEBAUTHN_RP_NAME,
+    origins: env.WEBAUTHN_ORIGINS ? env.WEBAUTHN_ORIGINS.split(',').map((o) => o.trim()) : [portal.origin],
+    challengeTtlMs: defaultChallengeTtlMs,
+  });
+  const mfaVerify = new MfaVerifyService(stores.mfaFactors, signInLimits, secretBox, mfaWebauthn);
+  const mfaDevices = new MfaDeviceService(db, mfa, stores.mfa, stores.mfaFactors, signInLimits);
   const sharesOneConnection = database.engine === 'pglite';
   const syncLog = log.child({ component: 'sync' });
   const syncRunJob = new SyncRunJob({
@@ -142,13 +179,14 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     users,
     groups,
     invitations,
+    mfa,
     jobs,
     pubsub,
     log: log.child({ component: 'bulk' }),
     sharesOneConnection,
   });
   bulkJob.register();
-  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub);
+  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub, mfa);
   const services: Services = {
     tenants: new TenantService(stores.tenants),
     directories: new DirectoryService(db, stores.directories),
@@ -159,13 +197,17 @@ export function createServices(deps: { env: Env; database: Database; log: Logger
     mail,
     invitations,
     mfa,
+    mfaEnrollment,
+    mfaVerify,
+    mfaDevices,
+    mfaWebauthn,
     provisionings: new ProvisioningService(db, stores.provisionings, stores.tenants, stores.directories, stores.groups, stores.syncRuns),
     syncRuns,
     bulk,
   };
   return {
     services,
-    createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail, signInLimits }),
+    createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail, signInLimits, mfaDevices }),
     startWorkers: () => syncScheduler.start(env.SYNC_TICK_MS),
     stopWorkers: () => syncScheduler.stop(),
     closeConnections: () => mail.close(),

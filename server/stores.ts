@@ -6,6 +6,8 @@ import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
 import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
 import { InvitationStore } from './modules/invitation/invitation.store.js';
 import { MailStore } from './modules/mail/mail.store.js';
+import { MfaFactorStore } from './modules/mfa/mfa-factor.store.js';
+import { MfaWebauthnStore } from './modules/mfa/mfa-webauthn.store.js';
 import { MfaStore } from './modules/mfa/mfa.store.js';
 import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
 import { SignInLimitStore } from './modules/sign-in-limit/sign-in-limit.store.js';
@@ -27,6 +29,8 @@ export function createStores(db: Db) {
     invitations: new InvitationStore(db),
     mail: new MailStore(db),
     mfa: new MfaStore(db),
+    mfaFactors: new MfaFactorStore(db),
+    mfaWebauthn: new MfaWebauthnStore(db),
     provisionings: new ProvisioningStore(db),
     syncRuns: new SyncRunStore(db),
     syncPlans: new SyncPlanStore(),
