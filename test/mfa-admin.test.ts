@@ -3,6 +3,7 @@ import { rosterTest } from './support/fixtures.js';
 import { seedTenant } from './support/harness.js';
 import { tokenOf, waitForMailLink } from './support/directory-api.js';
 import { base32Decode, enrolTotpUser, hotp, stepOf } from './support/mfa-api.js';
+import { spawnNode } from './support/process.js';
 
 const test = rosterTest();
 // Each test waits for enrolment emails; on a loaded machine that takes a while.
@@ -106,5 +107,32 @@ describe('MFA admin device operations', () => {
       expect((await anon.confirmTotpEnrollment({ input: { token, code: hotp(key, stepOf()) } })).confirmTotpEnrollment.success).toBe(true);
       expect((await admin.mfaUsers({ filter: { search: 'bob' } })).mfaUsers.nodes[0]!.status).toBe('ACTIVE');
     },
+  );
+
+  test.concurrent(
+    'roster mfa: disable, enable, bypass codes, verify, reset through the CLI',
+    async ({ server: ts, tenant: t, admin, clientFor }) => {
+      const e = await enrolTotpUser(ts, admin, clientFor(), 'cli');
+      const env = { ROSTER_URL: ts.url, ROSTER_TOKEN: t.token };
+      const cli = async (...args: string[]) => {
+        const run = spawnNode('client/dist/cli.js', ['mfa', ...args, '--json'], env);
+        const code = await run.exited;
+        return { code, out: run.stdout(), err: run.stderr() };
+      };
+      expect(JSON.parse((await cli('disable', e.deviceId)).out)).toMatchObject({ status: 'DEVICES_DISABLED' });
+      expect(JSON.parse((await cli('enable', e.deviceId)).out)).toMatchObject({ status: 'ACTIVE' });
+      const codes = JSON.parse((await cli('bypass-codes', 'cli', '--count', '2')).out) as { codes: string[] };
+      expect(codes.codes).toHaveLength(2);
+      const ok = await cli('verify', 'cli', '--bypass-code', codes.codes[0]!);
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.out)).toMatchObject({ result: 'VERIFIED' });
+      expect((await cli('verify', 'cli', '--bypass-code', codes.codes[0]!)).code).toBe(1);
+      expect(JSON.parse((await cli('reset', 'cli')).out)).toMatchObject({ devicesRemoved: 1, enrollmentEmailSent: true });
+      const bad = await cli('disable', e.deviceId);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/NOT_FOUND/);
+    },
+    // Seven CLI processes, each a node start-up: slow on a loaded machine.
+    400_000,
   );
 });
