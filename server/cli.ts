@@ -130,7 +130,7 @@ async function provisioningCreateScim(argv: string[]): Promise<number> {
       store: stores.scim,
       activity: stores.scimActivity,
       provisionings: stores.provisionings,
-      limits: new SignInLimitService(stores.signInLimits, { account: policy, address: policy }),
+      limits: new SignInLimitService(stores.signInLimits, { account: policy, address: policy, factor: policy }),
       publicOrigin: () => env.publicOrigin ?? `http://localhost:${env.PORT}`,
       ratePerMinute: env.SCIM_RATE_LIMIT_PER_MINUTE,
     });

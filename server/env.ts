@@ -102,6 +102,16 @@ const schema = z.object({
   SIGN_IN_ADDRESS_DELAY_AFTER: z.coerce.number().int().min(0).default(20),
   /** How long a lock lasts, and how long a failure is remembered. */
   SIGN_IN_LOCK_MINUTES: z.coerce.number().positive().default(15),
+  /** Wrong second factors (`verifyMfa`) per MFA user, within the lock period, before the user's factor is locked. */
+  MFA_VERIFY_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+  /** How long a second-factor lock lasts, and how long a failed verification is remembered. */
+  MFA_VERIFY_LOCK_MINUTES: z.coerce.number().positive().default(15),
+  /** WebAuthn relying-party id (a registrable domain); unset: the host of PORTAL_BASE_URL. */
+  WEBAUTHN_RP_ID: z.string().optional(),
+  /** Name authenticators show for the relying party. */
+  WEBAUTHN_RP_NAME: z.string().default('Roster'),
+  /** Origins a WebAuthn response may come from (comma-separated); unset: the origin of PORTAL_BASE_URL. */
+  WEBAUTHN_ORIGINS: z.string().optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 

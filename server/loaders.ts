@@ -4,6 +4,8 @@ import { createGroupLoaders } from './modules/group/group.loaders.js';
 import { createIdentityProviderLoaders } from './modules/identity-provider/identity-provider.loaders.js';
 import { createUserLoaders } from './modules/user/user.loaders.js';
 import { createBulkOperationLoaders } from './modules/bulk-operation/bulk-operation.loaders.js';
+import { createMfaFactorLoaders } from './modules/mfa/mfa-factor.loaders.js';
+import type { MfaDeviceService } from './modules/mfa/mfa-device.service.js';
 import { createMfaLoaders } from './modules/mfa/mfa.loaders.js';
 import { createProvisioningLoaders } from './modules/provisioning/provisioning.loaders.js';
 import { createSyncRunLoaders } from './modules/sync-run/sync-run.loaders.js';
@@ -20,7 +22,7 @@ import type { SignInLimitService } from './modules/sign-in-limit/sign-in-limit.s
 export function createLoaders(
   stores: Stores,
   tenantId: string | null,
-  services: { invitations: InvitationService; mail: MailService; signInLimits: SignInLimitService },
+  services: { invitations: InvitationService; mail: MailService; signInLimits: SignInLimitService; mfaDevices: MfaDeviceService },
 ) {
   const t = tenantId ?? '00000000-0000-0000-0000-000000000000';
   return {
@@ -30,6 +32,7 @@ export function createLoaders(
     ...createIdentityProviderLoaders(stores.identityProviders, t),
     ...createInvitationLoaders(services.invitations, services.mail, t),
     ...createMfaLoaders(stores.mfa, t),
+    ...createMfaFactorLoaders(services.mfaDevices),
     ...createProvisioningLoaders(stores.provisionings, t),
     ...createSyncRunLoaders(stores.syncRuns, t),
     ...createBulkOperationLoaders(stores.bulk, t),

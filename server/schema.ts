@@ -12,6 +12,8 @@ import { DirectoryResolver } from './modules/directory/directory.resolver.js';
 import { GroupResolver } from './modules/group/group.resolver.js';
 import { IdentityProviderResolver } from './modules/identity-provider/identity-provider.resolver.js';
 import { InvitationResolver, UserInvitationsResolver } from './modules/invitation/invitation.resolver.js';
+import { MfaFactorResolver } from './modules/mfa/mfa-factor.resolver.js';
+import { MfaWebauthnResolver } from './modules/mfa/mfa-webauthn.resolver.js';
 import { MfaGroupResolver, MfaResolver } from './modules/mfa/mfa.resolver.js';
 import { ProvisioningResolver } from './modules/provisioning/provisioning.resolver.js';
 import { ScimProvisioningResolver } from './modules/scim/scim.resolver.js';
@@ -34,6 +36,8 @@ export const resolvers = [
   IdentityProviderResolver,
   InvitationResolver,
   MfaResolver,
+  MfaFactorResolver,
+  MfaWebauthnResolver,
   MfaGroupResolver,
   NodeResolver,
   ProvisioningResolver,

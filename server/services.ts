@@ -19,6 +19,10 @@ import { GroupService } from './modules/group/group.service.js';
 import { IdentityProviderService } from './modules/identity-provider/identity-provider.service.js';
 import { InvitationService } from './modules/invitation/invitation.service.js';
 import { MailService } from './modules/mail/mail.service.js';
+import { MfaDeviceService } from './modules/mfa/mfa-device.service.js';
+import { MfaEnrollmentService } from './modules/mfa/mfa-enrollment.service.js';
+import { MfaVerifyService } from './modules/mfa/mfa-verify.service.js';
+import { defaultChallengeTtlMs, MfaWebauthnService } from './modules/mfa/mfa-webauthn.service.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
 import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
 import { ScimGroupService } from './modules/scim/scim-groups.service.js';
@@ -42,6 +46,14 @@ export interface Services {
   mail: MailService;
   invitations: InvitationService;
   mfa: MfaService;
+  /** TOTP enrolment from an enrolment link (GraphQL and the portal's pages). */
+  mfaEnrollment: MfaEnrollmentService;
+  /** `verifyMfa`: second-factor checks with the per-user lock. */
+  mfaVerify: MfaVerifyService;
+  /** Administrators' device operations, bypass codes, lock and verification history. */
+  mfaDevices: MfaDeviceService;
+  /** Security keys and passkeys: registration from an enrolment link. */
+  mfaWebauthn: MfaWebauthnService;
   provisionings: ProvisioningService;
   syncRuns: SyncRunService;
   bulk: BulkOperationService;
@@ -82,7 +94,7 @@ export function createServices(deps: {
   const { env, database, log, pubsub, jobs, portalBaseUrl } = deps;
   const db = database.db;
   const stores = createStores(db);
-  // The server key, once per process: everything sealed at rest (uploads) goes through this box.
+  // The server key, once per process: everything sealed at rest (uploads, TOTP secrets) goes through this box.
   const secretBox = loadSecretBox({
     secretKey: env.ROSTER_SECRET_KEY,
     previousKeys: env.ROSTER_SECRET_KEY_PREVIOUS,
@@ -107,6 +119,12 @@ export function createServices(deps: {
   const signInLimits = new SignInLimitService(stores.signInLimits, {
     account: { delayAfter: env.SIGN_IN_DELAY_AFTER, maxFailures: env.SIGN_IN_MAX_FAILURES, lockSeconds },
     address: { delayAfter: env.SIGN_IN_ADDRESS_DELAY_AFTER, maxFailures: env.SIGN_IN_ADDRESS_MAX_FAILURES, lockSeconds },
+    // No delays before the lock: the lock itself is the rule for second factors.
+    factor: {
+      delayAfter: env.MFA_VERIFY_MAX_FAILURES,
+      maxFailures: env.MFA_VERIFY_MAX_FAILURES,
+      lockSeconds: Math.round(env.MFA_VERIFY_LOCK_MINUTES * 60),
+    },
   });
   const auth = new AuthService(
     stores.auth,
@@ -130,6 +148,20 @@ export function createServices(deps: {
     portalBaseUrl,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
   });
+  const mfaEnrollment = new MfaEnrollmentService(db, mfa, stores.mfaFactors, stores.tenants, secretBox);
+  // The portal serves the WebAuthn pages, so its URL gives the relying party unless configured
+  // (its origin is known only once the server listens when PORTAL_BASE_URL is unset, hence lazily).
+  const configuredOrigins = env.WEBAUTHN_ORIGINS ? env.WEBAUTHN_ORIGINS.split(',').map((o) => o.trim()) : null;
+  const mfaWebauthn = new MfaWebauthnService(db, mfa, stores.mfaFactors, stores.mfaWebauthn, {
+    rpId:
+      env.WEBAUTHN_RP_ID ??
+      (env.publicOrigin ? new URL(env.publicOrigin).hostname : env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST),
+    rpName: env.WEBAUTHN_RP_NAME,
+    origins: () => configuredOrigins ?? [new URL(portalBaseUrl()).origin],
+    challengeTtlMs: defaultChallengeTtlMs,
+  });
+  const mfaVerify = new MfaVerifyService(stores.mfaFactors, signInLimits, secretBox, mfaWebauthn);
+  const mfaDevices = new MfaDeviceService(db, mfa, stores.mfa, stores.mfaFactors, signInLimits);
   const sharesOneConnection = database.engine === 'pglite';
   const syncLog = log.child({ component: 'sync' });
   const syncRunJob = new SyncRunJob({
@@ -187,6 +219,7 @@ export function createServices(deps: {
     users,
     groups,
     invitations,
+    mfa,
     jobs,
     pubsub,
     log: log.child({ component: 'bulk' }),
@@ -195,7 +228,7 @@ export function createServices(deps: {
     audit,
   });
   bulkJob.register();
-  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub, secretBox);
+  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub, secretBox, mfa);
   const scim = new ScimService({
     db,
     store: stores.scim,
@@ -215,6 +248,10 @@ export function createServices(deps: {
     mail,
     invitations,
     mfa,
+    mfaEnrollment,
+    mfaVerify,
+    mfaDevices,
+    mfaWebauthn,
     provisionings: new ProvisioningService(
       db,
       stores.provisionings,
@@ -235,7 +272,7 @@ export function createServices(deps: {
   };
   return {
     services,
-    createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail, signInLimits }),
+    createLoaders: (tenantId) => createLoaders(stores, tenantId, { invitations, mail, signInLimits, mfaDevices }),
     startWorkers: () => syncScheduler.start(env.SYNC_TICK_MS),
     stopWorkers: () => syncScheduler.stop(),
     closeConnections: () => mail.close(),

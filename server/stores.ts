@@ -9,6 +9,8 @@ import { GroupStore, GroupWriteStore } from './modules/group/group.store.js';
 import { IdentityProviderStore } from './modules/identity-provider/identity-provider.store.js';
 import { InvitationStore } from './modules/invitation/invitation.store.js';
 import { MailStore } from './modules/mail/mail.store.js';
+import { MfaFactorStore } from './modules/mfa/mfa-factor.store.js';
+import { MfaWebauthnStore } from './modules/mfa/mfa-webauthn.store.js';
 import { MfaStore } from './modules/mfa/mfa.store.js';
 import { ProvisioningStore } from './modules/provisioning/provisioning.store.js';
 import { ScimActivityStore } from './modules/scim/scim-activity.store.js';
@@ -32,6 +34,8 @@ export function createStores(db: Db) {
     invitations: new InvitationStore(db),
     mail: new MailStore(db),
     mfa: new MfaStore(db),
+    mfaFactors: new MfaFactorStore(db),
+    mfaWebauthn: new MfaWebauthnStore(db),
     provisionings: new ProvisioningStore(db),
     syncRuns: new SyncRunStore(db),
     syncPlans: new SyncPlanStore(),

@@ -98,7 +98,9 @@ describe('sync: create, update, remove', () => {
     expect((await p.mfaUsers({ search: 'u-zero' })).nodes.map((u) => u.email)).toEqual(['renamed@x.test']);
   });
 
-  test('removes owned users no longer selected: removed from the group, deleted, or disabled', async ({ server: ts }) => {
+  test('removes owned users no longer selected (removed from the group, or deleted); a disabled one is suspended instead', async ({
+    server: ts,
+  }) => {
     const { p, id, groups } = await setup(ts, ['R']);
     const [r0, r1, r2] = await p.addUsers(groups.R!, 'r', 4);
     await p.syncAndWait(id);
@@ -106,8 +108,9 @@ describe('sync: create, update, remove', () => {
     ok(await p.deleteUser(r1));
     ok(await p.updateUser({ id: r2, disabled: true }));
     const run = await p.syncAndWait(id);
-    expect(run).toMatchObject({ status: 'COMPLETED', plannedRemovals: 3, removed: 3, created: 0 });
-    expect(usernames(await p.mfaUsers())).toEqual(['r3@x.test']);
+    expect(run).toMatchObject({ status: 'COMPLETED', plannedRemovals: 2, removed: 2, created: 0, updated: 1 });
+    expect(usernames(await p.mfaUsers())).toEqual(['r2@x.test', 'r3@x.test']);
+    expect(usernames(await p.mfaUsers({ status: 'PROVISIONING_DISABLED' }))).toEqual(['r2@x.test']);
   });
 
   test('a username already used by another MFA user fails that user only, with the reason listed', async ({ server: ts }) => {

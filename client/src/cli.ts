@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRosterClient, type RosterClient } from './client.js';
+import { MFA_USAGE, runMfaCommand } from './cli-mfa.js';
 import { RosterError, RosterGraphQLError, RosterSubscriptionError } from './errors.js';
 
 /**
@@ -25,6 +26,7 @@ const USAGE = `roster — Roster admin command line
   roster provisioning list
   roster provisioning preview|sync|approve NAME
   roster jobs show ID
+${MFA_USAGE}
 
 Common flags: --url URL, --token TOKEN, --json (machine-readable output).
 Environment: ROSTER_URL, ROSTER_TOKEN, ROSTER_CONFIG (default ~/.config/roster/config.json).
@@ -129,6 +131,10 @@ export async function main(argv: string[]): Promise<number> {
       'send-invites': { type: 'boolean', default: false },
       'create-missing-groups': { type: 'boolean', default: false },
       'on-existing': { type: 'string' },
+      count: { type: 'string' },
+      'expires-in-minutes': { type: 'string' },
+      code: { type: 'string' },
+      'bypass-code': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -171,6 +177,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const client = createRosterClient({ url, token, webSocketImpl: await import('ws').then((m) => m.default).catch(() => undefined) });
   try {
+    if (group === 'mfa')
+      return await runMfaCommand(client, command, arg, values, out).catch((err: unknown) => {
+        throw err instanceof RosterError || !(err instanceof Error) ? err : new UsageError(err.message);
+      });
     switch (`${group} ${command ?? ''}`.trim()) {
       case 'users list': {
         const { users } = await client.users({

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tenants } from './tenant.js';
 import { groups, users } from './user.js';
 
@@ -134,9 +134,94 @@ export const mfaDevices = pgTable(
     name: text('name').notNull(),
     /** TOTP | PUSH | WEBAUTHN | SMS */
     kind: text('kind').notNull().default('TOTP'),
+    /**
+     * PENDING (a TOTP secret handed out, no correct code yet: not a device of the user, not
+     * listed, never verified) | ACTIVE | DISABLED (kept, refused by verification).
+     */
+    status: text('status').notNull().default('ACTIVE'),
+    /** The TOTP secret sealed with the server key (context `totp:<device id>`), base64; never returned after enrolment. */
+    secretSealed: text('secret_sealed'),
+    /** Last TOTP time step accepted: a code of this step or an earlier one is a replay. */
+    lastUsedStep: bigint('last_used_step', { mode: 'number' }),
+    /** The enrolment link a PENDING device was begun with; confirming uses that link. */
+    enrollmentTokenId: uuid('enrollment_token_id').references(() => mfaEnrollmentTokens.id, { onDelete: 'set null' }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    /** WebAuthn: the credential id (base64url), unique across the service. */
+    credentialId: text('credential_id'),
+    /** WebAuthn: the COSE public key (base64url); public, so stored as it is. */
+    publicKey: text('public_key'),
+    /** WebAuthn: the authenticator's signature counter last seen; an assertion must move it forward (or both stay 0). */
+    signCount: bigint('sign_count', { mode: 'number' }),
     enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('idx_mfa_devices_user').on(t.mfaUserId)],
+  (t) => [
+    index('idx_mfa_devices_user').on(t.mfaUserId),
+    index('idx_mfa_devices_enrollment_token').on(t.enrollmentTokenId),
+    uniqueIndex('uniq_mfa_devices_credential')
+      .on(t.credentialId)
+      .where(sql`${t.credentialId} is not null`),
+  ],
+);
+
+/**
+ * WebAuthn challenges, kept server-side: each is used once (`used_at`) before `expires_at`.
+ * REGISTER ones belong to an enrolment link; AUTHENTICATE ones to an MFA user.
+ */
+export const mfaWebauthnChallenges = pgTable(
+  'mfa_webauthn_challenges',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id').notNull(),
+    mfaUserId: uuid('mfa_user_id')
+      .notNull()
+      .references(() => mfaUsers.id, { onDelete: 'cascade' }),
+    /** REGISTER | AUTHENTICATE */
+    purpose: text('purpose').notNull(),
+    challenge: text('challenge').notNull(),
+    enrollmentTokenId: uuid('enrollment_token_id').references(() => mfaEnrollmentTokens.id, { onDelete: 'cascade' }),
+    deviceName: text('device_name'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('uniq_mfa_webauthn_challenges_challenge').on(t.challenge), index('idx_mfa_webauthn_challenges_user').on(t.mfaUserId)],
+);
+
+/** Every verification attempt (`verifyMfa`), kept with its user: what an administrator reads on the MFA user. */
+export const mfaVerifications = pgTable(
+  'mfa_verifications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id').notNull(),
+    mfaUserId: uuid('mfa_user_id')
+      .notNull()
+      .references(() => mfaUsers.id, { onDelete: 'cascade' }),
+    /** The device whose code or key was accepted (or named by the caller); null when none matched. */
+    deviceId: uuid('device_id').references(() => mfaDevices.id, { onDelete: 'set null' }),
+    /** TOTP | WEBAUTHN | BYPASS_CODE */
+    method: text('method').notNull(),
+    /** VERIFIED | REJECTED | LOCKED */
+    result: text('result').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('idx_mfa_verifications_user').on(t.mfaUserId, t.createdAt, t.id)],
+);
+
+/** One-time bypass codes an administrator issues (lost device): only the SHA-256 is stored; each is used once. */
+export const mfaBypassCodes = pgTable(
+  'mfa_bypass_codes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id').notNull(),
+    mfaUserId: uuid('mfa_user_id')
+      .notNull()
+      .references(() => mfaUsers.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('idx_mfa_bypass_codes_user').on(t.mfaUserId, t.codeHash)],
 );
 
 /** Enrolment links: only the SHA-256 of the token is stored; each link enrols one device (`used_at`). */

@@ -30,6 +30,7 @@ export enum ErrorCode {
   ALREADY_EXISTS = 'ALREADY_EXISTS',
   USERNAME_TAKEN = 'USERNAME_TAKEN',
   CLAIM_CONFLICT = 'CLAIM_CONFLICT',
+  CODE_INVALID = 'CODE_INVALID',
 }
 
 registerEnumType(ErrorCode, {
@@ -68,6 +69,9 @@ registerEnumType(ErrorCode, {
         'The username is already held by another user (usernames compare case-insensitively); in a sync run, by another MFA user or by a selected user who takes precedence.',
     },
     CLAIM_CONFLICT: { description: 'A sync run meant to claim a MANUAL MFA user that was claimed or removed meanwhile.' },
+    CODE_INVALID: {
+      description: 'A one-time code (TOTP) is wrong, out of its time window or already used; counted by the sign-in limits.',
+    },
   },
 });
 

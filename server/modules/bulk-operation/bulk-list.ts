@@ -2,6 +2,7 @@ import type { Executor } from '../../shared/db.js';
 import { ErrorCode } from '../../shared/errors.js';
 import type { GroupService } from '../group/group.service.js';
 import type { InvitationService } from '../invitation/invitation.service.js';
+import type { MfaService } from '../mfa/mfa.service.js';
 import type { UserService } from '../user/user.service.js';
 import type { Item } from './bulk-upload.js';
 
@@ -44,6 +45,7 @@ export class BulkList {
     private readonly users: UserService,
     private readonly groups: GroupService,
     private readonly invitations: InvitationService,
+    private readonly mfa: MfaService,
   ) {}
 
   private async found(tx: Executor, tenantId: string, chunk: ListEntry[]) {
@@ -54,6 +56,7 @@ export class BulkList {
   apply(tx: Executor, kind: string, tenantId: string, input: ListInput, chunk: ListEntry[], actorUserId: string | null): Promise<Item[]> {
     if (kind === 'DELETE_USERS') return this.delete(tx, tenantId, chunk);
     if (kind === 'REINVITE_USERS') return this.reinvite(tx, tenantId, chunk, actorUserId);
+    if (kind === 'SEND_MFA_ENROLLMENT') return this.mfaEnrollment(tx, tenantId, chunk);
     return this.addToGroups(tx, tenantId, chunk, input.groupIds ?? []);
   }
 
@@ -141,6 +144,32 @@ export class BulkList {
           }
         : { seq, userId: u.id, reference: given, email: u.email, outcome: 'FAILED', errorCode: r.error.code, message: r.error.message };
     });
+  }
+
+  /**
+   * Enrolment links for a chunk of MFA users, set-based through the MFA service. The MFA
+   * user's global id is the item's `reference` (`userId` names directory users only).
+   */
+  private async mfaEnrollment(tx: Executor, tenantId: string, chunk: ListEntry[]): Promise<Item[]> {
+    const ids = [...new Set(chunk.map(([, , id]) => id).filter((x): x is string => !!x))];
+    const found = new Map((await this.mfa.byIdsFor(tenantId, ids, tx)).map((u) => [u.id, u]));
+    const sent = new Set<string>();
+    const items = chunk.map(([seq, given, id]): Item => {
+      const u = id ? found.get(id) : undefined;
+      const base = { seq, userId: null, reference: given, email: u?.email ?? null };
+      if (!u) return { ...base, outcome: 'FAILED', errorCode: ErrorCode.NOT_FOUND, message: 'No such MFA user in this tenant.' };
+      if (!u.email)
+        return { ...base, outcome: 'FAILED', errorCode: ErrorCode.INVALID_STATE, message: 'This MFA user has no email address.' };
+      if (sent.has(u.id)) return { ...base, outcome: 'SUCCEEDED', errorCode: null, message: 'Listed twice; sent once.' };
+      sent.add(u.id);
+      return { ...base, outcome: 'SUCCEEDED', errorCode: null, message: 'Enrolment link sent.' };
+    });
+    await this.mfa.resendEnrollmentMany(
+      tx,
+      tenantId,
+      [...sent].map((id) => found.get(id)!),
+    );
+    return items;
   }
 
   private async addToGroups(tx: Executor, tenantId: string, chunk: ListEntry[], groupIds: string[]): Promise<Item[]> {

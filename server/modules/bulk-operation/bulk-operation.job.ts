@@ -1,3 +1,4 @@
+import type { MfaService } from '../mfa/mfa.service.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, isConnectionError, safeMessage } from '../../shared/errors.js';
 import { ChunkedRunner, type ChunkedWork } from '../../shared/jobs/chunked-run.js';
@@ -37,6 +38,7 @@ export interface BulkJobDeps {
   users: UserService;
   groups: GroupService;
   invitations: InvitationService;
+  mfa: MfaService;
   jobs: JobQueue;
   pubsub: PubSub;
   log: Logger;
@@ -70,7 +72,7 @@ export class BulkOperationJob {
       maxPace: 1,
       pauseFraction: 0,
     });
-    this.list = new BulkList(d.users, d.groups, d.invitations);
+    this.list = new BulkList(d.users, d.groups, d.invitations, d.mfa);
   }
 
   register(): void {

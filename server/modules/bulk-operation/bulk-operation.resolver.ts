@@ -6,6 +6,7 @@ import { forbidden, toPayload } from '../../shared/errors.js';
 import { fromGlobalId, idOrNoMatch, toGlobalId } from '../../shared/ids.js';
 import { User } from '../user/user.types.js';
 import {
+  BulkSendMfaEnrollmentInput,
   BulkAddUsersToGroupsInput,
   BulkItemOutcome,
   BulkOperation,
@@ -41,6 +42,33 @@ export class BulkOperationResolver {
   })
   bulkReinviteUsers(@Ctx() ctx: Context, @Arg('input', () => BulkUsersInput, { description: 'Users.' }) input: BulkUsersInput) {
     return toPayload(async () => ({ bulkOperation: await ctx.services.bulk.reinviteUsers(viewerOf(ctx), input.userIds, decodeUser) }));
+  }
+
+  @RequiresScope(ApiScope.BULK_WRITE)
+  @Mutation(() => BulkOperationPayload, {
+    description:
+      'Emails MFA users a new enrolment link in the background (unused earlier links stop working); users without an email fail with INVALID_STATE.',
+  })
+  bulkSendMfaEnrollment(
+    @Ctx() ctx: Context,
+    @Arg('input', () => BulkSendMfaEnrollmentInput, { description: 'MFA users by id or by filter.' }) input: BulkSendMfaEnrollmentInput,
+  ) {
+    return toPayload(async () => ({
+      bulkOperation: await ctx.services.bulk.sendMfaEnrollment(
+        viewerOf(ctx),
+        {
+          mfaUserIds: input.mfaUserIds,
+          filter: input.filter
+            ? {
+                status: input.filter.status,
+                provisioningId: input.filter.provisioningId ? idOrNoMatch(input.filter.provisioningId, 'Provisioning') : undefined,
+              }
+            : null,
+        },
+        (id) => fromGlobalId(id, 'MfaUser'),
+        (id) => toGlobalId('MfaUser', id),
+      ),
+    }));
   }
 
   @RequiresScope(ApiScope.BULK_WRITE)

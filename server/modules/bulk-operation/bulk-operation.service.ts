@@ -9,6 +9,7 @@ import type { JobQueue } from '../../shared/jobs/queue.js';
 import type { PubSub } from '../../shared/pubsub.js';
 import type { SecretBox } from '../../shared/secret-key.js';
 import type { GroupService } from '../group/group.service.js';
+import type { MfaService } from '../mfa/mfa.service.js';
 import type { UserService } from '../user/user.service.js';
 import type { ListInput } from './bulk-list.js';
 import { bulkEvent } from './bulk-operation.events.js';
@@ -34,6 +35,7 @@ export class BulkOperationService {
     private readonly jobs: JobQueue,
     private readonly pubsub: PubSub,
     private readonly secretBox: SecretBox,
+    private readonly mfa: MfaService,
   ) {}
 
   private async create(viewer: Viewer, kind: string, input: unknown, total: number): Promise<BulkOperationRow> {
@@ -61,6 +63,24 @@ export class BulkOperationService {
   reinviteUsers(viewer: Viewer, userIds: string[], decode: (id: string) => string | null) {
     const input = this.listInput(userIds, decode);
     return this.create(viewer, 'REINVITE_USERS', input, input.ids.length);
+  }
+
+  /**
+   * Enrolment emails for MFA users, by id list or by filter (the matching users at the time of
+   * the call: at most MAX_ROWS).
+   */
+  async sendMfaEnrollment(
+    viewer: Viewer,
+    input: { mfaUserIds?: string[] | null; filter?: { status?: string; provisioningId?: string } | null },
+    decode: (id: string) => string | null,
+    encode: (id: string) => string,
+  ) {
+    if (!!input.mfaUserIds === !!input.filter)
+      throw DomainError.of(ErrorCode.INVALID_INPUT, 'Give either `mfaUserIds` or `filter`.', ['input']);
+    const ids = input.mfaUserIds ?? (await this.mfa.idsMatching(viewer.tenantId, input.filter ?? {}, MAX_ROWS)).map(encode);
+    if (!ids.length) throw DomainError.of(ErrorCode.INVALID_INPUT, 'No MFA user matches.', ['input']);
+    const list = this.listInput(ids, decode);
+    return this.create(viewer, 'SEND_MFA_ENROLLMENT', list, list.ids.length);
   }
 
   async addUsersToGroups(viewer: Viewer, userIds: string[], groupIds: (string | null)[], decode: (id: string) => string | null) {

@@ -1,6 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ErrorCode, UserError } from '../../shared/errors.js';
 import { ConnectionType } from '../../shared/pagination.js';
+import { MfaUserStatus } from '../mfa/mfa.types.js';
 import { Node } from '../node/node.types.js';
 
 export enum BulkOperationKind {
@@ -8,6 +9,7 @@ export enum BulkOperationKind {
   REINVITE_USERS = 'REINVITE_USERS',
   ADD_USERS_TO_GROUPS = 'ADD_USERS_TO_GROUPS',
   UPLOAD_USERS = 'UPLOAD_USERS',
+  SEND_MFA_ENROLLMENT = 'SEND_MFA_ENROLLMENT',
 }
 registerEnumType(BulkOperationKind, {
   name: 'BulkOperationKind',
@@ -17,6 +19,9 @@ registerEnumType(BulkOperationKind, {
     REINVITE_USERS: { description: 'New invitation for users not yet active; password reset for active ones.' },
     ADD_USERS_TO_GROUPS: { description: 'Adds every user to every group.' },
     UPLOAD_USERS: { description: 'Creates (or updates) users from a CSV file.' },
+    SEND_MFA_ENROLLMENT: {
+      description: 'Emails MFA users a new enrolment link (voiding unused ones); results name the MFA user in `reference`.',
+    },
   },
 });
 
@@ -251,4 +256,22 @@ export class BulkOperationPayload {
     description: 'Whole-request failures (bad file, limits, unknown groups); per-item outcomes are in `results`.',
   })
   errors!: UserError[];
+}
+
+@InputType({ description: 'Which MFA users a bulk enrolment email goes to (the matching users when the operation is created).' })
+export class BulkMfaEnrollmentFilterInput {
+  @Field(() => MfaUserStatus, { nullable: true, description: 'Only users in this state, e.g. UNENROLLED.' })
+  status?: MfaUserStatus;
+
+  @Field(() => ID, { nullable: true, description: 'Only users owned by this provisioning.' })
+  provisioningId?: string;
+}
+
+@InputType({ description: 'MFA users to email an enrolment link: exactly one of `mfaUserIds` and `filter`.' })
+export class BulkSendMfaEnrollmentInput {
+  @Field(() => [ID], { nullable: true, description: 'MFA users (global ids), at most 100,000.' })
+  mfaUserIds?: string[];
+
+  @Field(() => BulkMfaEnrollmentFilterInput, { nullable: true, description: 'Or: every MFA user matching this filter.' })
+  filter?: BulkMfaEnrollmentFilterInput;
 }

@@ -7,12 +7,15 @@ import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../share
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { checkName } from '../../shared/validation.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
-import type { SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
+import type { CheckOutcome, SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import type { MfaGroupFilter, MfaStore, MfaUserFilter } from './mfa.store.js';
 import type { MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
 export const MAX_DEVICES_PER_USER = 5;
+
+/** An enrolment link as found by its token (the token itself is never stored). */
+export type EnrollmentToken = NonNullable<Awaited<ReturnType<MfaStore['tokenByHash']>>>;
 
 /** The MFA directory: manual users, enrolment links and device enrolment. */
 export class MfaService {
@@ -115,28 +118,7 @@ export class MfaService {
     const errors: UserError[] = [];
     const deviceName = checkName(input.deviceName, 'Device name', ['input', 'deviceName'], errors);
     if (errors.length) throw new DomainError(errors);
-    const raw = input.token.trim();
-    // Behind the sign-in limits: an unknown token is a failed credential check (per address and token).
-    const t = await this.limits.guard<NonNullable<Awaited<ReturnType<MfaStore['tokenByHash']>>>>(
-      client,
-      async () => ({ subject: `mfa-enrollment:${hashToken(raw)}`, tenantId: null, countFirst: false }),
-      {
-        code: ErrorCode.TOKEN_INVALID,
-        message: 'This enrolment link is not valid (it is void once its user is removed).',
-        field: ['input', 'token'],
-      },
-      async () => {
-        const found = /^mfa_[A-Za-z0-9_-]{43}$/.test(raw) ? await this.store.tokenByHash(hashToken(raw)) : null;
-        return found ? { ok: true, value: found } : { ok: false };
-      },
-    );
-    if (t.usedAt)
-      throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', [
-        'input',
-        'token',
-      ]);
-    if (t.expiresAt.getTime() <= Date.now())
-      throw DomainError.of(ErrorCode.TOKEN_EXPIRED, 'This enrolment link has expired; ask for a new one.', ['input', 'token']);
+    const t = await this.redeemToken(client, input.token, async (found) => ({ ok: true, value: found }));
     await this.db.transaction(async (tx) => {
       // Thrown inside the transaction, so a refused enrolment leaves the link unused.
       const outcome = await this.store.enroll(t, { name: deviceName, kind: input.kind ?? 'TOTP' }, MAX_DEVICES_PER_USER, tx);
@@ -148,6 +130,59 @@ export class MfaService {
       if (outcome === 'TOO_MANY') throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
     });
     return { username: t.username, mfaUserId: t.mfaUserId };
+  }
+
+  /**
+   * The one way an enrolment link is checked (device enrolment, TOTP begin and confirm, the
+   * portal's pages): behind the sign-in limits, an unknown token is a failed credential check
+   * (per address and token); a used or expired link is refused with its own code. `then`
+   * checks whatever else the step needs (a TOTP code): its `{ ok: false }` counts against the
+   * link too, so a code cannot be guessed through one link.
+   */
+  async redeemToken<T>(client: RequestClient, token: string, then: (t: EnrollmentToken) => Promise<CheckOutcome<T>>): Promise<T> {
+    const raw = token.trim();
+    return this.limits.guard<T>(
+      client,
+      async () => ({ subject: `mfa-enrollment:${hashToken(raw)}`, tenantId: null, countFirst: false }),
+      {
+        code: ErrorCode.TOKEN_INVALID,
+        message: 'This enrolment link is not valid (it is void once its user is removed).',
+        field: ['input', 'token'],
+      },
+      async () => {
+        const t = /^mfa_[A-Za-z0-9_-]{43}$/.test(raw) ? await this.store.tokenByHash(hashToken(raw)) : null;
+        if (!t) return { ok: false };
+        if (t.usedAt)
+          throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', [
+            'input',
+            'token',
+          ]);
+        if (t.expiresAt.getTime() <= Date.now())
+          throw DomainError.of(ErrorCode.TOKEN_EXPIRED, 'This enrolment link has expired; ask for a new one.', ['input', 'token']);
+        return then(t);
+      },
+    );
+  }
+
+  /** MFA users of the tenant by id (bulk operations read them in their chunk's transaction). */
+  byIdsFor(tenantId: string, ids: readonly string[], tx: Executor): Promise<MfaUserRow[]> {
+    return this.store.byIds(tenantId, ids, tx);
+  }
+
+  /** Ids of the tenant's MFA users matching a filter, in username order, at most `limit` (a bulk operation's list). */
+  async idsMatching(tenantId: string, filter: MfaUserFilter, limit: number): Promise<string[]> {
+    return (await this.store.page(tenantId, filter, limit, null)).map((u) => u.id);
+  }
+
+  /** New enrolment links for many users with an email (voiding their unused ones), set-based, in the caller's transaction. */
+  async resendEnrollmentMany(tx: Executor, tenantId: string, users: MfaUserRow[]): Promise<number> {
+    if (!users.length) return 0;
+    await this.store.voidTokensMany(
+      tenantId,
+      users.map((u) => u.id),
+      tx,
+    );
+    return this.sendEnrollment(tx, tenantId, await this.tenantName(tenantId, tx), users);
   }
 
   /** Emails a new enrolment link (voiding unused earlier ones), e.g. for a second device. */
@@ -163,7 +198,7 @@ export class MfaService {
     });
   }
 
-  private async tenantName(tenantId: string, tx: Executor): Promise<string> {
+  async tenantName(tenantId: string, tx: Executor = this.db): Promise<string> {
     return (await this.tenants.byId(tenantId, tx))?.name ?? 'your organisation';
   }
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, isNotNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, isNotNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { mfaDevices, mfaEnrollmentTokens, mfaGroupMemberships, mfaGroups, mfaUsers } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
@@ -92,7 +92,12 @@ export class MfaStore {
           ? isNotNull(mfaUsers.provisioningId)
           : undefined,
       f.provisioningId ? eq(mfaUsers.provisioningId, f.provisioningId) : undefined,
-      f.status ? eq(mfaUsers.status, f.status) : undefined,
+      // PROVISIONING_DISABLED is the source's suspension, whatever the devices; the other states are stored.
+      f.status === 'PROVISIONING_DISABLED'
+        ? isNotNull(mfaUsers.suspendedAt)
+        : f.status
+          ? and(isNull(mfaUsers.suspendedAt), eq(mfaUsers.status, f.status))
+          : undefined,
       q
         ? or(
             sql`lower(${mfaUsers.username}) like ${q + '%'}`,
@@ -138,10 +143,19 @@ export class MfaStore {
 
   async devicesByUsers(tenantId: string, ids: readonly string[], tx: Executor = this.db) {
     if (!ids.length) return [];
+    // Never the sealed secret; PENDING devices (a TOTP enrolment not confirmed) are nobody's device yet.
     return tx
-      .select()
+      .select({
+        id: mfaDevices.id,
+        mfaUserId: mfaDevices.mfaUserId,
+        name: mfaDevices.name,
+        kind: mfaDevices.kind,
+        status: mfaDevices.status,
+        lastUsedAt: mfaDevices.lastUsedAt,
+        enrolledAt: mfaDevices.enrolledAt,
+      })
       .from(mfaDevices)
-      .where(and(eq(mfaDevices.tenantId, tenantId), inArray(mfaDevices.mfaUserId, [...ids])))
+      .where(and(eq(mfaDevices.tenantId, tenantId), inArray(mfaDevices.mfaUserId, [...ids]), ne(mfaDevices.status, 'PENDING')))
       .orderBy(asc(mfaDevices.enrolledAt));
   }
 
@@ -211,7 +225,7 @@ export class MfaStore {
     const [c] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(mfaDevices)
-      .where(eq(mfaDevices.mfaUserId, t.mfaUserId));
+      .where(and(eq(mfaDevices.mfaUserId, t.mfaUserId), ne(mfaDevices.status, 'PENDING')));
     if ((c?.n ?? 0) >= max) return 'TOO_MANY';
     await tx.insert(mfaDevices).values({ tenantId: t.tenantId, mfaUserId: t.mfaUserId, name: device.name, kind: device.kind });
     await tx.update(mfaUsers).set({ status: 'ACTIVE', updatedAt: new Date() }).where(eq(mfaUsers.id, t.mfaUserId));
@@ -225,6 +239,21 @@ export class MfaStore {
       .set({ usedAt: new Date() })
       .where(
         and(eq(mfaEnrollmentTokens.tenantId, tenantId), eq(mfaEnrollmentTokens.mfaUserId, mfaUserId), isNull(mfaEnrollmentTokens.usedAt)),
+      );
+  }
+
+  /** `voidTokens` for many users in one statement. */
+  async voidTokensMany(tenantId: string, mfaUserIds: readonly string[], tx: Executor): Promise<void> {
+    if (!mfaUserIds.length) return;
+    await tx
+      .update(mfaEnrollmentTokens)
+      .set({ usedAt: new Date() })
+      .where(
+        and(
+          eq(mfaEnrollmentTokens.tenantId, tenantId),
+          inArray(mfaEnrollmentTokens.mfaUserId, [...mfaUserIds]),
+          isNull(mfaEnrollmentTokens.usedAt),
+        ),
       );
   }
 

@@ -6,13 +6,33 @@ import { Node } from '../node/node.types.js';
 export enum MfaUserStatus {
   UNENROLLED = 'UNENROLLED',
   ACTIVE = 'ACTIVE',
+  DEVICES_DISABLED = 'DEVICES_DISABLED',
+  PROVISIONING_DISABLED = 'PROVISIONING_DISABLED',
 }
 registerEnumType(MfaUserStatus, {
   name: 'MfaUserStatus',
-  description: 'Enrolment state of an MFA user.',
+  description: 'State of an MFA user, as the MFA vendor models it.',
   valuesConfig: {
-    UNENROLLED: { description: 'No device enrolled yet.' },
-    ACTIVE: { description: 'At least one device enrolled.' },
+    UNENROLLED: { description: 'No device enrolled (or every device removed).' },
+    ACTIVE: { description: 'At least one enabled device.' },
+    DEVICES_DISABLED: { description: 'Devices enrolled, every one disabled by an administrator: verification is refused.' },
+    PROVISIONING_DISABLED: {
+      description:
+        'Suspended by its source (directory user disabled but still selected, or SCIM active=false): devices kept, verification refused; enabled again, the user is back to its device state without re-enrolling.',
+    },
+  },
+});
+
+export enum MfaDeviceStatus {
+  ACTIVE = 'ACTIVE',
+  DISABLED = 'DISABLED',
+}
+registerEnumType(MfaDeviceStatus, {
+  name: 'MfaDeviceStatus',
+  description: 'Whether a device is accepted by verification.',
+  valuesConfig: {
+    ACTIVE: { description: 'Accepted by `verifyMfa`.' },
+    DISABLED: { description: 'Kept, but refused by `verifyMfa` until an administrator enables it again.' },
   },
 });
 
@@ -57,6 +77,12 @@ export class MfaDevice {
   @Field(() => MfaDeviceKind, { description: 'Kind of authenticator.' })
   kind!: MfaDeviceKind;
 
+  @Field(() => MfaDeviceStatus, { description: 'ACTIVE, or DISABLED by an administrator (kept, refused by verification).' })
+  status!: MfaDeviceStatus;
+
+  @Field(() => Date, { nullable: true, description: 'When a code or key of this device was last accepted (enrolment included).' })
+  lastUsedAt!: Date | null;
+
   @Field(() => Date, { description: 'When it was enrolled.' })
   enrolledAt!: Date;
 }
@@ -78,8 +104,13 @@ export class MfaUser {
   @Field(() => String, { description: 'Family name.' })
   lastName!: string;
 
-  @Field(() => MfaUserStatus, { description: 'Enrolment state.' })
+  @Field(() => MfaUserStatus, {
+    description: 'PROVISIONING_DISABLED while its source suspends it (`suspendedAt`), else the state of its devices.',
+  })
   status!: MfaUserStatus;
+
+  @Field(() => Date, { nullable: true, description: 'When its source suspended it (PROVISIONING_DISABLED); null when not suspended.' })
+  suspendedAt!: Date | null;
 
   @Field(() => ProvisioningSourceKind, { description: 'MANUAL, or PROVISIONING (see `provisioningId`).' })
   source!: ProvisioningSourceKind;
@@ -161,6 +192,7 @@ export interface MfaUserRow {
   firstName: string;
   lastName: string;
   status: string;
+  suspendedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -173,7 +205,7 @@ export class MfaUserFilterInput {
   @Field(() => ID, { nullable: true, description: 'Only users owned by this provisioning.' })
   provisioningId?: string;
 
-  @Field(() => MfaUserStatus, { nullable: true, description: 'Only users in this enrolment state.' })
+  @Field(() => MfaUserStatus, { nullable: true, description: 'Only users in this state (PROVISIONING_DISABLED: suspended by the source).' })
   status?: MfaUserStatus;
 
   @Field(() => String, { nullable: true, description: 'Case-insensitive prefix of username, email or names.' })

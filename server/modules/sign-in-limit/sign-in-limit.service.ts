@@ -1,17 +1,23 @@
 import { createHash } from 'node:crypto';
 import type { RequestClient } from '../../shared/client.js';
 import { DomainError, type ErrorCode } from '../../shared/errors.js';
-import type { LimitPolicy, LimitState, SignInLimitStore } from './sign-in-limit.store.js';
+import type { Admission, LimitPolicy, LimitState, SignInLimitStore } from './sign-in-limit.store.js';
 
 export interface SignInLimitConfig {
   /** Per account (tenant and email, or token). */
   account: LimitPolicy;
   /** Per client address, across every account and every kind of credential. */
   address: LimitPolicy;
+  /** Per MFA user, for second-factor verification (`verifyMfa`); addresses are not counted. */
+  factor: LimitPolicy;
 }
 
-/** What a credential check found: the right credential (and what it unlocked), or a wrong one. */
-export type CheckOutcome<T> = { ok: true; value: T } | { ok: false };
+/**
+ * What a credential check found: the right credential (and what it unlocked), or a wrong one.
+ * A wrong one may carry its own refusal (a right enrolment link with a wrong TOTP code counts
+ * against the link, but says what was wrong).
+ */
+export type CheckOutcome<T> = { ok: true; value: T } | { ok: false; refusal?: Refusal };
 
 /** The answer for a wrong credential; a locked one gets the same, with `retryAfter`. */
 export interface Refusal {
@@ -51,8 +57,8 @@ export class SignInLimitService {
     refusal: Refusal,
     check: () => Promise<CheckOutcome<T>>,
   ): Promise<T> {
-    const refuse = (retryAfter: number | null, message = refusal.message) =>
-      DomainError.of(refusal.code, message, refusal.field, retryAfter === null ? undefined : { retryAfter });
+    const refuse = (retryAfter: number | null, message = refusal.message, r: Refusal = refusal) =>
+      DomainError.of(r.code, message === refusal.message ? r.message : message, r.field, retryAfter === null ? undefined : { retryAfter });
     client.credentialChecks += 1;
     if (client.credentialChecks > 1) {
       throw refuse(null, 'Only one credential is checked per request; this one was not. Send it in a request of its own.');
@@ -99,11 +105,27 @@ export class SignInLimitService {
     if (!outcome.ok) {
       if (!countFirst)
         retryAfter = maxOrNull(retryAfter, (await this.store.admit(accountKey, 'account', tenantId, accountPolicy)).retryAfter);
-      throw refuse(retryAfter);
+      throw refuse(retryAfter, refusal.message, outcome.refusal ?? refusal);
     }
     await this.store.clear(accountKey);
     await takeBackAddress();
     return outcome.value;
+  }
+
+  /**
+   * Counts one second-factor attempt on `subject` before it is checked (codes are guessable),
+   * per subject only: a relying service verifies many users from one address, so the address
+   * is not counted. Refused while locked; `clear` takes a right code's count back.
+   */
+  admitFactor(subject: string, tenantId: string): Promise<Admission> {
+    return this.store.admit(keyOf(subject), 'mfa', tenantId, this.config.factor);
+  }
+
+  /** Second-factor failures still remembered and a running lock, by subject. */
+  async factorStates(subjects: readonly string[]): Promise<LimitState[]> {
+    const keys = subjects.map(keyOf);
+    const found = await this.store.states(keys, this.config.factor.lockSeconds);
+    return keys.map((k) => found.get(k) ?? { failures: 0, lockedUntil: null });
   }
 
   /** Failures still remembered and a running lock, by account subject (for administrators). */
@@ -119,7 +141,7 @@ export class SignInLimitService {
   }
 
   purge(): Promise<void> {
-    return this.store.purge(Math.max(this.config.account.lockSeconds, this.config.address.lockSeconds));
+    return this.store.purge(Math.max(this.config.account.lockSeconds, this.config.address.lockSeconds, this.config.factor.lockSeconds));
   }
 }
 

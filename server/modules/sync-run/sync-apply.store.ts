@@ -202,6 +202,9 @@ export class SyncApplyStore {
           upd as (
             update ${mfaUsers} ${o} set ${name(mfaUsers.email)} = c.email, ${name(mfaUsers.firstName)} = c.first_name, ${name(mfaUsers.lastName)} = c.last_name,
               ${name(mfaUsers.updatedAt)} = now(),
+              -- Suspend instead of delete: the directory user's state now decides (devices stay either way).
+              ${name(mfaUsers.suspendedAt)} = case when exists (select 1 from ${users} ${u} where ${u.id} = c.user_id and ${u.status} = 'DISABLED')
+                                then coalesce(${o.suspendedAt}, now()) end,
               ${name(mfaUsers.username)} = case when ${o.username} <> c.username
                                 and not exists (select 1 from ${mfaUsers} ${x} where ${x.tenantId} = ${t}::uuid and lower(${x.username}) = lower(c.username) and ${x.id} <> ${o.id})
                                 and not exists (select 1 from c c2 where lower(c2.username) = lower(c.username) and c2.user_id <> c.user_id)

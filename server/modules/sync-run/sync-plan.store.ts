@@ -60,8 +60,11 @@ function desiredIds(groupIds: readonly string[], range: KeyRange): SQL {
  * CTE `ids(user_id)`. The single definition of "what a sync does to a user", shared by the
  * preview and by planning, so a preview equals what the run then does.
  *
- * - owned by this provisioning → UPDATE if email, names, username (when free) or the set of
- *   target-group memberships differ, else KEEP;
+ * - owned by this provisioning and the directory user disabled (still selected) → UPDATE
+ *   (suspend: PROVISIONING_DISABLED, devices kept) unless already suspended, then KEEP;
+ * - owned by this provisioning → UPDATE if suspended (resume), or if email, names, username
+ *   (when free) or the set of target-group memberships differ, else KEEP;
+ * - a disabled directory user without an owned MFA user is not desired (nothing is created);
  * - else a MANUAL MFA user linked to the directory user, or with the same username, or the
  *   same email (ignoring case, in that order of preference) → CLAIM or SKIP;
  * - else username already used in the MFA directory, or lost to another selected user
@@ -78,11 +81,13 @@ function classifyCtes(c: ClassifyOptions): SQL {
   // join would scan the whole tenant once per chunk.
   return sql`
     d as materialized (
-      select ${u.id} as user_id, ${usernameOf(u)} as username, ${u.email} as email, ${u.firstName} as first_name, ${u.lastName} as last_name
+      select ${u.id} as user_id, ${usernameOf(u)} as username, ${u.email} as email, ${u.firstName} as first_name, ${u.lastName} as last_name,
+        ${u.status} = 'DISABLED' as disabled
       from ids cross join lateral (
-        select * from ${users} ${u} where ${u.id} = ids.user_id and ${u.tenantId} = ${t}::uuid and ${u.status} <> 'DISABLED' limit 1) ${u}),
+        select * from ${users} ${u} where ${u.id} = ids.user_id and ${u.tenantId} = ${t}::uuid limit 1) ${u}),
     dm as materialized (
       select d.*, ${o.id} as owned_id, ${o.username} as o_username, ${o.email} as o_email, ${o.firstName} as o_first_name, ${o.lastName} as o_last_name,
+        ${o.suspendedAt} is not null as o_suspended,
         case when ${o.id} is null then coalesce(
           (select ${m.id} from ${mfaUsers} ${m} where ${m.directoryUserId} = d.user_id and ${m.provisioningId} is null and ${m.tenantId} = ${t}::uuid order by ${m.id} limit 1),
           (select ${m.id} from ${mfaUsers} ${m} where ${m.tenantId} = ${t}::uuid and lower(${m.username}) = lower(d.username) and ${m.provisioningId} is null limit 1),
@@ -93,8 +98,10 @@ function classifyCtes(c: ClassifyOptions): SQL {
     c0 as materialized (
       select dm.user_id, dm.username, dm.email, dm.first_name, dm.last_name,
         case
+          when dm.owned_id is not null and dm.disabled then
+            case when dm.o_suspended then ${PlanAction.KEEP} else ${PlanAction.UPDATE} end
           when dm.owned_id is not null then
-            case when dm.o_email is distinct from dm.email or dm.o_first_name <> dm.first_name or dm.o_last_name <> dm.last_name
+            case when dm.o_suspended or dm.o_email is distinct from dm.email or dm.o_first_name <> dm.first_name or dm.o_last_name <> dm.last_name
                    or (dm.o_username <> dm.username and not exists (
                          select 1 from ${mfaUsers} ${x} where ${x.tenantId} = ${t}::uuid and lower(${x.username}) = lower(dm.username) and ${x.id} <> dm.owned_id))
                    or coalesce((select array_agg(${gm.groupId} order by ${gm.groupId}) from ${groupMemberships} ${gm}
@@ -109,7 +116,9 @@ function classifyCtes(c: ClassifyOptions): SQL {
           else ${PlanAction.CREATE}
         end as action,
         coalesce(dm.owned_id, dm.manual_id) as mfa_user_id
-      from dm),
+      from dm
+      -- A disabled user is desired only to keep (suspended) the MFA user it already has.
+      where not dm.disabled or dm.owned_id is not null),
     c as materialized (
       select c0.user_id, c0.username, c0.email, c0.first_name, c0.last_name, c0.mfa_user_id,
         case when c0.action = ${PlanAction.CREATE} and c0.user_id = any(${uuidArray(c.losers ?? [])}) then ${PlanAction.FAIL} else c0.action end as action
@@ -327,7 +336,7 @@ export class SyncPlanStore {
             from ow
             where ow.directory_user_id is null or not exists (
               select 1 from ${groupMemberships} ${gm} join ${users} ${u} on ${u.id} = ${gm.userId}
-              where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(c.groupIds)}) and ${u.status} <> 'DISABLED'))
+              where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(c.groupIds)})))
           select (select count(*)::int from ow) as owned, (select count(*)::int from gone) as removals,
                  (select coalesce(sum(devices), 0)::int from gone) as devices,
                  (select json_agg(z) from (select * from gone order by lower(username) collate "C", "mfaUserId" limit ${listLimit}) z) as list`,
