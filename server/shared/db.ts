@@ -133,7 +133,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     await migrator.end();
   }
   const client = postgres(url, { max, onnotice: () => {} });
-  const db = drizzlePostgres({ client, schema, logger: statementCounter }) as unknown as Db;
+  const db = drizzlePostgres({ client: retryingReads(client), schema, logger: statementCounter }) as unknown as Db;
   return {
     db,
     engine: 'postgres',
@@ -157,6 +157,54 @@ async function openPostgres(url: string, max: number): Promise<Database> {
       await client.end({ timeout: 5 });
     },
   };
+}
+
+/** How a statement fails when its pooled connection was lost (a restart, failover, pg_terminate_backend). */
+const CONNECTION_LOST = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'ECONNRESET',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+/** A plain read: nothing it did can have half-happened, so running it again is safe. */
+const PLAIN_READ = /^\s*select\b/i;
+const WRITES = /\b(insert|update|delete|merge|nextval|setval|pg_notify|pg_advisory\w*|for\s+update|for\s+share)\b/i;
+
+/**
+ * A pooled connection killed while idle (database restart, failover, a proxy dropping it) is
+ * found dead only by the next statement sent on it, which then fails although the database is
+ * back: one request answered with an internal error. Plain reads outside transactions (the
+ * bulk of API traffic) are therefore sent once more, on another connection; writes and
+ * anything inside a transaction are never repeated (drizzle runs transactions on the
+ * connection `begin` hands it, not through this wrapper).
+ */
+function retryingReads(client: postgres.Sql): postgres.Sql {
+  const lost = (err: unknown) => CONNECTION_LOST.has(String((err as { code?: unknown })?.code));
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== 'unsafe') return Reflect.get(target, prop, receiver);
+      return (query: string, params?: unknown[], options?: unknown) => {
+        const send = (values: boolean) => {
+          const q = (target.unsafe as (...a: unknown[]) => postgres.PendingQuery<postgres.Row[]>)(query, params, options);
+          return values ? q.values() : q;
+        };
+        const retryable = PLAIN_READ.test(query) && !WRITES.test(query);
+        const run = (values: boolean): Promise<unknown> =>
+          Promise.resolve(send(values)).catch((err: unknown) => {
+            if (retryable && lost(err)) return send(values);
+            throw err;
+          });
+        return {
+          then: (ok?: (v: unknown) => unknown, fail?: (e: unknown) => unknown) => run(false).then(ok, fail),
+          values: () => run(true),
+        };
+      };
+    },
+  });
 }
 
 /** Runs raw SQL and returns its rows, hiding the drivers' different result shapes. */
