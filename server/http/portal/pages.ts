@@ -89,26 +89,7 @@ export function linkFormPage(v: LinkFormView): string {
       <form method="post" action=${portalPath(v.idpName, v.action)} novalidate>
         ${csrfInput(v.csrf)}
         <input type="hidden" name="username" value=${v.username ?? v.email ?? ''} autocomplete="username" />
-        ${field({
-          id: 'password',
-          name: 'password',
-          label: 'New password',
-          type: 'password',
-          autocomplete: 'new-password',
-          autofocus: true,
-          policyInput: true,
-          describedBy: ['password-rules'],
-          error: v.failedRules?.length ? 'The password does not meet every rule below.' : null,
-        })}
-        ${policyChecklist({ failed: v.failedRules ?? null, identities: v.identities })}
-        ${field({
-          id: 'confirm',
-          name: 'confirm',
-          label: 'New password again',
-          type: 'password',
-          autocomplete: 'new-password',
-          error: v.confirmError ?? null,
-        })}
+        ${newPasswordFields(v, true)}
         <button type="submit">${activate ? 'Activate account' : 'Set new password'}</button>
       </form>`,
   );
@@ -175,25 +156,7 @@ export function accountPage(v: AccountView): string {
             autocomplete: 'current-password',
             error: v.currentError ?? null,
           })}
-          ${field({
-            id: 'password',
-            name: 'password',
-            label: 'New password',
-            type: 'password',
-            autocomplete: 'new-password',
-            policyInput: true,
-            describedBy: ['password-rules'],
-            error: v.failedRules?.length ? 'The password does not meet every rule below.' : null,
-          })}
-          ${policyChecklist({ failed: v.failedRules ?? null, identities: v.identities })}
-          ${field({
-            id: 'confirm',
-            name: 'confirm',
-            label: 'New password again',
-            type: 'password',
-            autocomplete: 'new-password',
-            error: v.confirmError ?? null,
-          })}
+          ${newPasswordFields(v, false)}
           <button type="submit">Change password</button>
         </form>
       </section>
@@ -205,4 +168,37 @@ export function accountPage(v: AccountView): string {
         </form>
       </section>`,
   );
+}
+
+/** The new password, its live policy checklist and its confirmation: the same on every page that sets one. */
+function newPasswordFields(
+  v: {
+    failedRules?: readonly unknown[] | null;
+    identities: Parameters<typeof policyChecklist>[0]['identities'];
+    confirmError?: string | null;
+  },
+  autofocus: boolean,
+) {
+  return html`
+    ${field({
+      id: 'password',
+      name: 'password',
+      label: 'New password',
+      type: 'password',
+      autocomplete: 'new-password',
+      autofocus,
+      policyInput: true,
+      describedBy: ['password-rules'],
+      error: v.failedRules?.length ? 'The password does not meet every rule below.' : null,
+    })}
+    ${policyChecklist({ failed: (v.failedRules ?? null) as Parameters<typeof policyChecklist>[0]['failed'], identities: v.identities })}
+    ${field({
+      id: 'confirm',
+      name: 'confirm',
+      label: 'New password again',
+      type: 'password',
+      autocomplete: 'new-password',
+      error: v.confirmError ?? null,
+    })}
+  `;
 }

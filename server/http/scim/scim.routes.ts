@@ -69,55 +69,36 @@ export function scimRoutes(services: Services, log: Logger): Router {
     route(async (p, req) => found(schemas(p.base).find((s) => s.id.toLowerCase() === id(req).toLowerCase()))),
   );
 
-  r.get(
-    '/Users',
-    route((p, req) => services.scimUsers.list(p, q(req))),
-  );
-  r.post(
-    '/Users',
-    route((p, req) => services.scimUsers.create(p, req.body)),
-  );
-  r.get(
-    '/Users/:id',
-    route((p, req) => services.scimUsers.get(p, id(req), q(req))),
-  );
-  r.put(
-    '/Users/:id',
-    route((p, req) => services.scimUsers.replace(p, id(req), req.body, ifMatch(req))),
-  );
-  r.patch(
-    '/Users/:id',
-    route((p, req) => services.scimUsers.patch(p, id(req), req.body, ifMatch(req))),
-  );
-  r.delete(
-    '/Users/:id',
-    route((p, req) => services.scimUsers.delete(p, id(req), ifMatch(req))),
-  );
-
-  r.get(
-    '/Groups',
-    route((p, req) => services.scimGroups.list(p, q(req))),
-  );
-  r.post(
-    '/Groups',
-    route((p, req) => services.scimGroups.create(p, req.body)),
-  );
-  r.get(
-    '/Groups/:id',
-    route((p, req) => services.scimGroups.get(p, id(req), q(req))),
-  );
-  r.put(
-    '/Groups/:id',
-    route((p, req) => services.scimGroups.replace(p, id(req), req.body, ifMatch(req))),
-  );
-  r.patch(
-    '/Groups/:id',
-    route((p, req) => services.scimGroups.patch(p, id(req), req.body, ifMatch(req))),
-  );
-  r.delete(
-    '/Groups/:id',
-    route((p, req) => services.scimGroups.delete(p, id(req), ifMatch(req))),
-  );
+  // /Users and /Groups are the same six routes over two services with one shape.
+  for (const [path, resource] of [
+    ['/Users', services.scimUsers],
+    ['/Groups', services.scimGroups],
+  ] as const) {
+    r.get(
+      path,
+      route((p, req) => resource.list(p, q(req))),
+    );
+    r.post(
+      path,
+      route((p, req) => resource.create(p, req.body)),
+    );
+    r.get(
+      `${path}/:id`,
+      route((p, req) => resource.get(p, id(req), q(req))),
+    );
+    r.put(
+      `${path}/:id`,
+      route((p, req) => resource.replace(p, id(req), req.body, ifMatch(req))),
+    );
+    r.patch(
+      `${path}/:id`,
+      route((p, req) => resource.patch(p, id(req), req.body, ifMatch(req))),
+    );
+    r.delete(
+      `${path}/:id`,
+      route((p, req) => resource.delete(p, id(req), ifMatch(req))),
+    );
+  }
 
   r.use((_req: Request, _res: Response, next: NextFunction) => next(new ScimError(404, null, 'No such SCIM endpoint.')));
 
