@@ -30,6 +30,7 @@ const KILL_ROUNDS = 15;
 describe.skipIf(!onPostgres)('a database that drops every connection, repeatedly (PostgreSQL only: PGlite has no server to lose)', () => {
   test('jobs finish exactly, progress streams to the end, the process stays up', async ({ server: ts, tenant, admin }) => {
     const caughtBefore = ts.processNet.caught;
+    const seenBefore = ts.processNet.seen.length;
     const killer = postgres(ts.databaseUrl!, { max: 1, onnotice: () => {} });
     // A second bus on the server's database handle: it shares the server's LISTEN connection,
     // so it shows whether LISTEN comes back after its backend is terminated.
@@ -146,6 +147,8 @@ describe.skipIf(!onPostgres)('a database that drops every connection, repeatedly
       expect(status).toBe(200);
 
       // Nothing escaped to the process-level net (which would otherwise have ended the process).
+      // (`seen` names what escaped, should it ever happen again.)
+      expect(ts.processNet.seen.slice(seenBefore)).toEqual([]);
       expect(ts.processNet.caught - caughtBefore).toBe(0);
     } finally {
       await probeBus.close();
