@@ -13,12 +13,15 @@ const config: CodegenConfig = {
   generates: {
     [out]: {
       preset: 'client',
-      presetConfig: { fragmentMasking: false, gqlTagName: 'graphql' },
+      presetConfig: {
+        fragmentMasking: false,
+        gqlTagName: 'graphql',
+        persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' },
+      },
       config: {
         useTypeImports: true,
         enumsAsTypes: true,
         scalars: { DateTime: 'string' },
-        documentMode: 'documentNode',
         skipTypename: false,
       },
     },

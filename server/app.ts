@@ -7,7 +7,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Env } from './env.js';
 import { getSchema } from './schema.js';
 import { createServices, type Services } from './services.js';
@@ -19,6 +19,7 @@ import { checkWebSocketOperation, operationLimitsFor, operationLimitsPlugin, wit
 import { tokenScopesPlugin } from './http/token-scopes.js';
 import { applicationJsonStatusPlugin } from './http/json-status.js';
 import { startWebsocketServer } from './http/websocket.js';
+import { loadTrustedDocuments, trustedDocumentsMiddleware } from './http/trusted-documents.js';
 import { newRequestClient } from './shared/client.js';
 import { countStatements, currentStatementTally, type Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
@@ -88,6 +89,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   const schema = await getSchema();
   const limits = operationLimitsFor(env, database.engine);
   const formatError = formatErrorFor(log, { hideSuggestions: limits.hideSuggestions });
+  const trusted = loadTrustedDocuments({ only: env.TRUSTED_DOCUMENTS_ONLY === 'true', manifest: env.TRUSTED_DOCUMENTS_MANIFEST });
   let shuttingDown = false;
 
   const app = express();
@@ -112,8 +114,15 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     // A bigger message closes the socket (1009) before it is buffered, signed in or not.
     maxPayload: env.WS_MAX_PAYLOAD_BYTES,
     // Token limit, validation and operation limits, as over HTTP; at most WS_MAX_SUBSCRIPTIONS at once.
-    checkOperation: (payload, running) =>
-      checkWebSocketOperation(schema, payload, running, { ...limits, maxOperationsPerSocket: env.WS_MAX_SUBSCRIPTIONS }),
+    // Trusted documents first: a refused document is not even parsed.
+    checkOperation: (payload, running) => {
+      const doc = trusted.resolve(payload);
+      if ('refusal' in doc) return [new GraphQLError(doc.refusal.message, { extensions: { code: doc.refusal.code } })];
+      return checkWebSocketOperation(schema, { ...payload, query: doc.query }, running, {
+        ...limits,
+        maxOperationsPerSocket: env.WS_MAX_SUBSCRIPTIONS,
+      });
+    },
   });
 
   const requestLogger: ApolloServerPlugin<Context> = {
@@ -219,7 +228,12 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     graphqlBodyParser({
       isSignedIn: async (req) => (await authenticateHeader(services, req.header('authorization'), req.ip)).viewer !== null,
       maxTokens: limits.maxTokens,
+      queryOf: (body) => {
+        const doc = trusted.resolve(body);
+        return 'query' in doc ? doc.query : undefined;
+      },
     }),
+    trustedDocumentsMiddleware(trusted),
     // Each request's SQL statements (the session check included) are counted in its own scope
     // and logged with the operation. Entered after the body is read: stream events would not
     // carry the scope.

@@ -23,11 +23,11 @@ const schema = z.object({
   ROSTER_SECRET_KEY_PREVIOUS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SESSION_TTL_HOURS: z.coerce.number().positive().default(12),
-  /** How long the previous secret of a rotated API token keeps working (0: not at all). */
   /** Audit events older than this are purged by housekeeping. */
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
   /** Benchmarks only: `false` writes no audit events (to measure what auditing costs). */
   AUDIT_ENABLED: z.enum(['true', 'false']).default('true'),
+  /** How long the previous secret of a rotated API token keeps working (0: not at all). */
   API_TOKEN_ROTATION_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
   /** How often an open websocket re-checks its session (expiry; a revocation it missed). */
   WS_SESSION_RECHECK_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
@@ -38,8 +38,15 @@ const schema = z.object({
    * portal, `http://<HOST or localhost>:<the port it listens on>/portal`.
    */
   PORTAL_BASE_URL: z.string().url().optional(),
-  /** The GraphiQL explorer on `GET /graphql` for browsers; unset: on unless production. */
+  /** The GraphiQL explorer on `GET /graphql` for browsers; unset: on unless production or TRUSTED_DOCUMENTS_ONLY. */
   GRAPHQL_EXPLORER: z.enum(['true', 'false']).optional(),
+  /**
+   * `true`: `/graphql` (HTTP and websocket) runs only the documents of the persisted-documents
+   * manifest, sent by `documentId`; any other document is refused before it is parsed.
+   */
+  TRUSTED_DOCUMENTS_ONLY: z.enum(['true', 'false']).default('false'),
+  /** The manifest (`sha256:<hex>` → document), relative to the project root; unset: the typed client's. */
+  TRUSTED_DOCUMENTS_MANIFEST: z.string().optional(),
   /**
    * Public origin of this server (scheme, host, port), on which SCIM base URLs and
    * `meta.location` are built. Unset: the origin of PORTAL_BASE_URL, else this server's own.
@@ -131,7 +138,11 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   const env = parsed.data;
   const introspection = env.GRAPHQL_INTROSPECTION !== undefined ? env.GRAPHQL_INTROSPECTION === 'true' : env.NODE_ENV !== 'production';
-  const explorer = env.GRAPHQL_EXPLORER !== undefined ? env.GRAPHQL_EXPLORER === 'true' : env.NODE_ENV !== 'production';
+  // The explorer sends typed documents, which a trusted-documents server refuses.
+  const explorer =
+    env.GRAPHQL_EXPLORER !== undefined
+      ? env.GRAPHQL_EXPLORER === 'true'
+      : env.NODE_ENV !== 'production' && env.TRUSTED_DOCUMENTS_ONLY !== 'true';
   const t = env.TRUST_PROXY;
   const trustProxy = t === 'true' ? true : t === 'false' ? false : /^\d+$/.test(t) ? Number(t) : t;
   const base = env.PUBLIC_URL ?? env.PORTAL_BASE_URL;

@@ -17,6 +17,18 @@ export interface RosterClientOptions {
   webSocketImpl?: unknown;
   /** Extra headers for every HTTP request. */
   headers?: Record<string, string>;
+  /**
+   * Send only each operation's `documentId` (its hash in the persisted-documents manifest),
+   * not its text: smaller requests, for servers run with `TRUSTED_DOCUMENTS_ONLY=true`. By
+   * default both are sent, so any server works (one that knows the id runs its own copy).
+   */
+  trustedDocuments?: boolean;
+}
+
+/** The hash codegen embedded in a generated document (`sha256:<hex>`), if any. */
+function documentIdOf(document: unknown): string | undefined {
+  const hash = (document as { __meta__?: { hash?: unknown } } | null)?.__meta__?.hash;
+  return typeof hash === 'string' ? hash : undefined;
 }
 
 type Variables<V> = V extends Record<string, never> ? [variables?: V] : [variables: V];
@@ -59,6 +71,12 @@ export function createTransport(options: RosterClientOptions): RosterTransport {
     return ws;
   };
 
+  const operationBody = (document: unknown, variables: unknown) => {
+    const documentId = documentIdOf(document);
+    if (documentId && options.trustedDocuments) return { documentId, variables };
+    return { query: print(document as DocumentNode), variables, ...(documentId ? { documentId } : {}) };
+  };
+
   return {
     async request(document, ...rest) {
       const variables = rest[0];
@@ -73,7 +91,7 @@ export function createTransport(options: RosterClientOptions): RosterTransport {
             ...(t ? { authorization: `Bearer ${t}` } : {}),
             ...options.headers,
           },
-          body: JSON.stringify({ query: print(document as DocumentNode), variables }),
+          body: JSON.stringify(operationBody(document, variables)),
         });
       } catch (err) {
         throw new RosterTransportError(`Cannot reach ${options.url}: ${(err as Error).message}`, undefined, err);
@@ -93,7 +111,10 @@ export function createTransport(options: RosterClientOptions): RosterTransport {
 
     subscribe(document, ...rest) {
       const variables = rest[0] as Record<string, unknown> | undefined;
-      const iterator = wsClient().iterate({ query: print(document as DocumentNode), variables });
+      // graphql-ws requires a `query` string; the id travels in `extensions`.
+      const documentId = documentIdOf(document);
+      const query = documentId && options.trustedDocuments ? '' : print(document as DocumentNode);
+      const iterator = wsClient().iterate({ query, variables, ...(documentId ? { extensions: { documentId } } : {}) });
       const wrap = async function* () {
         try {
           for await (const result of iterator) {

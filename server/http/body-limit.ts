@@ -16,9 +16,14 @@ function tooLarge(res: Response, message: string) {
 }
 
 /** Whether a parsed body is exactly one mutation whose root fields are all bulk id-list mutations. */
-export function isBulkIdListMutation(body: unknown, maxTokens: number): boolean {
+export function isBulkIdListMutation(
+  body: unknown,
+  maxTokens: number,
+  queryOf: (body: object) => unknown = (b) => (b as { query?: unknown }).query,
+): boolean {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
-  const { query, operationName } = body as { query?: unknown; operationName?: unknown };
+  const { operationName } = body as { operationName?: unknown };
+  const query = queryOf(body);
   if (typeof query !== 'string') return false;
   try {
     const op = getOperationAST(
@@ -41,7 +46,12 @@ export function isBulkIdListMutation(body: unknown, maxTokens: number): boolean 
  * 1 MB parsed; after parsing, a body over 1 MB must be a bulk id-list mutation. Refusals are
  * 413 with a JSON error, like the upload route's.
  */
-export function graphqlBodyParser(opts: { isSignedIn: (req: Request) => Promise<boolean>; maxTokens: number }): RequestHandler {
+export function graphqlBodyParser(opts: {
+  isSignedIn: (req: Request) => Promise<boolean>;
+  maxTokens: number;
+  /** The document a body runs (a trusted document's text for a `documentId`). */
+  queryOf?: (body: object) => unknown;
+}): RequestHandler {
   const small = express.json({ limit: BODY_LIMIT });
   const large = express.json({
     limit: BULK_BODY_LIMIT,
@@ -70,7 +80,7 @@ export function graphqlBodyParser(opts: { isSignedIn: (req: Request) => Promise<
       large(req, res, (err?: unknown) => {
         if (err) return withMessage(res, next)(err);
         const bytes = (req as Request & { [BODY_BYTES]?: number })[BODY_BYTES] ?? 0;
-        if (bytes > BODY_LIMIT && !isBulkIdListMutation(req.body, opts.maxTokens)) return tooLarge(res, ordinaryMessage);
+        if (bytes > BODY_LIMIT && !isBulkIdListMutation(req.body, opts.maxTokens, opts.queryOf)) return tooLarge(res, ordinaryMessage);
         next();
       });
     })().catch(next);

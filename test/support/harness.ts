@@ -9,6 +9,7 @@ import { parseEnv, type Env } from '../../server/env.js';
 import { openDatabase, type Database } from '../../server/shared/db.js';
 import { createLogger } from '../../server/shared/logger.js';
 import { installProcessNet, type ProcessNet } from '../../server/shared/process-net.js';
+import { createRosterClient } from '../../client/src/index.js';
 
 /**
  * Each test file gets its own database: in-memory PGlite by default, or a fresh PostgreSQL
@@ -151,12 +152,10 @@ export async function seedTenant(
     adminEmail,
     adminPassword: ADMIN_PASSWORD,
   });
-  const res = await gql<{ login: { token: string | null; errors: unknown[] } }>(
-    ts.url,
-    `mutation($input: LoginInput!) { login(input: $input) { token errors { code message } } }`,
-    { input: { tenant: slug, email: adminEmail, password: ADMIN_PASSWORD } },
-  );
-  const token = res.data?.login.token;
+  // Through the typed client, so the sign-in also works on a TRUSTED_DOCUMENTS_ONLY server.
+  const anonymous = createRosterClient({ url: ts.url });
+  const res = await anonymous.login({ input: { tenant: slug, email: adminEmail, password: ADMIN_PASSWORD } });
+  const token = res.login.token;
   if (!token) throw new Error(`seed login failed: ${JSON.stringify(res)}`);
   return {
     tenantId: created.tenant.id,
