@@ -170,6 +170,8 @@ const CONNECTION_LOST = new Set([
   '57P02',
   '57P03',
 ]);
+/** Pauses before the retries of a plain read whose connection was lost. */
+const RETRY_PAUSES_MS = [25, 250];
 /** A plain read: nothing it did can have half-happened, so running it again is safe. */
 const PLAIN_READ = /^\s*select\b/i;
 const WRITES = /\b(insert|update|delete|merge|nextval|setval|pg_notify|pg_advisory\w*|for\s+update|for\s+share)\b/i;
@@ -178,7 +180,7 @@ const WRITES = /\b(insert|update|delete|merge|nextval|setval|pg_notify|pg_adviso
  * A pooled connection killed while idle (database restart, failover, a proxy dropping it) is
  * found dead only by the next statement sent on it, which then fails although the database is
  * back: one request answered with an internal error. Plain reads outside transactions (the
- * bulk of API traffic) are therefore sent once more, on another connection; writes and
+ * bulk of API traffic) are therefore sent again (at most twice), on another connection; writes and
  * anything inside a transaction are never repeated (drizzle runs transactions on the
  * connection `begin` hands it, not through this wrapper).
  */
@@ -193,10 +195,13 @@ function retryingReads(client: postgres.Sql): postgres.Sql {
           return values ? q.values() : q;
         };
         const retryable = PLAIN_READ.test(query) && !WRITES.test(query);
-        const run = (values: boolean): Promise<unknown> =>
-          Promise.resolve(send(values)).catch((err: unknown) => {
-            if (retryable && lost(err)) return send(values);
-            throw err;
+        // After a short pause: the other pooled connections of a restarted database are being
+        // closed at the same moment, and one whose close has not arrived yet would fail again.
+        const run = (values: boolean, attempt = 0): Promise<unknown> =>
+          Promise.resolve(send(values)).catch(async (err: unknown) => {
+            if (!retryable || !lost(err) || attempt >= RETRY_PAUSES_MS.length) throw err;
+            await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSES_MS[attempt]));
+            return run(values, attempt + 1);
           });
         return {
           then: (ok?: (v: unknown) => unknown, fail?: (e: unknown) => unknown) => run(false).then(ok, fail),
