@@ -79,7 +79,7 @@ describe('MFA in the end-user portal, in a real browser', { timeout: 240_000 }, 
       await page.getByRole('button', { name: 'Use an authenticator app' }).click();
       await heading(page).toBe('Set up your authenticator app');
       // The QR code (a data: image) is allowed by this page's CSP and decodes as an image.
-      await poll(() => page.$eval('img.qr', (img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(100);
+      await poll(() => page.$eval('img.qr', (img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(100);
       await snap(page, 'mfa-02-totp-qr');
       // An authenticator app of our own: the secret as the page shows it, codes from RFC 6238 in the test.
       const key = base32Decode((await page.textContent('#totp-secret'))!.replace(/\s+/g, ''));

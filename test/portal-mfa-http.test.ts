@@ -164,6 +164,7 @@ describe('MFA in the end-user portal over HTTP', { timeout: 240_000 }, () => {
     expect(form.html).toContain('name="bypassCode"');
     expect(form.html).not.toContain('data-webauthn="authenticate"');
     expect((await agent.post(verify, { code: hotp(key, stepOf()) })).status).toBe(403);
+    expect((await agent.post(`${verify}/webauthn-options`, {})).status).toBe(403);
 
     const wrong = await agent.post(verify, { _csrf: form.csrf!, code: wrongCode(key) });
     expect(wrong.status).toBe(401);
@@ -237,5 +238,25 @@ describe('MFA in the end-user portal over HTTP', { timeout: 240_000 }, () => {
     expect(await locked.text()).toContain('Too many wrong codes.');
     const u = await mfaUser(admin, 'eli');
     expect(u.verificationLockedUntil).toBeTruthy();
+  });
+
+  test('an email that names several MFA users, one with a device: the right password is not enough, and the page says why', async ({
+    server,
+    admin,
+    tenant,
+  }) => {
+    const email = `twin@${tenant.slug}.test`;
+    await activatedEndUser(server, admin, { email, password: PASSWORD });
+    const { link } = await mfaUserWithLink(server, admin, 'twin.one', email);
+    await enrolTotpByPages(new PortalAgent(originOf(server)), link);
+    expect((await admin.createMfaUser({ input: { username: 'twin.two', email } })).createMfaUser.errors).toEqual([]);
+
+    const agent = new PortalAgent(originOf(server));
+    const signInPath = `/portal/${tenant.slug}-idp/sign-in`;
+    const page = await agent.page(signInPath);
+    const res = await agent.post(signInPath, { _csrf: page.csrf!, login: email, password: PASSWORD });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('matches several users of the MFA directory');
+    expect(agent.cookies.get('roster_portal_session')).toBeUndefined();
   });
 });

@@ -62,10 +62,10 @@ export function portalRoutes(services: Services, log: Logger): Router {
     if (!found) return noSuchPortal(res);
     const csrf = csrfTokenFor(req, res);
     const login = bodyField(req, 'login');
-    const again = (error: string) =>
+    const again = (error: string, status = 401) =>
       send(
         res,
-        401,
+        status,
         signInPage({
           header: 'portal' in found ? headerOf(found.portal) : null,
           idpName: param(req, 'idp'),
@@ -93,6 +93,8 @@ export function portalRoutes(services: Services, log: Logger): Router {
       if (err instanceof DomainError && err.errors.some((e) => e.code === ErrorCode.INVALID_CREDENTIALS)) {
         return again(SIGN_IN_FAILED);
       }
+      // The password was right, but the second factor cannot be chosen (see MfaPortalService.factorOf).
+      if (err instanceof DomainError && err.errors[0]?.code === ErrorCode.INVALID_STATE) return again(err.errors[0].message, 403);
       throw err;
     }
   });

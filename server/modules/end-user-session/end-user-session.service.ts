@@ -39,6 +39,11 @@ export interface PendingSecondFactor extends EndUserViewer {
 export const SECOND_FACTOR_TTL_MS = 10 * 60_000;
 
 export const SIGN_IN_FAILED = 'Email or password is wrong.';
+
+const notChosen = (err: unknown): null => {
+  if (err instanceof DomainError) return null;
+  throw err;
+};
 const LINK_GRANT_CONTEXT = 'portal-link-grant';
 const TOKEN_SHAPE = /^eus_[A-Za-z0-9_-]{43}$/;
 
@@ -129,7 +134,8 @@ export class EndUserSessionService {
     const viewer = await this.sessionAt('PENDING_SECOND_FACTOR', token, portal);
     if (!viewer) return null;
     const profile = await this.store.profile(viewer.tenantId, viewer.userId);
-    const factor = profile ? await this.factors.factorOf(viewer.tenantId, profile) : null;
+    // A factor that cannot be chosen any more (see `factorOf`) ends this attempt like a missing one.
+    const factor = profile ? await this.factors.factorOf(viewer.tenantId, profile).catch(notChosen) : null;
     return factor ? { ...viewer, factor } : null;
   }
 

@@ -120,16 +120,16 @@ export class MfaFactorStore {
   }
 
   /**
-   * The MFA user a directory (portal) user signs in as: the one provisioned from that directory
-   * user, else the one whose username is the user's login id (username, else email), else the
-   * only one with the user's email — the order a sync claims MANUAL users in. With the kinds of
-   * its ACTIVE devices (never a secret).
+   * The MFA users a directory (portal) user may be, best first: the one provisioned from that
+   * directory user (`linked`), the one whose username is the user's login id — username, else
+   * email (`named`) — then those with the user's email; the order a sync claims MANUAL users
+   * in. At most 3, each with the kinds of its ACTIVE devices (never a secret).
    */
-  async userOfDirectoryUser(
+  async candidatesOfDirectoryUser(
     tenantId: string,
     user: { id: string; username: string | null; email: string | null },
     tx: Executor = this.db,
-  ): Promise<{ id: string; suspended: boolean; activeKinds: string[] } | null> {
+  ): Promise<{ id: string; linked: boolean; named: boolean; suspended: boolean; activeKinds: string[] }[]> {
     const login = (user.username ?? user.email ?? user.id).toLowerCase();
     const email = user.email?.toLowerCase() ?? null;
     const rows = await tx
@@ -160,10 +160,7 @@ export class MfaFactorStore {
         mfaUsers.id,
       )
       .limit(3);
-    const first = rows[0];
-    // Matched by email only: that names someone only when nobody else has the same email.
-    if (!first || (!first.linked && !first.named && rows.length > 1)) return null;
-    return { id: first.id, suspended: first.suspendedAt !== null, activeKinds: first.activeKinds };
+    return rows.map(({ suspendedAt, ...r }) => ({ ...r, suspended: suspendedAt !== null }));
   }
 
   /** The user's devices that count (not PENDING), with what verification needs. */

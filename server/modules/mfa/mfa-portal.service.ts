@@ -64,9 +64,19 @@ export class MfaPortalService {
     private readonly webauthn: MfaWebauthnService,
   ) {}
 
-  /** The factor this user must present, or null: no MFA user, or none of its devices ACTIVE. */
+  /**
+   * The factor this user must present, or null: no MFA user, or none of its devices ACTIVE.
+   * When only an email names the user and several MFA users have it, none can be chosen: if
+   * any of them has an active device the sign-in is refused (INVALID_STATE) rather than let
+   * through on the password alone.
+   */
   async factorOf(tenantId: string, user: PortalUser): Promise<PortalFactor | null> {
-    const u = await this.factors.userOfDirectoryUser(tenantId, user);
+    const { chosen: u, others } = await this.mfaUserOf(tenantId, user);
+    if (!u && others.some((o) => o.activeKinds.length))
+      throw DomainError.of(
+        ErrorCode.INVALID_STATE,
+        'Your account matches several users of the MFA directory, so its second factor cannot be chosen. Ask your administrator.',
+      );
     if (!u || !u.activeKinds.length) return null;
     return {
       mfaUserId: u.id,
@@ -92,7 +102,7 @@ export class MfaPortalService {
 
   /** The user's devices (null: the user has no MFA user, so there is nothing to list). */
   async devicesOf(tenantId: string, user: PortalUser): Promise<PortalDevice[] | null> {
-    const u = await this.factors.userOfDirectoryUser(tenantId, user);
+    const u = (await this.mfaUserOf(tenantId, user)).chosen;
     if (!u) return null;
     const rows = await this.users.devicesByUsers(tenantId, [u.id]);
     return rows.map((d) => ({
@@ -107,9 +117,17 @@ export class MfaPortalService {
 
   /** Removes one of the user's own devices (the administrators' rule, limited to this owner). */
   async removeDevice(tenantId: string, user: PortalUser, deviceGlobalId: string): Promise<void> {
-    const u = await this.factors.userOfDirectoryUser(tenantId, user);
+    const u = (await this.mfaUserOf(tenantId, user)).chosen;
     if (!u) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such MFA device.', ['deviceId']);
     await this.devices.removeDeviceOf(tenantId, idOrNoMatch(deviceGlobalId, 'MfaDevice'), u.id);
+  }
+
+  /** The MFA user a portal user is (linked, else named, else the only one with the email), and the candidates otherwise. */
+  private async mfaUserOf(tenantId: string, user: PortalUser) {
+    const rows = await this.factors.candidatesOfDirectoryUser(tenantId, user);
+    const first = rows[0];
+    const chosen = first && (first.linked || first.named || rows.length === 1) ? first : null;
+    return { chosen, others: chosen ? [] : rows };
   }
 
   /** Checks an enrolment link (behind the sign-in limits, like every use of it) and says who it is for. */
