@@ -155,7 +155,6 @@ export function secondFactorPage(v: {
   totp: boolean;
   webauthn: boolean;
   error?: string | null;
-  status?: number;
 }): string {
   const action = portalPath(v.idpName, 'verify', v.tenantSlug);
   return documentOf(
@@ -167,7 +166,14 @@ export function secondFactorPage(v: {
         v.totp
           ? html`<form method="post" action=${action} novalidate>
               ${csrfInput(v.csrf)}
-              ${field({ id: 'code', name: 'code', label: 'Code from your authenticator app', autocomplete: 'one-time-code', autofocus: true })}
+              ${field({
+                id: 'code',
+                name: 'code',
+                label: 'Code from your authenticator app',
+                autocomplete: 'one-time-code',
+                autofocus: true,
+                error: v.error ?? null,
+              })}
               <button type="submit">Verify</button>
             </form>`
           : null
