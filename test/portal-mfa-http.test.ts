@@ -238,6 +238,13 @@ describe('MFA in the end-user portal over HTTP', { timeout: 240_000 }, () => {
     expect(await locked.text()).toContain('Too many wrong codes.');
     const u = await mfaUser(admin, 'eli');
     expect(u.verificationLockedUntil).toBeTruthy();
+
+    // "Cancel and sign out" ends the pending sign-in too.
+    const pendingToken = b.agent.cookies.get('roster_portal_session')!;
+    expect((await b.agent.get(verify)).status).toBe(200);
+    expect((await b.agent.post(`/portal/${tenant.slug}-idp/sign-out`, { _csrf: formB.csrf! })).status).toBe(303);
+    const replayed = await new PortalAgent(originOf(server)).get(verify, { cookie: `roster_portal_session=${pendingToken}` });
+    expect(replayed.headers.get('location')).toBe(`/portal/${tenant.slug}-idp/sign-in`);
   });
 
   test('an email that names several MFA users, one with a device: the right password is not enough, and the page says why', async ({
