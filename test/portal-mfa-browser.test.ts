@@ -1,6 +1,6 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { launchChromium, snap } from './support/browser.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect } from 'vitest';
+import { poll, sharedBrowser, snap } from './support/browser.js';
 import { rosterTest } from './support/fixtures.js';
 import { base32Decode, hotp, stepOf } from './support/mfa-api.js';
 import { activatedEndUser, mailedLink, originOf } from './support/portal-api.js';
@@ -12,31 +12,7 @@ const test = rosterTest({ HOST: 'localhost' });
 
 const PASSWORD = 'Str0ng!browser-mfa';
 
-/** Waits for a page to settle after a navigation; generous, since the test machine may be busy. */
-const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
-
-let browser: Browser | null = null;
-let unavailable: string | null = null;
-
-beforeAll(async () => {
-  const launched = await launchChromium();
-  if ('unavailable' in launched) unavailable = launched.unavailable;
-  else browser = launched;
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-/** A fresh browser context (its own cookies), closed after the test. A missing browser fails in CI. */
-async function context(opened: BrowserContext[], skip: (note: string) => void): Promise<BrowserContext> {
-  if (!browser) {
-    if (process.env.CI === 'true') throw new Error(`the browser tests need Chromium: ${unavailable}`);
-    skip(`no browser: ${unavailable}`);
-  }
-  const c = await browser!.newContext({ viewport: { width: 720, height: 900 } });
-  opened.push(c);
-  return c;
-}
+const { context } = sharedBrowser({ width: 720, height: 900 });
 
 const heading = (page: Page) => poll(() => page.getByRole('heading', { level: 1 }).textContent());
 
