@@ -21,6 +21,7 @@ import { InvitationService } from './modules/invitation/invitation.service.js';
 import { MailService } from './modules/mail/mail.service.js';
 import { MfaDeviceService } from './modules/mfa/mfa-device.service.js';
 import { MfaEnrollmentService } from './modules/mfa/mfa-enrollment.service.js';
+import { MfaPortalService } from './modules/mfa/mfa-portal.service.js';
 import { MfaVerifyService } from './modules/mfa/mfa-verify.service.js';
 import { defaultChallengeTtlMs, MfaWebauthnService } from './modules/mfa/mfa-webauthn.service.js';
 import { MfaService } from './modules/mfa/mfa.service.js';
@@ -54,6 +55,8 @@ export interface Services {
   mfaDevices: MfaDeviceService;
   /** Security keys and passkeys: registration from an enrolment link. */
   mfaWebauthn: MfaWebauthnService;
+  /** The end user's own factors in the portal: enrolment links, the second factor at sign-in, their devices. */
+  mfaPortal: MfaPortalService;
   provisionings: ProvisioningService;
   syncRuns: SyncRunService;
   bulk: BulkOperationService;
@@ -136,14 +139,6 @@ export function createServices(deps: {
     db,
     audit,
   );
-  const endUserSessions = new EndUserSessionService(db, stores.endUserSessions, signInLimits, auth, secretBox, {
-    sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
-    linkGrantTtlMs: 15 * 60_000,
-  });
-  const invitations = new InvitationService(db, stores.invitations, mail, auth, endUserSessions, signInLimits, {
-    portalBaseUrl,
-    ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
-  });
   const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, signInLimits, {
     portalBaseUrl,
     ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
@@ -153,15 +148,24 @@ export function createServices(deps: {
   // (its origin is known only once the server listens when PORTAL_BASE_URL is unset, hence lazily).
   const configuredOrigins = env.WEBAUTHN_ORIGINS ? env.WEBAUTHN_ORIGINS.split(',').map((o) => o.trim()) : null;
   const mfaWebauthn = new MfaWebauthnService(db, mfa, stores.mfaFactors, stores.mfaWebauthn, {
-    rpId:
-      env.WEBAUTHN_RP_ID ??
-      (env.publicOrigin ? new URL(env.publicOrigin).hostname : env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST),
+    // The host the portal's pages are served on (the port may still be unknown, the host is not):
+    // a browser accepts an RP id only if it is that host or a registrable suffix of it.
+    rpId: env.WEBAUTHN_RP_ID ?? new URL(portalBaseUrl()).hostname,
     rpName: env.WEBAUTHN_RP_NAME,
     origins: () => configuredOrigins ?? [new URL(portalBaseUrl()).origin],
     challengeTtlMs: defaultChallengeTtlMs,
   });
   const mfaVerify = new MfaVerifyService(stores.mfaFactors, signInLimits, secretBox, mfaWebauthn);
   const mfaDevices = new MfaDeviceService(db, mfa, stores.mfa, stores.mfaFactors, signInLimits);
+  const mfaPortal = new MfaPortalService(mfa, stores.mfa, stores.mfaFactors, mfaVerify, mfaDevices, mfaWebauthn);
+  const endUserSessions = new EndUserSessionService(db, stores.endUserSessions, signInLimits, auth, secretBox, mfaPortal, {
+    sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
+    linkGrantTtlMs: 15 * 60_000,
+  });
+  const invitations = new InvitationService(db, stores.invitations, mail, auth, endUserSessions, signInLimits, {
+    portalBaseUrl,
+    ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
+  });
   const sharesOneConnection = database.engine === 'pglite';
   const syncLog = log.child({ component: 'sync' });
   const syncRunJob = new SyncRunJob({
@@ -252,6 +256,7 @@ export function createServices(deps: {
     mfaVerify,
     mfaDevices,
     mfaWebauthn,
+    mfaPortal,
     provisionings: new ProvisioningService(
       db,
       stores.provisionings,

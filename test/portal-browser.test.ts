@@ -1,9 +1,9 @@
 import { eq } from 'drizzle-orm';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect } from 'vitest';
 import { invitations } from '../drizzle/schema/index.js';
 import { fromGlobalId } from '../server/shared/ids.js';
-import { launchChromium, snap } from './support/browser.js';
+import { poll, sharedBrowser, snap } from './support/browser.js';
 import { rosterTest } from './support/fixtures.js';
 import { seedTenant } from './support/harness.js';
 import { inviteEndUser, mailedLink, originOf, PortalAgent } from './support/portal-api.js';
@@ -13,31 +13,7 @@ const test = rosterTest();
 const FIRST = 'Fir5t!portal-pass';
 const SECOND = 'Sec0nd!portal-pass';
 
-/** Waits for a page to settle after a navigation; generous, since the test machine may be busy. */
-const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
-
-let browser: Browser | null = null;
-let unavailable: string | null = null;
-
-beforeAll(async () => {
-  const launched = await launchChromium();
-  if ('unavailable' in launched) unavailable = launched.unavailable;
-  else browser = launched;
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-/** A fresh browser context (its own cookies), closed after the test. A missing browser fails in CI. */
-async function context(opened: BrowserContext[], skip: (note: string) => void): Promise<BrowserContext> {
-  if (!browser) {
-    if (process.env.CI === 'true') throw new Error(`the browser tests need Chromium: ${unavailable}`);
-    skip(`no browser: ${unavailable}`);
-  }
-  const c = await browser!.newContext({ viewport: { width: 720, height: 800 } });
-  opened.push(c);
-  return c;
-}
+const { context } = sharedBrowser();
 
 async function setPassword(page: Page, password: string): Promise<void> {
   await page.getByLabel('New password', { exact: true }).fill(password);

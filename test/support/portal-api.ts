@@ -10,9 +10,14 @@ export function originOf(ts: TestServer): string {
 
 /**
  * The newest emailed portal link to `email` from the server's local mailbox (DATA_DIR/mailbox),
- * waiting for the outbox worker to write it. `after` skips links already seen.
+ * waiting for the outbox worker to write it. `after` skips links already seen; `kind` picks
+ * invitation/reset links (`inv`, the default) or MFA enrolment links (`mfa`).
  */
-export async function mailedLink(ts: TestServer, email: string, opts: { after?: string[]; timeoutMs?: number } = {}): Promise<string> {
+export async function mailedLink(
+  ts: TestServer,
+  email: string,
+  opts: { after?: string[]; timeoutMs?: number; kind?: 'inv' | 'mfa' } = {},
+): Promise<string> {
   const dir = path.join(ts.server.env.DATA_DIR, 'mailbox');
   const end = Date.now() + (opts.timeoutMs ?? 15_000);
   for (;;) {
@@ -24,7 +29,7 @@ export async function mailedLink(ts: TestServer, email: string, opts: { after?: 
           .replace(/=\r?\n/g, '')
           .replace(/=3D/g, '=');
         if (!new RegExp(`^To: .*${email.replace(/[.+]/g, '\\$&')}`, 'mi').test(text)) continue;
-        const link = /https?:\/\/\S+?\/portal\/[^\s"<>]+?\?token=inv_[A-Za-z0-9_-]{43}/.exec(text)?.[0];
+        const link = new RegExp(`https?://\\S+?/portal/[^\\s"<>]+?\\?token=${opts.kind ?? 'inv'}_[A-Za-z0-9_-]{43}`).exec(text)?.[0];
         if (link && !(opts.after ?? []).includes(link)) return link;
       }
     }
@@ -51,6 +56,20 @@ export async function inviteEndUser(
   });
   if (!createUser.user) throw new Error(`createUser failed: ${JSON.stringify(createUser.errors)}`);
   return { userId: createUser.user.id, link: await mailedLink(ts, input.email) };
+}
+
+/** A Cloud Directory user invited and activated through the portal's forms (no JavaScript), with `password`. */
+export async function activatedEndUser(
+  ts: TestServer,
+  admin: RosterClient,
+  input: { email: string; password: string; firstName?: string },
+): Promise<{ userId: string }> {
+  const { userId, link } = await inviteEndUser(ts, admin, { email: input.email, firstName: input.firstName });
+  const agent = new PortalAgent(originOf(ts));
+  const form = await agent.page(link);
+  const done = await agent.post(new URL(form.url).pathname, { _csrf: form.csrf!, password: input.password, confirm: input.password });
+  if (done.status !== 200) throw new Error(`activation failed: ${done.status}`);
+  return { userId };
 }
 
 /**

@@ -2,9 +2,10 @@ import { Router, type Request, type Response } from 'express';
 import type { EndUserViewer, Portal } from '../../modules/end-user-session/end-user-session.service.js';
 import { newRequestClient } from '../../shared/client.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
-import { bodyField, csrfRefused, headerOf, noSuchPortal, param, queryTenant, send, type PortalRouteContext } from './helpers.js';
+import { bodyField, csrfRefused, headerOf, portalSession, queryTenant, send, type PortalRouteContext } from './helpers.js';
+import { devicesSection } from './mfa-pages.js';
 import { accountPage, portalPath, type AccountView } from './pages.js';
-import { cookiesOf, csrfOk, csrfTokenFor, SESSION_COOKIE } from './security.js';
+import { csrfOk, csrfTokenFor } from './security.js';
 
 const PASSWORD_CODES = new Set<string>([
   ErrorCode.PASSWORD_TOO_SHORT,
@@ -26,17 +27,8 @@ export function accountRoutes({ services }: PortalRouteContext): Router {
 
   /** The portal and its signed-in end user, or a redirect to sign-in (already sent). */
   const signedIn = async (req: Request, res: Response): Promise<{ portal: Portal; viewer: EndUserViewer } | null> => {
-    const found = await services.endUserSessions.portal(param(req, 'idp'), queryTenant(req));
-    if (!found) {
-      noSuchPortal(res);
-      return null;
-    }
-    const viewer = 'portal' in found ? await services.endUserSessions.resolve(cookiesOf(req)[SESSION_COOKIE], found.portal) : null;
-    if (!viewer || !('portal' in found)) {
-      res.redirect(303, portalPath(param(req, 'idp'), 'sign-in', queryTenant(req)));
-      return null;
-    }
-    return { portal: found.portal, viewer };
+    const s = await portalSession(services, req, res, (token, portal) => services.endUserSessions.resolve(token, portal));
+    return s && { portal: s.portal, viewer: s.session };
   };
 
   const render = async (
@@ -47,6 +39,8 @@ export function accountRoutes({ services }: PortalRouteContext): Router {
     extra: Partial<AccountView>,
   ) => {
     const profile = await services.endUserSessions.profile(s.viewer);
+    const csrf = csrfTokenFor(req, res);
+    const devices = await services.mfaPortal.devicesOf(s.viewer.tenantId, profile);
     send(
       res,
       status,
@@ -54,9 +48,10 @@ export function accountRoutes({ services }: PortalRouteContext): Router {
         header: headerOf(s.portal),
         idpName: s.portal.name,
         tenantSlug: queryTenant(req),
-        csrf: csrfTokenFor(req, res),
+        csrf,
         profile,
         identities: [profile.email, profile.username, s.portal.tenantSlug],
+        devices: devicesSection({ idpName: s.portal.name, tenantSlug: queryTenant(req), csrf, devices }),
         ...extra,
       }),
     );
@@ -65,7 +60,32 @@ export function accountRoutes({ services }: PortalRouteContext): Router {
   router.get('/:idp/account', async (req, res) => {
     const s = await signedIn(req, res);
     if (!s) return;
-    await render(req, res, s, 200, { notice: req.query['changed'] !== undefined ? 'Your password was changed.' : null });
+    const notice =
+      req.query['changed'] !== undefined
+        ? 'Your password was changed.'
+        : req.query['removed'] !== undefined
+          ? 'The device was removed.'
+          : null;
+    await render(req, res, s, 200, { notice });
+  });
+
+  // One of the user's own MFA devices (a lost phone, an old key); anyone else's is "not found".
+  router.post('/:idp/account/devices/remove', async (req, res) => {
+    if (!csrfOk(req)) return csrfRefused(res);
+    const s = await signedIn(req, res);
+    if (!s) return;
+    try {
+      await services.mfaPortal.removeDevice(
+        s.viewer.tenantId,
+        await services.endUserSessions.profile(s.viewer),
+        bodyField(req, 'deviceId'),
+      );
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      return render(req, res, s, 404, { errors: [err.errors[0]!.message] });
+    }
+    const tenant = queryTenant(req);
+    res.redirect(303, `${portalPath(s.portal.name, 'account', tenant)}${tenant ? '&' : '?'}removed`);
   });
 
   router.post('/:idp/account/password', async (req, res) => {

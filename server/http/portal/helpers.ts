@@ -3,7 +3,8 @@ import type { Portal } from '../../modules/end-user-session/end-user-session.ser
 import type { Services } from '../../services.js';
 import type { Logger } from '../../shared/logger.js';
 import type { PortalHeader } from './layout.js';
-import { messagePage } from './pages.js';
+import { messagePage, portalPath } from './pages.js';
+import { cookiesOf, SESSION_COOKIE } from './security.js';
 
 export type PortalRouteContext = { services: Services; log: Logger };
 
@@ -51,4 +52,29 @@ export function noSuchPortal(res: Response): void {
     404,
     messagePage('No such login portal', null, ['Check the address, or ask your administrator for the link to your login portal.']),
   );
+}
+
+/**
+ * The portal of the URL and what `resolve` makes of its session cookie (a signed-in viewer, a
+ * sign-in waiting for its second factor), or null with the answer already sent: 404 for an
+ * unknown portal, else `missing` (by default a redirect to the sign-in page).
+ */
+export async function portalSession<T>(
+  services: Services,
+  req: Request,
+  res: Response,
+  resolve: (token: string | undefined, portal: Portal) => Promise<T | null>,
+  missing: () => void = () => res.redirect(303, portalPath(param(req, 'idp'), 'sign-in', queryTenant(req))),
+): Promise<{ portal: Portal; session: T } | null> {
+  const found = await services.endUserSessions.portal(param(req, 'idp'), queryTenant(req));
+  if (!found) {
+    noSuchPortal(res);
+    return null;
+  }
+  const session = 'portal' in found ? await resolve(cookiesOf(req)[SESSION_COOKIE], found.portal) : null;
+  if (!session || !('portal' in found)) {
+    missing();
+    return null;
+  }
+  return { portal: found.portal, session };
 }

@@ -23,14 +23,15 @@ export const html = htm.bind(h);
 
 export const ASSETS = '/portal/_assets';
 
-/** What every page shows: whose portal this is. */
+/** What every page shows: whose portal this is (MFA enrolment pages belong to a tenant, not to one IdP). */
 export interface PortalHeader {
-  idpName: string;
+  idpName: string | null;
   idpDescription: string | null;
   tenantName: string;
 }
 
-export function documentOf(title: string, header: PortalHeader | null, body: ComponentChildren): string {
+/** `scripts`: further scripts of the portal's own assets (e.g. `webauthn.js`), after the common one. */
+export function documentOf(title: string, header: PortalHeader | null, body: ComponentChildren, scripts: string[] = []): string {
   const page = html`<html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -39,13 +40,18 @@ export function documentOf(title: string, header: PortalHeader | null, body: Com
       <title>${title}${header ? ` · ${header.tenantName}` : ''}</title>
       <link rel="stylesheet" href=${`${ASSETS}/portal.css`} />
       <script src=${`${ASSETS}/portal.js`} defer></script>
+      ${scripts.map((s) => html`<script src=${`${ASSETS}/${s}`} defer></script>`)}
     </head>
     <body>
       <header class="portal-header">
         ${
           header
             ? html`<p class="tenant">${header.tenantName}</p>
-                <p class="idp">${header.idpDescription || header.idpName} <span class="idp-name">(${header.idpName})</span></p>`
+                ${
+                  header.idpName
+                    ? html`<p class="idp">${header.idpDescription || header.idpName} <span class="idp-name">(${header.idpName})</span></p>`
+                    : html`<p class="idp">Two-step verification</p>`
+                }`
             : html`<p class="tenant">Roster</p>`
         }
       </header>

@@ -109,6 +109,8 @@ export interface AccountView {
     lastSignInAt: Date | null;
   };
   identities: (string | null)[];
+  /** The user's MFA devices (`devicesSection`), rendered by the caller. */
+  devices?: VNode | null;
   notice?: string | null;
   errors?: string[];
   currentError?: string | null;
@@ -142,6 +144,7 @@ export function accountPage(v: AccountView): string {
           <dd>${p.lastSignInAt ? p.lastSignInAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '—'}</dd>
         </dl>
       </section>
+      ${v.devices ?? null}
       <section aria-labelledby="password-title">
         <h2 id="password-title">Change password</h2>
         ${errorSummary(v.errors ?? [])}

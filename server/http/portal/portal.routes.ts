@@ -7,6 +7,8 @@ import type { Logger } from '../../shared/logger.js';
 import { portalAssets } from './assets.js';
 import { accountRoutes } from './account.routes.js';
 import { linkRoutes } from './link.routes.js';
+import { enrollRoutes } from './mfa-enroll.routes.js';
+import { secondFactorRoutes } from './second-factor.routes.js';
 import { bodyField, cookiePath, csrfRefused, headerOf, noSuchPortal, param, queryTenant, send } from './helpers.js';
 import { messagePage, portalPath, signInPage } from './pages.js';
 import { clearCookie, cookiesOf, csrfOk, csrfTokenFor, securityHeaders, SESSION_COOKIE, setCookie } from './security.js';
@@ -36,6 +38,8 @@ export function portalRoutes(services: Services, log: Logger): Router {
     if ('portal' in found) {
       const viewer = await services.endUserSessions.resolve(cookiesOf(req)[SESSION_COOKIE], found.portal);
       if (viewer) return res.redirect(303, portalPath(found.portal.name, 'account', queryTenant(req)));
+      const pending = await services.endUserSessions.resolvePending(cookiesOf(req)[SESSION_COOKIE], found.portal);
+      if (pending) return res.redirect(303, portalPath(found.portal.name, 'verify', queryTenant(req)));
     }
     const notice = req.query['signed-out'] !== undefined ? 'You are signed out.' : null;
     send(
@@ -58,10 +62,10 @@ export function portalRoutes(services: Services, log: Logger): Router {
     if (!found) return noSuchPortal(res);
     const csrf = csrfTokenFor(req, res);
     const login = bodyField(req, 'login');
-    const again = (error: string) =>
+    const again = (error: string, status = 401) =>
       send(
         res,
-        401,
+        status,
         signInPage({
           header: 'portal' in found ? headerOf(found.portal) : null,
           idpName: param(req, 'idp'),
@@ -82,12 +86,15 @@ export function portalRoutes(services: Services, log: Logger): Router {
         path: cookiePath(found.portal),
         maxAgeMs: signedIn.expiresAt.getTime() - Date.now(),
       });
-      // A second factor (MFA) slots in here: a pending stage redirects to its page instead.
-      res.redirect(303, portalPath(found.portal.name, 'account', queryTenant(req)));
+      // With an enrolled second factor the session is only pending: its page, not the account.
+      const next = signedIn.stage === 'PENDING_SECOND_FACTOR' ? 'verify' : 'account';
+      res.redirect(303, portalPath(found.portal.name, next, queryTenant(req)));
     } catch (err) {
       if (err instanceof DomainError && err.errors.some((e) => e.code === ErrorCode.INVALID_CREDENTIALS)) {
         return again(SIGN_IN_FAILED);
       }
+      // The password was right, but the second factor cannot be chosen (see MfaPortalService.factorOf).
+      if (err instanceof DomainError && err.errors[0]?.code === ErrorCode.INVALID_STATE) return again(err.errors[0].message, 403);
       throw err;
     }
   });
@@ -96,13 +103,18 @@ export function portalRoutes(services: Services, log: Logger): Router {
     if (!csrfOk(req)) return csrfRefused(res);
     const found = await portalOf(req);
     if (found && 'portal' in found) {
-      const viewer = await services.endUserSessions.resolve(cookiesOf(req)[SESSION_COOKIE], found.portal);
+      const token = cookiesOf(req)[SESSION_COOKIE];
+      const viewer =
+        (await services.endUserSessions.resolve(token, found.portal)) ??
+        (await services.endUserSessions.resolvePending(token, found.portal));
       if (viewer) await services.endUserSessions.signOut(viewer);
       clearCookie(req, res, SESSION_COOKIE, cookiePath(found.portal));
     }
     res.redirect(303, `${portalPath(param(req, 'idp'), 'sign-in', queryTenant(req))}${queryTenant(req) ? '&' : '?'}signed-out`);
   });
 
+  router.use(enrollRoutes(ctx));
+  router.use(secondFactorRoutes(ctx));
   router.use(accountRoutes(ctx));
   router.use(linkRoutes(ctx));
 

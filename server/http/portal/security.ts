@@ -5,6 +5,8 @@ import type { NextFunction, Request, Response } from 'express';
 export const CSRF_COOKIE = 'roster_csrf';
 export const SESSION_COOKIE = 'roster_portal_session';
 export const LINK_COOKIE = 'roster_portal_link';
+/** The MFA enrolment link's grant (path `/portal/mfa`): a name of its own, so it never meets an IdP portal's. */
+export const MFA_LINK_COOKIE = 'roster_mfa_link';
 
 /**
  * No inline script or style at all (the page's one script and one stylesheet are files of the
@@ -20,6 +22,9 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
   "base-uri 'none'",
 ].join('; ');
+
+/** The authenticator-app page shows its QR code as an inline PNG: the same policy, plus data: images. */
+export const QR_PAGE_CSP = CONTENT_SECURITY_POLICY.replace("img-src 'self'", "img-src 'self' data:");
 
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);

@@ -8,6 +8,8 @@ import type { SecretBox } from '../../shared/secret-key.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { hasControlCharacters } from '../../shared/validation.js';
 import type { AuthService } from '../auth/auth.service.js';
+import type { MfaPortalService, PortalFactor } from '../mfa/mfa-portal.service.js';
+import type { VerificationResult } from '../mfa/mfa-verify.service.js';
 import { loginSubject, type SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { EndUserProfile, EndUserSessionStore, PortalRow } from './end-user-session.store.js';
 
@@ -22,12 +24,26 @@ export interface EndUserViewer {
 }
 
 /**
- * `ACTIVE` once every factor is checked. The MFA work adds a second stage here (a session
- * created `PENDING_SECOND_FACTOR`, which `resolve` refuses until the factor is verified).
+ * `ACTIVE` once every factor is checked. A user whose MFA user has an ACTIVE device gets a
+ * `PENDING_SECOND_FACTOR` session after the right password: `resolve` refuses it (no account
+ * page), only `resolvePending` (the second-factor page) accepts it, until the factor verifies.
  */
-export type SessionStage = 'ACTIVE';
+export type SessionStage = 'ACTIVE' | 'PENDING_SECOND_FACTOR';
+
+/** A session waiting for its second factor, with what the user can present. */
+export interface PendingSecondFactor extends EndUserViewer {
+  factor: PortalFactor;
+}
+
+/** How long a password-only sign-in waits for its second factor. */
+export const SECOND_FACTOR_TTL_MS = 10 * 60_000;
 
 export const SIGN_IN_FAILED = 'Email or password is wrong.';
+
+const notChosen = (err: unknown): null => {
+  if (err instanceof DomainError) return null;
+  throw err;
+};
 const LINK_GRANT_CONTEXT = 'portal-link-grant';
 const TOKEN_SHAPE = /^eus_[A-Za-z0-9_-]{43}$/;
 
@@ -43,6 +59,7 @@ export class EndUserSessionService {
     private readonly limits: SignInLimitService,
     private readonly auth: AuthService,
     private readonly box: SecretBox,
+    private readonly factors: MfaPortalService,
     private readonly opts: { sessionTtlMs: number; linkGrantTtlMs: number },
   ) {}
 
@@ -80,8 +97,10 @@ export class EndUserSessionService {
         const ok = await verifyPassword(c?.passwordHash ?? null, input.password);
         if (!c || !ok || !c.active) return { ok: false };
         const token = newToken('eus');
-        const expiresAt = new Date(Date.now() + this.opts.sessionTtlMs);
-        const stage: SessionStage = 'ACTIVE';
+        // The password was right; a user with an enrolled factor is not signed in until it verifies.
+        const factor = await this.factors.factorOf(portal.tenantId, c);
+        const stage: SessionStage = factor ? 'PENDING_SECOND_FACTOR' : 'ACTIVE';
+        const expiresAt = new Date(Date.now() + (factor ? SECOND_FACTOR_TTL_MS : this.opts.sessionTtlMs));
         await this.db.transaction(async (tx) => {
           await this.store.create(
             {
@@ -94,7 +113,7 @@ export class EndUserSessionService {
             },
             tx,
           );
-          await this.store.touchLastSignIn(c.id, tx);
+          if (!factor) await this.store.touchLastSignIn(c.id, tx);
         });
         return { ok: true, value: { token, expiresAt, stage } };
       },
@@ -103,11 +122,59 @@ export class EndUserSessionService {
 
   /** The cookie's session on this portal: live, fully signed in, the user still active. */
   async resolve(token: string | undefined, portal: Portal): Promise<EndUserViewer | null> {
+    return this.sessionAt('ACTIVE', token, portal);
+  }
+
+  /**
+   * The cookie's session on this portal while it waits for its second factor, with the factor
+   * the user holds now. Null when there is none, or when the user's last active device went
+   * meanwhile (then a new sign-in decides afresh).
+   */
+  async resolvePending(token: string | undefined, portal: Portal): Promise<PendingSecondFactor | null> {
+    const viewer = await this.sessionAt('PENDING_SECOND_FACTOR', token, portal);
+    if (!viewer) return null;
+    const profile = await this.store.profile(viewer.tenantId, viewer.userId);
+    // A factor that cannot be chosen any more (see `factorOf`) ends this attempt like a missing one.
+    const factor = profile ? await this.factors.factorOf(viewer.tenantId, profile).catch(notChosen) : null;
+    return factor ? { ...viewer, factor } : null;
+  }
+
+  private async sessionAt(stage: SessionStage, token: string | undefined, portal: Portal): Promise<EndUserViewer | null> {
     if (!token || !TOKEN_SHAPE.test(token)) return null;
     const s = await this.store.byTokenHash(hashToken(token));
-    if (!s || s.revoked || !s.userActive || s.stage !== 'ACTIVE' || s.expiresAt.getTime() <= Date.now()) return null;
+    if (!s || s.revoked || !s.userActive || s.stage !== stage || s.expiresAt.getTime() <= Date.now()) return null;
     if (s.identityProviderId !== portal.identityProviderId) return null;
     return { sessionId: s.id, tenantId: s.tenantId, userId: s.userId, identityProviderId: s.identityProviderId };
+  }
+
+  /**
+   * The second step of a sign-in: the code, bypass code or security-key assertion goes through
+   * the MFA verification service (its per-user lock, replay refusal and attempt record apply).
+   * Verified: the session becomes fully signed in under a new token, which the caller sets as
+   * the cookie. Otherwise the outcome, and how long a lock lasts.
+   */
+  async completeSecondFactor(
+    pending: PendingSecondFactor,
+    input: { code?: string | null; bypassCode?: string | null; webauthnResponse?: string | null },
+  ): Promise<
+    { result: 'VERIFIED'; token: string; expiresAt: Date } | { result: Exclude<VerificationResult, 'VERIFIED'>; retryAfter: number | null }
+  > {
+    const outcome = await this.factors.verify(pending.tenantId, pending.factor.mfaUserId, input);
+    if (outcome.result !== 'VERIFIED') return { result: outcome.result, retryAfter: outcome.retryAfter };
+    const token = newToken('eus');
+    const expiresAt = new Date(Date.now() + this.opts.sessionTtlMs);
+    const promoted = await this.db.transaction(async (tx) => {
+      if (!(await this.store.promote(pending.sessionId, hashToken(token), expiresAt, tx))) return false;
+      await this.store.touchLastSignIn(pending.userId, tx);
+      return true;
+    });
+    if (!promoted) throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This sign-in is no longer waiting for a second factor. Sign in again.');
+    return { result: 'VERIFIED', token, expiresAt };
+  }
+
+  /** Security-key options for a pending sign-in (a stored, single-use challenge). */
+  webauthnOptions(pending: PendingSecondFactor): Promise<{ optionsJson: string }> {
+    return this.factors.authenticationOptions(pending.tenantId, pending.factor.mfaUserId);
   }
 
   async signOut(viewer: EndUserViewer): Promise<void> {

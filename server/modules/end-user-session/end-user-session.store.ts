@@ -28,6 +28,7 @@ export interface EndUserSessionLookup {
 export interface PortalCandidate {
   id: string;
   email: string | null;
+  username: string | null;
   passwordHash: string | null;
 }
 
@@ -67,14 +68,20 @@ export class EndUserSessionStore {
    * directory ignoring case). Any status: the caller decides, after the password check.
    */
   async candidate(directoryId: string, login: string, tx: Executor = this.db): Promise<(PortalCandidate & { active: boolean }) | null> {
-    const rows = await queryRows<{ id: string; email: string | null; password_hash: string | null; status: string }>(
+    const rows = await queryRows<{
+      id: string;
+      email: string | null;
+      username: string | null;
+      password_hash: string | null;
+      status: string;
+    }>(
       tx,
-      sql`select u.id, u.email, u.password_hash, u.status from ${users} u
+      sql`select u.id, u.email, u.username, u.password_hash, u.status from ${users} u
           where u.directory_id = ${directoryId} and (lower(u.email) = ${login} or lower(u.username) = ${login})
           order by (lower(u.email) = ${login}) desc nulls last limit 1`,
     );
     const r = rows[0];
-    return r ? { id: r.id, email: r.email, passwordHash: r.password_hash, active: r.status === 'ACTIVE' } : null;
+    return r ? { id: r.id, email: r.email, username: r.username, passwordHash: r.password_hash, active: r.status === 'ACTIVE' } : null;
   }
 
   async create(
@@ -103,6 +110,20 @@ export class EndUserSessionStore {
     if (!r) return null;
     const { revokedAt, status, ...rest } = r;
     return { ...rest, revoked: revokedAt !== null, userActive: status === 'ACTIVE' };
+  }
+
+  /**
+   * A session waiting for its second factor becomes fully signed in, under a new token (the
+   * pending one stops working) and a new expiry. False when it was not pending any more (a
+   * concurrent verification won, or it was revoked).
+   */
+  async promote(id: string, tokenHash: string, expiresAt: Date, tx: Executor = this.db): Promise<boolean> {
+    const rows = await tx
+      .update(endUserSessions)
+      .set({ stage: 'ACTIVE', tokenHash, expiresAt })
+      .where(and(eq(endUserSessions.id, id), eq(endUserSessions.stage, 'PENDING_SECOND_FACTOR'), isNull(endUserSessions.revokedAt)))
+      .returning({ id: endUserSessions.id });
+    return rows.length > 0;
   }
 
   async revoke(tenantId: string, id: string, tx: Executor = this.db): Promise<void> {

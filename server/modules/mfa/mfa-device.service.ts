@@ -43,12 +43,21 @@ export class MfaDeviceService {
   }
 
   async removeDevice(viewer: Viewer, deviceId: string): Promise<MfaUserRow> {
+    return this.removeDeviceOf(viewer.tenantId, deviceId, null);
+  }
+
+  /**
+   * Removes a device of the tenant; with `owner`, only a device of that MFA user (an end user
+   * removing one of their own devices in the portal): anyone else's is "not found".
+   */
+  async removeDeviceOf(tenantId: string, deviceId: string, owner: string | null): Promise<MfaUserRow> {
     return this.db.transaction(async (tx) => {
-      const d = await this.store.lockDevice(viewer.tenantId, deviceId, tx);
-      if (!d) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such MFA device.', ['input', 'deviceId']);
+      const d = await this.store.lockDevice(tenantId, deviceId, tx);
+      if (!d || (owner !== null && d.mfaUserId !== owner))
+        throw DomainError.of(ErrorCode.NOT_FOUND, 'No such MFA device.', ['input', 'deviceId']);
       await this.store.deleteDevice(d.id, tx);
       await this.store.refreshStatus(d.mfaUserId, tx);
-      return (await this.users.lockUser(viewer.tenantId, d.mfaUserId, tx))!;
+      return (await this.users.lockUser(tenantId, d.mfaUserId, tx))!;
     });
   }
 

@@ -119,6 +119,50 @@ export class MfaFactorStore {
     return byName.length === 1 ? byName[0]! : null;
   }
 
+  /**
+   * The MFA users a directory (portal) user may be, best first: the one provisioned from that
+   * directory user (`linked`), the one whose username is the user's login id — username, else
+   * email (`named`) — then those with the user's email; the order a sync claims MANUAL users
+   * in. At most 3, each with the kinds of its ACTIVE devices (never a secret).
+   */
+  async candidatesOfDirectoryUser(
+    tenantId: string,
+    user: { id: string; username: string | null; email: string | null },
+    tx: Executor = this.db,
+  ): Promise<{ id: string; linked: boolean; named: boolean; suspended: boolean; activeKinds: string[] }[]> {
+    const login = (user.username ?? user.email ?? user.id).toLowerCase();
+    const email = user.email?.toLowerCase() ?? null;
+    const rows = await tx
+      .select({
+        id: mfaUsers.id,
+        suspendedAt: mfaUsers.suspendedAt,
+        linked: sql<boolean>`coalesce(${mfaUsers.directoryUserId} = ${user.id}::uuid, false)`,
+        named: sql<boolean>`lower(${mfaUsers.username}) = ${login}`,
+        // Spelled out with an alias: drizzle leaves columns unqualified in a one-table select,
+        // and an unqualified "id" inside this subquery would be the device's.
+        activeKinds: sql<string[]>`array(select distinct d.kind from ${mfaDevices} d
+          where d.mfa_user_id = ${mfaUsers}.id and d.status = 'ACTIVE' order by 1)`,
+      })
+      .from(mfaUsers)
+      .where(
+        and(
+          eq(mfaUsers.tenantId, tenantId),
+          or(
+            eq(mfaUsers.directoryUserId, user.id),
+            sql`lower(${mfaUsers.username}) = ${login}`,
+            email ? sql`lower(${mfaUsers.email}) = ${email}` : undefined,
+          ),
+        ),
+      )
+      .orderBy(
+        desc(sql`coalesce(${mfaUsers.directoryUserId} = ${user.id}::uuid, false)`),
+        desc(sql`lower(${mfaUsers.username}) = ${login}`),
+        mfaUsers.id,
+      )
+      .limit(3);
+    return rows.map(({ suspendedAt, ...r }) => ({ ...r, suspended: suspendedAt !== null }));
+  }
+
   /** The user's devices that count (not PENDING), with what verification needs. */
   async factorDevices(mfaUserId: string, tx: Executor = this.db): Promise<FactorDevice[]> {
     return tx
