@@ -112,9 +112,11 @@ describe('CSV row numbers', () => {
     const op = await bulk(ts, t.token).uploadAndWait({ csv });
     expect(op.results.nodes.map((n) => [n.row, n.email, n.outcome])).toEqual([
       [2, 'one@x.test', 'SUCCEEDED'],
-      [3, 'two@x.test', 'SUCCEEDED'],
+      [3, 'two@x.test', 'FAILED'],
       [6, 'three@x.test', 'FAILED'],
     ]);
+    // A name is one line: the record is whole, and its name refused (on the line it starts).
+    expect(op.results.nodes[1]!.message).toMatch(/^Row 3:.*control characters/);
     expect(op.results.nodes[2]!.message).toMatch(/^Row 6:/);
   });
 });

@@ -156,14 +156,26 @@ describe('control characters in text arguments', () => {
     await anon.close();
   });
 
-  it('names refuse control, bidi-override and zero-width characters; descriptions are at most 1,000 characters', async () => {
+  it('names refuse control (tab and line breaks included), bidi-override and zero-width characters; descriptions are at most 1,000 characters', async () => {
     const admin = createRosterClient({ url: ts.url, token: tenant.token, webSocketImpl: WebSocket });
-    for (const name of ['evil\u202Egnp.exe', 'zero\u200Bwidth', 'b\uFEFFom', 'iso\u2066late', 'nul\u0000']) {
+    for (const name of [
+      'evil\u202Egnp.exe',
+      'zero\u200Bwidth',
+      'b\uFEFFom',
+      'iso\u2066late',
+      'nul\u0000',
+      'two\nlines',
+      'tab\there',
+      'cr\rhere',
+    ]) {
       const r = await admin.createGroup({ input: { name } });
       expect(r.createGroup.errors, JSON.stringify(name)).toEqual([
         expect.objectContaining({ code: 'INVALID_INPUT', field: ['input', 'name'] }),
       ]);
     }
+    // A person's name is one line too: a line break would forge lines in the invitation e-mail.
+    const twoLines = await admin.createUser({ input: { email: 'two.lines@x.test', firstName: 'Ana\nAdmin', lastName: 'L' } });
+    expect(twoLines.createUser.errors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['input', 'firstName'] })]);
     const long = await admin.createGroup({ input: { name: 'Long', description: 'd'.repeat(1001) } });
     expect(long.createGroup.errors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['input', 'description'] })]);
     const ok = await admin.createGroup({ input: { name: 'Fine', description: `${'d'.repeat(999)}\n` } });

@@ -10,11 +10,12 @@ export const MAX_DESCRIPTION_LENGTH = 1000;
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
 
 /**
- * Names additionally refuse bidi overrides/isolates and zero-width characters, which make a
- * name look like another. (Tab and line breaks stay allowed as in all text: a quoted CSV cell
- * may span lines.)
+ * Names refuse every control character, tab and line breaks included (a name is one line: a
+ * line break in it forges extra lines in e-mails, CSV exports and logs, a tab misaligns
+ * tables), and bidi overrides/isolates and zero-width characters, which make a name look like
+ * another.
  */
-const NAME_FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2066-\u2069\uFEFF]/;
+const NAME_FORBIDDEN = /[\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2066-\u2069\uFEFF]/;
 
 export function hasControlCharacters(value: string): boolean {
   return CONTROL.test(value);
