@@ -3,7 +3,7 @@ import { auditEvents } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { queryRows } from '../../shared/db.js';
 import { names } from '../../shared/sql.js';
-import type { AuditActor, AuditEntry, AuditEventRow, AuditQuery } from './audit.types.js';
+import type { AuditActor, AuditEntry, AuditEventRow, AuditQuery, SeqRange } from './audit.types.js';
 
 export type { AuditQuery };
 
@@ -15,8 +15,8 @@ export class AuditStore {
    * one JSON parameter, so a sync chunk of thousands of users is one statement with a handful
    * of parameters (a multi-row VALUES would hit PostgreSQL's 65,535-parameter limit).
    */
-  async insert(tenantId: string, actor: AuditActor, entries: readonly AuditEntry[], tx: Executor): Promise<void> {
-    if (!entries.length) return;
+  async insert(tenantId: string, actor: AuditActor, entries: readonly AuditEntry[], tx: Executor): Promise<SeqRange | null> {
+    if (!entries.length) return null;
     const json = JSON.stringify(
       entries.map((e) => ({
         action: e.action,
@@ -28,11 +28,46 @@ export class AuditStore {
       })),
     );
     const t = auditEvents;
-    await tx.execute(sql`
-      insert into ${t} (${names(t.tenantId, t.actorKind, t.actorId, t.actorName, t.requestId, t.clientAddress, t.action, t.targetType, t.targetId, t.targetName, t.changes, t.sourceId)})
-      select ${tenantId}::uuid, ${actor.kind}, ${actor.id}::uuid, ${actor.name}, ${actor.requestId}, ${actor.address},
-             e.action, e.target_type, e.target_id, e.target_name, e.changes, e.source_id
-      from jsonb_to_recordset(${json}::jsonb) as e(action text, target_type text, target_id uuid, target_name text, changes jsonb, source_id uuid)`);
+    const [range] = await queryRows<{ from: number | string; to: number | string }>(
+      tx,
+      sql`
+      with ins as (
+        insert into ${t} (${names(t.tenantId, t.actorKind, t.actorId, t.actorName, t.requestId, t.clientAddress, t.action, t.targetType, t.targetId, t.targetName, t.changes, t.sourceId)})
+        select ${tenantId}::uuid, ${actor.kind}, ${actor.id}::uuid, ${actor.name}, ${actor.requestId}, ${actor.address},
+               e.action, e.target_type, e.target_id, e.target_name, e.changes, e.source_id
+        from jsonb_to_recordset(${json}::jsonb) as e(action text, target_type text, target_id uuid, target_name text, changes jsonb, source_id uuid)
+        returning seq)
+      select min(seq) as "from", max(seq) as "to" from ins`,
+    );
+    return range ? { from: Number(range.from), to: Number(range.to) } : null;
+  }
+
+  /** The highest `seq` of the tenant now (where a live feed starts). */
+  async maxSeq(tenantId: string, tx: Executor = this.db): Promise<number> {
+    const [r] = await tx
+      .select({ n: sql<string | number | null>`max(${auditEvents.seq})` })
+      .from(auditEvents)
+      .where(eq(auditEvents.tenantId, tenantId));
+    return Number(r?.n ?? 0);
+  }
+
+  /**
+   * Oldest first from `afterSeq` (exclusive), at most up to `toSeq`, matching `q`: the keyset
+   * page of the live feed and of the NDJSON export.
+   */
+  async forward(tenantId: string, q: AuditQuery, afterSeq: number, toSeq: number | null, limit: number, tx: Executor = this.db) {
+    return tx
+      .select()
+      .from(auditEvents)
+      .where(
+        and(
+          this.where(tenantId, q),
+          sql`${auditEvents.seq} > ${afterSeq}`,
+          toSeq !== null ? sql`${auditEvents.seq} <= ${toSeq}` : undefined,
+        ),
+      )
+      .orderBy(auditEvents.seq)
+      .limit(limit);
   }
 
   private where(tenantId: string, q: AuditQuery): SQL | undefined {
@@ -42,6 +77,7 @@ export class AuditStore {
       q.actorKind ? eq(auditEvents.actorKind, q.actorKind) : undefined,
       q.targetId ? eq(auditEvents.targetId, q.targetId) : undefined,
       q.sourceId ? eq(auditEvents.sourceId, q.sourceId) : undefined,
+      q.targetType ? eq(auditEvents.targetType, q.targetType) : undefined,
       q.action
         ? q.action.endsWith('.')
           ? like(auditEvents.action, `${q.action.replace(/[\\%_]/g, (c) => '\\' + c)}%`)
@@ -76,16 +112,6 @@ export class AuditStore {
       .select()
       .from(auditEvents)
       .where(and(eq(auditEvents.tenantId, tenantId), inArray(auditEvents.id, [...ids])));
-  }
-
-  /** Events after `afterSeq` (oldest first), for the export and live feeds. */
-  async after(tenantId: string, afterSeq: number, since: Date | null, limit: number, tx: Executor = this.db): Promise<AuditEventRow[]> {
-    return tx
-      .select()
-      .from(auditEvents)
-      .where(and(eq(auditEvents.tenantId, tenantId), sql`${auditEvents.seq} > ${afterSeq}`, since ? gte(auditEvents.at, since) : undefined))
-      .orderBy(auditEvents.seq)
-      .limit(limit);
   }
 
   /** Retention: deletes at most `batch` events older than `before`; returns how many went. */

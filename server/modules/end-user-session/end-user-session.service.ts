@@ -8,6 +8,7 @@ import type { SecretBox } from '../../shared/secret-key.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { hasControlCharacters } from '../../shared/validation.js';
 import type { AuthService } from '../auth/auth.service.js';
+import { endUserActor, type AuditService } from '../audit/audit.service.js';
 import { loginSubject, type SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { EndUserProfile, EndUserSessionStore, PortalRow } from './end-user-session.store.js';
 
@@ -44,6 +45,7 @@ export class EndUserSessionService {
     private readonly auth: AuthService,
     private readonly box: SecretBox,
     private readonly opts: { sessionTtlMs: number; linkGrantTtlMs: number },
+    private readonly audit: AuditService,
   ) {}
 
   /** The portal named in a URL; `ambiguous` when several tenants name an IdP alike and no tenant was given. */
@@ -78,7 +80,13 @@ export class EndUserSessionService {
       async () => {
         const c = candidate as Awaited<ReturnType<EndUserSessionStore['candidate']>>;
         const ok = await verifyPassword(c?.passwordHash ?? null, input.password);
-        if (!c || !ok || !c.active) return { ok: false };
+        const signInEvent = (action: string) => ({ action, targetType: 'User', targetId: c?.id ?? null, targetName: c?.email ?? login });
+        const actor = endUserActor(c?.id ?? null, c?.email ?? login, client.address);
+        if (!c || !ok || !c.active) {
+          // Only a login that names an account of this portal: other text is not recorded.
+          if (c) await this.db.transaction((tx) => this.audit.record(tx, portal.tenantId, actor, signInEvent('portal.sign_in_failed')));
+          return { ok: false };
+        }
         const token = newToken('eus');
         const expiresAt = new Date(Date.now() + this.opts.sessionTtlMs);
         const stage: SessionStage = 'ACTIVE';
@@ -95,6 +103,7 @@ export class EndUserSessionService {
             tx,
           );
           await this.store.touchLastSignIn(c.id, tx);
+          await this.audit.record(tx, portal.tenantId, actor, signInEvent('portal.sign_in'));
         });
         return { ok: true, value: { token, expiresAt, stage } };
       },
@@ -160,6 +169,14 @@ export class EndUserSessionService {
           await this.store.setPassword(viewer.tenantId, viewer.userId, hash, tx);
           await this.auth.revokeUserSessions(tx, viewer.tenantId, [viewer.userId]);
           await this.store.revokeForUsers(viewer.tenantId, [viewer.userId], viewer.sessionId, tx);
+          const name = profile.email ?? profile.username;
+          await this.audit.record(tx, viewer.tenantId, endUserActor(viewer.userId, name, client.address), {
+            action: 'portal.change_password',
+            targetType: 'User',
+            targetId: viewer.userId,
+            targetName: name,
+            changes: { password: { before: '[redacted]', after: '[redacted]' } },
+          });
         });
         return { ok: true, value: undefined };
       },
