@@ -5,7 +5,7 @@ import { tenants } from './tenant.js';
  * The audit trail: one row per change, written in the transaction of the change. `seq` orders
  * events (newest first in the API) and is the keyset cursor. Ids of actors and targets carry
  * no foreign key: the record must outlive the user, token or group it names (their display
- * name is copied for that reason). `changes` holds `{ field: { before, after } }` with secrets
+ * name is copied for that reason). `changes` holds `{ field: [before, after] }` with secrets
  * already redacted.
  */
 export const auditEvents = pgTable(

@@ -7,6 +7,17 @@ import type { AuditActor, AuditEntry, AuditEventRow, AuditQuery, SeqRange } from
 
 export type { AuditQuery };
 
+/**
+ * Changes are stored as `{ field: [before, after] }`: a sync writes one event per user, and
+ * the repeated "before"/"after" keys were a tenth of each row. `audit.view.ts` reads both shapes.
+ */
+function compact(changes: AuditEntry['changes']): Record<string, [unknown, unknown]> | null {
+  if (!changes) return null;
+  const out: Record<string, [unknown, unknown]> = {};
+  for (const [field, c] of Object.entries(changes)) out[field] = [c.before ?? null, c.after ?? null];
+  return out;
+}
+
 export class AuditStore {
   constructor(private readonly db: Db) {}
 
@@ -23,7 +34,7 @@ export class AuditStore {
         target_type: e.targetType,
         target_id: e.targetId,
         target_name: e.targetName,
-        changes: e.changes ?? null,
+        changes: compact(e.changes),
         source_id: e.sourceId ?? null,
       })),
     );

@@ -15,9 +15,14 @@ export function targetView(e: Pick<AuditEventRow, 'targetType' | 'targetId' | 't
   return { type: e.targetType, id: e.targetId ? toGlobalId(e.targetType, e.targetId) : null, name: e.targetName };
 }
 
+/** `{ field: [before, after] }` as stored (or `{ before, after }`, as events written before that were). */
 export function changesOf(e: Pick<AuditEventRow, 'changes'>): Record<string, { before: unknown; after: unknown }> {
-  const c = typeof e.changes === 'string' ? JSON.parse(e.changes) : e.changes;
-  return (c ?? {}) as Record<string, { before: unknown; after: unknown }>;
+  const c = (typeof e.changes === 'string' ? JSON.parse(e.changes) : e.changes) as Record<string, unknown> | null;
+  const out: Record<string, { before: unknown; after: unknown }> = {};
+  for (const [field, v] of Object.entries(c ?? {})) {
+    out[field] = Array.isArray(v) ? { before: v[0] ?? null, after: v[1] ?? null } : (v as { before: unknown; after: unknown });
+  }
+  return out;
 }
 
 /** One line of `GET /audit-events.ndjson`. */
