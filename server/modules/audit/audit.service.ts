@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import { integerKey, keysetPage } from '../../shared/pagination.js';
 import type { PubSub } from '../../shared/pubsub.js';
 import type { Viewer } from '../../shared/viewer.js';
-import type { AuditStore } from './audit.store.js';
+import type { AuditStore, EventRowsSql } from './audit.store.js';
 import { AuditActorKind, type AuditActor, type AuditEntry, type AuditEventRow, type AuditQuery } from './audit.types.js';
 
 const SECRET_FIELD = /password|secret|token|hash|code/i;
@@ -110,6 +110,21 @@ export class AuditService {
     const range = await this.store.insert(tenantId, actor, Array.isArray(entries) ? entries : [entries as AuditEntry], tx);
     // Delivered at commit (NOTIFY inside the transaction), never for a rolled-back change.
     if (range && this.pubsub) await this.pubsub.publishOnCommit(tx, 'auditEvents', tenantId, range);
+  }
+
+  /**
+   * Events written by another store in the statement of its change (a sync chunk's creates):
+   * the `audited` CTE for that statement, or null when auditing is off. After the statement,
+   * `announce` the seq range it returned.
+   */
+  cte(tenantId: string, actor: AuditActor): ((rows: EventRowsSql) => EventRowsSql) | null {
+    return this.opts.enabled ? (rows) => this.store.insertCte(tenantId, actor, rows) : null;
+  }
+
+  /** The live feed's notification for events written through `cte`, delivered at commit. */
+  async announce(tx: Executor, tenantId: string, range: { from: number | string | null; to: number | string | null }): Promise<void> {
+    if (range.from === null || range.to === null || !this.pubsub) return;
+    await this.pubsub.publishOnCommit(tx, 'auditEvents', tenantId, { from: Number(range.from), to: Number(range.to) });
   }
 
   /** One event of a viewer's change (admin or API token), in the change's transaction. */

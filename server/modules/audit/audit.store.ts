@@ -18,6 +18,9 @@ function compact(changes: AuditEntry['changes']): Record<string, [unknown, unkno
   return out;
 }
 
+/** A SELECT of event rows (or the CTE made of one), passed between stores through the audit service. */
+export type EventRowsSql = SQL;
+
 export class AuditStore {
   constructor(private readonly db: Db) {}
 
@@ -51,6 +54,23 @@ export class AuditStore {
       select min(seq) as "from", max(seq) as "to" from ins`,
     );
     return range ? { from: Number(range.from), to: Number(range.to) } : null;
+  }
+
+  /**
+   * For a store that writes events in the statement of its own change: a CTE `audited`
+   * inserting one event per row of `rows` (columns action, target_type, target_id, target_name,
+   * changes as `{ field: [before, after] }`, source_id), returning `seq`. The caller selects
+   * `min(seq)`/`max(seq)` from it for the live feed. No JSON travels: the rows never leave the
+   * database.
+   */
+  insertCte(tenantId: string, actor: AuditActor, rows: SQL): SQL {
+    const t = auditEvents;
+    return sql`audited as (
+      insert into ${t} (${names(t.tenantId, t.actorKind, t.actorId, t.actorName, t.requestId, t.clientAddress, t.action, t.targetType, t.targetId, t.targetName, t.changes, t.sourceId)})
+      select ${tenantId}::uuid, ${actor.kind}, ${actor.id}::uuid, ${actor.name}, ${actor.requestId}, ${actor.address},
+             e.action, e.target_type, e.target_id, e.target_name, e.changes, e.source_id
+      from (${rows}) e
+      returning seq)`;
   }
 
   /** The highest `seq` of the tenant now (where a live feed starts). */
