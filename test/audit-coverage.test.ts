@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buildSchema } from 'graphql';
 import { describe, expect, test as plain } from 'vitest';
 import type { AuditEventFieldsFragment, RosterClient } from '../client/src/index.js';
+import { changesOf, toId } from './support/audit-api.js';
 import { rosterTest } from './support/fixtures.js';
 import { ok } from './support/directory-api.js';
 import { papi } from './support/provisioning-api.js';
@@ -96,8 +97,6 @@ async function trailOf(admin: RosterClient, actor: string): Promise<AuditEventFi
   return out.reverse();
 }
 
-const changesOf = (e: AuditEventFieldsFragment) => Object.fromEntries(e.changes.map((c) => [c.field, [c.before, c.after]]));
-
 describe('audit of configuration, syncs and bulk work', () => {
   test('a service token configures a directory, an IdP and a provisioning, syncs and cancels: each change names the token', async ({
     server,
@@ -172,7 +171,3 @@ describe('audit of configuration, syncs and bulk work', () => {
     expect(byAction['bulk.cancel']!.target).toMatchObject({ type: 'BulkOperation', id: bulk.id });
   });
 });
-
-function toId(type: string, id: string): string {
-  return Buffer.from(`${type}:${id}`).toString('base64url');
-}

@@ -1,5 +1,6 @@
 import { describe, expect } from 'vitest';
 import type { AuditEventFieldsFragment, RosterClient } from '../client/src/index.js';
+import { changesOf, toId } from './support/audit-api.js';
 import { rosterTest } from './support/fixtures.js';
 import { ok } from './support/directory-api.js';
 import { enrolTotpUser } from './support/mfa-api.js';
@@ -14,7 +15,6 @@ const test = rosterTest();
 async function events(admin: RosterClient, action: string): Promise<AuditEventFieldsFragment[]> {
   return (await admin.auditEvents({ filter: { action }, first: 100 })).auditEvents.nodes.reverse();
 }
-const changesOf = (e: AuditEventFieldsFragment) => Object.fromEntries(e.changes.map((c) => [c.field, [c.before, c.after]]));
 
 describe('audit of the MFA directory', () => {
   test('device operations, bypass codes, lock and reset are audited with the admin as actor; codes never appear', async ({
@@ -117,7 +117,3 @@ describe('audit of the MFA directory', () => {
     expect(JSON.stringify(rotated)).not.toMatch(/scim_[A-Za-z0-9_-]{43}/);
   });
 });
-
-function toId(type: string, id: string): string {
-  return Buffer.from(`${type}:${id}`).toString('base64url');
-}

@@ -1,6 +1,7 @@
 import { it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { gql, seedTenant, startTestServer, type TestServer } from '../support/harness.js';
+import { startCsvUpload } from '../support/bulk-api.js';
 import { papi, seedGroupMembers } from '../support/provisioning-api.js';
 
 /**
@@ -38,19 +39,7 @@ async function uploadOnce(audit: boolean) {
       ...Array.from({ length: N }, (_, i) => `u${i}@bench.test,First${i},Last${i},,users`),
     ].join('\n');
     const start = Date.now();
-    const res = await fetch(ts.url.replace(/\/graphql$/, '/uploads'), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${t.token}` },
-      body: csv,
-    });
-    const { uploadId } = (await res.json()) as { uploadId: string };
-    const r = await gql<any>(
-      ts.url,
-      `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { message } } }`,
-      { i: { uploadId } },
-      t.token,
-    );
-    const id = r.data.bulkUploadUsers.bulkOperation.id as string;
+    const id = await startCsvUpload(ts, t.token, csv);
     for (;;) {
       const s = await gql<any>(ts.url, `query($id: ID!) { bulkOperation(id: $id) { status succeeded } }`, { id }, t.token);
       const op = s.data.bulkOperation;
