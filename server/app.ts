@@ -26,6 +26,7 @@ import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
 import { createPubSub, type PubSub } from './shared/pubsub.js';
 import { JobQueue } from './shared/jobs/queue.js';
+import { auditRoutes } from './modules/audit/audit.routes.js';
 import { bulkRoutes } from './modules/bulk-operation/bulk-operation.routes.js';
 import { explorerRoutes } from './http/explorer.js';
 import { portalRoutes } from './http/portal/portal.routes.js';
@@ -217,6 +218,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   });
 
   app.use(bulkRoutes(services));
+  app.use(auditRoutes(services));
   app.use('/portal', portalRoutes(services, log.child({ component: 'portal' })));
   // GraphiQL for browsers (Accept: text/html); every other GET /graphql goes on to Apollo.
   if (env.explorer) app.use('/graphql', explorerRoutes());

@@ -6,6 +6,7 @@ import { DomainError } from './shared/errors.js';
 import { TenantService } from './modules/tenant/tenant.service.js';
 import { TenantStore } from './modules/tenant/tenant.store.js';
 import { ProvisioningService } from './modules/provisioning/provisioning.service.js';
+import { AuditService } from './modules/audit/audit.service.js';
 import { ScimService } from './modules/scim/scim.service.js';
 import { SignInLimitService } from './modules/sign-in-limit/sign-in-limit.service.js';
 import { createStores } from './stores.js';
@@ -125,6 +126,8 @@ async function provisioningCreateScim(argv: string[]): Promise<number> {
       return 1;
     }
     const policy = { delayAfter: 0, maxFailures: 1, lockSeconds: 1 };
+    // Recorded with the SYSTEM actor: an operator at the console has no session.
+    const audit = new AuditService(stores.audit, { retentionDays: env.AUDIT_RETENTION_DAYS, enabled: env.AUDIT_ENABLED === 'true' });
     const scim = new ScimService({
       db: database.db,
       store: stores.scim,
@@ -133,6 +136,7 @@ async function provisioningCreateScim(argv: string[]): Promise<number> {
       limits: new SignInLimitService(stores.signInLimits, { account: policy, address: policy, factor: policy }),
       publicOrigin: () => env.publicOrigin ?? `http://localhost:${env.PORT}`,
       ratePerMinute: env.SCIM_RATE_LIMIT_PER_MINUTE,
+      audit,
     });
     const service = new ProvisioningService(
       database.db,
@@ -142,6 +146,7 @@ async function provisioningCreateScim(argv: string[]): Promise<number> {
       stores.groups,
       stores.syncRuns,
       scim,
+      audit,
     );
     // The operator acts for the tenant; no admin session is involved.
     const r = await service.create({ tenantId: tenant.id, userId: '', sessionId: '' }, { kind: 'SCIM', name: values.name });

@@ -5,7 +5,7 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { guardRootFields } from './shared/input-guard.js';
 import { ApiTokenResolver } from './modules/api-token/api-token.resolver.js';
 import { leanFieldResolvers } from './shared/lean-resolvers.js';
-import { AuditResolver, SyncRunAuditResolver, UserAuditResolver } from './modules/audit/audit.resolver.js';
+import { AuditResolver, BulkOperationStartedByResolver, SyncRunAuditResolver, UserAuditResolver } from './modules/audit/audit.resolver.js';
 import { BulkOperationResolver } from './modules/bulk-operation/bulk-operation.resolver.js';
 import { AuthResolver } from './modules/auth/auth.resolver.js';
 import { DirectoryResolver } from './modules/directory/directory.resolver.js';
@@ -28,6 +28,7 @@ export const resolvers = [
   ApiTokenResolver,
   AuditResolver,
   SyncRunAuditResolver,
+  BulkOperationStartedByResolver,
   UserAuditResolver,
   AuthResolver,
   BulkOperationResolver,

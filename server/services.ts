@@ -105,7 +105,7 @@ export function createServices(deps: {
     warn: (msg) => log.warn(msg),
   });
   log.info({ keyId: secretBox.keyId, source: env.ROSTER_SECRET_KEY ? 'ROSTER_SECRET_KEY' : 'DATA_DIR/secret.key' }, 'server key loaded');
-  const audit = new AuditService(stores.audit, { retentionDays: env.AUDIT_RETENTION_DAYS, enabled: env.AUDIT_ENABLED === 'true' });
+  const audit = new AuditService(stores.audit, { retentionDays: env.AUDIT_RETENTION_DAYS, enabled: env.AUDIT_ENABLED === 'true' }, pubsub);
   const mail = new MailService(stores.mail, jobs, log.child({ component: 'mail' }), {
     smtpUrl: env.SMTP_URL,
     from: env.MAIL_FROM,
@@ -139,10 +139,18 @@ export function createServices(deps: {
     db,
     audit,
   );
-  const mfa = new MfaService(db, stores.mfa, mail, stores.tenants, signInLimits, {
-    portalBaseUrl,
-    ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
-  });
+  const mfa = new MfaService(
+    db,
+    stores.mfa,
+    mail,
+    stores.tenants,
+    signInLimits,
+    {
+      portalBaseUrl,
+      ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
+    },
+    audit,
+  );
   const mfaEnrollment = new MfaEnrollmentService(db, mfa, stores.mfaFactors, stores.tenants, secretBox);
   // The portal serves the WebAuthn pages, so its URL gives the relying party unless configured
   // (its origin is known only once the server listens when PORTAL_BASE_URL is unset, hence lazily).
@@ -156,16 +164,34 @@ export function createServices(deps: {
     challengeTtlMs: defaultChallengeTtlMs,
   });
   const mfaVerify = new MfaVerifyService(stores.mfaFactors, signInLimits, secretBox, mfaWebauthn);
-  const mfaDevices = new MfaDeviceService(db, mfa, stores.mfa, stores.mfaFactors, signInLimits);
+  const mfaDevices = new MfaDeviceService(db, mfa, stores.mfa, stores.mfaFactors, signInLimits, audit);
   const mfaPortal = new MfaPortalService(mfa, stores.mfa, stores.mfaFactors, mfaVerify, mfaDevices, mfaWebauthn);
-  const endUserSessions = new EndUserSessionService(db, stores.endUserSessions, signInLimits, auth, secretBox, mfaPortal, {
-    sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
-    linkGrantTtlMs: 15 * 60_000,
-  });
-  const invitations = new InvitationService(db, stores.invitations, mail, auth, endUserSessions, signInLimits, {
-    portalBaseUrl,
-    ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
-  });
+  const endUserSessions = new EndUserSessionService(
+    db,
+    stores.endUserSessions,
+    signInLimits,
+    auth,
+    secretBox,
+    mfaPortal,
+    {
+      sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
+      linkGrantTtlMs: 15 * 60_000,
+    },
+    audit,
+  );
+  const invitations = new InvitationService(
+    db,
+    stores.invitations,
+    mail,
+    auth,
+    endUserSessions,
+    signInLimits,
+    {
+      portalBaseUrl,
+      ttlMs: env.INVITATION_TTL_HOURS * 3600_000,
+    },
+    audit,
+  );
   const sharesOneConnection = database.engine === 'pglite';
   const syncLog = log.child({ component: 'sync' });
   const syncRunJob = new SyncRunJob({
@@ -193,6 +219,7 @@ export function createServices(deps: {
     jobs,
     pubsub,
     sharesOneConnection,
+    audit,
   });
   const syncScheduler = new SyncRunScheduler({
     provisionings: stores.provisionings,
@@ -232,7 +259,7 @@ export function createServices(deps: {
     audit,
   });
   bulkJob.register();
-  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub, secretBox, mfa);
+  const bulk = new BulkOperationService(db, stores.bulk, users, groups, bulkJob, jobs, pubsub, secretBox, mfa, audit);
   const scim = new ScimService({
     db,
     store: stores.scim,
@@ -241,13 +268,14 @@ export function createServices(deps: {
     limits: signInLimits,
     publicOrigin: () => env.publicOrigin ?? new URL(portalBaseUrl()).origin,
     ratePerMinute: env.SCIM_RATE_LIMIT_PER_MINUTE,
+    audit,
   });
   const services: Services = {
     tenants: new TenantService(stores.tenants),
-    directories: new DirectoryService(db, stores.directories),
+    directories: new DirectoryService(db, stores.directories, audit),
     users,
     groups,
-    identityProviders: new IdentityProviderService(stores.identityProviders, portalBaseUrl, stores.directories),
+    identityProviders: new IdentityProviderService(stores.identityProviders, portalBaseUrl, stores.directories, db, audit),
     auth,
     mail,
     invitations,
@@ -265,6 +293,7 @@ export function createServices(deps: {
       stores.groups,
       stores.syncRuns,
       scim,
+      audit,
     ),
     syncRuns,
     bulk,

@@ -27,6 +27,14 @@ describe('audit trail of sync runs', () => {
     expect(first).toMatchObject({ status: 'COMPLETED', created: 4 });
     const created = (await admin.syncRunAuditEvents({ id: first.id, action: 'sync.create' })).syncRun!.auditEvents.nodes;
     expect(created.map((e) => e.target.name).sort()).toEqual(['o0@x.test', 'o1@x.test', 's0@x.test', 's1@x.test']);
+    // Written by the create statement itself: every field from nothing to its value.
+    const s0Created = created.find((e) => e.target.name === 's0@x.test')!;
+    expect(s0Created.changes).toEqual([
+      { field: 'email', before: null, after: '"s0@x.test"' },
+      { field: 'lastName', before: null, after: '"User"' },
+      { field: 'username', before: null, after: '"s0@x.test"' },
+      { field: 'firstName', before: null, after: '"s0"' },
+    ]);
 
     // Rename one user, deselect Ops: the next run updates one and removes two.
     ok((await admin.updateUser({ input: { id: s0!, firstName: 'Renamed' } })).updateUser);

@@ -11,7 +11,8 @@ export type OperationDocumentName = {
 }[keyof Docs];
 
 /** The subscriptions of the API; every other operation is a query or mutation. */
-export type SubscriptionDocumentName = 'HeartbeatDocument' | 'SyncRunProgressDocument' | 'BulkOperationProgressDocument';
+export type SubscriptionDocumentName =
+  'HeartbeatDocument' | 'SyncRunProgressDocument' | 'BulkOperationProgressDocument' | 'AuditEventsLiveDocument';
 
 type MethodName<K> = K extends `${infer N}Document` ? Uncapitalize<N> : never;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance, as above

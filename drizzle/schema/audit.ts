@@ -5,7 +5,7 @@ import { tenants } from './tenant.js';
  * The audit trail: one row per change, written in the transaction of the change. `seq` orders
  * events (newest first in the API) and is the keyset cursor. Ids of actors and targets carry
  * no foreign key: the record must outlive the user, token or group it names (their display
- * name is copied for that reason). `changes` holds `{ field: { before, after } }` with secrets
+ * name is copied for that reason). `changes` holds `{ field: [before, after] }` with secrets
  * already redacted.
  */
 export const auditEvents = pgTable(
@@ -36,6 +36,8 @@ export const auditEvents = pgTable(
     index('idx_audit_events_target').on(t.tenantId, t.targetId, t.seq),
     index('idx_audit_events_actor').on(t.tenantId, t.actorId, t.seq),
     index('idx_audit_events_source').on(t.sourceId, t.seq),
-    index('idx_audit_events_at').on(t.at),
+    // BRIN: events arrive in time order, so block ranges summarise `at` well; retention purges
+    // and time ranges use it, and it costs next to nothing per insert (a sync writes 100k).
+    index('idx_audit_events_at').using('brin', t.at),
   ],
 );

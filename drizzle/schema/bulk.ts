@@ -22,6 +22,8 @@ export const bulkOperations = pgTable(
     failed: integer('failed').notNull().default(0),
     skipped: integer('skipped').notNull().default(0),
     actorUserId: uuid('actor_user_id'),
+    /** The API token that started it (no foreign key: the record outlives a deleted token). */
+    actorTokenId: uuid('actor_token_id'),
     error: text('error'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp('started_at', { withTimezone: true }),

@@ -289,6 +289,8 @@ export const syncRuns = pgTable(
       .default(sql`'[]'::jsonb`),
     error: text('error'),
     requestedBy: uuid('requested_by'),
+    /** The API token that asked for a manual run (no foreign key: the record outlives a deleted token). */
+    requestedByTokenId: uuid('requested_by_token_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp('started_at', { withTimezone: true }),
     plannedAt: timestamp('planned_at', { withTimezone: true }),

@@ -1,5 +1,6 @@
 import { EventEmitter, on } from 'node:events';
-import type { Database } from './db.js';
+import { sql } from 'drizzle-orm';
+import type { Database, Executor } from './db.js';
 
 /**
  * Topic kinds and the event each carries. Empty here: every module that publishes declares
@@ -16,6 +17,13 @@ export interface Topics {}
  */
 export interface PubSub {
   publish<K extends keyof Topics>(kind: K, id: string, payload: Topics[K]): Promise<void>;
+  /**
+   * Publishes when, and only if, the transaction `tx` commits: a NOTIFY issued inside it, which
+   * PostgreSQL (and PGlite) delivers at commit and drops on rollback. For events written in the
+   * transaction of a change (the audit trail), where publishing after the caller's commit
+   * would need every caller to remember it.
+   */
+  publishOnCommit<K extends keyof Topics>(tx: Executor, kind: K, id: string, payload: Topics[K]): Promise<void>;
   subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]>;
   /**
    * Calls `listener` whenever events may have been lost (the bus's database connection dropped
@@ -44,6 +52,10 @@ class TypedBus implements PubSub {
     return this.raw.publishRaw(topicFor(kind, id), payload);
   }
 
+  async publishOnCommit<K extends keyof Topics>(tx: Executor, kind: K, id: string, payload: Topics[K]): Promise<void> {
+    await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${notifyMessage(topicFor(kind, id), payload)})`);
+  }
+
   subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]> {
     return this.raw.subscribeRaw(topicFor(kind, id), signal) as AsyncIterableIterator<Topics[K]>;
   }
@@ -60,10 +72,31 @@ class TypedBus implements PubSub {
 class InProcessBus implements RawBus {
   private readonly emitter = new EventEmitter();
   private readonly controller = new AbortController();
+  private unlisten: (() => Promise<void>) | null = null;
 
   constructor() {
     // Every live subscription is a listener; there may be many.
     this.emitter.setMaxListeners(0);
+  }
+
+  /**
+   * PGlite: one process, so `publish` stays in memory; but `publishOnCommit` goes through the
+   * database's NOTIFY (delivered at commit), so this bus listens to the channel for those.
+   */
+  static async listening(database: Database): Promise<InProcessBus> {
+    const bus = new InProcessBus();
+    bus.unlisten = await database.listen(EVENTS_CHANNEL, (raw) => bus.deliver(raw));
+    return bus;
+  }
+
+  /** A NOTIFY message `{ topic, payload }` to the local subscribers. */
+  deliver(raw: string): void {
+    try {
+      const { topic, payload } = JSON.parse(raw) as { topic: string; payload: unknown };
+      this.emitter.emit(topic, payload);
+    } catch {
+      // Not ours or truncated: ignore rather than kill the listener.
+    }
   }
 
   async publishRaw(topic: string, payload: unknown): Promise<void> {
@@ -90,11 +123,19 @@ class InProcessBus implements RawBus {
   }
 
   async close(): Promise<void> {
+    await this.unlisten?.().catch(() => {});
     this.controller.abort();
   }
 }
 
 const EVENTS_CHANNEL = 'roster_events';
+
+/** The NOTIFY text of an event; payloads are limited to 8000 bytes. */
+function notifyMessage(topic: string, payload: unknown): string {
+  const message = JSON.stringify({ topic, payload });
+  if (Buffer.byteLength(message) > 7900) throw new Error(`event on ${topic} is too large for NOTIFY`);
+  return message;
+}
 
 /**
  * Cross-replica bus on PostgreSQL LISTEN/NOTIFY: every replica LISTENs once and fans events
@@ -114,14 +155,7 @@ class PgBus implements RawBus {
     const bus = new PgBus(database);
     bus.unlisten = await database.listen(
       EVENTS_CHANNEL,
-      (raw) => {
-        try {
-          const { topic, payload } = JSON.parse(raw) as { topic: string; payload: unknown };
-          bus.local.publishRaw(topic, payload).catch(() => {});
-        } catch {
-          // Not ours or truncated: ignore rather than kill the listener.
-        }
-      },
+      (raw) => bus.local.deliver(raw),
       // LISTEN was re-established after its connection dropped: events sent meanwhile are gone.
       () => bus.resyncs.emit('resync'),
     );
@@ -134,9 +168,7 @@ class PgBus implements RawBus {
   }
 
   async publishRaw(topic: string, payload: unknown): Promise<void> {
-    const message = JSON.stringify({ topic, payload });
-    if (Buffer.byteLength(message) > 7900) throw new Error(`event on ${topic} is too large for NOTIFY`);
-    await this.database.notify(EVENTS_CHANNEL, message);
+    await this.database.notify(EVENTS_CHANNEL, notifyMessage(topic, payload));
   }
 
   subscribeRaw(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown> {
@@ -153,5 +185,5 @@ class PgBus implements RawBus {
 
 /** PostgreSQL may have several replicas: use NOTIFY. PGlite is one process: stay in memory. */
 export async function createPubSub(database: Database): Promise<PubSub> {
-  return new TypedBus(database.engine === 'postgres' ? await PgBus.create(database) : new InProcessBus());
+  return new TypedBus(database.engine === 'postgres' ? await PgBus.create(database) : await InProcessBus.listening(database));
 }

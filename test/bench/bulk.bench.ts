@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { availableParallelism } from 'node:os';
 import { bulkHashConcurrency } from '../../server/shared/passwords.js';
 import { hashPassword } from '../../server/shared/passwords.js';
+import { startCsvUpload } from '../support/bulk-api.js';
 import { gql, seedTenant, startTestServer, type TestServer } from '../support/harness.js';
 
 /**
@@ -16,19 +17,7 @@ let peakRss = 0;
 const sampler = () => setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 
 async function upload(ts: TestServer, token: string, csv: string) {
-  const res = await fetch(ts.url.replace(/\/graphql$/, '/uploads'), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    body: csv,
-  });
-  const { uploadId } = (await res.json()) as { uploadId: string };
-  const r = await gql<any>(
-    ts.url,
-    `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { message } } }`,
-    { i: { uploadId } },
-    token,
-  );
-  const id = r.data.bulkUploadUsers.bulkOperation.id as string;
+  const id = await startCsvUpload(ts, token, csv);
   // A live subscriber, as an admin console would have: count the progress events it receives.
   const client = createClient({ url: ts.wsUrl, webSocketImpl: WebSocket, connectionParams: { token } });
   let events = 0;

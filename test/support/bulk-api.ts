@@ -1,5 +1,5 @@
 import type { BulkUploadUsersInput } from '../../client/src/index.js';
-import { type TestServer } from './harness.js';
+import { gql, type TestServer } from './harness.js';
 import { api, ok } from './directory-api.js';
 
 const ENDED = ['COMPLETED', 'FAILED', 'CANCELLED'];
@@ -52,4 +52,21 @@ export function bulkApi(ts: Pick<TestServer, 'url'>, token: string) {
       return Object.fromEntries(nodes.map((u) => [u.email, u.groups.map((g) => g.name).sort()]));
     },
   };
+}
+
+/** POST /uploads the CSV, then bulkUploadUsers on it: the operation's global id. */
+export async function startCsvUpload(ts: Pick<TestServer, 'url'>, token: string, csv: string): Promise<string> {
+  const res = await fetch(ts.url.replace(/\/graphql$/, '/uploads'), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: csv,
+  });
+  const { uploadId } = (await res.json()) as { uploadId: string };
+  const r = await gql<{ bulkUploadUsers: { bulkOperation: { id: string } | null } }>(
+    ts.url,
+    `mutation($i: BulkUploadUsersInput!) { bulkUploadUsers(input: $i) { bulkOperation { id } errors { message } } }`,
+    { i: { uploadId } },
+    token,
+  );
+  return r.data!.bulkUploadUsers.bulkOperation!.id;
 }

@@ -23,11 +23,13 @@ export function scimRoutes(services: Services, log: Logger): Router {
 
   r.use(async (req: Request, res: Response, next: NextFunction) => {
     try {
-      res.locals['scim'] = await services.scim.authenticate(
+      const principal = await services.scim.authenticate(
         String(req.params['provisioningId']),
         req.header('authorization'),
         newRequestClient(req.ip),
       );
+      // The request id and address travel with the principal to the audit trail.
+      res.locals['scim'] = { ...principal, request: { id: String(res.locals['requestId']), address: req.ip ?? null } };
       next();
     } catch (err) {
       next(err);

@@ -1,9 +1,10 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { parseGlobalId, toGlobalId } from '../../shared/ids.js';
 import { ApiScope, assertScope, RequiresScope } from '../../shared/scopes.js';
-import { SyncRun, type SyncRunRow } from '../sync-run/sync-run.types.js';
+import { BulkOperation, type BulkOperationRow } from '../bulk-operation/bulk-operation.types.js';
+import { SyncRun, SyncTrigger, type SyncRunRow } from '../sync-run/sync-run.types.js';
 import { User } from '../user/user.types.js';
 import type { UserRow } from '../user/user.types.js';
 import {
@@ -13,10 +14,12 @@ import {
   AuditEventActor,
   AuditEventConnection,
   AuditEventFilter,
+  AuditEventStreamFilter,
   AuditEventTarget,
   type AuditEventRow,
   type AuditQuery,
 } from './audit.types.js';
+import { actorView, changesOf, targetView } from './audit.view.js';
 
 const NO_MATCH = '00000000-0000-0000-0000-000000000000';
 
@@ -48,6 +51,29 @@ export class AuditResolver {
     return ctx.services.audit.page(viewerOf(ctx), toQuery(filter), { first, after });
   }
 
+  @RequiresScope(ApiScope.AUDIT_READ)
+  @Subscription(() => AuditEvent, {
+    // The same name as the query: `subscription { auditEvents { … } }` is its live counterpart.
+    name: 'auditEvents',
+    description:
+      "The tenant's audit events as their changes commit (a rolled-back change sends nothing), from the moment of subscribing; a live feed for services that react to changes instead of polling.",
+    subscribe: ({ args, context }) => {
+      const f = (args as { filter?: AuditEventStreamFilter | null }).filter;
+      return (context as Context).services.audit.follow(viewerOf(context as Context), {
+        action: f?.action ?? null,
+        targetType: f?.targetType ?? null,
+        actorKind: f?.actorKind ?? null,
+      });
+    },
+  })
+  auditEventsLive(
+    @Root() event: AuditEventRow,
+    @Arg('filter', () => AuditEventStreamFilter, { nullable: true, description: 'Conditions (all must hold).' })
+    _filter?: AuditEventStreamFilter,
+  ): AuditEventRow {
+    return event;
+  }
+
   @FieldResolver(() => ID)
   id(@Root() e: AuditEventRow): string {
     return toGlobalId('AuditEvent', e.id);
@@ -55,26 +81,38 @@ export class AuditResolver {
 
   @FieldResolver(() => AuditEventActor)
   actor(@Root() e: AuditEventRow): AuditEventActor {
-    const type = e.actorKind === AuditActorKind.API_TOKEN ? 'ApiToken' : 'User';
-    return { kind: e.actorKind as AuditActorKind, id: e.actorId ? toGlobalId(type, e.actorId) : null, name: e.actorName };
+    return actorView(e);
   }
 
   @FieldResolver(() => AuditEventTarget)
   target(@Root() e: AuditEventRow): AuditEventTarget {
-    return { type: e.targetType, id: e.targetId ? toGlobalId(e.targetType, e.targetId) : null, name: e.targetName };
+    return targetView(e);
   }
 
   @FieldResolver(() => [AuditChange])
   changes(@Root() e: AuditEventRow): AuditChange[] {
-    const c = (typeof e.changes === 'string' ? JSON.parse(e.changes) : e.changes) as Record<
-      string,
-      { before: unknown; after: unknown }
-    > | null;
-    return Object.entries(c ?? {}).map(([field, v]) => ({
+    return Object.entries(changesOf(e)).map(([field, v]) => ({
       field,
       before: v.before === null || v.before === undefined ? null : JSON.stringify(v.before),
       after: v.after === null || v.after === undefined ? null : JSON.stringify(v.after),
     }));
+  }
+}
+
+/** Who started a run or operation, in the shape of an audit actor (an admin, an API token, the scheduler). */
+function startedBy(userId: string | null, tokenId: string | null): AuditEventActor {
+  if (tokenId) return { kind: AuditActorKind.API_TOKEN, id: toGlobalId('ApiToken', tokenId), name: null };
+  if (userId) return { kind: AuditActorKind.ADMIN, id: toGlobalId('User', userId), name: null };
+  return { kind: AuditActorKind.SCHEDULER, id: null, name: null };
+}
+
+@Resolver(() => BulkOperation)
+export class BulkOperationStartedByResolver {
+  @FieldResolver(() => AuditEventActor, {
+    description: 'Who started it: an admin (`id` a User) or an API token (`id` an ApiToken); `name` is null (look the id up).',
+  })
+  startedBy(@Root() op: BulkOperationRow): AuditEventActor {
+    return startedBy(op.actorUserId, op.actorTokenId);
   }
 }
 
@@ -111,5 +149,13 @@ export class SyncRunAuditResolver {
   ) {
     assertScope(ctx.viewer, ApiScope.AUDIT_READ, 'SyncRun.auditEvents');
     return ctx.services.audit.page(viewerOf(ctx), { sourceId: r.id, action: action ?? null }, { first, after });
+  }
+
+  @FieldResolver(() => AuditEventActor, {
+    description:
+      'Who started it: the scheduler (scheduled runs), or the admin (`id` a User) or API token (`id` an ApiToken) that asked for a manual run; `name` is null.',
+  })
+  startedBy(@Root() r: SyncRunRow): AuditEventActor {
+    return r.trigger === SyncTrigger.MANUAL ? startedBy(r.requestedBy, r.requestedByTokenId) : startedBy(null, null);
   }
 }

@@ -8,6 +8,7 @@ export enum AuditActorKind {
   API_TOKEN = 'API_TOKEN',
   SCHEDULER = 'SCHEDULER',
   END_USER = 'END_USER',
+  SCIM = 'SCIM',
   SYSTEM = 'SYSTEM',
 }
 
@@ -19,6 +20,7 @@ registerEnumType(AuditActorKind, {
     API_TOKEN: { description: 'A service with an API token (`actor.id` is the token, `actor.name` its name).' },
     SCHEDULER: { description: 'The scheduler (automatic sync runs).' },
     END_USER: { description: 'An end user acting on their own account (sign-in, account setup, enrolment).' },
+    SCIM: { description: "A SCIM client with a provisioning's bearer token (`actor.id` is the Provisioning, `actor.name` its name)." },
     SYSTEM: { description: 'Roster itself (e.g. operator commands).' },
   },
 });
@@ -52,6 +54,21 @@ export interface AuditQuery {
   since?: Date | null;
   until?: Date | null;
   sourceId?: string | null;
+  /** Only events about this type of target (`User`, `MfaUser`, …). */
+  targetType?: string | null;
+}
+
+/** The `seq` values one insert wrote (first and last): what a live feed reads after the commit. */
+export interface SeqRange {
+  from: number;
+  to: number;
+}
+
+declare module '../../shared/pubsub.js' {
+  interface Topics {
+    /** `auditEvents:<tenant id>`: a committed insert wrote the tenant's events `from`…`to` (seq). */
+    auditEvents: SeqRange;
+  }
 }
 
 export interface AuditEventRow {
@@ -162,4 +179,19 @@ export class AuditEventFilter {
 
   @Field(() => Date, { nullable: true, description: 'Events before this time; must be after `since`, at most 366 days apart.' })
   until?: Date | null;
+}
+
+@InputType({ description: 'Narrows the `auditEvents` subscription; every given condition must hold.' })
+export class AuditEventStreamFilter {
+  @Field(() => String, {
+    nullable: true,
+    description: 'Exact action (`user.update`), or a prefix ending in a dot (`user.`, `scim.`) for a family of actions.',
+  })
+  action?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Only events about this type of target (`User`, `MfaUser`, `Group`, `SyncRun`, …).' })
+  targetType?: string | null;
+
+  @Field(() => AuditActorKind, { nullable: true, description: 'Only events by this kind of actor.' })
+  actorKind?: AuditActorKind | null;
 }

@@ -10,7 +10,7 @@ import { normalizeEmail } from '../../shared/email.js';
 import { verifyPassword } from '../../shared/passwords.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { AuditActorKind } from '../audit/audit.types.js';
-import type { AuditService } from '../audit/audit.service.js';
+import { actorOf, type AuditService } from '../audit/audit.service.js';
 import type { Db } from '../../shared/db.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import { SESSIONS_ENDED_TOPIC_ID, type SessionsEndedEvent } from './auth.events.js';
@@ -101,7 +101,16 @@ export class AuthService {
   async logout(viewer: Viewer): Promise<void> {
     // `logout` is for sessions only (an API token is revoked by an admin instead).
     if (!viewer.sessionId) return;
-    await this.store.revoke(viewer.tenantId, viewer.sessionId);
+    const sessionId = viewer.sessionId;
+    await this.db.transaction(async (tx) => {
+      await this.store.revoke(viewer.tenantId, sessionId, tx);
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'auth.sign_out',
+        targetType: 'User',
+        targetId: viewer.userId,
+        targetName: null,
+      });
+    });
     await this.announceEnded({ tenantId: viewer.tenantId, sessionIds: [viewer.sessionId] });
   }
 

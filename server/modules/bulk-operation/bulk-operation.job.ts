@@ -161,10 +161,10 @@ export class BulkOperationJob {
     await this.d.audit.record(
       tx,
       op.tenantId,
-      // Bulk operations are started through the API only: without an admin it was an API token.
+      // Bulk operations are started through the API only: by an admin or an API token.
       {
         kind: op.actorUserId ? AuditActorKind.ADMIN : AuditActorKind.API_TOKEN,
-        id: op.actorUserId,
+        id: op.actorUserId ?? op.actorTokenId,
         name: null,
         requestId: null,
         address: null,

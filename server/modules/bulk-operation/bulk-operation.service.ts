@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
+import type { AuditService } from '../audit/audit.service.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { toGlobalId } from '../../shared/ids.js';
 import { integerKey, keysetPage } from '../../shared/pagination.js';
@@ -25,6 +26,11 @@ import { openUpload, sealUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
  * transaction), cancel, read, results and live progress. The work itself is the job's
  * (`bulk-operation.job.ts`).
  */
+/** A bulk operation as an audit target (and source: its item events carry it too). */
+function opTarget(op: BulkOperationRow) {
+  return { type: 'BulkOperation', id: op.id, name: op.kind };
+}
+
 export class BulkOperationService {
   constructor(
     private readonly db: Db,
@@ -36,11 +42,17 @@ export class BulkOperationService {
     private readonly pubsub: PubSub,
     private readonly secretBox: SecretBox,
     private readonly mfa: MfaService,
+    private readonly audit: AuditService,
   ) {}
 
   private async create(viewer: Viewer, kind: string, input: unknown, total: number): Promise<BulkOperationRow> {
     const op = await this.db.transaction(async (tx) => {
-      const created = await this.store.insert({ tenantId: viewer.tenantId, kind, input, total, actorUserId: viewer.userId }, tx);
+      const created = await this.store.insert(
+        { tenantId: viewer.tenantId, kind, input, total, actorUserId: viewer.userId, actorTokenId: viewer.apiToken?.id ?? null },
+        tx,
+      );
+      // The start itself (each item is audited as the job applies it).
+      await this.audit.change(tx, viewer, 'bulk.start', opTarget(created), { total: { before: null, after: total } }, created.id);
       await this.jobs.enqueue({ queue: BULK_QUEUE, tenantId: viewer.tenantId, payload: { operationId: created.id }, maxAttempts: 3 }, tx);
       return created;
     });
@@ -212,8 +224,12 @@ export class BulkOperationService {
     if (!op) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such bulk operation.', ['input', 'id']);
     if (TERMINAL_STATUSES.has(op.status))
       throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
-    const updated = await this.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'CANCELLED', finishedAt: new Date() });
-    if (!updated) throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
+    const updated = await this.db.transaction(async (tx) => {
+      const row = await this.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'CANCELLED', finishedAt: new Date() }, tx);
+      if (!row) throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
+      await this.audit.change(tx, viewer, 'bulk.cancel', opTarget(row), { status: { before: op.status, after: row.status } }, row.id);
+      return row;
+    });
     await this.job.publish(updated);
     return updated;
   }

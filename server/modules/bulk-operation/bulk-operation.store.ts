@@ -23,7 +23,10 @@ export class BulkOperationStore {
     return op ?? null;
   }
 
-  async insert(row: { tenantId: string; kind: string; input: unknown; total: number; actorUserId: string | null }, tx: Executor) {
+  async insert(
+    row: { tenantId: string; kind: string; input: unknown; total: number; actorUserId: string | null; actorTokenId: string | null },
+    tx: Executor,
+  ) {
     const [op] = await tx.insert(bulkOperations).values(row).returning();
     return op!;
   }

@@ -174,6 +174,7 @@ export interface BulkOperationRow {
   failed: number;
   skipped: number;
   actorUserId: string | null;
+  actorTokenId: string | null;
   error: string | null;
   createdAt: Date;
   startedAt: Date | null;

@@ -3,6 +3,7 @@ import type { Db } from '../../shared/db.js';
 import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
 import { checkDescription, checkName } from '../../shared/validation.js';
 import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
+import { diff, type AuditService } from '../audit/audit.service.js';
 import type { DirectoryStore } from './directory.store.js';
 import type { DirectoryRow } from './directory.types.js';
 
@@ -10,6 +11,7 @@ export class DirectoryService {
   constructor(
     private readonly db: Db,
     private readonly store: DirectoryStore,
+    private readonly audit: AuditService,
   ) {}
 
   async list(viewer: Viewer, args: { first?: number | null; after?: string | null }): Promise<ConnectionShape<DirectoryRow>> {
@@ -34,8 +36,11 @@ export class DirectoryService {
       );
     }
     if (errors.length) throw new DomainError(errors);
-    return this.db.transaction((tx) =>
-      this.store.insertWithUsersGroup({ tenantId: viewer.tenantId, name, kind: input.kind, description }, tx),
-    );
+    return this.db.transaction(async (tx) => {
+      const dir = await this.store.insertWithUsersGroup({ tenantId: viewer.tenantId, name, kind: input.kind, description }, tx);
+      const changes = diff(null, dir, ['name', 'kind', 'description']);
+      await this.audit.change(tx, viewer, 'directory.create', { type: 'Directory', id: dir.id, name: dir.name }, changes);
+      return dir;
+    });
   }
 }

@@ -10,6 +10,7 @@ import { hasControlCharacters } from '../../shared/validation.js';
 import type { AuthService } from '../auth/auth.service.js';
 import type { MfaPortalService, PortalFactor } from '../mfa/mfa-portal.service.js';
 import type { VerificationResult } from '../mfa/mfa-verify.service.js';
+import { endUserActor, type AuditService } from '../audit/audit.service.js';
 import { loginSubject, type SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { EndUserProfile, EndUserSessionStore, PortalRow } from './end-user-session.store.js';
 
@@ -61,6 +62,7 @@ export class EndUserSessionService {
     private readonly box: SecretBox,
     private readonly factors: MfaPortalService,
     private readonly opts: { sessionTtlMs: number; linkGrantTtlMs: number },
+    private readonly audit: AuditService,
   ) {}
 
   /** The portal named in a URL; `ambiguous` when several tenants name an IdP alike and no tenant was given. */
@@ -95,7 +97,13 @@ export class EndUserSessionService {
       async () => {
         const c = candidate as Awaited<ReturnType<EndUserSessionStore['candidate']>>;
         const ok = await verifyPassword(c?.passwordHash ?? null, input.password);
-        if (!c || !ok || !c.active) return { ok: false };
+        const signInEvent = (action: string) => ({ action, targetType: 'User', targetId: c?.id ?? null, targetName: c?.email ?? login });
+        const actor = endUserActor(c?.id ?? null, c?.email ?? login, client.address);
+        if (!c || !ok || !c.active) {
+          // Only a login that names an account of this portal: other text is not recorded.
+          if (c) await this.db.transaction((tx) => this.audit.record(tx, portal.tenantId, actor, signInEvent('portal.sign_in_failed')));
+          return { ok: false };
+        }
         const token = newToken('eus');
         // The password was right; a user with an enrolled factor is not signed in until it verifies.
         const factor = await this.factors.factorOf(portal.tenantId, c);
@@ -113,7 +121,11 @@ export class EndUserSessionService {
             },
             tx,
           );
-          if (!factor) await this.store.touchLastSignIn(c.id, tx);
+          // With a second factor to come, the sign-in is recorded once that verifies.
+          if (!factor) {
+            await this.store.touchLastSignIn(c.id, tx);
+            await this.audit.record(tx, portal.tenantId, actor, signInEvent('portal.sign_in'));
+          }
         });
         return { ok: true, value: { token, expiresAt, stage } };
       },
@@ -166,6 +178,13 @@ export class EndUserSessionService {
     const promoted = await this.db.transaction(async (tx) => {
       if (!(await this.store.promote(pending.sessionId, hashToken(token), expiresAt, tx))) return false;
       await this.store.touchLastSignIn(pending.userId, tx);
+      await this.audit.record(tx, pending.tenantId, endUserActor(pending.userId, null, null), {
+        action: 'portal.sign_in',
+        targetType: 'User',
+        targetId: pending.userId,
+        targetName: null,
+        changes: { secondFactor: { before: null, after: 'verified' } },
+      });
       return true;
     });
     if (!promoted) throw DomainError.of(ErrorCode.TOKEN_INVALID, 'This sign-in is no longer waiting for a second factor. Sign in again.');
@@ -227,6 +246,14 @@ export class EndUserSessionService {
           await this.store.setPassword(viewer.tenantId, viewer.userId, hash, tx);
           await this.auth.revokeUserSessions(tx, viewer.tenantId, [viewer.userId]);
           await this.store.revokeForUsers(viewer.tenantId, [viewer.userId], viewer.sessionId, tx);
+          const name = profile.email ?? profile.username;
+          await this.audit.record(tx, viewer.tenantId, endUserActor(viewer.userId, name, client.address), {
+            action: 'portal.change_password',
+            targetType: 'User',
+            targetId: viewer.userId,
+            targetName: name,
+            changes: { password: { before: '[redacted]', after: '[redacted]' } },
+          });
         });
         return { ok: true, value: undefined };
       },

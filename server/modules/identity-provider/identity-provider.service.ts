@@ -1,6 +1,8 @@
 import type { Viewer } from '../../shared/viewer.js';
 import { DomainError, ErrorCode, type UserError } from '../../shared/errors.js';
 import { checkDescription } from '../../shared/validation.js';
+import type { Db } from '../../shared/db.js';
+import { diff, type AuditService } from '../audit/audit.service.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 
 const IDP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -12,6 +14,8 @@ export class IdentityProviderService {
     private readonly store: IdentityProviderStore,
     private readonly portalBaseUrl: () => string,
     private readonly directories: DirectoryStore,
+    private readonly db: Db,
+    private readonly audit: AuditService,
   ) {}
 
   async create(
@@ -32,7 +36,12 @@ export class IdentityProviderService {
       ? (await this.directories.byIds(viewer.tenantId, [input.directoryId]))[0]
       : await this.directories.cloud(viewer.tenantId);
     if (!dir) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such directory.', ['input', 'directoryId']);
-    return this.store.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description });
+    return this.db.transaction(async (tx) => {
+      const idp = await this.store.insert({ tenantId: viewer.tenantId, directoryId: dir.id, name, description }, tx);
+      const changes = diff(null, { ...idp, directory: dir.name }, ['name', 'description', 'directory']);
+      await this.audit.change(tx, viewer, 'identity_provider.create', { type: 'IdentityProvider', id: idp.id, name: idp.name }, changes);
+      return idp;
+    });
   }
 
   list(viewer: Viewer): Promise<IdentityProviderRow[]> {

@@ -8,6 +8,7 @@ import type { AuthService } from '../auth/auth.service.js';
 import type { EndUserSessionService } from '../end-user-session/end-user-session.service.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
 import type { SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
+import { endUserActor, type AuditService } from '../audit/audit.service.js';
 import type { InvitationStore } from './invitation.store.js';
 import { InvitationStatus, type InvitationRow } from './invitation.types.js';
 
@@ -56,6 +57,7 @@ export class InvitationService {
     private readonly sessions: EndUserSessionService,
     private readonly limits: SignInLimitService,
     private readonly opts: { portalBaseUrl: () => string; ttlMs: number },
+    private readonly audit: AuditService,
   ) {}
 
   private link(idpName: string, kind: LinkKind, token: string): string {
@@ -241,7 +243,7 @@ export class InvitationService {
       async () => {
         const found = /^inv_[A-Za-z0-9_-]{43}$/.test(token) ? await this.store.byTokenHash(hashToken(token)) : null;
         if (!found) return { ok: false };
-        return { ok: true, value: await this.redeem(found, input.password) };
+        return { ok: true, value: await this.redeem(found, input.password, client) };
       },
     );
   }
@@ -249,6 +251,7 @@ export class InvitationService {
   private async redeem(
     found: NonNullable<Awaited<ReturnType<InvitationStore['byTokenHash']>>>,
     password: string,
+    client: RequestClient,
   ): Promise<{ email: string | null; idpName: string | null; tenantSlug: string }> {
     if (found.acceptedAt || found.revokedAt) {
       throw DomainError.of(ErrorCode.TOKEN_USED, 'This link was already used or has been replaced by a newer one.', ['input', 'token']);
@@ -282,6 +285,15 @@ export class InvitationService {
       // signed in with the old one, admin API and portal alike. Nobody is signed in here: this
       // is a public, link-based call.
       await this.sessions.endAllSessions(tx, found.tenantId, [found.userId]);
+      const name = found.userEmail ?? found.username;
+      await this.audit.record(tx, found.tenantId, endUserActor(found.userId, name, client.address), {
+        // An invitation link activates the account; a reset link sets a new password.
+        action: found.kind === 'INVITATION' ? 'portal.activate' : 'portal.reset_password',
+        targetType: 'User',
+        targetId: found.userId,
+        targetName: name,
+        changes: { password: { before: found.kind === 'INVITATION' ? null : '[redacted]', after: '[redacted]' } },
+      });
     });
     await this.auth.announceEnded({ tenantId: found.tenantId, userIds: [found.userId] });
     return { email: found.userEmail, idpName: found.idpName, tenantSlug: found.tenantSlug };

@@ -1,5 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Db } from '../../shared/db.js';
+import { actorOf, type AuditService } from '../audit/audit.service.js';
+import type { AuditActor } from '../audit/audit.types.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import type { Viewer } from '../../shared/viewer.js';
@@ -20,6 +22,11 @@ export const MAX_BYPASS_MINUTES = 30 * 24 * 60;
  * codes, and the verification lock and history. Every operation is scoped to the viewer's
  * tenant: another tenant's id is "not found".
  */
+/** An MFA user as an audit target (a device is named in the changes). */
+function mfaUserTarget(u: MfaUserRow) {
+  return { type: 'MfaUser', id: u.id, name: u.username };
+}
+
 export class MfaDeviceService {
   constructor(
     private readonly db: Db,
@@ -27,6 +34,7 @@ export class MfaDeviceService {
     private readonly users: MfaStore,
     private readonly store: MfaFactorStore,
     private readonly limits: SignInLimitService,
+    private readonly audit: AuditService,
   ) {}
 
   /** Disables or enables a device; a disabled device is kept but refused by verification. */
@@ -38,26 +46,41 @@ export class MfaDeviceService {
         await this.store.setDeviceStatus(d.id, status, tx);
         await this.store.refreshStatus(d.mfaUserId, tx);
       }
-      return (await this.users.lockUser(viewer.tenantId, d.mfaUserId, tx))!;
+      const u = (await this.users.lockUser(viewer.tenantId, d.mfaUserId, tx))!;
+      if (d.status !== status)
+        await this.audit.change(tx, viewer, status === 'ACTIVE' ? 'mfa.enable_device' : 'mfa.disable_device', mfaUserTarget(u), {
+          [`device:${d.id}`]: { before: d.status, after: status },
+        });
+      return u;
     });
   }
 
   async removeDevice(viewer: Viewer, deviceId: string): Promise<MfaUserRow> {
-    return this.removeDeviceOf(viewer.tenantId, deviceId, null);
+    return this.removeDeviceOf(viewer.tenantId, deviceId, null, actorOf(viewer));
   }
 
   /**
    * Removes a device of the tenant; with `owner`, only a device of that MFA user (an end user
-   * removing one of their own devices in the portal): anyone else's is "not found".
+   * removing one of their own devices in the portal): anyone else's is "not found". `actor` is
+   * who the audit trail names (the admin or token, or the end user).
    */
-  async removeDeviceOf(tenantId: string, deviceId: string, owner: string | null): Promise<MfaUserRow> {
+  async removeDeviceOf(tenantId: string, deviceId: string, owner: string | null, actor: AuditActor): Promise<MfaUserRow> {
     return this.db.transaction(async (tx) => {
       const d = await this.store.lockDevice(tenantId, deviceId, tx);
       if (!d || (owner !== null && d.mfaUserId !== owner))
         throw DomainError.of(ErrorCode.NOT_FOUND, 'No such MFA device.', ['input', 'deviceId']);
       await this.store.deleteDevice(d.id, tx);
       await this.store.refreshStatus(d.mfaUserId, tx);
-      return (await this.users.lockUser(tenantId, d.mfaUserId, tx))!;
+      const u = (await this.users.lockUser(tenantId, d.mfaUserId, tx))!;
+      const t = mfaUserTarget(u);
+      await this.audit.record(tx, tenantId, actor, {
+        action: 'mfa.remove_device',
+        targetType: t.type,
+        targetId: t.id,
+        targetName: t.name,
+        changes: { [`device:${d.id}`]: { before: d.status, after: null } },
+      });
+      return u;
     });
   }
 
@@ -75,6 +98,10 @@ export class MfaDeviceService {
       await this.store.voidBypassCodes(u.id, tx);
       await this.store.refreshStatus(u.id, tx);
       const sent = await this.mfa.sendEnrollment(tx, viewer.tenantId, await this.mfa.tenantName(viewer.tenantId, tx), [u]);
+      await this.audit.change(tx, viewer, 'mfa.reset_factors', mfaUserTarget(u), {
+        devicesRemoved: { before: null, after: devicesRemoved },
+        enrollmentEmailSent: { before: null, after: sent > 0 },
+      });
       return { mfaUser: (await this.users.lockUser(viewer.tenantId, u.id, tx))!, devicesRemoved, emailSent: sent > 0 };
     });
     await this.limits.clear(factorSubject(out.mfaUser.id));
@@ -108,6 +135,11 @@ export class MfaDeviceService {
         codes.map((c) => ({ tenantId: viewer.tenantId, mfaUserId: u.id, codeHash: hashBypassCode(c), expiresAt })),
         tx,
       );
+      // How many and until when; never the codes.
+      await this.audit.change(tx, viewer, 'mfa.create_bypass_codes', mfaUserTarget(u), {
+        bypassCodes: { before: null, after: input.count },
+        expiresAt: { before: null, after: expiresAt.toISOString() },
+      });
       return u;
     });
     return { codes, expiresAt, mfaUser };
@@ -117,6 +149,7 @@ export class MfaDeviceService {
   async unlock(viewer: Viewer, mfaUserId: string): Promise<MfaUserRow> {
     const [u] = await this.users.byIds(viewer.tenantId, [mfaUserId]);
     if (!u) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such MFA user.', ['input', 'mfaUserId']);
+    await this.db.transaction((tx) => this.audit.change(tx, viewer, 'mfa.unlock', mfaUserTarget(u)));
     await this.limits.clear(factorSubject(u.id));
     return u;
   }

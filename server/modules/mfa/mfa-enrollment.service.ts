@@ -96,6 +96,7 @@ export class MfaEnrollmentService {
       if (outcome === 'TOO_MANY') throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
       if (outcome === 'GONE')
         throw DomainError.of(ErrorCode.INVALID_STATE, 'This enrolment was restarted meanwhile; use the newest code.', ['input', 'code']);
+      await this.mfa.recordEnrolled(tx, client, t, { id: device.id, name: null, kind: 'TOTP' });
     });
     return { username: t.username, mfaUserId: t.mfaUserId, deviceId: device.id };
   }

@@ -1,3 +1,4 @@
+import { endUserActor } from '../audit/audit.service.js';
 import type { RequestClient } from '../../shared/client.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { idOrNoMatch, toGlobalId } from '../../shared/ids.js';
@@ -119,7 +120,12 @@ export class MfaPortalService {
   async removeDevice(tenantId: string, user: PortalUser, deviceGlobalId: string): Promise<void> {
     const u = (await this.mfaUserOf(tenantId, user)).chosen;
     if (!u) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such MFA device.', ['deviceId']);
-    await this.devices.removeDeviceOf(tenantId, idOrNoMatch(deviceGlobalId, 'MfaDevice'), u.id);
+    await this.devices.removeDeviceOf(
+      tenantId,
+      idOrNoMatch(deviceGlobalId, 'MfaDevice'),
+      u.id,
+      endUserActor(user.id, user.username ?? user.email, null),
+    );
   }
 
   /** The MFA user a portal user is (linked, else named, else the only one with the email), and the candidates otherwise. */

@@ -127,6 +127,7 @@ export class MfaWebauthnService {
         throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link or its challenge was already used.', ['input', 'token']);
       if (r.outcome !== 'OK') throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
       await this.factors.refreshStatus(t.mfaUserId, tx);
+      await this.mfa.recordEnrolled(tx, client, t, { id: r.deviceId, name: challenge.deviceName ?? 'Security key', kind: 'WEBAUTHN' });
       return r.deviceId;
     });
     return { mfaUserId: t.mfaUserId, deviceId };

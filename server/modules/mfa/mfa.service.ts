@@ -6,6 +6,7 @@ import { DomainError, ErrorCode, userError, type UserError } from '../../shared/
 import { keysetPage, sortValueAndIdKey, type ConnectionShape } from '../../shared/pagination.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import { checkName } from '../../shared/validation.js';
+import { actorOf, diff, endUserActor, type AuditService } from '../audit/audit.service.js';
 import type { MailMessage, MailService } from '../mail/mail.service.js';
 import type { CheckOutcome, SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
@@ -26,6 +27,7 @@ export class MfaService {
     private readonly tenants: TenantStore,
     private readonly limits: SignInLimitService,
     private readonly opts: { portalBaseUrl: () => string; ttlMs: number },
+    private readonly audit: AuditService,
   ) {}
 
   async list(
@@ -75,6 +77,19 @@ export class MfaService {
     return this.db.transaction(async (tx) => {
       const u = await this.store.insertManual({ tenantId: viewer.tenantId, username, email, firstName, lastName }, tx);
       if (input.sendEnrollmentEmail) await this.sendEnrollment(tx, viewer.tenantId, await this.tenantName(viewer.tenantId, tx), [u]);
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'mfa.create_user',
+        targetType: 'MfaUser',
+        targetId: u.id,
+        targetName: u.username,
+        changes: diff(null, { ...u, enrollmentEmailSent: !!input.sendEnrollmentEmail }, [
+          'username',
+          'email',
+          'firstName',
+          'lastName',
+          'enrollmentEmailSent',
+        ]),
+      });
       return u;
     });
   }
@@ -107,6 +122,25 @@ export class MfaService {
   }
 
   /**
+   * The audit event of a device enrolled from a link, in the enrolment's transaction. The end
+   * user is the actor, named by username (`actor.id` is for admin Users, so it stays null).
+   */
+  recordEnrolled(
+    tx: Executor,
+    client: RequestClient,
+    t: EnrollmentToken,
+    device: { id: string | null; name: string | null; kind: string },
+  ) {
+    return this.audit.record(tx, t.tenantId, endUserActor(null, t.username, client.address), {
+      action: 'mfa.enroll_device',
+      targetType: 'MfaUser',
+      targetId: t.mfaUserId,
+      targetName: t.username,
+      changes: { device: { before: null, after: device } },
+    });
+  }
+
+  /**
    * Public, authenticated by the enrolment token. A link enrols one device (single use); a
    * further device needs a new link (`sendMfaEnrollment`). A tenant's users may hold up to
    * MAX_DEVICES_PER_USER devices.
@@ -128,6 +162,7 @@ export class MfaService {
           'token',
         ]);
       if (outcome === 'TOO_MANY') throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
+      await this.recordEnrolled(tx, client, t, { id: null, name: deviceName, kind: input.kind ?? 'TOTP' });
     });
     return { username: t.username, mfaUserId: t.mfaUserId };
   }
@@ -194,6 +229,12 @@ export class MfaService {
         throw DomainError.of(ErrorCode.INVALID_STATE, 'This MFA user has no email address to send the link to.', ['input', 'mfaUserId']);
       await this.store.voidTokens(viewer.tenantId, u.id, tx);
       await this.sendEnrollment(tx, viewer.tenantId, await this.tenantName(viewer.tenantId, tx), [u]);
+      await this.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'mfa.send_enrollment',
+        targetType: 'MfaUser',
+        targetId: u.id,
+        targetName: u.username,
+      });
       return u;
     });
   }

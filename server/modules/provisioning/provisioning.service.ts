@@ -7,8 +7,14 @@ import type { GroupStore } from '../group/group.store.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import type { SyncRunStore } from '../sync-run/sync-run.store.js';
 import type { ScimService } from '../scim/scim.service.js';
+import { diff, type AuditService } from '../audit/audit.service.js';
 import type { ProvisioningStore } from './provisioning.store.js';
 import { configOf, DEFAULT_CONFIG, type ConfigJson, type ProvisioningRow } from './provisioning.types.js';
+
+/** A provisioning as an audit target. */
+function provisioningTarget(p: ProvisioningRow) {
+  return { type: 'Provisioning', id: p.id, name: p.name };
+}
 
 /** Provisioning configuration: entitlement rules, the draft, and Save & Deploy. */
 export class ProvisioningService {
@@ -22,7 +28,13 @@ export class ProvisioningService {
     private readonly runs: Pick<SyncRunStore, 'active'>,
     /** Issues a SCIM provisioning's first bearer token in the creating transaction. */
     private readonly scim: Pick<ScimService, 'issueToken'>,
+    private readonly audit: AuditService,
   ) {}
+
+  /** Name and draft settings as one flat snapshot, so a change shows field by field. */
+  private static snapshot(p: ProvisioningRow): Record<string, unknown> {
+    return { name: p.name, ...configOf(p.draft) };
+  }
 
   list(viewer: Viewer): Promise<ProvisioningRow[]> {
     return this.store.list(viewer.tenantId);
@@ -60,6 +72,14 @@ export class ProvisioningService {
     return this.db.transaction(async (tx) => {
       const provisioning = await this.store.insert({ tenantId: viewer.tenantId, kind: input.kind, name, draft: DEFAULT_CONFIG }, tx);
       const scimToken = scim ? await this.scim.issueToken(viewer.tenantId, provisioning.id, tx) : null;
+      const snapshot = ProvisioningService.snapshot(provisioning);
+      await this.audit.change(
+        tx,
+        viewer,
+        'provisioning.create',
+        provisioningTarget(provisioning),
+        diff(null, { kind: provisioning.kind, ...snapshot }, ['kind', ...Object.keys(snapshot)]),
+      );
       return { provisioning, scimToken };
     });
   }
@@ -75,6 +95,7 @@ export class ProvisioningService {
   }
 
   private async editDraft(
+    action: string,
     viewer: Viewer,
     id: string,
     edit: (draft: ConfigJson) => Promise<ConfigJson> | ConfigJson,
@@ -85,7 +106,12 @@ export class ProvisioningService {
       if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
       if (eaaOnly) ProvisioningService.eaaOnly(p, eaaOnly);
       const draft = await edit(configOf(p.draft));
-      return this.store.update(viewer.tenantId, id, { draft, ...extra }, tx);
+      const updated = await this.store.update(viewer.tenantId, id, { draft, ...extra }, tx);
+      const before = ProvisioningService.snapshot(p);
+      const after = ProvisioningService.snapshot(updated);
+      const changes = diff(before, after, [...new Set([...Object.keys(before), ...Object.keys(after)])]);
+      if (changes) await this.audit.change(tx, viewer, action, provisioningTarget(updated), changes);
+      return updated;
     });
   }
 
@@ -118,6 +144,7 @@ export class ProvisioningService {
     }
     if (errors.length) throw new DomainError(errors);
     return this.editDraft(
+      'provisioning.update',
       viewer,
       input.id,
       (d) => ({
@@ -141,6 +168,7 @@ export class ProvisioningService {
     if (found.length !== ids.length)
       throw DomainError.of(ErrorCode.NOT_FOUND, 'Every directory must exist in this tenant.', ['input', 'directoryIds']);
     return this.editDraft(
+      'provisioning.set_directories',
       viewer,
       id,
       (d) => ({
@@ -158,6 +186,7 @@ export class ProvisioningService {
       throw DomainError.of(ErrorCode.NOT_FOUND, 'Every group must exist in that directory.', ['input', 'groupIds']);
     }
     return this.editDraft(
+      'provisioning.set_groups',
       viewer,
       id,
       (d) => {
@@ -181,12 +210,17 @@ export class ProvisioningService {
       ProvisioningService.eaaOnly(p, 'deploy (its settings apply at once)');
       const draft = configOf(p.draft);
       const intervalMs = draft.syncIntervalMinutes * 60_000;
-      return this.store.update(
+      const deployed = await this.store.update(
         viewer.tenantId,
         id,
         { deployed: draft, deployedVersion: p.deployedVersion + 1, deployedAt: new Date(), nextSyncAt: new Date(Date.now() + intervalMs) },
         tx,
       );
+      await this.audit.change(tx, viewer, 'provisioning.deploy', provisioningTarget(p), {
+        deployedVersion: { before: p.deployedVersion, after: p.deployedVersion + 1 },
+        ...diff({ config: p.deployed }, { config: draft }, ['config']),
+      });
+      return deployed;
     });
   }
 
@@ -202,6 +236,11 @@ export class ProvisioningService {
           ? await this.store.removeOwned(viewer.tenantId, id, tx)
           : { users: await this.store.releaseOwned(viewer.tenantId, id, tx), devices: 0 };
       await this.store.delete(viewer.tenantId, id, tx);
+      await this.audit.change(tx, viewer, 'provisioning.delete', provisioningTarget(p), {
+        ownedUsers: { before: null, after: ownedUsers },
+        affectedUsers: { before: null, after: r.users },
+        devicesRemoved: { before: null, after: r.devices },
+      });
       return { id, affectedUsers: r.users, devicesRemoved: r.devices };
     });
   }

@@ -55,11 +55,11 @@ export class ScimActivityStore {
    * thousands of users costs two statements per user (this and the token check). Null when the
    * userName is held: the caller then takes the full path (claim or 409).
    */
-  async createUserLogged(row: Omit<ScimUserRow, 'id' | 'createdAt' | 'updatedAt'>): Promise<ScimUserRow | null> {
+  async createUserLogged(row: Omit<ScimUserRow, 'id' | 'createdAt' | 'updatedAt'>, tx: Executor = this.db): Promise<ScimUserRow | null> {
     const u = mfaUsers;
     const at = new Date().toISOString();
     const [r] = await queryRows<ScimUserRow & { createdAt: Date | string; updatedAt: Date | string }>(
-      this.db,
+      tx,
       sql`with ins as (
             insert into ${u} (tenant_id, provisioning_id, username, email, first_name, last_name, external_id, display_name, suspended_at)
             values (${row.tenantId}::uuid, ${row.provisioningId}::uuid, ${row.username}, ${row.email}, ${row.firstName}, ${row.lastName},

@@ -1,4 +1,6 @@
 import type { Executor } from '../../shared/db.js';
+import { diff } from '../audit/audit.service.js';
+import type { AuditEntry } from '../audit/audit.types.js';
 import { listResponse } from './scim-discovery.js';
 import { groupFilterSql } from './scim-filter.store.js';
 import { groupChange, parsePatch, type GroupChange } from './scim-patch.js';
@@ -7,6 +9,25 @@ import { invalidFilter, invalidValue, notFound } from './scim.errors.js';
 import { checkIfMatch, paging, type ListQuery, type ScimPrincipal, type ScimResponse, type ScimService } from './scim.service.js';
 import type { ScimGroupRow, ScimStore } from './scim.store.js';
 import { heldBy } from './scim-users.service.js';
+
+/**
+ * The audit event of a SCIM write to an MFA group: name and externalId before/after, and the
+ * membership change (a count when the list is replaced, the SCIM ids added and removed otherwise).
+ */
+function groupEvent(
+  action: string,
+  before: ScimGroupRow | null,
+  after: ScimGroupRow | null,
+  members: Record<string, unknown> | null,
+): AuditEntry[] {
+  const g = (after ?? before)!;
+  const changes = { ...diff(before, after, ['name', 'externalId', 'provisioningId']) };
+  for (const [field, value] of Object.entries(members ?? {})) {
+    if (Array.isArray(value) && !value.length) continue;
+    changes[field] = { before: null, after: value };
+  }
+  return [{ action, targetType: 'MfaGroup', targetId: g.id, targetName: g.name, changes: Object.keys(changes).length ? changes : null }];
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -97,7 +118,15 @@ export class ScimGroupService {
       }
       // A claimed group's members become the identity provider's list when it sends one.
       if (f.members !== undefined) await this.applyMembers(p, g.id, { replaceMembers: f.members, add: new Set(), remove: new Set() }, tx);
-      return this.one(p, g, 201, result, tx);
+      return {
+        ...(await this.one(p, g, 201, result, tx)),
+        audit: groupEvent(
+          holder ? 'scim.group.claim' : 'scim.group.create',
+          holder ? g : null,
+          g,
+          f.members ? { members: f.members.length } : null,
+        ),
+      };
     });
   }
 
@@ -121,7 +150,10 @@ export class ScimGroupService {
       await this.rename(p, g, f.name, tx);
       await this.applyMembers(p, g.id, { replaceMembers: f.members ?? [], add: new Set(), remove: new Set() }, tx);
       const updated = await this.d.store.updateGroup(p.tenantId, g.id, { name: f.name, externalId: f.externalId }, tx);
-      return this.one(p, updated, 200, 'replaced', tx);
+      return {
+        ...(await this.one(p, updated, 200, 'replaced', tx)),
+        audit: groupEvent('scim.group.replace', g, updated, { members: f.members?.length ?? 0 }),
+      };
     });
   }
 
@@ -144,7 +176,15 @@ export class ScimGroupService {
         tx,
       );
       const members = c.replaceMembers ? `members set to ${c.replaceMembers.length}` : `+${c.add.size}/-${c.remove.size} members`;
-      return { status: 204, etag: versionOf(updated), result: `updated (${members})` };
+      const memberChange = c.replaceMembers
+        ? { members: c.replaceMembers.length }
+        : { addedMemberIds: [...c.add], removedMemberIds: [...c.remove] };
+      return {
+        status: 204,
+        etag: versionOf(updated),
+        result: `updated (${members})`,
+        audit: groupEvent('scim.group.patch', g, updated, memberChange),
+      };
     });
   }
 
@@ -153,7 +193,7 @@ export class ScimGroupService {
     return this.d.scim.write(p, 'DELETE', `Groups/${id}`, async (tx) => {
       const g = await this.locked(p, id, tx, ifMatch);
       await this.d.store.deleteGroup(p.tenantId, g.id, tx);
-      return { status: 204, result: 'deleted' };
+      return { status: 204, result: 'deleted', audit: groupEvent('scim.group.delete', g, null, null) };
     });
   }
 }

@@ -1,4 +1,6 @@
 import type { Executor } from '../../shared/db.js';
+import { diff } from '../audit/audit.service.js';
+import type { AuditEntry } from '../audit/audit.types.js';
 import type { MfaService } from '../mfa/mfa.service.js';
 import { listResponse } from './scim-discovery.js';
 import { userFilterSql } from './scim-filter.store.js';
@@ -8,6 +10,22 @@ import { invalidFilter, notFound, uniqueness } from './scim.errors.js';
 import { checkIfMatch, paging, type ListQuery, type ScimPrincipal, type ScimResponse, type ScimService } from './scim.service.js';
 import type { Holder, ScimStore, ScimUserRow } from './scim.store.js';
 import type { ScimActivityStore } from './scim-activity.store.js';
+
+const AUDITED = ['username', 'email', 'firstName', 'lastName', 'externalId', 'displayName', 'suspendedAt', 'provisioningId'] as const;
+
+/** The audit event of a SCIM write to an MFA user, with the fields it changed. */
+function userEvent(action: string, before: ScimUserRow | null, after: ScimUserRow | null): AuditEntry[] {
+  const u = (after ?? before)!;
+  return [
+    {
+      action,
+      targetType: 'MfaUser',
+      targetId: u.id,
+      targetName: u.username,
+      changes: diff(before, after, AUDITED),
+    },
+  ];
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -80,7 +98,11 @@ export class ScimUserService {
   async create(p: ScimPrincipal, body: unknown): Promise<ScimResponse> {
     const f = parseUser(body);
     if (!(p.config.sendEnrollmentEmails && f.email)) {
-      const fast = await this.d.activity.createUserLogged({ tenantId: p.tenantId, provisioningId: p.provisioningId, ...columns(f, null) });
+      const fast = await this.d.scim.writeLogged(
+        p,
+        (tx) => this.d.activity.createUserLogged({ tenantId: p.tenantId, provisioningId: p.provisioningId, ...columns(f, null) }, tx),
+        (u) => userEvent('scim.user.create', null, u)[0]!,
+      );
       if (fast) return this.one(p, fast, 201);
     }
     return this.d.scim.write(p, 'POST', 'Users', async (tx) => {
@@ -95,11 +117,11 @@ export class ScimUserService {
           { provisioningId: p.provisioningId, ...columns(f, current?.suspendedAt ?? null) },
           tx,
         );
-        return this.one(p, u, 201, `claimed MANUAL user ${u.id}`);
+        return { ...this.one(p, u, 201, `claimed MANUAL user ${u.id}`), audit: userEvent('scim.user.claim', current, u) };
       }
       const u = await this.d.store.insertUser({ tenantId: p.tenantId, provisioningId: p.provisioningId, ...columns(f, null) }, tx);
       if (p.config.sendEnrollmentEmails && u.email) await this.d.mfa.sendEnrollment(tx, p.tenantId, p.tenantName, [u]);
-      return this.one(p, u, 201, `created ${u.id}`);
+      return { ...this.one(p, u, 201, `created ${u.id}`), audit: userEvent('scim.user.create', null, u) };
     });
   }
 
@@ -121,8 +143,9 @@ export class ScimUserService {
   async replace(p: ScimPrincipal, id: string, body: unknown, ifMatch?: string): Promise<ScimResponse> {
     const f = parseUser(body);
     return this.d.scim.write(p, 'PUT', `Users/${id}`, async (tx) => {
-      const u = await this.save(p, await this.locked(p, id, tx, ifMatch), f, tx);
-      return this.one(p, u, 200, describe(f));
+      const before = await this.locked(p, id, tx, ifMatch);
+      const u = await this.save(p, before, f, tx);
+      return { ...this.one(p, u, 200, describe(f)), audit: userEvent('scim.user.replace', before, u) };
     });
   }
 
@@ -133,7 +156,7 @@ export class ScimUserService {
       const { meta: _m, ...representation } = renderUser(current, null, p.base);
       const f = patchUser({ ...representation, meta: { created: current.createdAt, lastModified: current.updatedAt } }, ops);
       const u = await this.save(p, current, f, tx);
-      return this.one(p, u, 200, describe(f));
+      return { ...this.one(p, u, 200, describe(f)), audit: userEvent('scim.user.patch', current, u) };
     });
   }
 
@@ -146,11 +169,11 @@ export class ScimUserService {
     return this.d.scim.write(p, 'DELETE', `Users/${id}`, async (tx) => {
       const u = await this.locked(p, id, tx, ifMatch);
       if (p.config.scimDeletedUsers === 'KEEP_AS_MANUAL') {
-        await this.d.store.updateUser(p.tenantId, u.id, { provisioningId: null }, tx);
-        return { status: 204, result: 'released to MANUAL (devices kept)' };
+        const released = await this.d.store.updateUser(p.tenantId, u.id, { provisioningId: null }, tx);
+        return { status: 204, result: 'released to MANUAL (devices kept)', audit: userEvent('scim.user.release', u, released) };
       }
       await this.d.store.deleteUser(p.tenantId, u.id, tx);
-      return { status: 204, result: 'deleted with its devices' };
+      return { status: 204, result: 'deleted with its devices', audit: userEvent('scim.user.delete', u, null) };
     });
   }
 }

@@ -4,6 +4,8 @@ import { DomainError, ErrorCode } from '../../shared/errors.js';
 import { keysetPage, type ConnectionShape } from '../../shared/pagination.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import type { Viewer } from '../../shared/viewer.js';
+import { AuditActorKind, type AuditActor, type AuditEntry } from '../audit/audit.types.js';
+import { actorOf, type AuditService } from '../audit/audit.service.js';
 import type { ProvisioningStore } from '../provisioning/provisioning.store.js';
 import { configOf, type ConfigJson } from '../provisioning/provisioning.types.js';
 import type { SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
@@ -21,6 +23,19 @@ export interface ScimPrincipal {
   config: ConfigJson;
   /** The provisioning's base URL, for `meta.location` and `$ref`. */
   base: string;
+  /** The HTTP request (id and client address), for the audit trail. */
+  request?: { id: string; address: string | null };
+}
+
+/** The audit actor of a SCIM request: the provisioning whose bearer token made it. */
+export function scimActor(p: ScimPrincipal): AuditActor {
+  return {
+    kind: AuditActorKind.SCIM,
+    id: p.provisioningId,
+    name: p.provisioningName,
+    requestId: p.request?.id ?? null,
+    address: p.request?.address ?? null,
+  };
 }
 
 /** What the router sends: status, body, headers. `result` is what the activity log records. */
@@ -30,6 +45,8 @@ export interface ScimResponse {
   location?: string;
   etag?: string;
   result?: string;
+  /** The audit events of a write, recorded in its transaction (never sent). */
+  audit?: AuditEntry[];
 }
 
 export interface ListQuery {
@@ -63,6 +80,7 @@ export class ScimService {
       /** The origin SCIM URLs are built on (a function: by default the server's own, known once it listens). */
       publicOrigin: () => string;
       ratePerMinute: number;
+      audit: AuditService;
     },
   ) {}
 
@@ -93,6 +111,13 @@ export class ScimService {
       const previousTokenExpiresAt = new Date(Date.now() + grace * 60_000);
       await this.d.store.expireTokens(p.id, previousTokenExpiresAt, tx);
       const token = await this.issueToken(viewer.tenantId, p.id, tx);
+      await this.d.audit.record(tx, viewer.tenantId, actorOf(viewer), {
+        action: 'provisioning.rotate_scim_token',
+        targetType: 'Provisioning',
+        targetId: p.id,
+        targetName: p.name,
+        changes: { previousTokenExpiresAt: { before: null, after: previousTokenExpiresAt.toISOString() } },
+      });
       return { provisioning: p, token, previousTokenExpiresAt };
     });
   }
@@ -148,7 +173,21 @@ export class ScimService {
         { tenantId: p.tenantId, provisioningId: p.provisioningId, method, resource, status: r.status, result: r.result ?? 'ok' },
         tx,
       );
+      if (r.audit?.length) await this.d.audit.record(tx, p.tenantId, scimActor(p), r.audit);
       return r;
+    });
+  }
+
+  /**
+   * The one-statement create (`createUserLogged`) with its audit event in the same
+   * transaction; with auditing off it stays a single statement.
+   */
+  async writeLogged<T>(p: ScimPrincipal, fn: (tx: Executor) => Promise<T | null>, audit: (value: T) => AuditEntry): Promise<T | null> {
+    if (!this.d.audit.enabled) return fn(this.d.db);
+    return this.d.db.transaction(async (tx) => {
+      const value = await fn(tx);
+      if (value !== null) await this.d.audit.record(tx, p.tenantId, scimActor(p), audit(value));
+      return value;
     });
   }
 

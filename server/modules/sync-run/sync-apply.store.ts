@@ -172,24 +172,48 @@ export class SyncApplyStore {
     return { claimed: r?.claimed ?? 0, users: parseJsonList(r?.users), failed: parseJsonList(r?.failed) };
   }
 
-  /** Creates a chunk of MFA users (UNENROLLED, no devices) with their memberships; returns them for enrolment emails. */
-  async createChunk(tx: Executor, runId: string, a: Target, range: KeyRange) {
+  /**
+   * Creates a chunk of MFA users (UNENROLLED, no devices) with their memberships; returns them
+   * for enrolment emails. With `audit` (the audit module's CTE), each created user's
+   * `sync.create` event is written by the same statement, and its seq range returned.
+   */
+  async createChunk(tx: Executor, runId: string, a: Target, range: KeyRange, audit: ((rows: SQL) => SQL) | null = null) {
     const t = mfaUsers;
-    const created = await queryRows<{ id: string; email: string | null; firstName: string; lastName: string; username: string }>(
+    const audited = audit
+      ? sql`, ${audit(sql`select 'sync.create' as action, 'MfaUser' as target_type, id as target_id, username as target_name,
+              jsonb_build_object('username', jsonb_build_array(null, username), 'email', jsonb_build_array(null, email),
+                                 'firstName', jsonb_build_array(null, "firstName"), 'lastName', jsonb_build_array(null, "lastName")) as changes,
+              ${runId}::uuid as source_id from ins`)}`
+      : sql``;
+    const rows = await queryRows<{
+      id: string;
+      email: string | null;
+      firstName: string;
+      lastName: string;
+      username: string;
+      seqFrom: number | string | null;
+      seqTo: number | string | null;
+    }>(
       tx,
-      sql`with ${chunkCte(runId, PlanAction.CREATE, range)}
-          insert into ${t} (${names(t.tenantId, t.provisioningId, t.directoryUserId, t.username, t.email, t.firstName, t.lastName)})
-          select ${a.tenantId}::uuid, ${a.provisioningId}::uuid, user_id, username, email, first_name, last_name from c order by user_id
-          on conflict do nothing
-          returning ${name(t.id)} as id, ${name(t.email)} as email, ${name(t.firstName)} as "firstName", ${name(t.lastName)} as "lastName", ${name(t.username)} as username`,
+      sql`with ${chunkCte(runId, PlanAction.CREATE, range)},
+          ins as (
+            insert into ${t} (${names(t.tenantId, t.provisioningId, t.directoryUserId, t.username, t.email, t.firstName, t.lastName)})
+            select ${a.tenantId}::uuid, ${a.provisioningId}::uuid, user_id, username, email, first_name, last_name from c order by user_id
+            on conflict do nothing
+            returning ${name(t.id)} as id, ${name(t.email)} as email, ${name(t.firstName)} as "firstName", ${name(t.lastName)} as "lastName", ${name(t.username)} as username)
+          ${audited}
+          select ins.*, ${audit ? sql`(select min(seq) from audited)` : sql`null`} as "seqFrom", ${audit ? sql`(select max(seq) from audited)` : sql`null`} as "seqTo"
+          from ins`,
     );
+    const created = rows.map(({ seqFrom: _f, seqTo: _t, ...u }) => u);
+    const auditedRange = { from: rows[0]?.seqFrom ?? null, to: rows[0]?.seqTo ?? null };
     // Not created and not already ours (from an earlier attempt): the username was taken meanwhile.
     const [r] = await queryRows<{ failed: ApplyFailure[] | string | null }>(
       tx,
       sql`with ${chunkCte(runId, PlanAction.CREATE, range)} select ${notOwned(a.provisioningId)} as failed`,
     );
     if (created.length) await this.syncMemberships(tx, runId, a, PlanAction.CREATE, range);
-    return { created, failed: parseJsonList(r?.failed) };
+    return { created, failed: parseJsonList(r?.failed), auditedRange };
   }
 
   /** Applies a chunk of planned updates: directory fields, the username when free, memberships. */

@@ -8,10 +8,17 @@ import { SyncTrigger, type SyncRunRow } from './sync-run.types.js';
  * ends. All carry the run as their source (`SyncRun.auditEvents`).
  */
 
-/** Who a run acts for: the scheduler, or the admin who asked for it. */
+/** Who a run acts for: the scheduler, or the admin or API token that asked for it. */
 export function runActor(r: SyncRunRow): AuditActor {
+  if (r.trigger === SyncTrigger.MANUAL && r.requestedByTokenId)
+    return { kind: AuditActorKind.API_TOKEN, id: r.requestedByTokenId, name: null, requestId: null, address: null };
   if (r.trigger !== SyncTrigger.MANUAL || !r.requestedBy) return SCHEDULER_ACTOR;
   return { kind: AuditActorKind.ADMIN, id: r.requestedBy, name: null, requestId: null, address: null };
+}
+
+/** Asking for, approving or cancelling a run: the run is the target and its own source. */
+export function runRequestEvent(action: string, r: SyncRunRow, provisioningName: string | null): AuditEntry {
+  return { action, targetType: 'SyncRun', targetId: r.id, targetName: provisioningName, changes: null, sourceId: r.id };
 }
 
 export function mfaUserEvent(

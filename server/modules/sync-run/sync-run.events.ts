@@ -39,6 +39,8 @@ export function runEvent(r: SyncRunRow) {
     plannedAt: r.plannedAt?.toISOString() ?? null,
     finishedAt: r.finishedAt?.toISOString() ?? null,
     stagingCleared: r.stagingCleared,
+    requestedBy: r.requestedBy,
+    requestedByTokenId: r.requestedByTokenId,
   };
 }
 
@@ -68,7 +70,6 @@ export function runFromEvent(e: SyncRunEvent): SyncRunRow {
     config: null,
     cursor: null,
     jobId: null,
-    requestedBy: null,
   };
 }
 

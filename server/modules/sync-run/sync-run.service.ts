@@ -10,6 +10,8 @@ import type { PubSub } from '../../shared/pubsub.js';
 import type { ProvisioningStore } from '../provisioning/provisioning.store.js';
 import { configOf } from '../provisioning/provisioning.types.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
+import { actorOf, type AuditService } from '../audit/audit.service.js';
+import { runRequestEvent } from './sync-run.audit.js';
 import { publishRun, runEvent, runFromEvent } from './sync-run.events.js';
 import { planCollisions, planGroups, SYNC_QUEUE, type SyncRunJob } from './sync-run.job.js';
 import type { SyncPlanStore } from './sync-plan.store.js';
@@ -65,6 +67,7 @@ export interface SyncRunServiceDeps {
   jobs: JobQueue;
   pubsub: PubSub;
   sharesOneConnection: boolean;
+  audit: AuditService;
 }
 
 /**
@@ -76,7 +79,7 @@ export class SyncRunService {
   constructor(private readonly d: SyncRunServiceDeps) {}
 
   /** Starts a run, or returns the active one. Safe under any number of concurrent calls and replicas. */
-  async start(tenantId: string, provisioningId: string, trigger: SyncTrigger, actor: string | null): Promise<SyncRunRow> {
+  async start(tenantId: string, provisioningId: string, trigger: SyncTrigger, viewer: Viewer | null): Promise<SyncRunRow> {
     const { runs } = this.d;
     const { run, created } = await this.d.db.transaction(async (tx) => {
       // The provisioning row lock serialises concurrent starts; the partial unique index is the backstop.
@@ -94,8 +97,19 @@ export class SyncRunService {
       if (!p.deployed) throw DomainError.of(ErrorCode.INVALID_STATE, 'Save and deploy the configuration before syncing.', ['input', 'id']);
       const active = await runs.active(provisioningId, tx);
       if (active) return { run: active, created: false };
-      const inserted = await runs.insert({ tenantId, provisioningId, deployedVersion: p.deployedVersion, trigger, requestedBy: actor }, tx);
+      const inserted = await runs.insert(
+        {
+          tenantId,
+          provisioningId,
+          deployedVersion: p.deployedVersion,
+          trigger,
+          requestedBy: viewer?.userId ?? null,
+          requestedByTokenId: viewer?.apiToken?.id ?? null,
+        },
+        tx,
+      );
       if (!inserted) return { run: (await runs.active(provisioningId, tx))!, created: false };
+      if (viewer) await this.d.audit.record(tx, tenantId, actorOf(viewer), runRequestEvent('sync.request', inserted, p.name));
       // One job per run (not per provisioning): the previous run's job may still be marking
       // itself finished, and must not swallow this one. The run row names its job.
       const job = await this.d.jobs.enqueue(
@@ -109,7 +123,7 @@ export class SyncRunService {
   }
 
   manual(viewer: Viewer, provisioningId: string): Promise<SyncRunRow> {
-    return this.start(viewer.tenantId, provisioningId, SyncTrigger.MANUAL, viewer.userId);
+    return this.start(viewer.tenantId, provisioningId, SyncTrigger.MANUAL, viewer);
   }
 
   /** A run of this tenant, read fresh (uncached). */
@@ -162,6 +176,7 @@ export class SyncRunService {
         { queue: SYNC_QUEUE, tenantId: r.tenantId, payload: { runId: r.id }, singletonKey: `sync-run:${r.id}:approved`, maxAttempts: 3 },
         tx,
       );
+      await this.d.audit.record(tx, r.tenantId, actorOf(viewer), runRequestEvent('sync.approve', r, null));
       return (await this.d.runs.update(
         r.id,
         { status: SyncRunStatus.QUEUED, approved: true, phase: SyncRunPhase.GROUPS, cursor: null, jobId: job.id },
@@ -179,6 +194,10 @@ export class SyncRunService {
       if (!r || r.tenantId !== viewer.tenantId) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
       if (!ACTIVE_RUN_STATUSES.includes(r.status))
         throw DomainError.of(ErrorCode.INVALID_STATE, 'The run has already ended.', ['input', 'runId']);
+      await this.d.audit.record(tx, r.tenantId, actorOf(viewer), {
+        ...runRequestEvent('sync.cancel', r, null),
+        changes: { status: { before: r.status, after: SyncRunStatus.CANCELLED } },
+      });
       return (await this.d.runs.update(r.id, { status: SyncRunStatus.CANCELLED, finishedAt: new Date() }, tx))!;
     });
     await publishRun(this.d.pubsub, run);

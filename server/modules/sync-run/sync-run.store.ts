@@ -77,7 +77,14 @@ export class SyncRunStore {
 
   /** Inserts a QUEUED run unless one is active (the partial unique index decides under concurrency). */
   async insert(
-    row: { tenantId: string; provisioningId: string; deployedVersion: number; trigger: SyncTrigger; requestedBy: string | null },
+    row: {
+      tenantId: string;
+      provisioningId: string;
+      deployedVersion: number;
+      trigger: SyncTrigger;
+      requestedBy: string | null;
+      requestedByTokenId: string | null;
+    },
     tx: Executor,
   ): Promise<SyncRunRow | null> {
     return one(

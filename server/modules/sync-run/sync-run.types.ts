@@ -163,6 +163,7 @@ export interface SyncRunRow {
   errors: SyncRunErrorRow[] | null;
   error: string | null;
   requestedBy: string | null;
+  requestedByTokenId: string | null;
   createdAt: Date;
   startedAt: Date | null;
   plannedAt: Date | null;
