@@ -38,7 +38,6 @@ const AUDITED: Record<string, string> = {
   deployProvisioning: 'provisioning.deploy',
   disableMfaDevice: 'mfa.disable_device',
   enableMfaDevice: 'mfa.enable_device',
-  enrollMfaDevice: 'mfa.enroll_device',
   finishWebAuthnRegistration: 'mfa.enroll_device',
   inviteUser: 'user.invite',
   login: 'auth.sign_in',

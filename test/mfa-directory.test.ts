@@ -78,21 +78,21 @@ describe('MFA directory: device enrolment', () => {
       const p = papi(ts, t.token);
       const u = (await p.createMfaUser({ username: 'dora', email: 'dora@x.test', firstName: 'Dora', sendEnrollmentEmail: true })).mfaUser!;
       const first = tokenOf(await waitForMailLink(ts, 'dora@x.test'));
-      const r = await enroll(ts, first, 'Phone', 'PUSH');
+      const r = await enroll(ts, first, 'Phone');
       expect(r).toMatchObject({ success: true, username: 'dora', mfaUserId: u.id, errors: [] });
       expect((await enroll(ts, first, 'Laptop')).errors.map((e) => e.code)).toEqual(['TOKEN_USED']);
       expect((await p.mfaUsers({ search: 'dora' })).nodes[0]).toMatchObject({
         status: 'ACTIVE',
-        devices: [{ name: 'Phone', kind: 'PUSH' }],
+        devices: [{ name: 'Phone', kind: 'TOTP' }],
       });
 
       expect((await p.sendEnrollment(u.id)).errors).toEqual([]);
       const second = tokenOf(await waitForMailLink(ts, 'dora@x.test', 2));
-      expect((await enroll(ts, second, 'Yubikey', 'WEBAUTHN')).success).toBe(true);
+      expect((await enroll(ts, second, 'Tablet')).success).toBe(true);
       const devices = (await p.mfaUsers({ search: 'dora' })).nodes[0].devices;
       expect(devices).toMatchObject([
-        { name: 'Phone', kind: 'PUSH' },
-        { name: 'Yubikey', kind: 'WEBAUTHN' },
+        { name: 'Phone', kind: 'TOTP' },
+        { name: 'Tablet', kind: 'TOTP' },
       ]);
     },
   );

@@ -1,7 +1,7 @@
 import { describe, expect } from 'vitest';
 import { rosterTest } from './support/fixtures.js';
 import { tokenOf, waitForMailLink } from './support/directory-api.js';
-import { seedGroupMembers } from './support/provisioning-api.js';
+import { enroll, seedGroupMembers } from './support/provisioning-api.js';
 
 /**
  * Issue 5's "done": through the typed client against a started server, a subscriber watches a
@@ -62,8 +62,7 @@ describe('MFA provisioning through the typed client', () => {
     for (const u of contractorUsers.slice(0, 2)) {
       expect((await client.sendMfaEnrollment({ input: { mfaUserId: u.id } })).sendMfaEnrollment.errors).toEqual([]);
       const token = tokenOf(await waitForMailLink(ts, u.email!));
-      const enrolled = await client.enrollMfaDevice({ input: { token, deviceName: `${u.firstName}'s phone` } });
-      expect(enrolled.enrollMfaDevice).toMatchObject({ success: true, mfaUserId: u.id });
+      expect(await enroll(ts, token, `${u.firstName}'s phone`)).toMatchObject({ success: true, mfaUserId: u.id });
     }
 
     // Deselect Contractors: Save & Deploy, preview, sync.

@@ -208,10 +208,10 @@ describe('sign-in limits', () => {
         input: { token: `inv_${randomBytes(32).toString('base64url')}`, password: 'N3w!password' },
       });
       expect(r.completeAccountSetup.errors[0]!.code).toBe('TOKEN_INVALID');
-      const m = await anon.enrollMfaDevice({
+      const m = await anon.beginTotpEnrollment({
         input: { token: `mfa_${randomBytes(32).toString('base64url')}`, deviceName: 'Phone' },
       });
-      expect(m.enrollMfaDevice.errors[0]!.code).toBe('TOKEN_INVALID');
+      expect(m.beginTotpEnrollment.errors[0]!.code).toBe('TOKEN_INVALID');
     }
     // Eight failures of the address: even the right password is now refused from it.
     const r = await anon.login({ input: { tenant: tenant.slug, email: tenant.adminEmail, password: tenant.adminPassword } });

@@ -1,16 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
-import type {
-  CreateMfaUserInput,
-  CreateUserInput,
-  MfaDeviceKind,
-  MfaUserFilterInput,
-  UpdateProvisioningInput,
-} from '../../client/src/index.js';
+import type { CreateMfaUserInput, CreateUserInput, MfaUserFilterInput, UpdateProvisioningInput } from '../../client/src/index.js';
 import { queryRows } from '../../server/shared/db.js';
 import { fromGlobalId } from '../../server/shared/ids.js';
 import { type TestServer } from './harness.js';
 import { api, clientOf, ok } from './directory-api.js';
+import { base32Decode, hotp, stepOf } from './mfa-api.js';
 
 /** Draft settings of a provisioning (everything `updateProvisioning` takes but its id). */
 export type ProvisioningSettings = Omit<UpdateProvisioningInput, 'id'>;
@@ -114,9 +109,18 @@ export function papi(ts: Pick<TestServer, 'url'>, token: string) {
   };
 }
 
-/** Public enrolment with the token of an enrolment link. */
-export async function enroll(ts: Pick<TestServer, 'url'>, token: string, deviceName: string, kind?: MfaDeviceKind) {
-  return (await clientOf(ts).enrollMfaDevice({ input: { token, deviceName, kind } })).enrollMfaDevice;
+/**
+ * Public enrolment with the token of an enrolment link, as an authenticator app does it: begin
+ * (a secret), then confirm with the current code computed from that secret (RFC 6238, the
+ * tests' own generator). Errors of either step come back as the step's `errors`.
+ */
+export async function enroll(ts: Pick<TestServer, 'url'>, token: string, deviceName: string) {
+  const anon = clientOf(ts);
+  const begun = (await anon.beginTotpEnrollment({ input: { token, deviceName } })).beginTotpEnrollment;
+  if (begun.errors.length) return { success: false, username: null, mfaUserId: null, errors: begun.errors };
+  const code = hotp(base32Decode(begun.secret!), stepOf());
+  const done = (await anon.confirmTotpEnrollment({ input: { token, code } })).confirmTotpEnrollment;
+  return { success: done.success, username: begun.username ?? null, mfaUserId: done.mfaUserId ?? null, errors: done.errors };
 }
 
 /**

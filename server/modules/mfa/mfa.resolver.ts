@@ -1,5 +1,4 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { Public } from '../../shared/auth-guard.js';
 import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
@@ -8,8 +7,6 @@ import { idOrNoMatch, toGlobalId } from '../../shared/ids.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import {
   CreateMfaUserInput,
-  EnrollMfaDeviceInput,
-  EnrollMfaDevicePayload,
   MfaDevice,
   MfaGroup,
   MfaGroupConnection,
@@ -113,24 +110,6 @@ export class MfaResolver {
     return toPayload(async () => ({
       mfaUser: await ctx.services.mfa.resendEnrollment(viewerOf(ctx), idOrNoMatch(input.mfaUserId, 'MfaUser')),
     }));
-  }
-
-  @Public()
-  @Mutation(() => EnrollMfaDevicePayload, {
-    description:
-      'Public, authenticated by the token of an enrolment link: enrols one device and makes the user ACTIVE. Each link enrols one device; a second device is enrolled with a new link (`sendMfaEnrollment`), up to five devices.',
-  })
-  enrollMfaDevice(
-    @Arg('input', () => EnrollMfaDeviceInput, { description: 'Token, device name and kind.' }) input: EnrollMfaDeviceInput,
-    @Ctx() ctx: Context,
-  ) {
-    return toPayload(
-      async () => {
-        const r = await ctx.services.mfa.enroll(ctx.client, input);
-        return { success: true, username: r.username, mfaUserId: toGlobalId('MfaUser', r.mfaUserId) };
-      },
-      { success: false },
-    );
   }
 
   @FieldResolver(() => ID)

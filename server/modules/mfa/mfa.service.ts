@@ -141,33 +141,6 @@ export class MfaService {
   }
 
   /**
-   * Public, authenticated by the enrolment token. A link enrols one device (single use); a
-   * further device needs a new link (`sendMfaEnrollment`). A tenant's users may hold up to
-   * MAX_DEVICES_PER_USER devices.
-   */
-  async enroll(
-    client: RequestClient,
-    input: { token: string; deviceName: string; kind?: string | null },
-  ): Promise<{ username: string; mfaUserId: string }> {
-    const errors: UserError[] = [];
-    const deviceName = checkName(input.deviceName, 'Device name', ['input', 'deviceName'], errors);
-    if (errors.length) throw new DomainError(errors);
-    const t = await this.redeemToken(client, input.token, async (found) => ({ ok: true, value: found }));
-    await this.db.transaction(async (tx) => {
-      // Thrown inside the transaction, so a refused enrolment leaves the link unused.
-      const outcome = await this.store.enroll(t, { name: deviceName, kind: input.kind ?? 'TOTP' }, MAX_DEVICES_PER_USER, tx);
-      if (outcome === 'USED')
-        throw DomainError.of(ErrorCode.TOKEN_USED, 'This enrolment link was already used or has been replaced; ask for a new one.', [
-          'input',
-          'token',
-        ]);
-      if (outcome === 'TOO_MANY') throw DomainError.of(ErrorCode.INVALID_STATE, `At most ${MAX_DEVICES_PER_USER} devices per user.`);
-      await this.recordEnrolled(tx, client, t, { id: null, name: deviceName, kind: input.kind ?? 'TOTP' });
-    });
-    return { username: t.username, mfaUserId: t.mfaUserId };
-  }
-
-  /**
    * The one way an enrolment link is checked (device enrolment, TOTP begin and confirm, the
    * portal's pages): behind the sign-in limits, an unknown token is a failed credential check
    * (per address and token); a used or expired link is refused with its own code. `then`

@@ -204,34 +204,6 @@ export class MfaStore {
     return r ?? null;
   }
 
-  /**
-   * Uses the token (single use: the conditional UPDATE decides between concurrent attempts),
-   * adds a device (at most `max` per user, counted under the user's row lock) and marks the
-   * user ACTIVE. Returns what stopped it, if anything.
-   */
-  async enroll(
-    t: { id: string; tenantId: string; mfaUserId: string },
-    device: { name: string; kind: string },
-    max: number,
-    tx: Executor,
-  ): Promise<'OK' | 'USED' | 'TOO_MANY'> {
-    const used = await tx
-      .update(mfaEnrollmentTokens)
-      .set({ usedAt: new Date() })
-      .where(and(eq(mfaEnrollmentTokens.id, t.id), isNull(mfaEnrollmentTokens.usedAt)))
-      .returning({ id: mfaEnrollmentTokens.id });
-    if (!used.length) return 'USED';
-    await tx.select({ id: mfaUsers.id }).from(mfaUsers).where(eq(mfaUsers.id, t.mfaUserId)).for('update');
-    const [c] = await tx
-      .select({ n: sql<number>`count(*)::int` })
-      .from(mfaDevices)
-      .where(and(eq(mfaDevices.mfaUserId, t.mfaUserId), ne(mfaDevices.status, 'PENDING')));
-    if ((c?.n ?? 0) >= max) return 'TOO_MANY';
-    await tx.insert(mfaDevices).values({ tenantId: t.tenantId, mfaUserId: t.mfaUserId, name: device.name, kind: device.kind });
-    await tx.update(mfaUsers).set({ status: 'ACTIVE', updatedAt: new Date() }).where(eq(mfaUsers.id, t.mfaUserId));
-    return 'OK';
-  }
-
   /** Voids the user's unused enrolment links (a new one replaces them). */
   async voidTokens(tenantId: string, mfaUserId: string, tx: Executor): Promise<void> {
     await tx

@@ -239,37 +239,8 @@ export class MfaUserPayload {
   errors!: UserError[];
 }
 
-@InputType({ description: 'Enrols a device with the token from an enrolment email.' })
-export class EnrollMfaDeviceInput {
-  @Field(() => String, { description: 'The `token` parameter of the enrolment link.' })
-  token!: string;
-
-  @Field(() => String, { description: 'A name for the device (1–100 characters).' })
-  deviceName!: string;
-
-  @Field(() => MfaDeviceKind, { nullable: true, description: 'Kind of authenticator (default TOTP).' })
-  kind?: MfaDeviceKind;
-}
-
 @InputType({ description: 'Emails an MFA user a new enrolment link.' })
 export class SendMfaEnrollmentInput {
   @Field(() => ID, { description: 'The MFA user (it needs an email address).' })
   mfaUserId!: string;
-}
-
-@ObjectType({ description: 'Result of `enrollMfaDevice`.' })
-export class EnrollMfaDevicePayload {
-  @Field(() => Boolean, { description: 'True when the device was enrolled.' })
-  success!: boolean;
-
-  @Field(() => String, { nullable: true, description: 'Username of the MFA user.' })
-  username?: string | null;
-
-  @Field(() => ID, { nullable: true, description: 'Global id of the MFA user.' })
-  mfaUserId?: string | null;
-
-  @Field(() => [UserError], {
-    description: 'TOKEN_INVALID, TOKEN_USED (a link enrols one device), TOKEN_EXPIRED, INVALID_INPUT, or INVALID_STATE (device limit).',
-  })
-  errors!: UserError[];
 }
