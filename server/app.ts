@@ -109,6 +109,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
     createLoaders: composition.createLoaders,
     log,
     sessionRecheckMs: env.WS_SESSION_RECHECK_MS,
+    keepAliveMs: env.WS_KEEPALIVE_MS,
     formatError,
     // Sign-in limits count per client address: the websocket's, under the same proxy rule as HTTP.
     clientOf: (request) => newRequestClient(upgradeClientAddress(app, request)),

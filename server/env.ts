@@ -31,6 +31,8 @@ const schema = z.object({
   API_TOKEN_ROTATION_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
   /** How often an open websocket re-checks its session (expiry; a revocation it missed). */
   WS_SESSION_RECHECK_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
+  /** How often websockets are pinged; one that has not answered the previous ping is dropped. */
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(50).max(3_600_000).default(12_000),
   /** Introspection is on outside production unless explicitly disabled. */
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   /**

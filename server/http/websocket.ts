@@ -22,6 +22,34 @@ import { tokenScopeRefusal } from './token-scopes.js';
  */
 const { GraphQLError } = createRequire(import.meta.url)('graphql') as { GraphQLError: typeof GraphQLErrorType };
 
+/**
+ * Pings every socket each `everyMs`; a socket whose pong to the previous ping has not arrived
+ * is terminated — but only after the reads already waiting have run (`setImmediate` comes after
+ * the poll phase), so a pong delayed by this process's own stall still counts. Proxies keep the
+ * connection because it is never idle for long.
+ */
+function keepAlive(wsServer: WebSocketServer, everyMs: number): void {
+  wsServer.on('connection', (socket: WebSocket) => {
+    let answered = true;
+    socket.on('pong', () => {
+      answered = true;
+    });
+    const timer = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      if (answered) {
+        answered = false;
+        socket.ping();
+        return;
+      }
+      setImmediate(() => {
+        if (!answered && socket.readyState === socket.OPEN) socket.terminate();
+      });
+    }, everyMs);
+    timer.unref();
+    socket.once('close', () => clearInterval(timer));
+  });
+}
+
 /** graphql-ws's Forbidden: the client's sign that it must sign in again. */
 export const SESSION_ENDED_CLOSE_CODE = 4403;
 
@@ -45,6 +73,8 @@ export interface WebsocketDeps {
   log: Logger;
   /** How often an open socket re-checks its session (expiry, and any revocation it missed). */
   sessionRecheckMs: number;
+  /** Ping interval; a socket that has not answered the previous ping is dropped. */
+  keepAliveMs: number;
   /** The GraphQL error formatter of HTTP: errors in subscription results are masked and logged alike. */
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
   /** The client (address, per-request credential-check budget) of an operation on this socket. */
@@ -206,7 +236,13 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
       },
     },
     wsServer,
+    // graphql-ws's own keep-alive is off: it terminates a socket whose pong has not arrived
+    // 12 s after the ping, from a timer — and after this process was busy (a PGlite job on the
+    // one thread, a long GC), timers run before the socket reads that hold the pong, so live
+    // clients were cut (1006) mid-subscription. `keepAlive` below checks after pending I/O.
+    0,
   );
+  keepAlive(wsServer, deps.keepAliveMs);
 
   // Sessions ended on any replica (after their commit) close this process's sockets on them.
   const stop = new AbortController();
