@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Router, type Request } from 'express';
-import { packageRoot } from './portal/assets.js';
+import { packageRoot } from '../shared/package-root.js';
 
 const require = createRequire(import.meta.url);
 const dirOf = (pkg: string) => path.dirname(require.resolve(`${pkg}/package.json`));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { packageRoot } from './portal/assets.js';
+import { packageRoot } from '../shared/package-root.js';
 
 /**
  * Persisted ("trusted") documents: the typed client's operations are hashed at codegen time

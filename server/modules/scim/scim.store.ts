@@ -3,30 +3,17 @@ import { mfaGroupMemberships, mfaGroups, mfaUsers, provisionings, scimTokens, te
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { pgErrorInfo } from '../../shared/errors.js';
 import { uniqueness } from './scim.errors.js';
+import type { GroupRowLike, UserRowLike } from './scim-resources.js';
 
-export interface ScimUserRow {
-  id: string;
+/** A user row with the columns SCIM resources are built from (scim-resources.ts) and its owner. */
+export interface ScimUserRow extends UserRowLike {
   tenantId: string;
   provisioningId: string | null;
-  username: string;
-  email: string | null;
-  firstName: string;
-  lastName: string;
-  externalId: string | null;
-  displayName: string | null;
-  suspendedAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
 }
 
-export interface ScimGroupRow {
-  id: string;
+export interface ScimGroupRow extends GroupRowLike {
   tenantId: string;
   provisioningId: string | null;
-  name: string;
-  externalId: string | null;
-  createdAt: Date;
-  updatedAt: Date;
 }
 
 /** Who holds a userName or displayName: null provisioning = MANUAL. */
