@@ -1,7 +1,7 @@
 import { describe, expect } from 'vitest';
 import { RosterGraphQLError, type ApiScope, type RosterClient } from '../client/src/index.js';
 import { rosterTest } from './support/fixtures.js';
-import { gql } from './support/harness.js';
+import { gql, seedTenant } from './support/harness.js';
 import { ok } from './support/directory-api.js';
 
 /**
@@ -22,6 +22,7 @@ describe('audit trail', () => {
     admin,
     tenant,
     clientFor,
+    server,
   }) => {
     const t = await token(admin, ['DIRECTORY_READ', 'DIRECTORY_WRITE']);
     const service = clientFor(t.secret);
@@ -49,6 +50,13 @@ describe('audit trail', () => {
 
     // node(id) reads one event; filters by action and target.
     expect((await admin.node({ id: update!.id })).node).toMatchObject({ id: update!.id });
+    // Events are keyed by their sequence number; ids that are not one read as absent, not as an error.
+    for (const raw of ['AuditEvent:0', 'AuditEvent:abc', 'AuditEvent:99999999999999999999', 'AuditEvent:1e3']) {
+      expect((await admin.node({ id: Buffer.from(raw).toString('base64url') })).node).toBeNull();
+    }
+    // Sequence numbers are guessable, so the tenant check is what guards them: another tenant's admin gets null.
+    const other = clientFor((await seedTenant(server)).token);
+    expect((await other.node({ id: update!.id })).node).toBeNull();
     const byTarget = await admin.auditEvents({ filter: { target: created.user!.id, action: 'user.' } });
     expect(byTarget.auditEvents.nodes).toHaveLength(2);
   });

@@ -1,8 +1,13 @@
 /**
  * Relay global ids: base64url("Type:uuid"). Clients treat them as opaque; the server decodes
  * them and checks the type, so a Group id passed where a User id is expected is "not found".
+ * Types in SEQ_KEYED are keyed by a positive integer instead (audit events: see
+ * drizzle/schema/audit.ts); every other type still accepts a uuid only, so an integer never
+ * reaches a `::uuid` cast.
  */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SEQ = /^[1-9][0-9]{0,14}$/;
+const SEQ_KEYED = new Set(['AuditEvent']);
 
 export function toGlobalId(type: string, id: string): string {
   return Buffer.from(`${type}:${id}`, 'utf8').toString('base64url');
@@ -20,6 +25,7 @@ export function parseGlobalId(globalId: string): { type: string; id: string } | 
   if (i <= 0) return null;
   const type = decoded.slice(0, i);
   const id = decoded.slice(i + 1);
+  if (SEQ_KEYED.has(type)) return SEQ.test(id) ? { type, id } : null;
   if (!UUID.test(id)) return null;
   return { type, id: id.toLowerCase() };
 }

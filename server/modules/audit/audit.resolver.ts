@@ -76,7 +76,7 @@ export class AuditResolver {
 
   @FieldResolver(() => ID)
   id(@Root() e: AuditEventRow): string {
-    return toGlobalId('AuditEvent', e.id);
+    return toGlobalId('AuditEvent', String(e.seq));
   }
 
   @FieldResolver(() => AuditEventActor)

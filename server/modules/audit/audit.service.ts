@@ -227,8 +227,9 @@ export class AuditService {
     }
   }
 
-  async byId(viewer: Viewer, id: string): Promise<AuditEventRow | null> {
-    const [row] = await this.store.byIds(viewer.tenantId, [id]);
+  /** `seq` as the global id carries it (a decimal string). */
+  async byId(viewer: Viewer, seq: string): Promise<AuditEventRow | null> {
+    const [row] = await this.store.bySeqs(viewer.tenantId, [Number(seq)]);
     return row ?? null;
   }
 

@@ -137,21 +137,21 @@ export class AuditStore {
     return r?.n ?? 0;
   }
 
-  async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<AuditEventRow[]> {
-    if (!ids.length) return [];
+  async bySeqs(tenantId: string, seqs: readonly number[], tx: Executor = this.db): Promise<AuditEventRow[]> {
+    if (!seqs.length) return [];
     return tx
       .select()
       .from(auditEvents)
-      .where(and(eq(auditEvents.tenantId, tenantId), inArray(auditEvents.id, [...ids])));
+      .where(and(eq(auditEvents.tenantId, tenantId), inArray(auditEvents.seq, [...seqs])));
   }
 
   /** Retention: deletes at most `batch` events older than `before`; returns how many went. */
   async purgeBatch(before: Date, batch: number, tx: Executor = this.db): Promise<number> {
-    const rows = await queryRows<{ id: string }>(
+    const rows = await queryRows<{ seq: string }>(
       tx,
-      sql`delete from ${auditEvents} where ${auditEvents.id} in (
-            select id from ${auditEvents} where ${auditEvents.at} < ${before.toISOString()}::timestamptz limit ${batch})
-          returning ${auditEvents.id} as id`,
+      sql`delete from ${auditEvents} where ${auditEvents.seq} in (
+            select ${auditEvents.seq} from ${auditEvents} where ${auditEvents.at} < ${before.toISOString()}::timestamptz limit ${batch})
+          returning ${auditEvents.seq} as seq`,
     );
     return rows.length;
   }

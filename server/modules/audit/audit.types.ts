@@ -72,7 +72,7 @@ declare module '../../shared/pubsub.js' {
 }
 
 export interface AuditEventRow {
-  id: string;
+  /** The key, and the global id's (`AuditEvent:<seq>`). */
   seq: number;
   tenantId: string;
   at: Date;

@@ -28,7 +28,7 @@ export function changesOf(e: Pick<AuditEventRow, 'changes'>): Record<string, { b
 /** One line of `GET /audit-events.ndjson`. */
 export function exportLine(e: AuditEventRow): string {
   return JSON.stringify({
-    id: toGlobalId('AuditEvent', e.id),
+    id: toGlobalId('AuditEvent', String(e.seq)),
     at: (e.at instanceof Date ? e.at : new Date(e.at)).toISOString(),
     actor: actorView(e),
     action: e.action,
