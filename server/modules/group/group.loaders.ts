@@ -10,14 +10,11 @@ export function createGroupLoaders(store: GroupStore, tenantId: string) {
   });
   return {
     groupById,
-    /** Each user's groups sorted by name, one statement per batch; the groups found also answer `groupById`. */
+    /** Each user's groups sorted by name (the store sorts), one statement per batch; the groups found also answer `groupById`. */
     groupsByUser: new DataLoader<string, GroupRow[]>(async (userIds) => {
       const byUser = await store.ofUsers(tenantId, userIds);
-      return userIds.map((id) => {
-        const list = byUser.get(id) ?? [];
-        for (const g of list) groupById.prime(g.id, g);
-        return list.sort((a, b) => a.name.localeCompare(b.name));
-      });
+      for (const list of byUser.values()) for (const g of list) groupById.prime(g.id, g);
+      return userIds.map((id) => byUser.get(id) ?? []);
     }),
     groupMemberCount: new DataLoader<string, number>(async (ids) => {
       const counts = await store.memberCounts(tenantId, ids);
