@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { sql, type SQL } from 'drizzle-orm';
@@ -12,6 +11,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import * as schema from '../../drizzle/schema/index.js';
+import { packageRoot } from './package-root.js';
 
 export type Schema = typeof schema;
 /** The drizzle handle every store uses. The same type for PGlite and postgres.js. */
@@ -71,11 +71,9 @@ export function countStatements<T>(tally: StatementTally, fn: () => T): T {
   return tallyScope.run(tally, fn);
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** Works both from the sources (server/shared) and from the build (dist/server/shared). */
+/** The same from the sources and from the build: the migrations ship beside package.json. */
 export function migrationsFolder(): string {
-  const candidates = [path.resolve(here, '../../drizzle/migrations'), path.resolve(here, '../../../drizzle/migrations')];
-  return candidates.find((c) => existsSync(path.join(c, 'meta/_journal.json'))) ?? candidates[0]!;
+  return path.join(packageRoot(), 'drizzle/migrations');
 }
 
 export interface OpenDatabaseOptions {

@@ -9,9 +9,5 @@ export function createUserLoaders(store: UserStore, tenantId: string) {
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
-    groupIdsByUser: new DataLoader<string, string[]>(async (ids) => {
-      const map = await store.groupIdsByUser(tenantId, ids);
-      return ids.map((id) => map.get(id) ?? []);
-    }),
   };
 }

@@ -131,22 +131,6 @@ export class UserStore {
       .where(and(eq(users.tenantId, tenantId), eq(users.directoryId, directoryId), inArray(users.email, [...emails])));
     return new Map(rows.map((u) => [u.email!, u.id]));
   }
-
-  /** Group ids of many users at once (for the `groups` field of a user list). */
-  async groupIdsByUser(tenantId: string, userIds: readonly string[], tx: Executor = this.db): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>();
-    if (!userIds.length) return out;
-    const rows = await tx
-      .select({ userId: groupMemberships.userId, groupId: groupMemberships.groupId })
-      .from(groupMemberships)
-      .where(and(eq(groupMemberships.tenantId, tenantId), inArray(groupMemberships.userId, [...userIds])));
-    for (const r of rows) {
-      const list = out.get(r.userId) ?? [];
-      list.push(r.groupId);
-      out.set(r.userId, list);
-    }
-    return out;
-  }
 }
 
 export interface NewUserRow {
