@@ -77,6 +77,15 @@ describe('statements per request', () => {
     const check = await gql<any>(ts.url, page, {}, t.token);
     expect(check.data.users.nodes).toHaveLength(13);
     expect(check.data.users.nodes.some((u: any) => u.groups.length === 3)).toBe(true);
+    // Each user gets its own groups, sorted by name, though the page's groups are read once per group.
+    const groupsOf = Object.fromEntries(check.data.users.nodes.map((u: any) => [u.email, u.groups.map((g: any) => g.name)]));
+    expect([0, 2, 4, 6, 8].map((i) => groupsOf[`u${i}@count.test`])).toEqual([
+      ['Users'],
+      ['Green', 'Red', 'Users'],
+      ['Red', 'Users'],
+      ['Users'],
+      ['Green', 'Red', 'Users'],
+    ]);
     expect(await statementsOf(page)).toBe(4);
     // totalCount costs its COUNT only when selected.
     expect(await statementsOf(`{ users(first: 100) { totalCount nodes { id groups { id name } directory { id name } } } }`)).toBe(5);
