@@ -16,9 +16,60 @@ const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? (quick ? 4 : 8));
 const ROUNDS = quick ? 1 : 2;
 const CONNECTIONS = 10;
 const USERS = 1000;
+const DEPTS = 150;
 
-const ROSTER_PAGE = `query UsersPage { users(first: 100) { nodes { id email groups { id name } directory { id name } } } }`;
-const ANCHOR_PAGE = ROSTER_PAGE;
+/** A list page measured on Roster, the bare Apollo anchor and (PostgreSQL) PostGraphile 5. */
+interface Page {
+  name: string;
+  /** The selection, as printed. */
+  shape: string;
+  roster: string;
+  pick: (data: any) => unknown[];
+  /** PostGraphile's query for the same rows, from the field and order names its schema has. */
+  postgraphile: (ready: Record<string, unknown>) => string | null;
+  pglPick: (data: any) => unknown[];
+}
+
+const relation = (fields: unknown, prefix: string) => (fields as string[]).find((f) => f.startsWith(prefix));
+const orderBy = (orders: unknown, value: string) => ((orders as string[]).includes(value) ? `, orderBy: ${value}` : '');
+
+const PAGES: Page[] = [
+  {
+    name: 'users page',
+    shape: `users(first: 100) { groups { id name } directory { id name } }, ${USERS} users × 5 groups`,
+    roster: `query UsersPage { users(first: 100) { nodes { id email groups { id name } directory { id name } } } }`,
+    pick: (d) => d.users.nodes,
+    postgraphile: (r) =>
+      `query UsersPage { allUsers(first: 100, orderBy: EMAIL_ASC) { nodes { id email ${relation(r['userFields'], 'groupsBy')} { nodes { id name } } ${relation(r['userFields'], 'directoryBy')} { id name } } } }`,
+    pglPick: (d) => d.allUsers.nodes,
+  },
+  {
+    name: 'groups page',
+    shape: `groups(first: 100) { id name memberCount }, ${DEPTS} groups of 6 members`,
+    roster: `query GroupsPage { groups(first: 100) { nodes { id name memberCount } } }`,
+    pick: (d) => d.groups.nodes,
+    postgraphile: (r) => {
+      const members = relation(r['groupFields'], 'groupMembershipsByGroupId');
+      return members
+        ? `query GroupsPage { allGroups(first: 100${orderBy(r['groupOrders'], 'NAME_ASC')}) { nodes { id name ${members} { totalCount } } } }`
+        : null;
+    },
+    pglPick: (d) => d.allGroups.nodes,
+  },
+  {
+    name: 'mfaUsers page',
+    shape: `mfaUsers(first: 100) { id username devices { id name } }, ${USERS} MFA users × 1 device`,
+    roster: `query MfaUsersPage { mfaUsers(first: 100) { nodes { id username devices { id name } } } }`,
+    pick: (d) => d.mfaUsers.nodes,
+    postgraphile: (r) => {
+      const devices = relation(r['mfaUserFields'], 'mfaDevicesByMfaUserId');
+      return devices
+        ? `query MfaUsersPage { allMfaUsers(first: 100${orderBy(r['mfaUserOrders'], 'USERNAME_ASC')}) { nodes { id username ${devices} { nodes { id name } } } } }`
+        : null;
+    },
+    pglPick: (d) => d.allMfaUsers.nodes,
+  },
+];
 
 /** 1,000 users, each in 5 groups (the built-in Users group and 4 more), in the tenant's Cloud Directory. */
 async function seed(database: Database, dataDir: string): Promise<{ token: string }> {
@@ -40,6 +91,26 @@ async function seed(database: Database, dataDir: string): Promise<{ token: strin
       where u.tenant_id = ${t.tenantId} and g.tenant_id = ${t.tenantId} and g.directory_id = ${t.directoryId}
         and (g.built_in is null or g.built_in = 'USERS')
       on conflict do nothing`);
+    // The groups page: 150 more groups of 6 members each, drawn from the users after the first
+    // page (so the users page keeps its 5 groups per user).
+    await database.db.execute(sql`
+      insert into groups (tenant_id, directory_id, name)
+      select ${t.tenantId}, ${t.directoryId}, 'Dept ' || lpad(g::text, 3, '0') from generate_series(1, ${DEPTS}) g`);
+    await database.db.execute(sql`
+      insert into group_memberships (tenant_id, group_id, user_id)
+      select ${t.tenantId}, g.id, u.id
+      from (select id, row_number() over (order by email) as n from users where tenant_id = ${t.tenantId} and email like 'user%') u
+      join (select id, row_number() over (order by name) as n from groups where tenant_id = ${t.tenantId} and name like 'Dept %') g
+        on g.n = 1 + (u.n % ${DEPTS})
+      where u.n > 100`);
+    // The mfaUsers page: 1,000 MFA users with one enrolled app each.
+    await database.db.execute(sql`
+      insert into mfa_users (tenant_id, username, email, first_name, last_name, status)
+      select ${t.tenantId}, 'mfa' || lpad(g::text, 5, '0'), 'mfa' || lpad(g::text, 5, '0') || '@bench.test', 'First' || g, 'Last' || g, 'ENROLLED'
+      from generate_series(1, ${USERS}) g`);
+    await database.db.execute(sql`
+      insert into mfa_devices (tenant_id, mfa_user_id, name, kind, status)
+      select ${t.tenantId}, id, 'Phone', 'TOTP', 'ACTIVE' from mfa_users where tenant_id = ${t.tenantId}`);
     await database.db.execute(sql`analyze`);
     return { token: t.token };
   } finally {
@@ -47,7 +118,7 @@ async function seed(database: Database, dataDir: string): Promise<{ token: strin
   }
 }
 
-function line(engine: string, name: string, r: LoadResult, anchors: [string, LoadResult | null][]): string {
+function line(tag: string, name: string, r: LoadResult, anchors: [string, LoadResult | null][]): string {
   const stmts = r.statementsPerRequest === null ? '' : `  ${r.statementsPerRequest.toFixed(2)} statements/request`;
   const cpu = r.cpuMsPerRequest === null ? '' : `  ${r.cpuMsPerRequest.toFixed(2)} CPU ms/request`;
   const ratios = anchors
@@ -58,7 +129,7 @@ function line(engine: string, name: string, r: LoadResult, anchors: [string, Loa
     })
     .join('');
   const failures = r.failures ? `  (${r.failures} failed requests!)` : '';
-  return `[bench users-page/${engine}] ${name.padEnd(14)} ${r.rps.toFixed(1).padStart(7)} rps  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms${stmts}${cpu}${ratios}${failures}`;
+  return `[bench ${tag}] ${name.padEnd(14)} ${r.rps.toFixed(1).padStart(7)} rps  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms${stmts}${cpu}${ratios}${failures}`;
 }
 
 async function sanity(p: BenchProcess, body: unknown, headers: Record<string, string>, pick: (data: any) => any[]) {
@@ -85,7 +156,7 @@ async function measure(p: BenchProcess, body: unknown, headers: Record<string, s
  * Server answering the same shape from memory and, on PostgreSQL, PostGraphile 5 over the same
  * tables. Rounds alternate the servers so a load spike on the shared machine hits all alike.
  */
-it('users page beside its anchors', async () => {
+it('list pages beside their anchors', async () => {
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   const test = process.env.TEST_DATABASE_URL ? await createTestDatabase() : null;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'roster-bench-'));
@@ -106,46 +177,47 @@ it('users page beside its anchors', async () => {
     const apollo = await startProcess('bare Apollo', 'apollo-anchor.mjs', {});
     procs.push(apollo);
     let pgl: BenchProcess | null = null;
-    let pglQuery: string | null = null;
     if (test?.url) {
       try {
         pgl = await startProcess('PostGraphile 5', ensureAnchorsInstalled('postgraphile-anchor.mjs'), { DATABASE_URL: test.url });
         procs.push(pgl);
-        const fields = pgl.ready['userFields'] as string[];
-        const dir = fields.find((f) => f.startsWith('directoryBy'));
-        const grp = fields.find((f) => f.startsWith('groupsBy'));
-        pglQuery = `query UsersPage { allUsers(first: 100, orderBy: EMAIL_ASC) { nodes { id email ${grp} { nodes { id name } } ${dir} { id name } } } }`;
       } catch (err) {
         console.log(`[bench users-page/${engine}] PostGraphile 5 anchor did not start: ${(err as Error).message}`);
       }
     }
     const auth = { authorization: `Bearer ${token}` };
-    await sanity(roster, { query: ROSTER_PAGE }, auth, (d) => d.users.nodes);
-    await sanity(apollo, { query: ANCHOR_PAGE }, {}, (d) => d.users.nodes);
-    if (pgl && pglQuery) await sanity(pgl, { query: pglQuery }, {}, (d) => d.allUsers.nodes);
+    // BENCH_PAGES=groups,mfaUsers measures only those pages (e.g. to profile one).
+    const only = process.env.BENCH_PAGES?.split(',');
+    for (const page of PAGES.filter((p) => !only || only.some((o) => p.name.startsWith(o)))) {
+      const tag = `${page.name.replace(' ', '-')}/${engine}`;
+      const pglQuery = pgl ? page.postgraphile(pgl.ready) : null;
+      await sanity(roster, { query: page.roster }, auth, page.pick);
+      await sanity(apollo, { query: page.roster }, {}, page.pick);
+      if (pgl && pglQuery) await sanity(pgl, { query: pglQuery }, {}, page.pglPick);
 
-    const results = new Map<string, LoadResult>();
-    for (let round = 0; round < ROUNDS; round++) {
-      await measure(apollo, { query: ANCHOR_PAGE }, {}, results);
-      await measure(roster, { query: ROSTER_PAGE }, auth, results);
-      if (pgl && pglQuery) await measure(pgl, { query: pglQuery }, {}, results);
+      const results = new Map<string, LoadResult>();
+      for (let round = 0; round < ROUNDS; round++) {
+        await measure(apollo, { query: page.roster }, {}, results);
+        await measure(roster, { query: page.roster }, auth, results);
+        if (pgl && pglQuery) await measure(pgl, { query: pglQuery }, {}, results);
+      }
+      const a = results.get('bare Apollo')!;
+      const g = pgl ? (results.get(pgl.name) ?? null) : null;
+      console.log(
+        [
+          '',
+          `[bench ${tag}] ${page.shape}, ${CONNECTIONS} connections, best of ${ROUNDS} × ${SECONDS} s`,
+          line(tag, 'Roster', results.get('Roster')!, [
+            ['bare Apollo', a],
+            ['PostGraphile', g],
+          ]),
+          line(tag, 'bare Apollo', a, []),
+          ...(g ? [line(tag, 'PostGraphile 5', g, [['bare Apollo', a]])] : []),
+          `[bench ${tag}] RSS after load: ${procs.map((p) => `${p.name} ${p.rssMb()?.toFixed(0) ?? '?'} MB`).join(', ')}`,
+          '',
+        ].join('\n'),
+      );
     }
-    const a = results.get('bare Apollo')!;
-    const g = pgl ? (results.get(pgl.name) ?? null) : null;
-    console.log(
-      [
-        '',
-        `[bench users-page/${engine}] users(first: 100) { groups { id name } directory { id name } }, ${USERS} users × 5 groups, ${CONNECTIONS} connections, best of ${ROUNDS} × ${SECONDS} s`,
-        line(engine, 'Roster', results.get('Roster')!, [
-          ['bare Apollo', a],
-          ['PostGraphile', g],
-        ]),
-        line(engine, 'bare Apollo', a, []),
-        ...(g ? [line(engine, 'PostGraphile 5', g, [['bare Apollo', a]])] : []),
-        `[bench users-page/${engine}] RSS after load: ${procs.map((p) => `${p.name} ${p.rssMb()?.toFixed(0) ?? '?'} MB`).join(', ')}`,
-        '',
-      ].join('\n'),
-    );
   } finally {
     for (const p of procs) await p.stop();
     await test?.drop();

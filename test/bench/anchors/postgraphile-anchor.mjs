@@ -1,6 +1,7 @@
-// The users-page anchor on PostgreSQL: PostGraphile 5 (amber preset, many-to-many relations)
-// over Roster's own tables, in its own process, for the same page: users ⋈ directory and each
-// user's groups through group_memberships. Statements are counted at the pg driver (every
+// The list-page anchor on PostgreSQL: PostGraphile 5 (amber preset, many-to-many relations)
+// over Roster's own tables, in its own process, for the same pages: users ⋈ directory and each
+// user's groups through group_memberships; groups with their memberships' totalCount; MFA users
+// with their devices. Statements are counted at the pg driver (every
 // `Client.query`), as Roster counts its own in the database layer.
 if (!Promise.withResolvers) {
   // Node 20 has no Promise.withResolvers; PostGraphile 5 uses it.
@@ -39,8 +40,17 @@ const server = createServer();
 await serv.addTo(server);
 const schema = await pgl.getSchema();
 server.listen(0, '127.0.0.1', () => {
-  const userFields = Object.keys(schema.getType('User').getFields());
-  process.send({ type: 'ready', port: server.address().port, userFields });
+  const fieldsOf = (type) => Object.keys(schema.getType(type)?.getFields() ?? {});
+  const ordersOf = (type) => (schema.getType(type)?.getValues?.() ?? []).map((v) => v.name);
+  process.send({
+    type: 'ready',
+    port: server.address().port,
+    userFields: fieldsOf('User'),
+    groupFields: fieldsOf('Group'),
+    mfaUserFields: fieldsOf('MfaUser'),
+    groupOrders: ordersOf('GroupOrderBy'),
+    mfaUserOrders: ordersOf('MfaUserOrderBy'),
+  });
 });
 process.on('message', (m) => {
   if (m?.type === 'statements') process.send({ type: 'statements', count: statements });
