@@ -31,9 +31,9 @@ describe('audit trail of sync runs', () => {
     const s0Created = created.find((e) => e.target.name === 's0@x.test')!;
     expect(s0Created.changes).toEqual([
       { field: 'email', before: null, after: '"s0@x.test"' },
+      { field: 'firstName', before: null, after: '"s0"' },
       { field: 'lastName', before: null, after: '"User"' },
       { field: 'username', before: null, after: '"s0@x.test"' },
-      { field: 'firstName', before: null, after: '"s0"' },
     ]);
 
     // Rename one user, deselect Ops: the next run updates one and removes two.

@@ -49,7 +49,7 @@ export class AuditStore {
         insert into ${t} (${names(t.tenantId, t.actorKind, t.actorId, t.actorName, t.requestId, t.clientAddress, t.action, t.targetType, t.targetId, t.targetName, t.changes, t.sourceId)})
         select ${tenantId}::uuid, ${actor.kind}, ${actor.id}::uuid, ${actor.name}, ${actor.requestId}, ${actor.address},
                e.action, e.target_type, e.target_id, e.target_name, e.changes, e.source_id
-        from jsonb_to_recordset(${json}::jsonb) as e(action text, target_type text, target_id uuid, target_name text, changes jsonb, source_id uuid)
+        from jsonb_to_recordset(${json}::jsonb) as e(action text, target_type text, target_id uuid, target_name text, changes json, source_id uuid)
         returning seq)
       select min(seq) as "from", max(seq) as "to" from ins`,
     );

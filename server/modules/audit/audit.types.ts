@@ -145,7 +145,9 @@ export class AuditEvent {
   @Field(() => AuditEventTarget, { description: 'What it was done to.' })
   target!: AuditEventTarget;
 
-  @Field(() => [AuditChange], { description: 'The fields that changed, with before and after values; empty when none apply.' })
+  @Field(() => [AuditChange], {
+    description: 'The fields that changed, with before and after values, sorted by field name; empty when none apply.',
+  })
   changes!: AuditChange[];
 
   @Field(() => String, {

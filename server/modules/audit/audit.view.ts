@@ -15,11 +15,16 @@ export function targetView(e: Pick<AuditEventRow, 'targetType' | 'targetId' | 't
   return { type: e.targetType, id: e.targetId ? toGlobalId(e.targetType, e.targetId) : null, name: e.targetName };
 }
 
-/** `{ field: [before, after] }` as stored (or `{ before, after }`, as events written before that were). */
+/**
+ * `{ field: [before, after] }` as stored (or `{ before, after }`, as events written before that
+ * were), fields sorted by name: `json` keeps the order each writer used, and readers (the API,
+ * the export) should see one order whatever wrote the event.
+ */
 export function changesOf(e: Pick<AuditEventRow, 'changes'>): Record<string, { before: unknown; after: unknown }> {
   const c = (typeof e.changes === 'string' ? JSON.parse(e.changes) : e.changes) as Record<string, unknown> | null;
   const out: Record<string, { before: unknown; after: unknown }> = {};
-  for (const [field, v] of Object.entries(c ?? {})) {
+  const fields = Object.entries(c ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [field, v] of fields) {
     out[field] = Array.isArray(v) ? { before: v[0] ?? null, after: v[1] ?? null } : (v as { before: unknown; after: unknown });
   }
   return out;

@@ -181,8 +181,8 @@ export class SyncApplyStore {
     const t = mfaUsers;
     const audited = audit
       ? sql`, ${audit(sql`select 'sync.create' as action, 'MfaUser' as target_type, id as target_id, username as target_name,
-              jsonb_build_object('username', jsonb_build_array(null, username), 'email', jsonb_build_array(null, email),
-                                 'firstName', jsonb_build_array(null, "firstName"), 'lastName', jsonb_build_array(null, "lastName")) as changes,
+              json_build_object('username', json_build_array(null, username), 'email', json_build_array(null, email),
+                                'firstName', json_build_array(null, "firstName"), 'lastName', json_build_array(null, "lastName")) as changes,
               ${runId}::uuid as source_id from ins`)}`
       : sql``;
     const rows = await queryRows<{
