@@ -148,11 +148,13 @@ export class SyncPlanStore {
 
   /**
    * The size of the desired set, and the users in it whose lower-cased username another one
-   * shares (the collision rule needs the whole set, since chunks are key ranges). The shared
-   * keys come from a hash aggregate (`group by k having count(*) > 1`, no sort) joined back to
-   * the set: a window count (`count(*) over (partition by k)`) sorted all 100k keys and cost
-   * the 1 %-changed resync ~15 % on PGlite; `k in (select k … having …)` over the CTE was
-   * planned by PGlite as a nested-loop semi join (6 s for 10k users instead of 0.1 s).
+   * shares (the collision rule needs the whole set, since chunks are key ranges). One
+   * aggregate over the set collects each shared key's users (`array_agg … having count(*) > 1`),
+   * with no join back to the set for the planner to get wrong: joined back (hash aggregate ⋈
+   * CTE), both engines sometimes ran it as a nested loop rescanning the aggregate once per
+   * desired user (29 s for 10k users on PGlite, 13–19 s of a 10k sync's planning on
+   * PostgreSQL, instead of 0.1 s); `k in (select k … having …)` was a nested-loop semi join
+   * too, and a window count (`count(*) over (partition by k)`) sorts every key.
    */
   async desiredSummary(tx: Executor, tenantId: string, groupIds: readonly string[]): Promise<{ total: number; contested: string[] }> {
     if (!groupIds.length) return { total: 0, contested: [] };
@@ -163,7 +165,7 @@ export class SyncPlanStore {
             where ${u.tenantId} = ${tenantId}::uuid and ${u.status} <> 'DISABLED'
               and exists (select 1 from ${groupMemberships} ${gm} where ${gm.userId} = ${u.id} and ${gm.groupId} = any(${uuidArray(groupIds)})))
           select (select count(*)::int from ds) as total,
-                 (select json_agg(ds.id) from ds join (select k from ds group by k having count(*) > 1) dup on dup.k = ds.k) as contested`,
+                 (select json_agg(id) from (select unnest(array_agg(id)) as id from ds group by k having count(*) > 1) dup) as contested`,
     );
     return { total: r?.total ?? 0, contested: parseJsonList(r?.contested) };
   }
