@@ -148,7 +148,7 @@ async function scenario(ts: TestServer, n: number, opts: { emails: boolean; anch
       label: 'previewSync',
       roster: previewSecs,
       anchor: r.secs,
-      rawWork: `${r.out.creates} create, ${r.out.updates} update, ${r.out.keeps} keep, ${r.out.removals} remove`,
+      rawWork: `${r.out.creates} create, ${r.out.updates} update, ${r.out.keeps} keep, ${r.out.removals} remove, memberships +${r.out.joins} −${r.out.leaves}`,
     });
   }
   // Each Roster figure beside its anchor from this run, one line each.

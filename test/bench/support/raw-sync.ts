@@ -104,7 +104,16 @@ export function rawSync(ts: TestServer, a: { tenantId: string; provisioningId: s
             left join mfa_users o on o.provisioning_id = ${p} and o.directory_user_id = d.id)
       select count(*) filter (where creates)::int as creates, count(*) filter (where updates)::int as updates,
              count(*) filter (where not creates and not updates)::int as keeps,
-             (select count(*)::int from mfa_users o where o.provisioning_id = ${p} and ${undesired}) as removals
+             (select count(*)::int from mfa_users o where o.provisioning_id = ${p} and ${undesired}) as removals,
+             (select count(*)::int from mfa_users o
+                join group_memberships gm on gm.user_id = o.directory_user_id
+                join mfa_groups mg on mg.provisioning_id = ${p} and mg.directory_group_id = gm.group_id
+              where o.provisioning_id = ${p}
+                and not exists (select 1 from mfa_group_memberships mm where mm.mfa_group_id = mg.id and mm.mfa_user_id = o.id)) as joins,
+             (select count(*)::int from mfa_group_memberships mm
+                join mfa_groups mg on mg.id = mm.mfa_group_id join mfa_users o on o.id = mm.mfa_user_id
+              where mg.provisioning_id = ${p} and o.provisioning_id = ${p}
+                and not exists (select 1 from group_memberships gm where gm.group_id = mg.directory_group_id and gm.user_id = o.directory_user_id)) as leaves
       from c`;
   return {
     statements,
@@ -121,9 +130,12 @@ export function rawSync(ts: TestServer, a: { tenantId: string; provisioningId: s
         return out;
       });
     },
-    /** The preview: the same diff, read-only, as counts per action. */
+    /** The preview: the same diff, read-only, as counts per action (memberships included, as Roster's classification compares them). */
     async preview() {
-      const [r] = await queryRows<{ creates: number; updates: number; keeps: number; removals: number }>(db, previewSql);
+      const [r] = await queryRows<{ creates: number; updates: number; keeps: number; removals: number; joins: number; leaves: number }>(
+        db,
+        previewSql,
+      );
       return r!;
     },
   };
