@@ -323,9 +323,10 @@ export const syncRunRemovals = pgTable(
 );
 
 /**
- * The plan of a run: every desired directory user with the action the plan gives it (CREATE,
- * UPDATE, KEEP, CLAIM, SKIP, FAIL) and the MFA user it maps to. Written in chunks while
- * planning; the apply phases walk it by `user_id`.
+ * The plan of a run: every desired directory user the plan acts on or reports, with its action
+ * (CREATE, UPDATE, CLAIM, SKIP, FAIL) and the MFA user it maps to; users to KEEP are only
+ * counted (`sync_runs.staged`). Written in chunks while planning; the apply phases walk it by
+ * `user_id`.
  */
 export const syncRunDesired = pgTable(
   'sync_run_desired',

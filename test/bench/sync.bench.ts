@@ -4,6 +4,8 @@ import { it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { seedTenant, startTestServer, type TestServer } from '../support/harness.js';
 import { ROOT } from '../support/process.js';
+import { rawSync } from './support/raw-sync.js';
+import { fromGlobalId } from '../../server/shared/ids.js';
 import { papi, seedGroupMembers } from '../support/provisioning-api.js';
 
 /**
@@ -57,18 +59,44 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-async function scenario(ts: TestServer, n: number, opts: { emails: boolean }) {
+/** A tenant with `n` directory users in one group, a deployed provisioning of that group. */
+async function setUp(ts: TestServer, n: number, opts: { emails: boolean }) {
   const t = await seedTenant(ts);
   const p = papi(ts, t.token);
   const dir = await p.cloudDirectoryId();
   const g = (await p.createGroup('Everyone MFA')).group!.id;
-  const seedStart = Date.now();
   await seedGroupMembers(ts, t, g, n);
   const id = (await p.create()).provisioning!.id;
   await p.configure(id, dir, [g], { sendEnrollmentEmails: opts.emails, removalGuardMaxPercent: 100 });
   await p.deploy(id);
+  return { t, p, id, groupId: fromGlobalId(g, 'Group')!, provisioningId: fromGlobalId(id, 'Provisioning')! };
+}
+
+/** Marks 1 % of a tenant's bench users changed (a new last name). */
+async function change1pct(ts: TestServer, tenantId: string, n: number) {
+  await ts.database.db.execute(sql`
+    update users set last_name = last_name || '-x' where id in (
+      select id from users where tenant_id = ${tenantId}::uuid and email like 'b%@bench.test' order by id limit ${Math.ceil(n / 100)})`);
+}
+
+async function secondsOf<T>(f: () => Promise<T>): Promise<{ secs: number; out: T }> {
+  const start = performance.now();
+  const out = await f();
+  return { secs: (performance.now() - start) / 1000, out };
+}
+
+/** Goals of issue 15 on PostgreSQL (PGlite: within 2× of these). */
+const GOALS: Record<string, number> = { 'first sync': 3, 'no-op resync': 0.8, 'resync with 1% changed': 0.9, previewSync: 0.6 };
+
+async function scenario(ts: TestServer, n: number, opts: { emails: boolean; anchor?: boolean }) {
+  const seedStart = Date.now();
+  const { t, p, id } = await setUp(ts, n, opts);
+  // The anchor's own tenant, seeded the same way: its sync writes the same rows as Roster's.
+  const a = opts.anchor ? await setUp(ts, n, opts) : null;
+  const raw = a ? rawSync(ts, { tenantId: a.t.tenantId, provisioningId: a.provisioningId, groupId: a.groupId }) : null;
   const label0 = `[bench sync/${ts.database.engine}] ${n} users${opts.emails ? ' + enrolment emails' : ''}`;
   console.log(`${label0}: seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+  const figures: { label: string; roster: number; anchor: number | null; rawWork: string }[] = [];
 
   const timed = async (label: string) => {
     const w = watcher(ts, t.token);
@@ -93,24 +121,50 @@ async function scenario(ts: TestServer, n: number, opts: { emails: boolean }) {
         `${events.length} progress events (${(events.length / secs).toFixed(1)}/s, longest gap ${gaps.length ? Math.max(...gaps) : 0} ms${where}); ` +
         `API latency meanwhile p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, max ${pct(latencies, 100)} ms (${latencies.length} queries)`,
     );
+    if (!raw) return;
+    // The anchor right after, on the same engine, so both see the same machine load.
+    const r = await secondsOf(() => raw.sync());
+    figures.push({
+      label,
+      roster: secs,
+      anchor: r.secs,
+      rawWork: Object.entries(r.out)
+        .map(([k, v]) => `${v.n} ${k} ${v.secs.toFixed(2)} s`)
+        .join(', '),
+    });
   };
   await timed('first sync');
   await timed('no-op resync');
-  await ts.database.db.execute(sql`
-    update users set last_name = last_name || '-x' where id in (
-      select id from users where tenant_id = ${t.tenantId} and email like 'b%@bench.test' order by id limit ${Math.ceil(n / 100)})`);
+  await change1pct(ts, t.tenantId, n);
+  if (a) await change1pct(ts, a.t.tenantId, n);
   await timed('resync with 1% changed');
   const previewStart = Date.now();
   const plan = (await p.preview(id, { limit: 100 }))!;
-  console.log(
-    `${label0}, previewSync (no change): ${((Date.now() - previewStart) / 1000).toFixed(2)} s, desired ${plan.desiredCount}, keep ${plan.keepCount}`,
-  );
+  const previewSecs = (Date.now() - previewStart) / 1000;
+  console.log(`${label0}, previewSync (no change): ${previewSecs.toFixed(2)} s, desired ${plan.desiredCount}, keep ${plan.keepCount}`);
+  if (raw) {
+    const r = await secondsOf(() => raw.preview());
+    figures.push({
+      label: 'previewSync',
+      roster: previewSecs,
+      anchor: r.secs,
+      rawWork: `${r.out.creates} create, ${r.out.updates} update, ${r.out.keeps} keep, ${r.out.removals} remove, memberships +${r.out.joins} −${r.out.leaves}`,
+    });
+  }
+  // Each Roster figure beside its anchor from this run, one line each.
+  for (const f of figures) {
+    const goal = GOALS[f.label];
+    console.log(
+      `${label0}, ${f.label.padEnd(22)} Roster ${f.roster.toFixed(2).padStart(6)} s | raw SQL ${f.anchor!.toFixed(2).padStart(5)} s (${f.rawWork}) | ` +
+        `Roster/raw ${(f.roster / f.anchor!).toFixed(1)}×${goal ? ` | goal (PostgreSQL) ≤ ${goal} s` : ''}`,
+    );
+  }
 }
 
 it('sync: 10k users', async () => {
   const ts = await startTestServer({ JOB_POLL_MS: '50' });
   try {
-    await scenario(ts, 10_000, { emails: false });
+    await scenario(ts, 10_000, { emails: false, anchor: true });
   } finally {
     await ts.close();
   }
@@ -129,7 +183,7 @@ it('sync: 100k users', async () => {
   if (process.env.BENCH_QUICK === 'true') return;
   const ts = await startTestServer({ JOB_POLL_MS: '50' });
   try {
-    await scenario(ts, 100_000, { emails: false });
+    await scenario(ts, 100_000, { emails: false, anchor: true });
   } finally {
     await ts.close();
   }

@@ -148,11 +148,13 @@ export class SyncPlanStore {
 
   /**
    * The size of the desired set, and the users in it whose lower-cased username another one
-   * shares (the collision rule needs the whole set, since chunks are key ranges). The shared
-   * keys come from a hash aggregate (`group by k having count(*) > 1`, no sort) joined back to
-   * the set: a window count (`count(*) over (partition by k)`) sorted all 100k keys and cost
-   * the 1 %-changed resync ~15 % on PGlite; `k in (select k … having …)` over the CTE was
-   * planned by PGlite as a nested-loop semi join (6 s for 10k users instead of 0.1 s).
+   * shares (the collision rule needs the whole set, since chunks are key ranges). One
+   * aggregate over the set collects each shared key's users (`array_agg … having count(*) > 1`),
+   * with no join back to the set for the planner to get wrong: joined back (hash aggregate ⋈
+   * CTE), both engines sometimes ran it as a nested loop rescanning the aggregate once per
+   * desired user (29 s for 10k users on PGlite, 13–19 s of a 10k sync's planning on
+   * PostgreSQL, instead of 0.1 s); `k in (select k … having …)` was a nested-loop semi join
+   * too, and a window count (`count(*) over (partition by k)`) sorts every key.
    */
   async desiredSummary(tx: Executor, tenantId: string, groupIds: readonly string[]): Promise<{ total: number; contested: string[] }> {
     if (!groupIds.length) return { total: 0, contested: [] };
@@ -163,7 +165,7 @@ export class SyncPlanStore {
             where ${u.tenantId} = ${tenantId}::uuid and ${u.status} <> 'DISABLED'
               and exists (select 1 from ${groupMemberships} ${gm} where ${gm.userId} = ${u.id} and ${gm.groupId} = any(${uuidArray(groupIds)})))
           select (select count(*)::int from ds) as total,
-                 (select json_agg(ds.id) from ds join (select k from ds group by k having count(*) > 1) dup on dup.k = ds.k) as contested`,
+                 (select json_agg(id) from (select unnest(array_agg(id)) as id from ds group by k having count(*) > 1) dup) as contested`,
     );
     return { total: r?.total ?? 0, contested: parseJsonList(r?.contested) };
   }
@@ -180,8 +182,11 @@ export class SyncPlanStore {
 
   /**
    * Stages the desired users whose id falls in `range` (or, with `only`, just those users),
-   * with their planned actions. Rows already staged stay (ON CONFLICT DO NOTHING): the
-   * collision losers are staged first, as FAIL.
+   * with their planned actions, except KEEP: nothing applies them or lists them, and staging
+   * them made a resync of 100k unchanged users write (and later delete) 100k rows for nothing.
+   * Rows already staged stay (ON CONFLICT DO NOTHING): the collision losers are staged first,
+   * as FAIL. Returns how many desired users it added to the plan, KEEPs included (the run's
+   * `staged` counter, so the KEEP count is `staged` less the staged rows).
    */
   async stage(tx: Executor, runId: string, c: ClassifyOptions, range: KeyRange | { only: readonly string[] }): Promise<number> {
     if (!c.groupIds.length) return 0;
@@ -195,10 +200,10 @@ export class SyncPlanStore {
             insert into ${t} (${names(t.runId, t.userId, t.username, t.email, t.firstName, t.lastName, t.action, t.mfaUserId, t.errorCode)})
             select ${runId}::uuid, user_id, username, email, first_name, last_name, action, mfa_user_id,
                    case when action = ${PlanAction.FAIL} then ${ErrorCode.USERNAME_TAKEN} end
-            from c
+            from c where action <> ${PlanAction.KEEP}
             on conflict do nothing
             returning 1)
-          select count(*)::int as n from ins`,
+          select (select count(*)::int from ins) + (select count(*)::int from c where action = ${PlanAction.KEEP}) as n`,
     );
     return r?.n ?? 0;
   }
@@ -213,9 +218,11 @@ export class SyncPlanStore {
 
   /**
    * Adds to the run's removal set the owned users (ids in `range`) that are not in its desired
-   * set, with their enrolled-device counts. Also reports how many owned users it saw.
+   * set, with their enrolled-device counts. Also reports how many owned users it saw. An owned
+   * user is desired exactly when its directory user is a member of a selected group (disabled
+   * ones too: they are kept, suspended), so that is what is checked; KEEP rows are not staged.
    */
-  async planRemovals(tx: Executor, runId: string, provisioningId: string, range: KeyRange) {
+  async planRemovals(tx: Executor, runId: string, provisioningId: string, groupIds: readonly string[], range: KeyRange) {
     const t = syncRunRemovals;
     const [r] = await queryRows<{ scanned: number; n: number; devices: number }>(
       tx,
@@ -226,7 +233,7 @@ export class SyncPlanStore {
             insert into ${t} (${names(t.runId, t.mfaUserId, t.devices)})
             select ${runId}::uuid, ow.id, (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ow.id) from ow
             where ow.directory_user_id is null
-               or not exists (select 1 from ${syncRunDesired} ${s} where ${s.runId} = ${runId}::uuid and ${s.userId} = ow.directory_user_id)
+               or not exists (select 1 from ${groupMemberships} ${gm} where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(groupIds)}))
             on conflict do nothing
             returning ${name(t.devices)})
           select (select count(*)::int from ow) as scanned,
@@ -235,7 +242,7 @@ export class SyncPlanStore {
     return { scanned: r?.scanned ?? 0, removals: r?.n ?? 0, devices: r?.devices ?? 0 };
   }
 
-  /** Totals of a staged plan. */
+  /** Totals of a staged plan (KEEPs are not staged: `listed` is every staged desired user). */
   async stagedCounts(tx: Executor, runId: string) {
     const rows = await queryRows<{ action: PlanAction; n: number }>(
       tx,
@@ -249,13 +256,12 @@ export class SyncPlanStore {
     return {
       creates: by(PlanAction.CREATE),
       updates: by(PlanAction.UPDATE),
-      keeps: by(PlanAction.KEEP),
       claims: by(PlanAction.CLAIM),
       skips: by(PlanAction.SKIP),
       fails: by(PlanAction.FAIL),
       removals: x?.n ?? 0,
       devices: x?.devices ?? 0,
-      desired: rows.reduce((sum, r) => sum + r.n, 0),
+      listed: rows.reduce((sum, r) => sum + r.n, 0),
     };
   }
 
@@ -334,9 +340,9 @@ export class SyncPlanStore {
             select ow.directory_user_id as "userId", ow.id as "mfaUserId", ow.username, ow.email,
                    (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ow.id) as devices
             from ow
+            -- Memberships go with their user (foreign key, cascade): no need to look the user up.
             where ow.directory_user_id is null or not exists (
-              select 1 from ${groupMemberships} ${gm} join ${users} ${u} on ${u.id} = ${gm.userId}
-              where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(c.groupIds)})))
+              select 1 from ${groupMemberships} ${gm} where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(c.groupIds)})))
           select (select count(*)::int from ow) as owned, (select count(*)::int from gone) as removals,
                  (select coalesce(sum(devices), 0)::int from gone) as devices,
                  (select json_agg(z) from (select * from gone order by lower(username) collate "C", "mfaUserId" limit ${listLimit}) z) as list`,

@@ -210,7 +210,7 @@ export class SyncRunJob {
           return { deltas: { staged }, patch: { cursor: 'r:0', config: { ...cfg, ownedRanges } } };
         }
         const { range, next } = slice(Number(from), cfg.ownedRanges ?? 1);
-        const rm = await plans.planRemovals(tx, r.id, r.provisioningId, range);
+        const rm = await plans.planRemovals(tx, r.id, r.provisioningId, cfg.groupIds, range);
         if (next >= KEY_SPACE) return this.finishPlan(tx, r, cfg, rm.scanned);
         return { deltas: { ownedAtPlan: rm.scanned }, patch: { cursor: `r:${next}` } };
       }

@@ -291,11 +291,13 @@ export class SyncRunService {
     return {
       basedOn: PlanSource.RUN,
       deployedVersion: run.deployedVersion,
-      desiredCount: staged?.desired ?? run.staged,
+      desiredCount: run.staged,
       ownedUserCount: run.ownedAtPlan,
       createCount: run.plannedCreates,
       updateCount: run.plannedUpdates,
-      keepCount: staged?.keeps ?? Math.max(0, run.staged - run.plannedCreates - run.plannedUpdates - run.plannedClaims - run.skipped),
+      keepCount: staged
+        ? run.staged - staged.listed
+        : Math.max(0, run.staged - run.plannedCreates - run.plannedUpdates - run.plannedClaims - run.skipped),
       claimCount: run.plannedClaims,
       skipCount: run.skipped,
       failCount: staged?.fails ?? 0,
