@@ -52,8 +52,8 @@ export function rawSync(ts: TestServer, a: { tenantId: string; provisioningId: s
                on conflict do nothing
                returning id, username, email, first_name, last_name),
              audited as (${audit(sql`select 'sync.create' as action, id, username,
-                 jsonb_build_object('username', jsonb_build_array(null, username), 'email', jsonb_build_array(null, email),
-                                    'firstName', jsonb_build_array(null, first_name), 'lastName', jsonb_build_array(null, last_name)) as changes
+                 json_build_object('username', json_build_array(null, username), 'email', json_build_array(null, email),
+                                    'firstName', json_build_array(null, first_name), 'lastName', json_build_array(null, last_name)) as changes
                  from ins`)})
              select count(*)::int as n from ins`,
     },
@@ -65,9 +65,9 @@ export function rawSync(ts: TestServer, a: { tenantId: string; provisioningId: s
                  suspended_at = null, updated_at = now()
                from d, mfa_users old
                where o.provisioning_id = ${p} and o.directory_user_id = d.id and old.id = o.id and ${differs}
-               returning o.id, o.username, jsonb_build_object(
-                 'username', jsonb_build_array(old.username, o.username), 'email', jsonb_build_array(old.email, o.email),
-                 'firstName', jsonb_build_array(old.first_name, o.first_name), 'lastName', jsonb_build_array(old.last_name, o.last_name)) as changes),
+               returning o.id, o.username, json_build_object(
+                 'username', json_build_array(old.username, o.username), 'email', json_build_array(old.email, o.email),
+                 'firstName', json_build_array(old.first_name, o.first_name), 'lastName', json_build_array(old.last_name, o.last_name)) as changes),
              audited as (${audit(sql`select 'sync.update' as action, id, username, changes from upd`)})
              select count(*)::int as n from upd`,
     },
