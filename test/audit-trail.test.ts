@@ -1,4 +1,5 @@
 import { describe, expect } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { RosterGraphQLError, type ApiScope, type RosterClient } from '../client/src/index.js';
 import { rosterTest } from './support/fixtures.js';
 import { gql, seedTenant } from './support/harness.js';
@@ -139,3 +140,22 @@ describe('audit trail', () => {
 function toId(type: string, id: string): string {
   return Buffer.from(`${type}:${id}`).toString('base64url');
 }
+
+describe('audit retention', () => {
+  test('housekeeping deletes events older than AUDIT_RETENTION_DAYS in batches, and nothing newer', async ({ admin, tenant, server }) => {
+    for (const n of ['old1', 'old2', 'new1']) {
+      ok((await admin.createUser({ input: { email: `${n}@${tenant.slug}.test`, firstName: n, lastName: 'R' } })).createUser);
+    }
+    const before = (await admin.auditEvents({ filter: { action: 'user.create' } })).auditEvents.nodes;
+    expect(before.map((e) => e.target.name)).toEqual([`new1@${tenant.slug}.test`, `old2@${tenant.slug}.test`, `old1@${tenant.slug}.test`]);
+    // Two of them 400 days old (the default retention is 365 days).
+    await server.database.db.execute(
+      sql`update audit_events set at = now() - interval '400 days'
+          where tenant_id = ${tenant.tenantId}::uuid and action = 'user.create' and target_name like 'old%'`,
+    );
+    // The hourly housekeeping, run now in batches of one.
+    expect(await server.server.services.audit.purgeExpired(1)).toBe(2);
+    const after = (await admin.auditEvents({ filter: { action: 'user.create' } })).auditEvents.nodes;
+    expect(after.map((e) => e.target.name)).toEqual([`new1@${tenant.slug}.test`]);
+  });
+});
