@@ -32,7 +32,10 @@ export async function* liveProgress<K extends keyof Topics>(opts: {
     const first = await opts.current();
     yield first;
     if (opts.isTerminal(first)) return;
-    let lastJson = JSON.stringify(first);
+    // The last state yielded, compared (as JSON) only when a re-read happens: serialising every
+    // event for every subscriber just in case was a measurable share of delivering it to a
+    // thousand subscribers (test/bench/subscribers.bench.ts).
+    let last = first;
     let next = events.next();
     for (;;) {
       const woken = new Promise<'resync'>((resolve) => {
@@ -46,14 +49,14 @@ export async function* liveProgress<K extends keyof Topics>(opts: {
       if (got === 'resync') {
         const now = await opts.current().catch(() => null);
         // Unchanged (nothing was missed), or the database is away: keep waiting.
-        if (now === null || JSON.stringify(now) === lastJson) continue;
+        if (now === null || JSON.stringify(now) === JSON.stringify(last)) continue;
         e = now;
       } else {
         if (got.done) return;
         next = events.next();
         e = got.value;
       }
-      lastJson = JSON.stringify(e);
+      last = e;
       yield e;
       if (opts.isTerminal(e)) return;
     }

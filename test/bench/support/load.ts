@@ -14,7 +14,11 @@ export interface BenchProcess {
   ready: Record<string, unknown>;
   /** SQL statements the process has issued so far (null when it does not count them). */
   statements(): Promise<number | null>;
+  /** Sends `{ type, ...payload }` over IPC and resolves with the process's answer of the same type (null after `timeoutMs`). */
+  ask(type: string, payload?: Record<string, unknown>, timeoutMs?: number): Promise<any>;
   rssMb(): number | null;
+  /** The process's peak resident set so far (VmHWM), in MB. */
+  peakRssMb(): number | null;
   /** CPU time (user + system) the process has used, in ms: per request it is robust to a busy machine. */
   cpuMs(): number | null;
   stop(): Promise<void>;
@@ -42,18 +46,32 @@ export async function startProcess(name: string, script: string, env: Record<str
       }
     });
   });
-  const ask = (type: string) =>
+  const ask = (type: string, payload: Record<string, unknown> = {}, timeoutMs = 5000) =>
     new Promise<any>((resolve) => {
       const onMessage = (m: any) => {
         if (m?.type === type) {
           child.off('message', onMessage);
+          clearTimeout(timer);
           resolve(m);
         }
       };
       child.on('message', onMessage);
-      child.send({ type });
-      setTimeout(() => resolve(null), 5000).unref();
+      child.send({ ...payload, type });
+      const timer = setTimeout(() => {
+        child.off('message', onMessage);
+        resolve(null);
+      }, timeoutMs);
+      timer.unref();
     });
+  const statusMb = (field: 'VmRSS' | 'VmHWM') => {
+    try {
+      const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
+      const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1];
+      return kb ? Number(kb) / 1024 : null;
+    } catch {
+      return null;
+    }
+  };
   return {
     name,
     url: `http://127.0.0.1:${String(ready['port'])}/graphql`,
@@ -63,15 +81,9 @@ export async function startProcess(name: string, script: string, env: Record<str
       const m = await ask('statements');
       return typeof m?.count === 'number' ? m.count : null;
     },
-    rssMb: () => {
-      try {
-        const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
-        const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
-        return kb ? Number(kb) / 1024 : null;
-      } catch {
-        return null;
-      }
-    },
+    ask,
+    rssMb: () => statusMb('VmRSS'),
+    peakRssMb: () => statusMb('VmHWM'),
     cpuMs: () => {
       try {
         // /proc/<pid>/stat: utime and stime are fields 14 and 15, in clock ticks (100 per second).
@@ -104,19 +116,52 @@ export interface LoadResult {
   cpuMsPerRequest: number | null;
 }
 
-/** `connections` clients POSTing one GraphQL request for `seconds` (after a warm-up), with statements per request. */
+/**
+ * `connections` clients POSTing one GraphQL request for `seconds` (after a warm-up), with
+ * statements per request. `vary`, when given, is called for every request and replaces its body
+ * and adds headers (e.g. another user and client address per sign-in); `accept` says whether a
+ * 200 answer did what was asked (a GraphQL payload with errors is still HTTP 200): those it
+ * refuses are counted as failures.
+ */
 export async function load(
   p: BenchProcess,
   body: unknown,
-  opts: { connections: number; seconds: number; warmupSeconds: number; headers?: Record<string, string> },
+  opts: {
+    connections: number;
+    seconds: number;
+    warmupSeconds: number;
+    headers?: Record<string, string>;
+    vary?: () => { body?: unknown; headers?: Record<string, string> };
+    accept?: (responseBody: string) => boolean;
+  },
 ): Promise<LoadResult> {
+  const headers = { 'content-type': 'application/json', ...(opts.headers ?? {}) };
+  const next = () => {
+    const v = opts.vary?.() ?? {};
+    return { body: JSON.stringify(v.body ?? body), headers: { ...headers, ...(v.headers ?? {}) } };
+  };
+  let refused = 0;
   const request = {
     url: p.url,
     method: 'POST' as const,
-    headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+    headers,
     body: JSON.stringify(body),
+    ...(opts.vary || opts.accept
+      ? {
+          requests: [
+            {
+              method: 'POST' as const,
+              setupRequest: (req: any) => ({ ...req, ...next() }),
+              onResponse: (status: number, responseBody: string) => {
+                if (status === 200 && opts.accept && !opts.accept(responseBody)) refused++;
+              },
+            },
+          ],
+        }
+      : {}),
   };
   if (opts.warmupSeconds > 0) await autocannon({ ...request, connections: opts.connections, duration: opts.warmupSeconds });
+  refused = 0;
   const cpu0 = p.cpuMs();
   const r = await autocannon({ ...request, connections: opts.connections, duration: opts.seconds });
   const requests = r.requests.total;
@@ -127,14 +172,17 @@ export async function load(
   const cpu1 = p.cpuMs();
   const before = await p.statements();
   const sequential = 10;
-  for (let i = 0; i < sequential; i++) await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body });
+  for (let i = 0; i < sequential; i++) {
+    const r = next();
+    await fetch(request.url, { method: 'POST', headers: r.headers, body: r.body }).then((res) => res.text());
+  }
   const after = await p.statements();
   return {
     rps: requests / r.duration,
     p50: r.latency.p50,
     p99: r.latency.p99,
     requests,
-    failures: r.non2xx + r.errors + r.timeouts,
+    failures: r.non2xx + r.errors + r.timeouts + refused,
     cpuMsPerRequest: cpu0 !== null && cpu1 !== null && requests > 0 ? (cpu1 - cpu0) / requests : null,
     statementsPerRequest: before !== null && after !== null ? (after - before) / sequential : null,
   };
