@@ -2,7 +2,7 @@ import { it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { gql, seedTenant, startTestServer, type TestServer } from '../support/harness.js';
 import { startCsvUpload } from '../support/bulk-api.js';
-import { papi, seedGroupMembers } from '../support/provisioning-api.js';
+import { papi, seedDeployedProvisioning } from '../support/provisioning-api.js';
 
 /**
  * What the audit trail costs: a CSV upload of N rows and a first sync of N users, each on a
@@ -58,12 +58,7 @@ async function syncOnce(audit: boolean) {
   return withServer(audit, async (ts) => {
     const t = await seedTenant(ts);
     const p = papi(ts, t.token);
-    const dir = await p.cloudDirectoryId();
-    const g = (await p.createGroup('Everyone MFA')).group!.id;
-    await seedGroupMembers(ts, t, g, N);
-    const id = (await p.create()).provisioning!.id;
-    await p.configure(id, dir, [g], { sendEnrollmentEmails: false, removalGuardMaxPercent: 100 });
-    await p.deploy(id);
+    const { provisioningId: id } = await seedDeployedProvisioning(ts, t, N);
     const before = await auditRows(ts, t.tenantId);
     const start = Date.now();
     const run = (await p.sync(id)).syncRun!;

@@ -1,16 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { seededBenchDatabase } from './support/bench-database.js';
 import { it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { print, type DocumentNode } from 'graphql';
 import { LoginDocument } from '../../client/src/index.js';
 import { startServer } from '../../server/app.js';
-import { openDatabase, type Database } from '../../server/shared/db.js';
+import { type Database } from '../../server/shared/db.js';
 import { createLogger } from '../../server/shared/logger.js';
 import { hashPassword } from '../../server/shared/passwords.js';
-import { createTestDatabase, seedTenant, testEnv, type TestServer } from '../support/harness.js';
+import { seedTenant, testEnv, type TestServer } from '../support/harness.js';
 import { load, startProcess, type BenchProcess, type LoadResult } from './support/load.js';
 
 const quick = process.env.BENCH_QUICK === 'true';
@@ -87,14 +84,9 @@ async function verifyRate(anchor: BenchProcess): Promise<VerifyResult> {
  * address: every sign-in does the same limiter work as in production, none is refused.
  */
 it('sign-in under load beside raw argon2id', async () => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-  const test = process.env.TEST_DATABASE_URL ? await createTestDatabase() : null;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'roster-bench-'));
-  const database = test?.database ?? (await openDatabase({ dataDir }));
-  const engine = database.engine;
-  const { slug } = await seed(database, dataDir);
-  if (!test) await database.close();
-  const dbEnv = test?.url ? { DATABASE_URL: test.url } : { DATA_DIR: dataDir };
+  const db = await seededBenchDatabase(seed);
+  const { engine, dbEnv } = db;
+  const { slug } = db.seeded;
   // Both processes get the same libuv pool: the parent's UV_THREADPOOL_SIZE if set, else libuv's default (4).
   const threadpool = process.env.UV_THREADPOOL_SIZE;
   const procs: BenchProcess[] = [];
@@ -160,7 +152,6 @@ it('sign-in under load beside raw argon2id', async () => {
     );
   } finally {
     for (const p of procs) await p.stop();
-    await test?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await db.drop();
   }
 });

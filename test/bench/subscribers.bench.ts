@@ -1,17 +1,18 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { seededBenchDatabase } from './support/bench-database.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { startServer } from '../../server/app.js';
-import { openDatabase, type Database } from '../../server/shared/db.js';
+import { type Database } from '../../server/shared/db.js';
 import { fromGlobalId } from '../../server/shared/ids.js';
 import { createLogger } from '../../server/shared/logger.js';
 import { STREAM_END_STATUSES } from '../../server/modules/sync-run/sync-run.types.js';
-import { createTestDatabase, seedTenant, testEnv, type TestServer } from '../support/harness.js';
+import { seedTenant, testEnv, type TestServer } from '../support/harness.js';
 import { ROOT } from '../support/process.js';
-import { papi, seedGroupMembers } from '../support/provisioning-api.js';
+import { papi, seedDeployedProvisioning } from '../support/provisioning-api.js';
 import { startProcess, type BenchProcess } from './support/load.js';
 
 const quick = process.env.BENCH_QUICK === 'true';
@@ -31,14 +32,8 @@ interface Seeded {
 /** A tenant whose deployed provisioning syncs one group of USERS directory users (set-based seed, as in sync.bench.ts). */
 async function seedTenantWithProvisioning(ts: TestServer): Promise<Seeded> {
   const t = await seedTenant(ts);
-  const p = papi(ts, t.token);
-  const dir = await p.cloudDirectoryId();
-  const g = (await p.createGroup('Everyone MFA')).group!.id;
-  await seedGroupMembers(ts, t, g, USERS);
-  const id = (await p.create()).provisioning!.id;
-  await p.configure(id, dir, [g], { sendEnrollmentEmails: false, removalGuardMaxPercent: 100 });
-  await p.deploy(id);
-  return { token: t.token, provisioningId: id };
+  const { provisioningId } = await seedDeployedProvisioning(ts, t, USERS);
+  return { token: t.token, provisioningId };
 }
 
 async function seed(database: Database, dataDir: string, tenants: number): Promise<Seeded[]> {
@@ -260,19 +255,14 @@ async function scenario(opts: {
  * LISTEN/NOTIFY (server/shared/pubsub.ts). Figures only, no assertions on time.
  */
 it('1,000 graphql-ws subscribers on one running sync', async () => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-  const test = process.env.TEST_DATABASE_URL ? await createTestDatabase() : null;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'roster-bench-'));
-  const database = test?.database ?? (await openDatabase({ dataDir }));
-  const engine = database.engine;
-  const label = `[bench subscribers/${engine}]`;
-  const seedStart = Date.now();
-  const seeded = await seed(database, dataDir, test ? 2 : 1);
-  console.log(`${label} seeded ${seeded.length} × ${USERS} directory users in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
-  if (!test) await database.close();
+  // Two tenants on PostgreSQL (the second for the two-replica scenario), one on PGlite.
+  const db = await seededBenchDatabase((database, dataDir) => seed(database, dataDir, process.env.TEST_DATABASE_URL ? 2 : 1));
+  const { seeded, url } = db;
+  const label = `[bench subscribers/${db.engine}]`;
+  console.log(`${label} seeded ${seeded.length} × ${USERS} directory users in ${db.seedSeconds.toFixed(1)} s`);
   // Each process its own DATA_DIR (its server key and mailbox), the data itself where the seed put it.
   const processEnv = (extra: Record<string, string>) => ({
-    ...(test?.url ? { DATABASE_URL: test.url, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'roster-bench-')) } : { DATA_DIR: dataDir }),
+    ...(url ? { DATABASE_URL: url, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'roster-bench-')) } : db.dbEnv),
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     ...extra,
@@ -284,7 +274,7 @@ it('1,000 graphql-ws subscribers on one running sync', async () => {
     procs.push(roster);
     await scenario({ label: `${label} one replica`, worker: roster, via: roster, seeded: seeded[0]!, watched: [roster] });
     await roster.stop();
-    if (test) {
+    if (url) {
       // The subscribers' replica first (no workers), then a fresh worker replica holding its jobs.
       const replica = await startProcess('subscribers replica', 'roster-process.mjs', processEnv({ WORKERS: 'false' }));
       procs.push(replica);
@@ -300,7 +290,6 @@ it('1,000 graphql-ws subscribers on one running sync', async () => {
     }
   } finally {
     for (const p of procs) await p.stop();
-    await test?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await db.drop();
   }
 });

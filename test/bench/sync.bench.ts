@@ -6,7 +6,7 @@ import { seedTenant, startTestServer, type TestServer } from '../support/harness
 import { ROOT } from '../support/process.js';
 import { rawSync } from './support/raw-sync.js';
 import { fromGlobalId } from '../../server/shared/ids.js';
-import { papi, seedGroupMembers } from '../support/provisioning-api.js';
+import { papi, seedDeployedProvisioning } from '../support/provisioning-api.js';
 
 /**
  * Sync throughput on the engine selected by TEST_DATABASE_URL (PGlite by default): the first
@@ -63,12 +63,7 @@ function pct(xs: number[], p: number): number {
 async function setUp(ts: TestServer, n: number, opts: { emails: boolean }) {
   const t = await seedTenant(ts);
   const p = papi(ts, t.token);
-  const dir = await p.cloudDirectoryId();
-  const g = (await p.createGroup('Everyone MFA')).group!.id;
-  await seedGroupMembers(ts, t, g, n);
-  const id = (await p.create()).provisioning!.id;
-  await p.configure(id, dir, [g], { sendEnrollmentEmails: opts.emails, removalGuardMaxPercent: 100 });
-  await p.deploy(id);
+  const { groupId: g, provisioningId: id } = await seedDeployedProvisioning(ts, t, n, { sendEnrollmentEmails: opts.emails });
   return { t, p, id, groupId: fromGlobalId(g, 'Group')!, provisioningId: fromGlobalId(id, 'Provisioning')! };
 }
 

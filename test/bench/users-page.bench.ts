@@ -1,14 +1,11 @@
+import { seededBenchDatabase } from './support/bench-database.js';
 import { ensureAnchorsInstalled } from './support/anchors.js';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { startServer } from '../../server/app.js';
-import { openDatabase, type Database } from '../../server/shared/db.js';
+import { type Database } from '../../server/shared/db.js';
 import { createLogger } from '../../server/shared/logger.js';
-import { createTestDatabase, seedTenant, testEnv, type TestServer } from '../support/harness.js';
+import { seedTenant, testEnv, type TestServer } from '../support/harness.js';
 import { load, startProcess, type BenchProcess, type LoadResult } from './support/load.js';
 
 const quick = process.env.BENCH_QUICK === 'true';
@@ -157,14 +154,9 @@ async function measure(p: BenchProcess, body: unknown, headers: Record<string, s
  * tables. Rounds alternate the servers so a load spike on the shared machine hits all alike.
  */
 it('list pages beside their anchors', async () => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-  const test = process.env.TEST_DATABASE_URL ? await createTestDatabase() : null;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'roster-bench-'));
-  const database = test?.database ?? (await openDatabase({ dataDir }));
-  const engine = database.engine;
-  const { token } = await seed(database, dataDir);
-  if (!test) await database.close();
-  const dbEnv = test?.url ? { DATABASE_URL: test.url } : { DATA_DIR: dataDir };
+  const db = await seededBenchDatabase(seed);
+  const { engine, dbEnv } = db;
+  const { token } = db.seeded;
   const procs: BenchProcess[] = [];
   try {
     const roster = await startProcess('Roster', 'roster-process.mjs', {
@@ -177,9 +169,9 @@ it('list pages beside their anchors', async () => {
     const apollo = await startProcess('bare Apollo', 'apollo-anchor.mjs', {});
     procs.push(apollo);
     let pgl: BenchProcess | null = null;
-    if (test?.url) {
+    if (db.url) {
       try {
-        pgl = await startProcess('PostGraphile 5', ensureAnchorsInstalled('postgraphile-anchor.mjs'), { DATABASE_URL: test.url });
+        pgl = await startProcess('PostGraphile 5', ensureAnchorsInstalled('postgraphile-anchor.mjs'), { DATABASE_URL: db.url });
         procs.push(pgl);
       } catch (err) {
         console.log(`[bench users-page/${engine}] PostGraphile 5 anchor did not start: ${(err as Error).message}`);
@@ -220,7 +212,6 @@ it('list pages beside their anchors', async () => {
     }
   } finally {
     for (const p of procs) await p.stop();
-    await test?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await db.drop();
   }
 });

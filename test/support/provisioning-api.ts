@@ -150,6 +150,30 @@ export async function seedGroupMembers(
   }
 }
 
+/**
+ * The benches' sync subject: in tenant `t`, `n` directory users (seeded set-based) in one group
+ * `Everyone MFA`, and a provisioning of that group configured and deployed (no removal guard).
+ * Global ids of the group and the provisioning.
+ */
+export async function seedDeployedProvisioning(
+  ts: TestServer,
+  t: { token: string; tenantId: string; directoryId: string },
+  n: number,
+  opts: { sendEnrollmentEmails?: boolean } = {},
+): Promise<{ groupId: string; provisioningId: string }> {
+  const p = papi(ts, t.token);
+  const dir = await p.cloudDirectoryId();
+  const groupId = (await p.createGroup('Everyone MFA')).group!.id;
+  await seedGroupMembers(ts, t, groupId, n);
+  const provisioningId = (await p.create()).provisioning!.id;
+  await p.configure(provisioningId, dir, [groupId], {
+    sendEnrollmentEmails: opts.sendEnrollmentEmails ?? false,
+    removalGuardMaxPercent: 100,
+  });
+  await p.deploy(provisioningId);
+  return { groupId, provisioningId };
+}
+
 export async function countRows(ts: TestServer, query: ReturnType<typeof sql>): Promise<number> {
   const [r] = await queryRows<{ n: number }>(ts.database.db, query);
   return Number(r?.n ?? 0);
