@@ -91,16 +91,41 @@ describe('statements per request', () => {
     expect(await statementsOf(`{ users(first: 100) { totalCount nodes { id groups { id name } directory { id name } } } }`)).toBe(5);
   });
 
-  it('groups page with member counts: session, page, count, member counts', async () => {
-    expect(await statementsOf(`{ groups(first: 100) { nodes { id name memberCount } } }`)).toBe(3);
-    expect(await statementsOf(`{ groups(first: 100) { totalCount nodes { id name memberCount } } }`)).toBe(4);
+  it('groups page with member counts: session, page (counts read in it), count', async () => {
+    const page = `{ groups(first: 100) { nodes { id name memberCount } } }`;
+    const check = await gql<any>(ts.url, page, {}, t.token);
+    const counts = Object.fromEntries(check.data.groups.nodes.map((g: any) => [g.name, g.memberCount]));
+    // u0, u2, …, u10 are in the first i % 3 of Red, Green.
+    expect(counts).toMatchObject({ Admins: 1, Red: 4, Green: 2, Blue: 0 });
+    // The same counts as a single group's field reads (its own loader statement).
+    for (const g of check.data.groups.nodes) {
+      const one = await gql<any>(ts.url, `query($id: ID!) { group(id: $id) { memberCount } }`, { id: g.id }, t.token);
+      expect(one.data.group.memberCount).toBe(g.memberCount);
+    }
+    expect(await statementsOf(page)).toBe(2);
+    expect(await statementsOf(`{ groups(first: 100) { totalCount nodes { id name memberCount } } }`)).toBe(3);
+    // Through edges and a fragment, and when the count is not selected.
+    expect(await statementsOf(`{ groups(first: 100) { edges { node { ...G } } } } fragment G on Group { id memberCount }`)).toBe(2);
+    expect(await statementsOf(`{ groups(first: 100) { nodes { id name } } }`)).toBe(2);
   });
 
-  it('mfaUsers with devices: session, page, devices', async () => {
-    const page = `{ mfaUsers(first: 100) { nodes { id username devices { id name } } } }`;
+  it('mfaUsers with devices: session, page (devices read in it)', async () => {
+    const page = `{ mfaUsers(first: 100) { nodes { id username devices { id name kind status lastUsedAt enrolledAt } } } }`;
     const check = await gql<any>(ts.url, page, {}, t.token);
     expect(check.data.mfaUsers.nodes.map((n: any) => n.devices.length)).toEqual([1, 1]);
-    expect(await statementsOf(page)).toBe(3);
-    expect(await statementsOf(`{ mfaUsers(first: 100) { totalCount nodes { id username devices { id name } } } }`)).toBe(4);
+    // The same devices, field for field, as a single MFA user's field reads (its loader statement).
+    for (const u of check.data.mfaUsers.nodes) {
+      const one = await gql<any>(
+        ts.url,
+        `query($id: ID!) { node(id: $id) { ... on MfaUser { devices { id name kind status lastUsedAt enrolledAt } } } }`,
+        { id: u.id },
+        t.token,
+      );
+      expect(one.data.node.devices).toEqual(u.devices);
+      expect(u.devices[0]).toMatchObject({ name: 'Phone', kind: 'TOTP', status: 'ACTIVE' });
+    }
+    expect(await statementsOf(page)).toBe(2);
+    expect(await statementsOf(`{ mfaUsers(first: 100) { totalCount nodes { id username devices { id name } } } }`)).toBe(3);
+    expect(await statementsOf(`{ mfaUsers(first: 100) { edges { node { ... on MfaUser { devices { id } } } } } }`)).toBe(2);
   });
 });

@@ -1,9 +1,11 @@
-import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, Info, InputType, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { toPayload } from '../../shared/errors.js';
 import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
+import { nodesSelect } from '../../shared/lookahead.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import { Directory, type DirectoryRow } from '../directory/directory.types.js';
 import { UserConnection, type UserRow } from '../user/user.types.js';
@@ -37,10 +39,12 @@ export class GroupResolver {
     @Arg('first', () => Int, { nullable: true, description: 'Page size, at most 100 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after?: string,
     @Arg('filter', () => GroupFilterInput, { nullable: true, description: 'Filters.' }) filter?: GroupFilterInput,
+    @Info() info?: GraphQLResolveInfo,
   ): Promise<ConnectionShape<GroupRow>> {
     return ctx.services.groups.list(viewerOf(ctx), {
       first,
       after,
+      memberCount: info ? nodesSelect(info, 'memberCount') : false,
       filter: {
         search: filter?.search,
         directoryId: filter?.directoryId ? (fromGlobalId(filter.directoryId, 'Directory') ?? NO_MATCH) : undefined,
@@ -126,8 +130,8 @@ export class GroupResolver {
   }
 
   @FieldResolver(() => Int)
-  memberCount(@Root() g: GroupRow, @Ctx() ctx: Context): Promise<number> {
-    return ctx.loaders.groupMemberCount.load(g.id);
+  memberCount(@Root() g: GroupRow, @Ctx() ctx: Context): number | Promise<number> {
+    return g.memberCount ?? ctx.loaders.groupMemberCount.load(g.id);
   }
 
   @FieldResolver(() => Directory, { description: 'The directory the group belongs to.' })

@@ -41,13 +41,14 @@ export class GroupService {
     }));
   }
 
+  /** `memberCount`: the page's rows carry their member counts (read in the page's statement). */
   async list(
     viewer: Viewer,
-    args: { first?: number | null; after?: string | null; filter: GroupFilter },
+    args: { first?: number | null; after?: string | null; filter: GroupFilter; memberCount?: boolean },
   ): Promise<ConnectionShape<GroupRow>> {
     return keysetPage(args, {
       key: sortValueAndIdKey,
-      fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after),
+      fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after, { memberCount: args.memberCount }),
       cursorOf: (r) => [r.name.toLowerCase(), r.id],
       count: () => this.store.count(viewer.tenantId, args.filter),
     });

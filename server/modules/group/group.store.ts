@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import { groupMemberships, groups, users } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
@@ -98,11 +98,29 @@ export class GroupStore {
     );
   }
 
-  /** Keyset page ordered by (lower(name), id). */
-  async page(tenantId: string, f: GroupFilter, limit: number, after: [string, string] | null, tx: Executor = this.db) {
+  /**
+   * Keyset page ordered by (lower(name), id). With `memberCount` each row carries its member
+   * count from the same statement (a correlated count on the membership key), so a groups page
+   * showing counts is one statement, not two.
+   */
+  async page(
+    tenantId: string,
+    f: GroupFilter,
+    limit: number,
+    after: [string, string] | null,
+    opts: { memberCount?: boolean } = {},
+    tx: Executor = this.db,
+  ): Promise<GroupRow[]> {
     const key = sql`lower(${groups.name})`;
+    // The outer row is named by its table: drizzle writes a single table's columns unqualified.
+    const columns = opts.memberCount
+      ? {
+          ...getTableColumns(groups),
+          memberCount: sql<number>`(select count(*)::int from ${groupMemberships} m where m.tenant_id = ${tenantId} and m.group_id = groups.id)`,
+        }
+      : getTableColumns(groups);
     return tx
-      .select()
+      .select(columns)
       .from(groups)
       .where(and(this.where(tenantId, f), after ? sql`(${key}, ${groups.id}) > (${after[0]}, ${after[1]}::uuid)` : undefined))
       .orderBy(asc(key), asc(groups.id))

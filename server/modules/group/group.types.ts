@@ -54,6 +54,8 @@ export interface GroupRow {
   builtIn: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Set when a page read it in its own statement (the client selected `memberCount`). */
+  memberCount?: number;
 }
 
 @InputType({ description: 'A new group.' })

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { MfaStore } from './mfa.store.js';
-import type { MfaGroupRow, MfaUserRow } from './mfa.types.js';
+import type { MfaDeviceRow, MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
 export function createMfaLoaders(store: MfaStore, tenantId: string) {
   return {
@@ -9,7 +9,7 @@ export function createMfaLoaders(store: MfaStore, tenantId: string) {
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
-    mfaDevicesByUser: new DataLoader<string, { id: string; name: string; enrolledAt: Date }[]>(async (ids) => {
+    mfaDevicesByUser: new DataLoader<string, MfaDeviceRow[]>(async (ids) => {
       const rows = await store.devicesByUsers(tenantId, ids);
       return ids.map((id) => rows.filter((r) => r.mfaUserId === id));
     }),

@@ -1,9 +1,11 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
 import { idOrNoMatch, toGlobalId } from '../../shared/ids.js';
+import { nodesSelect } from '../../shared/lookahead.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import {
   CreateMfaUserInput,
@@ -77,10 +79,12 @@ export class MfaResolver {
     @Arg('first', () => Int, { nullable: true, description: 'Page size, at most 100 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: 'Cursor to continue after.' }) after?: string,
     @Arg('filter', () => MfaUserFilterInput, { nullable: true, description: 'Filters.' }) filter?: MfaUserFilterInput,
+    @Info() info?: GraphQLResolveInfo,
   ): Promise<ConnectionShape<MfaUserRow>> {
     return ctx.services.mfa.list(viewerOf(ctx), {
       first,
       after,
+      devices: info ? nodesSelect(info, 'devices') : false,
       filter: {
         source: filter?.source,
         status: filter?.status,
@@ -134,7 +138,7 @@ export class MfaResolver {
 
   @FieldResolver(() => [MfaDevice])
   async devices(@Root() u: MfaUserRow, @Ctx() ctx: Context) {
-    return (await ctx.loaders.mfaDevicesByUser.load(u.id)).map((d) => ({ ...d, id: toGlobalId('MfaDevice', d.id) }));
+    return (u.devices ?? (await ctx.loaders.mfaDevicesByUser.load(u.id))).map((d) => ({ ...d, id: toGlobalId('MfaDevice', d.id) }));
   }
 
   @FieldResolver(() => [String])

@@ -30,13 +30,14 @@ export class MfaService {
     private readonly audit: AuditService,
   ) {}
 
+  /** `devices`: the page's rows carry their devices (read in the page's statement). */
   async list(
     viewer: Viewer,
-    args: { first?: number | null; after?: string | null; filter: MfaUserFilter },
+    args: { first?: number | null; after?: string | null; filter: MfaUserFilter; devices?: boolean },
   ): Promise<ConnectionShape<MfaUserRow>> {
     return keysetPage(args, {
       key: sortValueAndIdKey,
-      fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after),
+      fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after, { devices: args.devices }),
       cursorOf: (r) => [r.username.toLowerCase(), r.id],
       count: () => this.store.count(viewer.tenantId, args.filter),
     });

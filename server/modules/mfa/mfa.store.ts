@@ -1,8 +1,8 @@
-import { and, asc, eq, inArray, isNull, isNotNull, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, isNull, isNotNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { mfaDevices, mfaEnrollmentTokens, mfaGroupMemberships, mfaGroups, mfaUsers } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
-import type { MfaGroupRow, MfaUserRow } from './mfa.types.js';
+import type { MfaDeviceRow, MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
 export interface MfaUserFilter {
   source?: 'MANUAL' | 'PROVISIONING';
@@ -109,20 +109,39 @@ export class MfaStore {
     );
   }
 
+  /**
+   * Keyset page ordered by (lower(username), id). With `devices` each row carries its devices
+   * (as `devicesByUsers` reads them) from the same statement, aggregated as JSON per user, so
+   * an MFA users page showing devices is one statement, not two.
+   */
   async page(
     tenantId: string,
     f: MfaUserFilter,
     limit: number,
     after: [string, string] | null,
+    opts: { devices?: boolean } = {},
     tx: Executor = this.db,
   ): Promise<MfaUserRow[]> {
     const key = sql`lower(${mfaUsers.username})`;
-    return tx
-      .select()
+    // The outer row is named by its table: drizzle writes a single table's columns unqualified,
+    // which inside the subquery would name the device's own `id`.
+    const columns = opts.devices
+      ? {
+          ...getTableColumns(mfaUsers),
+          devicesJson: sql<unknown>`(select coalesce(json_agg(json_build_object(
+              'id', d.id, 'mfaUserId', d.mfa_user_id, 'name', d.name, 'kind', d.kind, 'status', d.status,
+              'lastUsedAt', d.last_used_at, 'enrolledAt', d.enrolled_at) order by d.enrolled_at, d.id), '[]')
+            from ${mfaDevices} d where d.tenant_id = ${tenantId} and d.mfa_user_id = mfa_users.id and d.status <> 'PENDING')`,
+        }
+      : getTableColumns(mfaUsers);
+    const rows = await tx
+      .select(columns)
       .from(mfaUsers)
       .where(and(this.where(tenantId, f), after ? sql`(${key}, ${mfaUsers.id}) > (${after[0]}, ${after[1]}::uuid)` : undefined))
       .orderBy(asc(key), asc(mfaUsers.id))
       .limit(limit);
+    if (!opts.devices) return rows;
+    return rows.map(({ devicesJson, ...u }: MfaUserRow & { devicesJson?: unknown }) => ({ ...u, devices: devicesFromJson(devicesJson) }));
   }
 
   async count(tenantId: string, f: MfaUserFilter, tx: Executor = this.db): Promise<number> {
@@ -156,7 +175,7 @@ export class MfaStore {
       })
       .from(mfaDevices)
       .where(and(eq(mfaDevices.tenantId, tenantId), inArray(mfaDevices.mfaUserId, [...ids]), ne(mfaDevices.status, 'PENDING')))
-      .orderBy(asc(mfaDevices.enrolledAt));
+      .orderBy(asc(mfaDevices.enrolledAt), asc(mfaDevices.id));
   }
 
   async groupNamesByUsers(tenantId: string, ids: readonly string[], tx: Executor = this.db) {
@@ -237,4 +256,13 @@ export class MfaStore {
       .for('update');
     return u ?? null;
   }
+}
+
+/** Devices aggregated by `json_build_object` (timestamps as ISO text) → the rows `devicesByUsers` returns. */
+function devicesFromJson(v: unknown): MfaDeviceRow[] {
+  const list = (typeof v === 'string' ? JSON.parse(v) : (v ?? [])) as (Omit<MfaDeviceRow, 'lastUsedAt' | 'enrolledAt'> & {
+    lastUsedAt: string | null;
+    enrolledAt: string;
+  })[];
+  return list.map((d) => ({ ...d, lastUsedAt: d.lastUsedAt === null ? null : new Date(d.lastUsedAt), enrolledAt: new Date(d.enrolledAt) }));
 }

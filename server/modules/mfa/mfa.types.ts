@@ -195,6 +195,19 @@ export interface MfaUserRow {
   suspendedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Set when a page read them in its own statement (the client selected `devices`). */
+  devices?: MfaDeviceRow[];
+}
+
+/** An enrolled device as the API shows it (never its secret or key material). */
+export interface MfaDeviceRow {
+  id: string;
+  mfaUserId: string;
+  name: string;
+  kind: string;
+  status: string;
+  lastUsedAt: Date | null;
+  enrolledAt: Date;
 }
 
 @InputType({ description: 'Filters of the MFA user list.' })
