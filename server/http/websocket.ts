@@ -12,6 +12,7 @@ import type { RequestClient } from '../shared/client.js';
 import type { Logger } from '../shared/logger.js';
 import type { Viewer } from '../shared/viewer.js';
 import { authenticateToken, connectionToken, type Authentication } from './authenticate.js';
+import { sharedSubscribe } from './shared-execution.js';
 import { tokenScopeRefusal } from './token-scopes.js';
 
 /**
@@ -169,6 +170,13 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
   const wsCleanup = useServer<Record<string, unknown>, SocketState>(
     {
       schema: deps.schema,
+      // Subscribers of one tenant following the same object with the same operation share each
+      // event's execution (the result depends on the tenant and, for a token, its scopes).
+      subscribe: sharedSubscribe((contextValue) => {
+        const v = (contextValue as Context).viewer;
+        if (!v) return null;
+        return v.apiToken ? `${v.tenantId} token ${[...v.apiToken.scopes].sort().join(' ')}` : `${v.tenantId} session`;
+      }),
       // connection_init: no valid session, no connection (close 4403).
       onConnect: async (ctx) => {
         const token = connectionToken(ctx.connectionParams);

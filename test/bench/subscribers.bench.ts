@@ -178,9 +178,14 @@ async function scenario(opts: {
     await Promise.all(clients.map((c) => c.subscribed()));
     const subscribeSecs = (Date.now() - t0) / 1000 - connectSecs;
     const rssSubscribed = opts.watched.map((p) => p.rssMb());
+    const cpuBefore = opts.watched.map((p) => p.cpuMs());
     const started = await worker.ask('startJobs', {}, 60_000);
     if (!started) throw new Error('the worker did not start its jobs');
     await Promise.all(clients.map((c) => c.finished()));
+    const cpuUsed = opts.watched.map((p, i) => {
+      const [a, b] = [cpuBefore[i], p.cpuMs()];
+      return a === null || a === undefined || b === null ? null : b - a;
+    });
     const published = ((await worker.ask('published', { id: runUuid }, 30_000))?.events ?? []) as {
       at: number;
       payload: ProgressEvent;
@@ -240,6 +245,14 @@ async function scenario(opts: {
           (p, i) =>
             `${label}: ${p.name} RSS before ${mb(rssBefore[i]!)}, with subscribers ${mb(rssSubscribed[i]!)}, after the run ${mb(p.rssMb())}, peak (VmHWM) ${mb(p.peakRssMb())}`,
         ),
+        // CPU of each process from the jobs' release to the last subscriber's end: on one
+        // replica it includes the sync itself; a subscribers-only replica spends it delivering.
+        ...opts.watched.map((p, i) => {
+          const ms = cpuUsed[i];
+          if (ms === null || ms === undefined) return `${label}: ${p.name} CPU during the run: ?`;
+          const per = latencies.length ? ` = ${((1000 * ms) / latencies.length).toFixed(0)} µs per delivery` : '';
+          return `${label}: ${p.name} CPU during the run ${(ms / 1000).toFixed(2)} s${per}`;
+        }),
       ].join('\n'),
     );
   } finally {

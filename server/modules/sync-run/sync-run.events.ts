@@ -53,11 +53,21 @@ declare module '../../shared/pubsub.js' {
   }
 }
 
+/** The row of each event object: every local subscriber gets the same event, so the same row. */
+const rowOfEvent = new WeakMap<SyncRunEvent, SyncRunRow>();
+
 /**
  * An event back as a run row for the SyncRun resolvers. What the event leaves out is null:
- * `errors` and `config` null make the field resolvers read the run itself.
+ * `errors` and `config` null make the field resolvers read the run itself. One row per event
+ * object: subscribers sharing an event then share its execution (`sharedSubscribe`).
  */
 export function runFromEvent(e: SyncRunEvent): SyncRunRow {
+  let row = rowOfEvent.get(e);
+  if (!row) rowOfEvent.set(e, (row = rowFrom(e)));
+  return row;
+}
+
+function rowFrom(e: SyncRunEvent): SyncRunRow {
   const d = (v: string | null) => (v ? new Date(v) : null);
   const { percent: _percent, ...rest } = e;
   return {
