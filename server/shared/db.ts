@@ -174,6 +174,35 @@ const RETRY_PAUSES_MS = [25, 250];
 const PLAIN_READ = /^\s*select\b/i;
 const WRITES = /\b(insert|update|delete|merge|nextval|setval|pg_notify|pg_advisory\w*|for\s+update|for\s+share)\b/i;
 
+/** Distinct statement texts a pool prepares, at most (each connection prepares those it runs). */
+const MAX_PREPARED_TEXTS = 500;
+/** Statements with more parameters (id lists, chunk writes) vary in text with their data: not prepared. */
+const MAX_PREPARED_PARAMS = 32;
+
+/**
+ * Which statements outside transactions are sent as named prepared statements. drizzle sends
+ * every statement unprepared, and postgres.js sends an unprepared statement with parameters in
+ * two round trips (Parse and Describe to learn the parameter types, then Bind and Execute),
+ * parsed and planned again every time. Prepared, a repeated statement (the session check, a
+ * page read, a loader's batch) is one round trip: measured on this machine's PostgreSQL
+ * (postgres.js, one connection, 2,000 sequential runs of a two-parameter lookup) 100–140 µs
+ * of client CPU and 356–366 µs wall per statement unprepared, 43–63 µs and 108–125 µs
+ * prepared. postgres.js keeps each connection's prepared statements without bound, so this
+ * prepares only statements of few parameters (their text does not grow with the data) and
+ * at most `MAX_PREPARED_TEXTS` distinct texts per pool; later new texts run unprepared.
+ * A statement invalidated by a schema change is re-prepared by postgres.js and run again.
+ */
+function preparedStatements(): (query: string, params: unknown[] | undefined) => boolean {
+  const texts = new Set<string>();
+  return (query, params) => {
+    if (!params?.length || params.length > MAX_PREPARED_PARAMS) return false;
+    if (texts.has(query)) return true;
+    if (texts.size >= MAX_PREPARED_TEXTS) return false;
+    texts.add(query);
+    return true;
+  };
+}
+
 /**
  * A pooled connection killed while idle (database restart, failover, a proxy dropping it) is
  * found dead only by the next statement sent on it, which then fails although the database is
@@ -184,12 +213,14 @@ const WRITES = /\b(insert|update|delete|merge|nextval|setval|pg_notify|pg_adviso
  */
 function retryingReads(client: postgres.Sql): postgres.Sql {
   const lost = (err: unknown) => CONNECTION_LOST.has(String((err as { code?: unknown })?.code));
+  const prepare = preparedStatements();
   return new Proxy(client, {
     get(target, prop, receiver) {
       if (prop !== 'unsafe') return Reflect.get(target, prop, receiver);
       return (query: string, params?: unknown[], options?: unknown) => {
         const send = (values: boolean) => {
-          const q = (target.unsafe as (...a: unknown[]) => postgres.PendingQuery<postgres.Row[]>)(query, params, options);
+          const opts = prepare(query, params) ? { ...(options as object | undefined), prepare: true } : options;
+          const q = (target.unsafe as (...a: unknown[]) => postgres.PendingQuery<postgres.Row[]>)(query, params, opts);
           return values ? q.values() : q;
         };
         const retryable = PLAIN_READ.test(query) && !WRITES.test(query);
