@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -105,6 +105,34 @@ export async function startProcess(name: string, script: string, env: Record<str
   };
 }
 
+/** utime + stime of a process in ms, from /proc/<pid>/stat (fields 14 and 15, 100 ticks a second), with its command name. */
+function procCpu(pid: string): { comm: string; ms: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(') ');
+    const fields = stat.slice(close + 2).split(' ');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), ms: (Number(fields[11]) + Number(fields[12])) * 10 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU ms of every PostgreSQL server process on this machine (backends, WAL writer, …): the
+ * database's share of a load run, which runs on the same cores. Counts other users' queries
+ * too, so it means something on a quiet machine only. Backends that exit during the run take
+ * their CPU with them (the bench's pools keep theirs open).
+ */
+export function postgresCpuMs(): number {
+  let ms = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const c = procCpu(pid);
+    if (c?.comm === 'postgres') ms += c.ms;
+  }
+  return ms;
+}
+
 export interface LoadResult {
   rps: number;
   p50: number;
@@ -114,6 +142,10 @@ export interface LoadResult {
   statementsPerRequest: number | null;
   /** Server CPU time per request (ms). */
   cpuMsPerRequest: number | null;
+  /** CPU of the PostgreSQL server processes per request (ms), when `database` was asked for. */
+  dbCpuMsPerRequest: number | null;
+  /** CPU of this process (the load generator) per request (ms). */
+  loadCpuMsPerRequest: number;
 }
 
 /**
@@ -133,6 +165,8 @@ export async function load(
     headers?: Record<string, string>;
     vary?: () => { body?: unknown; headers?: Record<string, string> };
     accept?: (responseBody: string) => boolean;
+    /** Also measure the PostgreSQL server processes' CPU (the server under load uses PostgreSQL). */
+    database?: boolean;
   },
 ): Promise<LoadResult> {
   const headers = { 'content-type': 'application/json', ...(opts.headers ?? {}) };
@@ -163,7 +197,11 @@ export async function load(
   if (opts.warmupSeconds > 0) await autocannon({ ...request, connections: opts.connections, duration: opts.warmupSeconds });
   refused = 0;
   const cpu0 = p.cpuMs();
+  const db0 = opts.database ? postgresCpuMs() : null;
+  const own0 = process.cpuUsage();
   const r = await autocannon({ ...request, connections: opts.connections, duration: opts.seconds });
+  const own = process.cpuUsage(own0);
+  const db1 = opts.database ? postgresCpuMs() : null;
   const requests = r.requests.total;
   // Counted on requests one at a time: under load, requests cut off at the end of the run have
   // issued statements without being counted as requests; and the server may still be answering
@@ -184,6 +222,8 @@ export async function load(
     requests,
     failures: r.non2xx + r.errors + r.timeouts + refused,
     cpuMsPerRequest: cpu0 !== null && cpu1 !== null && requests > 0 ? (cpu1 - cpu0) / requests : null,
+    dbCpuMsPerRequest: db0 !== null && db1 !== null && requests > 0 ? (db1 - db0) / requests : null,
+    loadCpuMsPerRequest: requests > 0 ? (own.user + own.system) / 1000 / requests : 0,
     statementsPerRequest: before !== null && after !== null ? (after - before) / sequential : null,
   };
 }
