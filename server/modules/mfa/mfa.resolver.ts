@@ -20,6 +20,7 @@ import {
   ProvisioningSourceKind,
   SendMfaEnrollmentInput,
   type MfaGroupRow,
+  type MfaDeviceRow,
   type MfaUserRow,
 } from './mfa.types.js';
 
@@ -137,8 +138,10 @@ export class MfaResolver {
   }
 
   @FieldResolver(() => [MfaDevice])
-  async devices(@Root() u: MfaUserRow, @Ctx() ctx: Context) {
-    return (u.devices ?? (await ctx.loaders.mfaDevicesByUser.load(u.id))).map((d) => ({ ...d, id: toGlobalId('MfaDevice', d.id) }));
+  devices(@Root() u: MfaUserRow, @Ctx() ctx: Context) {
+    const withIds = (list: MfaDeviceRow[]) => list.map((d) => ({ ...d, id: toGlobalId('MfaDevice', d.id) }));
+    // A value, not a promise, when the page read them: the page then completes synchronously.
+    return u.devices ? withIds(u.devices) : ctx.loaders.mfaDevicesByUser.load(u.id).then(withIds);
   }
 
   @FieldResolver(() => [String])
