@@ -102,15 +102,19 @@ export function toConnection<R, T = R>(
   map: (row: R) => T = (r) => r as unknown as T,
 ): ConnectionShape<T> {
   const page = rows.slice(0, limit);
-  const edges = page.map((r) => ({ cursor: cursorOf(r), node: map(r) }));
+  const nodes = page.map(map);
+  let edges: { cursor: string; node: T }[] | null = null;
   return {
-    edges,
-    nodes: edges.map((e) => e.node),
+    // Built when read: a page selecting `nodes` only encodes no cursor per row.
+    get edges() {
+      return (edges ??= page.map((r, i) => ({ cursor: cursorOf(r), node: nodes[i]! })));
+    },
+    nodes,
     pageInfo: {
       hasNextPage: rows.length > limit,
       hasPreviousPage: hadCursor,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges[edges.length - 1]?.cursor ?? null,
+      startCursor: page.length ? cursorOf(page[0]!) : null,
+      endCursor: page.length ? cursorOf(page[page.length - 1]!) : null,
     },
     totalCount: lazy(totalCount),
   };
