@@ -1,5 +1,9 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { directories, sessions, users } from '../../../drizzle/schema/index.js';
+import { alias } from 'drizzle-orm/pg-core';
+import { directories, sessions, tenants, users } from '../../../drizzle/schema/index.js';
+import type { TenantRow } from '../tenant/tenant.types.js';
+import { userColumns } from '../user/user.store.js';
+import type { UserRow } from '../user/user.types.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { queryRows } from '../../shared/db.js';
 import { uuidArray } from '../../shared/sql.js';
@@ -19,6 +23,14 @@ export interface LoginCandidate {
   passwordHash: string | null;
   isAdmin: boolean;
 }
+
+/** The tenant named at sign-in, and the account that may sign in there with the email given (if any). */
+export interface LoginTarget {
+  tenant: TenantRow;
+  candidate: LoginCandidate | null;
+}
+
+const candidates = alias(users, 'u');
 
 const IS_ADMIN = (userAlias: string) =>
   sql.raw(`(${userAlias}.status = 'ACTIVE' and exists (
@@ -54,16 +66,28 @@ export class AuthStore {
     };
   }
 
-  /** The Cloud Directory user who may sign in with this email (selected with its hash for verification only). */
-  async loginCandidate(tenantId: string, email: string, tx: Executor = this.db): Promise<LoginCandidate | null> {
-    const rows = await queryRows<{ id: string; password_hash: string | null; is_admin: boolean }>(
-      tx,
-      sql`select u.id, u.password_hash, ${IS_ADMIN('u')} as is_admin
-          from ${users} u join ${directories} d on d.id = u.directory_id and d.kind = 'CLOUD'
-          where u.tenant_id = ${tenantId} and lower(u.email) = ${email}`,
-    );
-    const r = rows[0];
-    return r ? { id: r.id, passwordHash: r.password_hash, isAdmin: r.is_admin } : null;
+  /**
+   * The tenant by slug and, in the same statement, the Cloud Directory user who may sign in
+   * there with this email (selected with its hash for verification only). Null for an unknown
+   * tenant. The tenant row serves the sign-in's answer too (its viewer), so it is read once.
+   */
+  async loginTarget(slug: string, email: string, tx: Executor = this.db): Promise<LoginTarget | null> {
+    const u = candidates;
+    const [r] = await tx
+      .select({ tenant: tenants, id: u.id, passwordHash: u.passwordHash, isAdmin: sql<boolean | null>`${IS_ADMIN('u')}` })
+      .from(tenants)
+      .leftJoin(
+        u,
+        and(
+          eq(u.tenantId, tenants.id),
+          sql`lower(${u.email}) = ${email}`,
+          sql`exists (select 1 from ${directories} d where d.id = ${u.directoryId} and d.kind = 'CLOUD')`,
+        ),
+      )
+      .where(eq(tenants.slug, slug))
+      .limit(1);
+    if (!r) return null;
+    return { tenant: r.tenant, candidate: r.id ? { id: r.id, passwordHash: r.passwordHash, isAdmin: r.isAdmin === true } : null };
   }
 
   async createSession(
@@ -74,9 +98,17 @@ export class AuthStore {
     return row!;
   }
 
-  /** `User.lastSignInAt`: the admin API's sign-ins count as much as the portal's. */
-  async touchLastSignIn(userId: string, tx: Executor = this.db): Promise<void> {
-    await tx.update(users).set({ lastSignInAt: new Date() }).where(eq(users.id, userId));
+  /**
+   * `User.lastSignInAt`: the admin API's sign-ins count as much as the portal's. Returns the
+   * user as it now is (the sign-in's answer shows it without reading it again).
+   */
+  async touchLastSignIn(tenantId: string, userId: string, tx: Executor = this.db): Promise<UserRow | null> {
+    const [row] = await tx
+      .update(users)
+      .set({ lastSignInAt: new Date() })
+      .where(and(eq(users.id, userId), eq(users.tenantId, tenantId)))
+      .returning(userColumns);
+    return row ?? null;
   }
 
   async revoke(tenantId: string, sessionId: string, tx: Executor = this.db): Promise<void> {
