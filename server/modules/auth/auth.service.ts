@@ -96,15 +96,14 @@ export class AuthService {
         }
         const token = newToken('rst');
         const expiresAt = new Date(Date.now() + this.sessionTtlMs);
-        // The session, its audit event and lastSignInAt: one transaction, one commit.
-        const signedIn = await this.db.transaction(async (tx) => {
-          const s = await this.store.createSession({ tenantId: t.id, userId: candidate.id, tokenHash: hashToken(token), expiresAt }, tx);
-          const user = await this.store.touchLastSignIn(t.id, candidate.id, tx);
-          const e = this.signInEvent(t.id, client, requestId, email, candidate.id, true);
-          await this.audit.record(tx, e.tenantId, e.actor, e.entry);
-          return { sessionId: s.id, user };
-        });
-        if (!signedIn.user) throw new Error('signed-in user vanished');
+        // The session, its audit event and lastSignInAt: one statement, one commit.
+        const e = this.signInEvent(t.id, client, requestId, email, candidate.id, true);
+        const signedIn = await this.store.openSession(
+          { tenantId: t.id, userId: candidate.id, tokenHash: hashToken(token), expiresAt },
+          e.entry,
+          this.audit.inStatement(e.tenantId, e.actor),
+        );
+        if (!signedIn) throw new Error('signed-in user vanished');
         return {
           ok: true,
           value: {

@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { directories, sessions, tenants, users } from '../../../drizzle/schema/index.js';
 import type { TenantRow } from '../tenant/tenant.types.js';
@@ -31,6 +31,13 @@ export interface LoginTarget {
 }
 
 const candidates = alias(users, 'u');
+
+/** The user's columns (never the hash) as `RETURNING` names them, mapped back as drizzle maps them. */
+const USER_COLUMNS = Object.entries(userColumns);
+const USER_RETURNING = sql.join(
+  USER_COLUMNS.map(([k, c]) => sql`${sql.identifier(c.name)} as ${sql.identifier(k)}`),
+  sql`, `,
+);
 
 const IS_ADMIN = (userAlias: string) =>
   sql.raw(`(${userAlias}.status = 'ACTIVE' and exists (
@@ -90,25 +97,34 @@ export class AuthStore {
     return { tenant: r.tenant, candidate: r.id ? { id: r.id, passwordHash: r.passwordHash, isAdmin: r.isAdmin === true } : null };
   }
 
-  async createSession(
-    v: { tenantId: string; userId: string; tokenHash: string; expiresAt: Date },
-    tx: Executor = this.db,
-  ): Promise<{ id: string }> {
-    const [row] = await tx.insert(sessions).values(v).returning({ id: sessions.id });
-    return row!;
-  }
-
   /**
-   * `User.lastSignInAt`: the admin API's sign-ins count as much as the portal's. Returns the
-   * user as it now is (the sign-in's answer shows it without reading it again).
+   * A sign-in's writes in one statement, so they commit together without a transaction around
+   * them (one round trip, one commit): the session, the user's `lastSignInAt` (the user is
+   * returned as it now is, for the sign-in's answer), and the audit event with its live-feed
+   * notification (`audit`: the audit trail's CTE and announcement; null when auditing is off).
    */
-  async touchLastSignIn(tenantId: string, userId: string, tx: Executor = this.db): Promise<UserRow | null> {
-    const [row] = await tx
-      .update(users)
-      .set({ lastSignInAt: new Date() })
-      .where(and(eq(users.id, userId), eq(users.tenantId, tenantId)))
-      .returning(userColumns);
-    return row ?? null;
+  async openSession(
+    v: { tenantId: string; userId: string; tokenHash: string; expiresAt: Date },
+    event: { action: string; targetType: string; targetId: string | null; targetName: string | null },
+    audit: { cte: (rows: SQL) => SQL; announce: SQL | null } | null,
+    tx: Executor = this.db,
+  ): Promise<{ sessionId: string; user: UserRow } | null> {
+    const eventRow = sql`select ${event.action}::text as action, ${event.targetType}::text as target_type, ${event.targetId}::uuid as target_id,
+                                ${event.targetName}::text as target_name, null::json as changes, null::uuid as source_id`;
+    const rows = await queryRows<Record<string, unknown>>(
+      tx,
+      sql`with s as (insert into ${sessions} (tenant_id, user_id, token_hash, expires_at)
+                     values (${v.tenantId}::uuid, ${v.userId}::uuid, ${v.tokenHash}, ${v.expiresAt.toISOString()}::timestamptz) returning id),
+               u as (update ${users} set last_sign_in_at = ${new Date().toISOString()}::timestamptz
+                     where id = ${v.userId}::uuid and tenant_id = ${v.tenantId}::uuid returning ${USER_RETURNING})
+               ${audit ? sql`, ${audit.cte(eventRow)}` : sql``}
+          select s.id as "sessionId", u.*${audit?.announce ? sql`, ${audit.announce} as announced` : sql``} from s, u`,
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const user = {} as Record<string, unknown>;
+    for (const [k, c] of USER_COLUMNS) user[k] = r[k] == null ? null : c.mapFromDriverValue(r[k]);
+    return { sessionId: String(r['sessionId']), user: user as unknown as UserRow };
   }
 
   async revoke(tenantId: string, sessionId: string, tx: Executor = this.db): Promise<void> {
