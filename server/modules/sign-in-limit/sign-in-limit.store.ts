@@ -31,7 +31,7 @@ export class SignInLimitStore {
    * attempt is counted as a failure until `verified` takes it back.
    */
   async admit(key: string, scope: string, tenantId: string | null, p: LimitPolicy, tx: Executor = this.db): Promise<Admission> {
-    const rows = await queryRows<{ retry_after: number | null }>(tx, sql`${upsert({ key, scope, tenantId, policy: p })}`);
+    const rows = await queryRows<{ retry_after: number | null }>(tx, upsert({ key, scope, tenantId, policy: p }));
     if (rows[0]) return { allowed: true, retryAfter: rows[0].retry_after };
     return { allowed: false, retryAfter: await this.refusedFor(key, tx) };
   }
