@@ -131,7 +131,6 @@ export function createServices(deps: {
   });
   const auth = new AuthService(
     stores.auth,
-    stores.tenants,
     signInLimits,
     env.SESSION_TTL_HOURS * 3600_000,
     pubsub,

@@ -56,6 +56,28 @@ describe('audit live feed', () => {
     await feed.return?.(undefined);
   });
 
+  test("sign-ins reach the feed: their event and its notification are written in the sign-in's one statement", async ({
+    admin,
+    tenant,
+    clientFor,
+  }) => {
+    const reader = clientFor(await token(admin, ['AUDIT_READ']));
+    const feed = reader.auditEventsLive({ filter: { action: 'auth.sign_in' } });
+    const first = feed.next();
+    let arrived = false;
+    void first.then(() => (arrived = true));
+    // Signs in until the first event shows the subscription is live (graphql-ws does not acknowledge it).
+    const anon = clientFor();
+    while (!arrived) {
+      const r = await anon.login({ input: { tenant: tenant.slug, email: tenant.adminEmail, password: tenant.adminPassword } });
+      expect(r.login.token).toMatch(/^rst_/);
+      await Promise.race([first, new Promise((r) => setTimeout(r, 200))]);
+    }
+    const e = (await first).value.auditEvents;
+    expect(e).toMatchObject({ action: 'auth.sign_in', target: { name: tenant.adminEmail } });
+    await feed.return?.(undefined);
+  });
+
   test('the subscription needs audit:read', async ({ admin, clientFor }) => {
     const service = clientFor(await token(admin, ['DIRECTORY_READ']));
     const refused = await (async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import WebSocket from 'ws';
 import { describe, expect } from 'vitest';
@@ -111,6 +111,31 @@ describe('sign-in limits', () => {
       input: { tenant: tenant.slug, email: tenant.adminEmail, password: tenant.adminPassword },
     });
     expect(right.login.errors[0]).toMatchObject({ code: 'INVALID_CREDENTIALS', retryAfter: expect.any(Number) });
+    await Promise.all([...clients, admin].map((c) => c.close()));
+  });
+
+  test('parallel right sign-ins on one account from one address: each signed in or delayed, and every count taken back', async ({
+    server,
+    tenant,
+  }) => {
+    // Counting both limits and settling them after a success each lock the address row, then
+    // the account row: sign-ins being counted and sign-ins being settled wait for each other
+    // (on PostgreSQL, on several connections) and never deadlock.
+    const address = `10.201.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
+    const clients = Array.from({ length: 8 }, () => fromAddress(server, address));
+    const input = { tenant: tenant.slug, email: tenant.adminEmail, password: tenant.adminPassword };
+    const answers = await Promise.all(clients.map((c) => c.login({ input })));
+    for (const a of answers) {
+      if (!a.login.token) expect(a.login.errors[0]).toMatchObject({ code: 'INVALID_CREDENTIALS', retryAfter: expect.any(Number) });
+    }
+    expect(answers.filter((a) => a.login.token).length).toBeGreaterThanOrEqual(1);
+    // Every attempt counted was taken back: none was a failure.
+    const key = createHash('sha256').update(`address:${address}`).digest('hex');
+    const rows = (await server.database.db.execute(sql`select failures, locked_until from sign_in_limits where key = ${key}`)) as any;
+    expect(rows.rows ?? rows).toEqual([{ failures: 0, locked_until: null }]);
+    const admin = createRosterClient({ url: server.url, token: tenant.token, webSocketImpl: WebSocket });
+    const me = (await admin.viewer()).viewer!.user.id;
+    expect((await admin.userSignInState({ id: me })).user).toMatchObject({ failedSignIns: 0, signInLockedUntil: null });
     await Promise.all([...clients, admin].map((c) => c.close()));
   });
 

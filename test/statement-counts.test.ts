@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import { print, type DocumentNode } from 'graphql';
+import { LoginDocument, ViewerDocument } from '../client/src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, ok, tokenOf, waitForMailLink } from './support/directory-api.js';
 import { gql, seedTenant, startTestServer, type SeededTenant, type TestServer } from './support/harness.js';
@@ -55,15 +57,16 @@ describe('statements per request', () => {
     await ts?.close();
   });
 
-  async function statementsOf(query: string): Promise<number> {
+  async function statementsOf(query: string, variables?: object, token: string | null = t.token, body?: (b: any) => void): Promise<number> {
     const requestId = `count-${Math.random().toString(36).slice(2)}`;
     const res = await fetch(ts.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}`, 'x-request-id': requestId },
-      body: JSON.stringify({ query }),
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), 'x-request-id': requestId },
+      body: JSON.stringify({ query, variables }),
     });
-    const body = (await res.json()) as { errors?: unknown };
-    expect(body.errors).toBeUndefined();
+    const json = (await res.json()) as { errors?: unknown };
+    expect(json.errors).toBeUndefined();
+    body?.(json);
     for (let i = 0; i < 50; i++) {
       const line = logged.find((l) => l.msg === 'graphql operation' && l.requestId === requestId);
       if (line) return line.statements!;
@@ -127,5 +130,23 @@ describe('statements per request', () => {
     expect(await statementsOf(page)).toBe(2);
     expect(await statementsOf(`{ mfaUsers(first: 100) { totalCount nodes { id username devices { id name } } } }`)).toBe(3);
     expect(await statementsOf(`{ mfaUsers(first: 100) { edges { node { ... on MfaUser { devices { id } } } } } }`)).toBe(2);
+  });
+
+  it("login with the whole viewer (the typed client's Login): tenant and candidate, both limits, session with lastSignInAt and audit event, limits settled, groups", async () => {
+    const login = print(LoginDocument as DocumentNode);
+    const input = { tenant: t.slug, email: t.adminEmail, password: t.adminPassword };
+    let data: any;
+    expect(await statementsOf(login, { input }, null, (b) => (data = b.data.login))).toBe(5);
+    expect(data.errors).toEqual([]);
+    expect(data.token).toMatch(/^rst_/);
+    expect(data.viewer.user.email).toBe(t.adminEmail);
+    expect(data.viewer.tenant.slug).toBe(t.slug);
+    expect(data.viewer.user.groups.map((g: any) => g.builtIn).sort()).toEqual(['ADMINS', 'USERS']);
+    // The payload shows this sign-in: lastSignInAt is written before the viewer is answered.
+    expect(Date.parse(data.viewer.user.lastSignInAt)).toBeGreaterThan(Date.now() - 60_000);
+    // The payload's viewer is the one the new session sees, field for field.
+    const viewer = await gql<any>(ts.url, print(ViewerDocument as DocumentNode), {}, data.token);
+    expect(viewer.data.viewer).toEqual(data.viewer);
+    expect(data.viewer.sessionExpiresAt).toBe(data.expiresAt);
   });
 });

@@ -1,5 +1,5 @@
 import { EventEmitter, on } from 'node:events';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Database, Executor } from './db.js';
 
 /**
@@ -24,6 +24,12 @@ export interface PubSub {
    * would need every caller to remember it.
    */
   publishOnCommit<K extends keyof Topics>(tx: Executor, kind: K, id: string, payload: Topics[K]): Promise<void>;
+  /**
+   * `publishOnCommit` as an expression for the caller's own statement, for a change written in
+   * one statement with no transaction around it: `payload` is SQL yielding the event as JSON
+   * (computed in the statement, e.g. from what it inserted).
+   */
+  notifyOnCommitSql<K extends keyof Topics>(kind: K, id: string, payload: SQL): SQL;
   subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]>;
   /**
    * Calls `listener` whenever events may have been lost (the bus's database connection dropped
@@ -54,6 +60,11 @@ class TypedBus implements PubSub {
 
   async publishOnCommit<K extends keyof Topics>(tx: Executor, kind: K, id: string, payload: Topics[K]): Promise<void> {
     await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${notifyMessage(topicFor(kind, id), payload)})`);
+  }
+
+  notifyOnCommitSql<K extends keyof Topics>(kind: K, id: string, payload: SQL): SQL {
+    // The same message as `notifyMessage` (receivers parse it); small by construction.
+    return sql`pg_notify(${EVENTS_CHANNEL}, json_build_object('topic', ${topicFor(kind, id)}::text, 'payload', ${payload})::text)`;
   }
 
   subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]> {

@@ -121,6 +121,20 @@ export class AuditService {
     return this.opts.enabled ? (rows) => this.store.insertCte(tenantId, actor, rows) : null;
   }
 
+  /**
+   * For a change written in one statement with no transaction around it (a sign-in): the
+   * `audited` CTE for that statement (see `cte`) and an expression for the statement to select,
+   * which announces the events to live feeds when the statement commits. Null when auditing is off.
+   */
+  inStatement(tenantId: string, actor: AuditActor): { cte: (rows: EventRowsSql) => EventRowsSql; announce: EventRowsSql | null } | null {
+    if (!this.opts.enabled) return null;
+    const pubsub = this.pubsub;
+    return {
+      cte: (rows) => this.store.insertCte(tenantId, actor, rows),
+      announce: pubsub ? this.store.announcedSql((range) => pubsub.notifyOnCommitSql('auditEvents', tenantId, range)) : null,
+    };
+  }
+
   /** The live feed's notification for events written through `cte`, delivered at commit. */
   async announce(tx: Executor, tenantId: string, range: { from: number | string | null; to: number | string | null }): Promise<void> {
     if (range.from === null || range.to === null || !this.pubsub) return;

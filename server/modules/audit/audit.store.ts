@@ -73,6 +73,15 @@ export class AuditStore {
       returning seq)`;
   }
 
+  /**
+   * After `insertCte`'s `audited`: an expression for the statement to select that announces the
+   * events it wrote (`notify` makes the NOTIFY of their seq range), or nothing when it wrote none.
+   */
+  announcedSql(notify: (range: SQL) => SQL): SQL {
+    return sql`(select count(*) from (select ${notify(sql`json_build_object('from', min(seq), 'to', max(seq))`)}
+                  from audited having count(*) > 0) n)`;
+  }
+
   /** The highest `seq` of the tenant now (where a live feed starts). */
   async maxSeq(tenantId: string, tx: Executor = this.db): Promise<number> {
     const [r] = await tx

@@ -12,16 +12,28 @@ import { hashToken, newToken } from '../../shared/tokens.js';
 import { AuditActorKind } from '../audit/audit.types.js';
 import { actorOf, type AuditService } from '../audit/audit.service.js';
 import type { Db } from '../../shared/db.js';
-import type { TenantStore } from '../tenant/tenant.store.js';
+import type { TenantRow } from '../tenant/tenant.types.js';
+import type { UserRow } from '../user/user.types.js';
 import { SESSIONS_ENDED_TOPIC_ID, type SessionsEndedEvent } from './auth.events.js';
-import type { AuthStore } from './auth.store.js';
+import type { AuthStore, LoginTarget } from './auth.store.js';
+
+/**
+ * A sign-in: the session's token and viewer, and the tenant and user as the sign-in left them
+ * (lastSignInAt included), so its answer needs not read them again.
+ */
+export interface SignedIn {
+  token: string;
+  expiresAt: Date;
+  viewer: SessionViewer;
+  tenant: TenantRow;
+  user: UserRow;
+}
 
 export type ResolvedToken = { viewer: Viewer; problem: null } | { viewer: null; problem: 'invalid' | 'expired' };
 
 export class AuthService {
   constructor(
     private readonly store: AuthStore,
-    private readonly tenants: TenantStore,
     private readonly limits: SignInLimitService,
     private readonly sessionTtlMs: number,
     private readonly pubsub: PubSub,
@@ -56,26 +68,24 @@ export class AuthService {
     client: RequestClient,
     input: { tenant: string; email: string; password: string },
     requestId: string | null = null,
-  ): Promise<{
-    token: string;
-    expiresAt: Date;
-    viewer: SessionViewer;
-  }> {
+  ): Promise<SignedIn> {
     const slug = input.tenant.trim().toLowerCase();
     const email = normalizeEmail(input.email);
-    let tenant: { id: string } | null = null;
-    return this.limits.guard<{ token: string; expiresAt: Date; viewer: SessionViewer }>(
+    let target: LoginTarget | null = null;
+    return this.limits.guard<SignedIn>(
       client,
       async () => {
         // No slug or email holds a control character: such text names no account, so it is
         // looked up nowhere (PostgreSQL refuses NUL in text) and answered like an unknown tenant.
-        tenant = hasControlCharacters(slug) || hasControlCharacters(email) ? null : await this.tenants.bySlug(slug);
-        return { subject: loginSubject(tenant ?? { slug }, email), tenantId: tenant?.id ?? null, countFirst: true };
+        // The account is read with its tenant, before the attempt is counted; its password is
+        // checked only after (in the check below).
+        target = hasControlCharacters(slug) || hasControlCharacters(email) ? null : await this.store.loginTarget(slug, email);
+        return { subject: loginSubject(target?.tenant ?? { slug }, email), tenantId: target?.tenant.id ?? null, countFirst: true };
       },
       { code: ErrorCode.INVALID_CREDENTIALS, message: 'The tenant, email or password is wrong, or the account may not sign in here.' },
       async () => {
-        const t = tenant as { id: string } | null;
-        const candidate = t && !hasControlCharacters(email) ? await this.store.loginCandidate(t.id, email) : null;
+        const t = (target as LoginTarget | null)?.tenant ?? null;
+        const candidate = (target as LoginTarget | null)?.candidate ?? null;
         const passwordOk = await verifyPassword(candidate?.passwordHash ?? null, input.password);
         if (!t || !candidate || !passwordOk || !candidate.isAdmin) {
           if (t) {
@@ -86,14 +96,24 @@ export class AuthService {
         }
         const token = newToken('rst');
         const expiresAt = new Date(Date.now() + this.sessionTtlMs);
-        const session = await this.db.transaction(async (tx) => {
-          const s = await this.store.createSession({ tenantId: t.id, userId: candidate.id, tokenHash: hashToken(token), expiresAt }, tx);
-          const e = this.signInEvent(t.id, client, requestId, email, candidate.id, true);
-          await this.audit.record(tx, e.tenantId, e.actor, e.entry);
-          return s;
-        });
-        await this.store.touchLastSignIn(candidate.id);
-        return { ok: true, value: { token, expiresAt, viewer: { tenantId: t.id, userId: candidate.id, sessionId: session.id } } };
+        // The session, its audit event and lastSignInAt: one statement, one commit.
+        const e = this.signInEvent(t.id, client, requestId, email, candidate.id, true);
+        const signedIn = await this.store.openSession(
+          { tenantId: t.id, userId: candidate.id, tokenHash: hashToken(token), expiresAt },
+          e.entry,
+          this.audit.inStatement(e.tenantId, e.actor),
+        );
+        if (!signedIn) throw new Error('signed-in user vanished');
+        return {
+          ok: true,
+          value: {
+            token,
+            expiresAt,
+            viewer: { tenantId: t.id, userId: candidate.id, sessionId: signedIn.sessionId },
+            tenant: t,
+            user: signedIn.user,
+          },
+        };
       },
     );
   }

@@ -1,5 +1,9 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
-import { directories, sessions, users } from '../../../drizzle/schema/index.js';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import { directories, sessions, tenants, users } from '../../../drizzle/schema/index.js';
+import type { TenantRow } from '../tenant/tenant.types.js';
+import { userColumns } from '../user/user.store.js';
+import type { UserRow } from '../user/user.types.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { queryRows } from '../../shared/db.js';
 import { uuidArray } from '../../shared/sql.js';
@@ -19,6 +23,21 @@ export interface LoginCandidate {
   passwordHash: string | null;
   isAdmin: boolean;
 }
+
+/** The tenant named at sign-in, and the account that may sign in there with the email given (if any). */
+export interface LoginTarget {
+  tenant: TenantRow;
+  candidate: LoginCandidate | null;
+}
+
+const candidates = alias(users, 'u');
+
+/** The user's columns (never the hash) as `RETURNING` names them, mapped back as drizzle maps them. */
+const USER_COLUMNS = Object.entries(userColumns);
+const USER_RETURNING = sql.join(
+  USER_COLUMNS.map(([k, c]) => sql`${sql.identifier(c.name)} as ${sql.identifier(k)}`),
+  sql`, `,
+);
 
 const IS_ADMIN = (userAlias: string) =>
   sql.raw(`(${userAlias}.status = 'ACTIVE' and exists (
@@ -54,29 +73,58 @@ export class AuthStore {
     };
   }
 
-  /** The Cloud Directory user who may sign in with this email (selected with its hash for verification only). */
-  async loginCandidate(tenantId: string, email: string, tx: Executor = this.db): Promise<LoginCandidate | null> {
-    const rows = await queryRows<{ id: string; password_hash: string | null; is_admin: boolean }>(
+  /**
+   * The tenant by slug and, in the same statement, the Cloud Directory user who may sign in
+   * there with this email (selected with its hash for verification only). Null for an unknown
+   * tenant. The tenant row serves the sign-in's answer too (its viewer), so it is read once.
+   */
+  async loginTarget(slug: string, email: string, tx: Executor = this.db): Promise<LoginTarget | null> {
+    const u = candidates;
+    const [r] = await tx
+      .select({ tenant: tenants, id: u.id, passwordHash: u.passwordHash, isAdmin: sql<boolean | null>`${IS_ADMIN('u')}` })
+      .from(tenants)
+      .leftJoin(
+        u,
+        and(
+          eq(u.tenantId, tenants.id),
+          sql`lower(${u.email}) = ${email}`,
+          sql`exists (select 1 from ${directories} d where d.id = ${u.directoryId} and d.kind = 'CLOUD')`,
+        ),
+      )
+      .where(eq(tenants.slug, slug))
+      .limit(1);
+    if (!r) return null;
+    return { tenant: r.tenant, candidate: r.id ? { id: r.id, passwordHash: r.passwordHash, isAdmin: r.isAdmin === true } : null };
+  }
+
+  /**
+   * A sign-in's writes in one statement, so they commit together without a transaction around
+   * them (one round trip, one commit): the session, the user's `lastSignInAt` (the user is
+   * returned as it now is, for the sign-in's answer), and the audit event with its live-feed
+   * notification (`audit`: the audit trail's CTE and announcement; null when auditing is off).
+   */
+  async openSession(
+    v: { tenantId: string; userId: string; tokenHash: string; expiresAt: Date },
+    event: { action: string; targetType: string; targetId: string | null; targetName: string | null },
+    audit: { cte: (rows: SQL) => SQL; announce: SQL | null } | null,
+    tx: Executor = this.db,
+  ): Promise<{ sessionId: string; user: UserRow } | null> {
+    const eventRow = sql`select ${event.action}::text as action, ${event.targetType}::text as target_type, ${event.targetId}::uuid as target_id,
+                                ${event.targetName}::text as target_name, null::json as changes, null::uuid as source_id`;
+    const rows = await queryRows<Record<string, unknown>>(
       tx,
-      sql`select u.id, u.password_hash, ${IS_ADMIN('u')} as is_admin
-          from ${users} u join ${directories} d on d.id = u.directory_id and d.kind = 'CLOUD'
-          where u.tenant_id = ${tenantId} and lower(u.email) = ${email}`,
+      sql`with s as (insert into ${sessions} (tenant_id, user_id, token_hash, expires_at)
+                     values (${v.tenantId}::uuid, ${v.userId}::uuid, ${v.tokenHash}, ${v.expiresAt.toISOString()}::timestamptz) returning id),
+               u as (update ${users} set last_sign_in_at = ${new Date().toISOString()}::timestamptz
+                     where id = ${v.userId}::uuid and tenant_id = ${v.tenantId}::uuid returning ${USER_RETURNING})
+               ${audit ? sql`, ${audit.cte(eventRow)}` : sql``}
+          select s.id as "sessionId", u.*${audit?.announce ? sql`, ${audit.announce} as announced` : sql``} from s, u`,
     );
     const r = rows[0];
-    return r ? { id: r.id, passwordHash: r.password_hash, isAdmin: r.is_admin } : null;
-  }
-
-  async createSession(
-    v: { tenantId: string; userId: string; tokenHash: string; expiresAt: Date },
-    tx: Executor = this.db,
-  ): Promise<{ id: string }> {
-    const [row] = await tx.insert(sessions).values(v).returning({ id: sessions.id });
-    return row!;
-  }
-
-  /** `User.lastSignInAt`: the admin API's sign-ins count as much as the portal's. */
-  async touchLastSignIn(userId: string, tx: Executor = this.db): Promise<void> {
-    await tx.update(users).set({ lastSignInAt: new Date() }).where(eq(users.id, userId));
+    if (!r) return null;
+    const user = {} as Record<string, unknown>;
+    for (const [k, c] of USER_COLUMNS) user[k] = r[k] == null ? null : c.mapFromDriverValue(r[k]);
+    return { sessionId: String(r['sessionId']), user: user as unknown as UserRow };
   }
 
   async revoke(tenantId: string, sessionId: string, tx: Executor = this.db): Promise<void> {

@@ -67,24 +67,30 @@ export class SignInLimitService {
     const { address: addressPolicy, account: accountPolicy } = this.config;
     const addressKey = client.address ? keyOf(`address:${client.address}`) : null;
     const accountKey = keyOf(subject);
+    const address = addressKey ? { key: addressKey, policy: addressPolicy } : null;
     const takeBackAddress = async () => {
       if (addressKey) await this.store.takeBack(addressKey, addressPolicy);
     };
     let retryAfter: number | null = null;
-    if (addressKey) {
-      const a = await this.store.admit(addressKey, 'address', null, addressPolicy);
-      if (!a.allowed) throw refuse(a.retryAfter);
-      retryAfter = a.retryAfter;
-    }
     if (countFirst) {
-      const b = await this.store.admit(accountKey, 'account', tenantId, accountPolicy);
-      if (!b.allowed) {
+      // Both counts in one statement: the account is counted only once the address was admitted.
+      const account = { key: accountKey, scope: 'account', tenantId, policy: accountPolicy };
+      const [a, b] = addressKey
+        ? await this.store.admitBoth({ key: addressKey, scope: 'address', tenantId: null, policy: addressPolicy }, account)
+        : [null, await this.store.admit(accountKey, 'account', tenantId, accountPolicy)];
+      if (a && !a.allowed) throw refuse(a.retryAfter);
+      if (!b!.allowed) {
         // Refused unchecked, at no cost: not held against the address.
         await takeBackAddress();
-        throw refuse(b.retryAfter);
+        throw refuse(b!.retryAfter);
       }
-      retryAfter = maxOrNull(retryAfter, b.retryAfter);
+      retryAfter = maxOrNull(a?.retryAfter ?? null, b!.retryAfter);
     } else {
+      if (addressKey) {
+        const a = await this.store.admit(addressKey, 'address', null, addressPolicy);
+        if (!a.allowed) throw refuse(a.retryAfter);
+        retryAfter = a.retryAfter;
+      }
       const locked = await this.store.lockedFor(accountKey);
       if (locked !== null) {
         await takeBackAddress();
@@ -98,8 +104,7 @@ export class SignInLimitService {
     } catch (err) {
       // The credential was right but something else refused (a used link, a weak new password):
       // not a guess, so it does not count.
-      await this.store.clear(accountKey);
-      await takeBackAddress();
+      await this.store.settle(accountKey, address);
       throw err;
     }
     if (!outcome.ok) {
@@ -107,8 +112,7 @@ export class SignInLimitService {
         retryAfter = maxOrNull(retryAfter, (await this.store.admit(accountKey, 'account', tenantId, accountPolicy)).retryAfter);
       throw refuse(retryAfter, refusal.message, outcome.refusal ?? refusal);
     }
-    await this.store.clear(accountKey);
-    await takeBackAddress();
+    await this.store.settle(accountKey, address);
     return outcome.value;
   }
 
