@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { bulkOperationItems, bulkOperations, uploads } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { ErrorCode } from '../../shared/errors.js';
@@ -134,12 +134,7 @@ export class BulkOperationStore {
     size: number;
     content: Buffer;
   }) {
-    // The bytes travel as hex text made and read natively (Buffer's hex codec): PGlite's own
-    // bytea codec goes through one JS string per byte, ~170 MB of garbage for a 4.4 MB file.
-    const [u] = await this.db
-      .insert(uploads)
-      .values({ ...row, content: sql`decode(${row.content.toString('hex')}, 'hex')` })
-      .returning({ id: uploads.id });
+    const [u] = await this.db.insert(uploads).values(row).returning({ id: uploads.id });
     return u!.id;
   }
 
@@ -162,9 +157,9 @@ export class BulkOperationStore {
 
   async upload(tenantId: string, id: string, tx: Executor = this.db) {
     const [u] = await tx
-      .select({ ...getTableColumns(uploads), content: sql<string>`encode(${uploads.content}, 'hex')` })
+      .select()
       .from(uploads)
       .where(and(eq(uploads.tenantId, tenantId), eq(uploads.id, id)));
-    return u ? { ...u, content: Buffer.from(u.content, 'hex') } : null;
+    return u ?? null;
   }
 }
