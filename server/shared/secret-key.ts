@@ -58,11 +58,11 @@ export function createSecretBox(keys: Buffer[]): SecretBox {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', current, iv);
       cipher.setAAD(Buffer.from(context, 'utf8'));
-      const body = Buffer.concat([
-        cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext),
-        cipher.final(),
-      ]);
-      return Buffer.concat([Buffer.from([VERSION]), currentId, iv, cipher.getAuthTag(), body]);
+      // One copy of the ciphertext: sealed uploads are megabytes, and every transient copy of
+      // that size is heap the allocator tends to keep (see docs/benchmarks.md, upload peak RSS).
+      const body = cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext);
+      const tail = cipher.final();
+      return Buffer.concat([Buffer.from([VERSION]), currentId, iv, cipher.getAuthTag(), body, tail]);
     },
     open(sealed, context) {
       if (sealed.length < HEADER || sealed[0] !== VERSION) throw new SecretBoxError('not a sealed value');
@@ -74,7 +74,9 @@ export function createSecretBox(keys: Buffer[]): SecretBox {
       decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(tag);
       try {
-        return Buffer.concat([decipher.update(sealed.subarray(HEADER)), decipher.final()]);
+        const body = decipher.update(sealed.subarray(HEADER));
+        const tail = decipher.final();
+        return tail.length ? Buffer.concat([body, tail]) : body;
       } catch {
         throw new SecretBoxError('sealed value does not authenticate (tampered, or bound to another context)');
       }

@@ -103,10 +103,13 @@ for (const n of [10_000, 100_000]) {
       const before = procMb(pid, 'VmRSS');
       // Resets the peak to the current RSS: VmHWM is then the upload's peak, not start-up's.
       writeFileSync(`/proc/${pid}/clear_refs`, '5');
+      const cpuBefore = roster.cpuMs() ?? 0;
       const start = Date.now();
       const op = await upload(target, t.token, csv);
       const secs = (Date.now() - start) / 1000;
       const peak = procMb(pid, 'VmHWM');
+      // The server's CPU per 1,000 rows: steadier than rows/s on a shared machine.
+      const cpuPerK = (((roster.cpuMs() ?? 0) - cpuBefore) / n) * 1000;
       await roster.stop();
       roster = null;
       if (!test) database = await openDatabase({ dataDir });
@@ -114,7 +117,7 @@ for (const n of [10_000, 100_000]) {
       const mb = Buffer.byteLength(csv) / 1024 / 1024;
       const goal = engine === 'pglite' ? 600 : 300;
       console.log(
-        `[bench bulk/${engine}] CSV ${n} rows (${mb.toFixed(1)} MB), no passwords: ${secs.toFixed(2)} s, ${(n / secs).toFixed(0)} rows/s ` +
+        `[bench bulk/${engine}] CSV ${n} rows (${mb.toFixed(1)} MB), no passwords: ${secs.toFixed(2)} s, ${(n / secs).toFixed(0)} rows/s, server CPU ${cpuPerK.toFixed(0)} ms per 1,000 rows ` +
           `(succeeded ${op.succeeded}, ${op.events} progress events, ${(op.events / secs).toFixed(1)}/s); raw multi-row INSERT ${raw.toFixed(0)} rows/s; ` +
           `server peak RSS ${peak.toFixed(0)} MB for a ${mb.toFixed(1)} MB file (VmHWM of the server's own process, ${before.toFixed(0)} MB before the upload)` +
           (n === 100_000 ? `; goal ≤ ${goal} MB` : ''),

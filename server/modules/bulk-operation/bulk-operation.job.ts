@@ -17,7 +17,6 @@ import type { AuditService } from '../audit/audit.service.js';
 import { AuditActorKind } from '../audit/audit.types.js';
 import { bulkItemEvents } from './bulk-audit.js';
 import { BulkUpload, indexFile, type Item, type UploadChunk, type UploadInput } from './bulk-upload.js';
-import { parseUserCsv } from './csv.js';
 import { openUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
 
 export const BULK_QUEUE = 'bulk.run';
@@ -200,9 +199,10 @@ export class BulkOperationJob {
       throw new PermanentJobError(
         'The uploaded file is no longer available (uploads are deleted after use or after 24 hours); upload it again.',
       );
-    const text = openUpload(this.d.secretBox, upload.id, upload.content);
-    if (text === null) throw new PermanentJobError(UNREADABLE_UPLOAD);
-    const rows = await parseUserCsv(text);
+    const bytes = openUpload(this.d.secretBox, upload.id, upload.content);
+    if (bytes === null) throw new PermanentJobError(UNREADABLE_UPLOAD);
+    // Offsets and per-row marks only: each chunk parses its own rows when it is planned.
+    const file = await indexFile(bytes);
     let ctx;
     try {
       ctx = await this.d.users.newUserContext(op.tenantId, o.directoryId);
@@ -210,10 +210,11 @@ export class BulkOperationJob {
       if (err instanceof DomainError) throw new PermanentJobError(err.message);
       throw err;
     }
-    const upl = new BulkUpload(this.d.users, this.d.groups, this.d.invitations, o, ctx, indexFile(rows));
-    const lastRow = rows[rows.length - 1]!.row;
+    const upl = new BulkUpload(this.d.users, this.d.groups, this.d.invitations, o, ctx, file);
+    const lines = file.csv.lines;
+    const lastRow = lines[lines.length - 1]!;
     // Every row gets one outcome, chunks are consecutive rows: n outcomes end at the n-th row's line.
-    const cursor = (processed: number) => (processed === 0 ? 0 : rows[Math.min(processed, rows.length) - 1]!.row);
+    const cursor = (processed: number) => (processed === 0 ? 0 : lines[Math.min(processed, lines.length) - 1]!);
     const work = this.work(
       op.id,
       cursor,

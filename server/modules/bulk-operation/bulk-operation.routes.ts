@@ -15,16 +15,19 @@ function fail(res: Response, status: number, code: string, message: string) {
 const TOO_LARGE = `The file is larger than ${MAX_BYTES / 1024 / 1024} MB; split it into several uploads.`;
 
 /**
- * Reads the request body as it arrives: decodes UTF-8 incrementally (fatal on invalid bytes),
+ * Reads the request body as it arrives: checks UTF-8 incrementally (fatal on invalid bytes),
  * refuses NUL bytes (binary files) and stops keeping data at the size limit, so a bad or huge
  * file is refused as soon as it is recognised and never held whole. After a refusal the rest
- * of the body is read and dropped, so the client still receives the error response.
+ * of the body is read and dropped, so the client still receives the error response. The body
+ * is kept as the bytes received (one Buffer, outside the JS heap, sealed as it is); the
+ * decoded text is only looked at, for whether anything but white space was sent.
  */
-function readCsvBody(req: Request): Promise<{ text: string; size: number }> {
+function readCsvBody(req: Request): Promise<{ bytes: Buffer; blank: boolean }> {
   return new Promise((resolve, reject) => {
     const decoder = new TextDecoder('utf-8', { fatal: true });
-    let parts: string[] = [];
+    let parts: Buffer[] = [];
     let size = 0;
+    let blank = true;
     let refused = false;
     const refuse = (err: Error) => {
       refused = true;
@@ -37,19 +40,22 @@ function readCsvBody(req: Request): Promise<{ text: string; size: number }> {
       if (size > MAX_BYTES) return refuse(Object.assign(new CsvFileError(TOO_LARGE), { status: 413 }));
       if (chunk.includes(0)) return refuse(new CsvFileError('The file looks binary (it contains NUL bytes); upload a UTF-8 CSV file.'));
       try {
-        parts.push(decoder.decode(chunk, { stream: true }));
+        const text = decoder.decode(chunk, { stream: true });
+        // As `!text.trim()` on the whole: \s and trim() know the same white space (BOM included).
+        if (blank && /\S/.test(text)) blank = false;
       } catch {
-        refuse(new CsvFileError('The file is not valid UTF-8 text.'));
+        return refuse(new CsvFileError('The file is not valid UTF-8 text.'));
       }
+      parts.push(chunk);
     });
     req.on('end', () => {
       if (refused) return;
       try {
-        parts.push(decoder.decode());
+        if (blank && /\S/.test(decoder.decode())) blank = false;
       } catch {
         return refuse(new CsvFileError('The file is not valid UTF-8 text (it ends inside a character).'));
       }
-      resolve({ text: parts.join(''), size });
+      resolve({ bytes: Buffer.concat(parts, size), blank });
     });
     req.on('error', (err) => {
       if (!refused) refuse(err);
@@ -74,11 +80,11 @@ export function bulkRoutes(services: Services): Router {
     const declared = Number(req.header('content-length'));
     if (Number.isFinite(declared) && declared > MAX_BYTES) return fail(res, 413, 'PAYLOAD_TOO_LARGE', TOO_LARGE);
     try {
-      const { text, size } = await readCsvBody(req);
-      if (!text.trim()) return fail(res, 400, 'BAD_USER_INPUT', 'The file is empty.');
+      const { bytes, blank } = await readCsvBody(req);
+      if (blank) return fail(res, 400, 'BAD_USER_INPUT', 'The file is empty.');
       const name = req.header('x-filename') ?? null;
-      const id = await services.bulk.storeUpload(viewer, text, size, name ? name.slice(0, 200) : null);
-      res.status(201).json({ uploadId: toGlobalId('Upload', id), size });
+      const id = await services.bulk.storeUpload(viewer, bytes, name ? name.slice(0, 200) : null);
+      res.status(201).json({ uploadId: toGlobalId('Upload', id), size: bytes.length });
     } catch (err) {
       if (err instanceof CsvFileError) {
         const status = (err as { status?: number }).status ?? 400;

@@ -18,7 +18,7 @@ import { BULK_QUEUE, type BulkOperationJob } from './bulk-operation.job.js';
 import type { BulkOperationStore } from './bulk-operation.store.js';
 import { TERMINAL_STATUSES, type BulkItemRow, type BulkOperationRow } from './bulk-operation.types.js';
 import type { UploadInput } from './bulk-upload.js';
-import { CsvFileError, MAX_ROWS, parseUserCsv, type CsvRow } from './csv.js';
+import { CsvFileError, MAX_ROWS, scanUserCsv } from './csv.js';
 import { openUpload, sealUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
 
 /**
@@ -118,7 +118,7 @@ export class BulkOperationService {
     },
   ): Promise<BulkOperationRow> {
     let uploadId = input.uploadId ?? null;
-    let text: string;
+    let bytes: Buffer;
     if (input.csv != null) {
       if (Buffer.byteLength(input.csv) > 1024 * 1024)
         throw DomainError.of(ErrorCode.INVALID_INPUT, 'Inline CSV is limited to 1 MB: use POST /uploads.', ['input', 'csv']);
@@ -127,19 +127,20 @@ export class BulkOperationService {
           'input',
           'csv',
         ]);
-      text = input.csv;
+      bytes = Buffer.from(input.csv, 'utf8');
     } else if (uploadId) {
       const u = await this.store.upload(viewer.tenantId, uploadId);
       if (!u) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such upload.', ['input', 'uploadId']);
       const opened = openUpload(this.secretBox, u.id, u.content);
       if (opened === null) throw DomainError.of(ErrorCode.INVALID_STATE, UNREADABLE_UPLOAD, ['input', 'uploadId']);
-      text = opened;
+      bytes = opened;
     } else {
       throw DomainError.of(ErrorCode.INVALID_INPUT, 'Give `uploadId` or `csv`.', ['input']);
     }
-    let rows: CsvRow[];
+    // Counted and checked for structure only: the rows are parsed again, chunk by chunk, by the job.
+    let count: number;
     try {
-      rows = await parseUserCsv(text);
+      ({ count } = await scanUserCsv(bytes));
     } catch (err) {
       if (err instanceof CsvFileError)
         throw DomainError.of(ErrorCode.INVALID_INPUT, err.message, ['input', input.csv != null ? 'csv' : 'uploadId']);
@@ -150,7 +151,7 @@ export class BulkOperationService {
     if (!dir.cloud && input.sendInvites)
       throw DomainError.of(ErrorCode.INVALID_INPUT, 'Only Cloud Directory users can be invited.', ['input', 'sendInvites']);
     if (uploadId === null) {
-      uploadId = await this.storeUpload(viewer, text, Buffer.byteLength(text), null);
+      uploadId = await this.storeUpload(viewer, bytes, null);
     }
     const options: UploadInput = {
       uploadId,
@@ -161,22 +162,17 @@ export class BulkOperationService {
       onExisting: (input.onExisting as UploadInput['onExisting']) ?? 'FAIL',
       validateOnly: input.validateOnly ?? false,
     };
-    return this.create(viewer, 'UPLOAD_USERS', options, rows.length);
+    return this.create(viewer, 'UPLOAD_USERS', options, count);
   }
 
   /**
    * Stores a file streamed to POST /uploads (the route has checked size, encoding and that it
    * is text) or given inline, sealed with the server key: the plaintext never reaches the database.
    */
-  async storeUpload(
-    viewer: { tenantId: string; userId: string | null },
-    text: string,
-    size: number,
-    filename: string | null,
-  ): Promise<string> {
+  async storeUpload(viewer: { tenantId: string; userId: string | null }, bytes: Buffer, filename: string | null): Promise<string> {
     const id = randomUUID();
-    const content = sealUpload(this.secretBox, id, text);
-    return this.store.insertUpload({ id, tenantId: viewer.tenantId, createdBy: viewer.userId, filename, size, content });
+    const content = sealUpload(this.secretBox, id, bytes);
+    return this.store.insertUpload({ id, tenantId: viewer.tenantId, createdBy: viewer.userId, filename, size: bytes.length, content });
   }
 
   /** Hourly housekeeping: uploads older than a day that no active operation reads (they hold passwords). */

@@ -7,7 +7,7 @@ import { checkGroupName, type GroupService } from '../group/group.service.js';
 import type { InvitationService } from '../invitation/invitation.service.js';
 import { checkNewUser, type NewUserContext } from '../user/user-rules.js';
 import type { HashedNewUser, UserService } from '../user/user.service.js';
-import type { CsvRow } from './csv.js';
+import { rowsAt, scanUserCsv, toRow, type CsvIndex, type CsvRow } from './csv.js';
 import type { BulkItemRow } from './bulk-operation.types.js';
 
 /**
@@ -40,44 +40,62 @@ export const UPLOAD_CHUNK = 1000;
 const PASSWORDS_PER_HASHER = 24;
 
 /**
- * What is decided from the whole parsed file before any chunk, so a row's outcome does not
- * depend on where chunk boundaries fall or on a resume: the first row of each email (later
- * ones are duplicates) and the first spelling of each group name (a missing group is created
- * once, under the spelling it first has in the file).
+ * What is decided from the whole file before any chunk, so a row's outcome does not depend
+ * on where chunk boundaries fall or on a resume: the first row of each email (later ones are
+ * duplicates) and the first spelling of each group name (a missing group is created once,
+ * under the spelling it first has in the file). The rows themselves are not kept: a chunk
+ * parses its own slice of the file (`rowsAt`).
  */
 export interface UploadFile {
-  rows: CsvRow[];
-  firstRowOfEmail: Map<string, number>;
+  csv: CsvIndex;
+  /** Per row (by index): the number of the first row with the same email when this row repeats it, else 0. */
+  duplicateOf: Int32Array;
   groupSpelling: Map<string, string>;
 }
 
-export function indexFile(rows: CsvRow[]): UploadFile {
+/** Scans and indexes an uploaded file (CsvFileError when it is not a valid upload). */
+export async function indexFile(bytes: Buffer): Promise<UploadFile> {
+  // Emails by first row while scanning only: afterwards each row keeps just its duplicate mark.
   const firstRowOfEmail = new Map<string, number>();
+  const dups: [number, number][] = [];
   const groupSpelling = new Map<string, string>();
-  for (const r of rows) {
+  let i = 0;
+  const csv = await scanUserCsv(bytes, (record, line) => {
+    const r = toRow(record, line);
     const email = normalizeEmail(r.email);
-    if (email && !firstRowOfEmail.has(email)) firstRowOfEmail.set(email, r.row);
+    if (email) {
+      const first = firstRowOfEmail.get(email);
+      if (first === undefined) firstRowOfEmail.set(email, line);
+      else dups.push([i, first]);
+    }
     for (const g of r.groups) if (!groupSpelling.has(g.toLowerCase())) groupSpelling.set(g.toLowerCase(), g);
+    i++;
+  });
+  const duplicateOf = new Int32Array(csv.count);
+  for (const [row, first] of dups) duplicateOf[row] = first;
+  return { csv, duplicateOf, groupSpelling };
+}
+
+/** The index of the first row numbered after line `after`. */
+function firstAfter(lines: Int32Array, count: number, after: number): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (lines[mid]! <= after) lo = mid + 1;
+    else hi = mid;
   }
-  return { rows, firstRowOfEmail, groupSpelling };
+  return lo;
 }
 
 /** Rows after line `after`, cut at the chunk size or when `maxPasswords` passwords are to hash. */
-function nextChunk(rows: CsvRow[], after: number, size: number, maxPasswords: number): CsvRow[] {
-  let lo = 0;
-  let hi = rows.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (rows[mid]!.row <= after) lo = mid + 1;
-    else hi = mid;
-  }
-  const out: CsvRow[] = [];
+function nextChunk(file: UploadFile, after: number, size: number, maxPasswords: number): { rows: CsvRow[]; from: number } {
+  const from = firstAfter(file.csv.lines, file.csv.count, after);
+  const parsed = rowsAt(file.csv, from, from + size);
   let passwords = 0;
-  for (let i = lo; i < rows.length && out.length < size && passwords < maxPasswords; i++) {
-    out.push(rows[i]!);
-    if (rows[i]!.password) passwords++;
-  }
-  return out;
+  let n = 0;
+  while (n < parsed.length && passwords < maxPasswords) if (parsed[n++]!.password) passwords++;
+  return { rows: n === parsed.length ? parsed : parsed.slice(0, n), from };
 }
 
 /** A row's problems as one message: `Row 4: invalid email address; first name is required.` */
@@ -132,7 +150,7 @@ export class BulkUpload {
   async plan(after: number, pace: number): Promise<UploadChunk> {
     const o = this.o;
     const maxPasswords = o.validateOnly ? Infinity : bulkHashConcurrency() * PASSWORDS_PER_HASHER;
-    const rows = nextChunk(this.file.rows, after, Math.max(50, Math.round(UPLOAD_CHUNK * Math.min(1, pace))), maxPasswords);
+    const { rows, from } = nextChunk(this.file, after, Math.max(50, Math.round(UPLOAD_CHUNK * Math.min(1, pace))), maxPasswords);
     const out: UploadChunk = { after, rows, decided: [], creates: [], updates: [], groupIdByKey: new Map() };
     if (!rows.length) return out;
     const t = this.ctx.tenantId;
@@ -160,7 +178,7 @@ export class BulkUpload {
         message,
       });
     const creates: { row: CsvRow; user: (typeof checked)[number]['user']; groupKeys: string[] }[] = [];
-    for (const { r, user, problems } of checked) {
+    for (const [i, { r, user, problems }] of checked.entries()) {
       if (r.shapeError) {
         fail(r, ErrorCode.INVALID_INPUT, r.shapeError);
         continue;
@@ -174,8 +192,8 @@ export class BulkUpload {
         continue;
       }
       const email = user.email!;
-      const first = this.file.firstRowOfEmail.get(email);
-      if (first !== undefined && first !== r.row) {
+      const first = this.file.duplicateOf[from + i]!;
+      if (first) {
         fail(r, ErrorCode.EMAIL_TAKEN, `Row ${r.row}: duplicate of row ${first} in this file.`, email);
         continue;
       }
