@@ -88,14 +88,25 @@ function firstAfter(lines: Int32Array, count: number, after: number): number {
   return lo;
 }
 
-/** Rows after line `after`, cut at the chunk size or when `maxPasswords` passwords are to hash. */
+/**
+ * Rows after line `after`, cut at the chunk size or when `maxPasswords` passwords are to hash.
+ * Parsed `maxPasswords` rows at a time: a file of passwords ends its chunks after a few dozen
+ * rows, and parsing the whole chunk size each time would parse every row many times over.
+ */
 function nextChunk(file: UploadFile, after: number, size: number, maxPasswords: number): { rows: CsvRow[]; from: number } {
   const from = firstAfter(file.csv.lines, file.csv.count, after);
-  const parsed = rowsAt(file.csv, from, from + size);
+  const end = Math.min(file.csv.count, from + size);
+  const step = Math.min(size, maxPasswords);
+  const rows: CsvRow[] = [];
   let passwords = 0;
-  let n = 0;
-  while (n < parsed.length && passwords < maxPasswords) if (parsed[n++]!.password) passwords++;
-  return { rows: n === parsed.length ? parsed : parsed.slice(0, n), from };
+  for (let at = from; at < end && passwords < maxPasswords; at += step) {
+    for (const r of rowsAt(file.csv, at, Math.min(end, at + step))) {
+      if (passwords >= maxPasswords) break;
+      rows.push(r);
+      if (r.password) passwords++;
+    }
+  }
+  return { rows, from };
 }
 
 /** A row's problems as one message: `Row 4: invalid email address; first name is required.` */
