@@ -21,6 +21,12 @@ export interface BenchProcess {
   peakRssMb(): number | null;
   /** CPU time (user + system) the process has used, in ms: per request it is robust to a busy machine. */
   cpuMs(): number | null;
+  /**
+   * CPU time of the process's main thread alone, in ms: without the thread pool (argon2,
+   * file I/O) and V8's helper threads, the JavaScript a request runs (and the garbage
+   * collection done on that thread).
+   */
+  mainThreadCpuMs(): number | null;
   stop(): Promise<void>;
 }
 
@@ -84,17 +90,9 @@ export async function startProcess(name: string, script: string, env: Record<str
     ask,
     rssMb: () => statusMb('VmRSS'),
     peakRssMb: () => statusMb('VmHWM'),
-    cpuMs: () => {
-      try {
-        // /proc/<pid>/stat: utime and stime are fields 14 and 15, in clock ticks (100 per second).
-        const fields = readFileSync(`/proc/${String(child.pid)}/stat`, 'utf8')
-          .split(') ')[1]!
-          .split(' ');
-        return (Number(fields[11]) + Number(fields[12])) * 10;
-      } catch {
-        return null;
-      }
-    },
+    cpuMs: () => procCpu(String(child.pid))?.ms ?? null,
+    // The main thread's id is the process's.
+    mainThreadCpuMs: () => procCpu(`${String(child.pid)}/task/${String(child.pid)}`)?.ms ?? null,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
@@ -105,7 +103,10 @@ export async function startProcess(name: string, script: string, env: Record<str
   };
 }
 
-/** utime + stime of a process in ms, from /proc/<pid>/stat (fields 14 and 15, 100 ticks a second), with its command name. */
+/**
+ * utime + stime of a process (or of one thread: `<pid>/task/<tid>`) in ms, from its stat file
+ * (fields 14 and 15, 100 ticks a second), with its command name.
+ */
 function procCpu(pid: string): { comm: string; ms: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -133,6 +134,21 @@ export function postgresCpuMs(): number {
   return ms;
 }
 
+/** CPU ms of each of a process's threads, by thread id (BENCH_THREADS=true prints them per load run; Node 20 names them all "node"). */
+function threadsCpuMs(pid: number | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (pid === undefined) return out;
+  try {
+    for (const tid of readdirSync(`/proc/${String(pid)}/task`)) {
+      const c = procCpu(`${String(pid)}/task/${tid}`);
+      if (c) out.set(tid === String(pid) ? 'main' : tid, c.ms);
+    }
+  } catch {
+    // The process is gone.
+  }
+  return out;
+}
+
 export interface LoadResult {
   rps: number;
   p50: number;
@@ -142,6 +158,8 @@ export interface LoadResult {
   statementsPerRequest: number | null;
   /** Server CPU time per request (ms). */
   cpuMsPerRequest: number | null;
+  /** The server's main thread's CPU time per request (ms). */
+  mainThreadCpuMsPerRequest: number | null;
   /** CPU of the PostgreSQL server processes per request (ms), when `database` was asked for. */
   dbCpuMsPerRequest: number | null;
   /** CPU of this process (the load generator) per request (ms). */
@@ -197,6 +215,8 @@ export async function load(
   if (opts.warmupSeconds > 0) await autocannon({ ...request, connections: opts.connections, duration: opts.warmupSeconds });
   refused = 0;
   const cpu0 = p.cpuMs();
+  const main0 = p.mainThreadCpuMs();
+  const threads0 = process.env.BENCH_THREADS === 'true' ? threadsCpuMs(p.child.pid) : null;
   const db0 = opts.database ? postgresCpuMs() : null;
   const own0 = process.cpuUsage();
   const r = await autocannon({ ...request, connections: opts.connections, duration: opts.seconds });
@@ -208,6 +228,15 @@ export async function load(
   // requests autocannon no longer waits for.
   await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, Math.max(500, 2 * r.latency.max))));
   const cpu1 = p.cpuMs();
+  const main1 = p.mainThreadCpuMs();
+  if (threads0) {
+    const per = [...threadsCpuMs(p.child.pid)]
+      .map(([tid, ms]) => [tid, (ms - (threads0.get(tid) ?? 0)) / Math.max(1, requests)] as const)
+      .filter(([, ms]) => ms > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([tid, ms]) => `${tid} ${ms.toFixed(2)}`);
+    console.log(`[bench threads] ${p.name}: CPU ms per request by thread: ${per.join(', ')}`);
+  }
   const before = await p.statements();
   const sequential = 10;
   for (let i = 0; i < sequential; i++) {
@@ -222,6 +251,7 @@ export async function load(
     requests,
     failures: r.non2xx + r.errors + r.timeouts + refused,
     cpuMsPerRequest: cpu0 !== null && cpu1 !== null && requests > 0 ? (cpu1 - cpu0) / requests : null,
+    mainThreadCpuMsPerRequest: main0 !== null && main1 !== null && requests > 0 ? (main1 - main0) / requests : null,
     dbCpuMsPerRequest: db0 !== null && db1 !== null && requests > 0 ? (db1 - db0) / requests : null,
     loadCpuMsPerRequest: requests > 0 ? (own.user + own.system) / 1000 / requests : 0,
     statementsPerRequest: before !== null && after !== null ? (after - before) / sequential : null,
