@@ -63,9 +63,18 @@ interface Part {
 }
 
 /**
+ * Measures of operations whose page sizes use no variable, per schema and operation node.
+ * Apollo Server and graphql-ws keep one parsed document per query text, so an application's
+ * repeated operations (a sign-in, a page) are walked once, not on every request.
+ */
+const measured = new WeakMap<GraphQLSchema, WeakMap<OperationDefinitionNode, OperationMeasure>>();
+
+/**
  * Measures one operation of a validated document, expanding fragments. Linear in the document:
  * a fragment is measured once per page size it is spread under, so fragments that spread each
  * other many times cannot make the walk itself expensive (the numbers grow, the work does not).
+ * The document's nodes are never mutated (graphql-js treats them as immutable), so a measure
+ * that read no variable holds for every later request with the same operation node.
  */
 export function measureOperation(
   schema: GraphQLSchema,
@@ -73,6 +82,9 @@ export function measureOperation(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown> | null | undefined,
 ): OperationMeasure {
+  const known = measured.get(schema)?.get(operation);
+  if (known) return known;
+  let readVariables = false;
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const variableDefaults = new Map<string, ValueNode>();
@@ -84,6 +96,7 @@ export function measureOperation(
     if (!value) return undefined;
     if (value.kind === Kind.INT) return Number(value.value);
     if (value.kind === Kind.VARIABLE) {
+      readVariables = true;
       const given = variables?.[value.name.value];
       if (given !== undefined && given !== null) return typeof given === 'number' ? given : Number.POSITIVE_INFINITY;
       return intOf(variableDefaults.get(value.name.value));
@@ -150,7 +163,13 @@ export function measureOperation(
 
   const rootType = schema.getRootType(operation.operation) ?? undefined;
   const total = walk(operation.selectionSet, rootType, undefined);
-  return { ...total, rootFields: rootKeys(operation.selectionSet, fragments, new Set()).size };
+  const measure = Object.freeze({ ...total, rootFields: rootKeys(operation.selectionSet, fragments, new Set()).size });
+  if (!readVariables) {
+    let bySchema = measured.get(schema);
+    if (!bySchema) measured.set(schema, (bySchema = new WeakMap()));
+    bySchema.set(operation, measure);
+  }
+  return measure;
 }
 
 function rootKeys(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen: Set<string>, keys = new Set<string>()) {
