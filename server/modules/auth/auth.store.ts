@@ -6,6 +6,7 @@ import { userColumns } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { queryRows } from '../../shared/db.js';
+import { fixedQuery } from '../../shared/prepared.js';
 import { uuidArray } from '../../shared/sql.js';
 
 export interface SessionLookup {
@@ -44,6 +45,23 @@ const IS_ADMIN = (userAlias: string) =>
   select 1 from group_memberships m join groups g on g.id = m.group_id
   where m.user_id = ${userAlias}.id and g.built_in = 'ADMINS'))`);
 
+const loginTargetQuery = fixedQuery((db) => {
+  const u = candidates;
+  return db
+    .select({ tenant: tenants, id: u.id, passwordHash: u.passwordHash, isAdmin: sql<boolean | null>`${IS_ADMIN('u')}` })
+    .from(tenants)
+    .leftJoin(
+      u,
+      and(
+        eq(u.tenantId, tenants.id),
+        sql`lower(${u.email}) = ${sql.placeholder('email')}`,
+        sql`exists (select 1 from ${directories} d where d.id = ${u.directoryId} and d.kind = 'CLOUD')`,
+      ),
+    )
+    .where(eq(tenants.slug, sql.placeholder('slug')))
+    .limit(1);
+});
+
 export class AuthStore {
   constructor(private readonly db: Db) {}
 
@@ -79,20 +97,7 @@ export class AuthStore {
    * tenant. The tenant row serves the sign-in's answer too (its viewer), so it is read once.
    */
   async loginTarget(slug: string, email: string, tx: Executor = this.db): Promise<LoginTarget | null> {
-    const u = candidates;
-    const [r] = await tx
-      .select({ tenant: tenants, id: u.id, passwordHash: u.passwordHash, isAdmin: sql<boolean | null>`${IS_ADMIN('u')}` })
-      .from(tenants)
-      .leftJoin(
-        u,
-        and(
-          eq(u.tenantId, tenants.id),
-          sql`lower(${u.email}) = ${email}`,
-          sql`exists (select 1 from ${directories} d where d.id = ${u.directoryId} and d.kind = 'CLOUD')`,
-        ),
-      )
-      .where(eq(tenants.slug, slug))
-      .limit(1);
+    const [r] = await loginTargetQuery(tx, { slug, email });
     if (!r) return null;
     return { tenant: r.tenant, candidate: r.id ? { id: r.id, passwordHash: r.passwordHash, isAdmin: r.isAdmin === true } : null };
   }

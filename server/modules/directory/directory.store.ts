@@ -2,17 +2,23 @@ import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { directories, groups, users } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import type { DirectoryRow } from './directory.types.js';
+import { fixedQuery } from '../../shared/prepared.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
+
+/** One text for any number of ids (an array parameter): built once, prepared on PostgreSQL. */
+const directoriesByIdsQuery = fixedQuery((db) =>
+  db
+    .select()
+    .from(directories)
+    .where(and(eq(directories.tenantId, sql.placeholder('tenantId')), sql`${directories.id} = any(${sql.placeholder('ids')}::uuid[])`)),
+);
 
 export class DirectoryStore {
   constructor(private readonly db: Db) {}
 
   async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<DirectoryRow[]> {
     if (!ids.length) return [];
-    return tx
-      .select()
-      .from(directories)
-      .where(and(eq(directories.tenantId, tenantId), inArray(directories.id, [...ids])));
+    return directoriesByIdsQuery(tx, { tenantId, ids: `{${ids.join(',')}}` });
   }
 
   async cloud(tenantId: string, tx: Executor = this.db): Promise<DirectoryRow> {

@@ -2,7 +2,7 @@ import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-o
 import { groupMemberships, groups, users } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
-import { uuidArray } from '../../shared/sql.js';
+import { fixedQuery } from '../../shared/prepared.js';
 import { userColumns } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
 import type { GroupRow } from './group.types.js';
@@ -11,6 +11,21 @@ export interface GroupFilter {
   directoryId?: string;
   search?: string;
 }
+
+/** Each group with the users (of those given) who are its members; one row per group. */
+const groupsOfUsersQuery = fixedQuery((db) =>
+  db
+    .select({ group: groups, members: sql<string>`string_agg(${groupMemberships.userId}::text, ',')` })
+    .from(groupMemberships)
+    .innerJoin(groups, eq(groups.id, groupMemberships.groupId))
+    .where(
+      and(
+        eq(groupMemberships.tenantId, sql.placeholder('tenantId')),
+        sql`${groupMemberships.userId} = any(${sql.placeholder('userIds')}::uuid[])`,
+      ),
+    )
+    .groupBy(groups.id),
+);
 
 export class GroupStore {
   constructor(private readonly db: Db) {}
@@ -32,12 +47,7 @@ export class GroupStore {
   async ofUsers(tenantId: string, userIds: readonly string[], tx: Executor = this.db): Promise<Map<string, GroupRow[]>> {
     const out = new Map<string, GroupRow[]>();
     if (!userIds.length) return out;
-    const rows = await tx
-      .select({ group: groups, members: sql<string>`string_agg(${groupMemberships.userId}::text, ',')` })
-      .from(groupMemberships)
-      .innerJoin(groups, eq(groups.id, groupMemberships.groupId))
-      .where(and(eq(groupMemberships.tenantId, tenantId), sql`${groupMemberships.userId} = any(${uuidArray(userIds)})`))
-      .groupBy(groups.id);
+    const rows = await groupsOfUsersQuery(tx, { tenantId, userIds: `{${userIds.join(',')}}` });
     rows.sort((a, b) => a.group.name.localeCompare(b.group.name));
     for (const r of rows) {
       for (const userId of r.members.split(',')) {
