@@ -51,6 +51,13 @@ describe('statements per request', () => {
       const r = await enroll(ts, tokenOf(await waitForMailLink(ts, `${name}@count.test`)), 'Phone');
       expect(r.errors).toEqual([]);
     }
+    // One with two devices (the page reads a row per device) and one with none.
+    const mia = (await gql<any>(ts.url, `{ mfaUsers(first: 10) { nodes { id username } } }`, {}, t.token)).data.mfaUsers.nodes.find(
+      (n: any) => n.username === 'mia',
+    );
+    ok(await p.sendEnrollment(mia.id));
+    expect((await enroll(ts, tokenOf(await waitForMailLink(ts, 'mia@count.test', 2)), 'Tablet')).errors).toEqual([]);
+    ok(await p.createMfaUser({ username: 'lena', email: 'lena@count.test', sendEnrollmentEmail: false }));
   }, 120_000);
 
   afterAll(async () => {
@@ -115,7 +122,25 @@ describe('statements per request', () => {
   it('mfaUsers with devices: session, page (devices read in it)', async () => {
     const page = `{ mfaUsers(first: 100) { nodes { id username devices { id name kind status lastUsedAt enrolledAt } } } }`;
     const check = await gql<any>(ts.url, page, {}, t.token);
-    expect(check.data.mfaUsers.nodes.map((n: any) => n.devices.length)).toEqual([1, 1]);
+    expect(check.data.mfaUsers.nodes.map((n: any) => [n.username, n.devices.map((d: any) => d.name)])).toEqual([
+      ['lena', []],
+      ['mia', ['Phone', 'Tablet']],
+      ['noah', ['Phone']],
+    ]);
+    // Page by page, the same users and devices.
+    let after: string | null = null;
+    const paged: unknown[] = [];
+    do {
+      const r: any = await gql<any>(
+        ts.url,
+        `query($after: String) { mfaUsers(first: 1, after: $after) { pageInfo { hasNextPage endCursor } nodes { id username devices { id name kind status lastUsedAt enrolledAt } } } }`,
+        { after },
+        t.token,
+      );
+      paged.push(...r.data.mfaUsers.nodes);
+      after = r.data.mfaUsers.pageInfo.hasNextPage ? r.data.mfaUsers.pageInfo.endCursor : null;
+    } while (after);
+    expect(paged).toEqual(check.data.mfaUsers.nodes);
     // The same devices, field for field, as a single MFA user's field reads (its loader statement).
     for (const u of check.data.mfaUsers.nodes) {
       const one = await gql<any>(
@@ -125,7 +150,7 @@ describe('statements per request', () => {
         t.token,
       );
       expect(one.data.node.devices).toEqual(u.devices);
-      expect(u.devices[0]).toMatchObject({ name: 'Phone', kind: 'TOTP', status: 'ACTIVE' });
+      for (const d of u.devices) expect(d).toMatchObject({ kind: 'TOTP', status: 'ACTIVE' });
     }
     expect(await statementsOf(page)).toBe(2);
     expect(await statementsOf(`{ mfaUsers(first: 100) { totalCount nodes { id username devices { id name } } } }`)).toBe(3);

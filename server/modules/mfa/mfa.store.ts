@@ -17,6 +17,17 @@ export interface MfaGroupFilter {
   search?: string;
 }
 
+/** A device as the API shows it: never the sealed secret or the WebAuthn key material. */
+const DEVICE_COLUMNS = {
+  id: mfaDevices.id,
+  mfaUserId: mfaDevices.mfaUserId,
+  name: mfaDevices.name,
+  kind: mfaDevices.kind,
+  status: mfaDevices.status,
+  lastUsedAt: mfaDevices.lastUsedAt,
+  enrolledAt: mfaDevices.enrolledAt,
+};
+
 export class MfaStore {
   constructor(private readonly db: Db) {}
 
@@ -111,8 +122,13 @@ export class MfaStore {
 
   /**
    * Keyset page ordered by (lower(username), id). With `devices` each row carries its devices
-   * (as `devicesByUsers` reads them) from the same statement, aggregated as JSON per user, so
-   * an MFA users page showing devices is one statement, not two.
+   * (as `devicesByUsers` reads them) from the same statement, so an MFA users page showing
+   * devices is one statement, not two: the page's users are a subquery and each user's devices
+   * a lateral join, one result row per device (a user without devices: one row without).
+   * Measured with pgbench on the same 100-user page, this is ~1.5× the rate of aggregating each
+   * user's devices as JSON in a correlated subquery, and ~2× without the JSON objects' keys;
+   * the ORDER BY inside the lateral keeps the planner from flattening it into a hash join over
+   * the tenant's every device.
    */
   async page(
     tenantId: string,
@@ -123,25 +139,47 @@ export class MfaStore {
     tx: Executor = this.db,
   ): Promise<MfaUserRow[]> {
     const key = sql`lower(${mfaUsers.username})`;
-    // The outer row is named by its table: drizzle writes a single table's columns unqualified,
-    // which inside the subquery would name the device's own `id`.
-    const columns = opts.devices
-      ? {
-          ...getTableColumns(mfaUsers),
-          devicesJson: sql<unknown>`(select coalesce(json_agg(json_build_object(
-              'id', d.id, 'mfaUserId', d.mfa_user_id, 'name', d.name, 'kind', d.kind, 'status', d.status,
-              'lastUsedAt', d.last_used_at, 'enrolledAt', d.enrolled_at) order by d.enrolled_at, d.id), '[]')
-            from ${mfaDevices} d where d.tenant_id = ${tenantId} and d.mfa_user_id = mfa_users.id and d.status <> 'PENDING')`,
-        }
-      : getTableColumns(mfaUsers);
-    const rows = await tx
-      .select(columns)
+    const page = tx
+      .select()
       .from(mfaUsers)
       .where(and(this.where(tenantId, f), after ? sql`(${key}, ${mfaUsers.id}) > (${after[0]}, ${after[1]}::uuid)` : undefined))
       .orderBy(asc(key), asc(mfaUsers.id))
       .limit(limit);
-    if (!opts.devices) return rows;
-    return rows.map(({ devicesJson, ...u }: MfaUserRow & { devicesJson?: unknown }) => ({ ...u, devices: devicesFromJson(devicesJson) }));
+    if (!opts.devices) return page;
+    const u = page.as('u');
+    // Never the sealed secret; PENDING devices (a TOTP enrolment not confirmed) are nobody's device yet.
+    const d = tx
+      .select(DEVICE_COLUMNS)
+      .from(mfaDevices)
+      .where(and(eq(mfaDevices.mfaUserId, u.id), eq(mfaDevices.tenantId, tenantId), ne(mfaDevices.status, 'PENDING')))
+      .orderBy(asc(mfaDevices.enrolledAt), asc(mfaDevices.id))
+      .as('d');
+    const userFields = Object.fromEntries(
+      Object.keys(getTableColumns(mfaUsers)).map((k) => [k, u[k as keyof typeof u]]),
+    ) as unknown as typeof u._.selectedFields;
+    const rows = await tx
+      .select({
+        user: userFields,
+        device: {
+          id: d.id,
+          mfaUserId: d.mfaUserId,
+          name: d.name,
+          kind: d.kind,
+          status: d.status,
+          lastUsedAt: d.lastUsedAt,
+          enrolledAt: d.enrolledAt,
+        },
+      })
+      .from(u)
+      .leftJoinLateral(d, sql`true`)
+      .orderBy(sql`lower(${u.username})`, asc(u.id), asc(d.enrolledAt), asc(d.id));
+    const out = new Map<string, MfaUserRow & { devices: MfaDeviceRow[] }>();
+    for (const r of rows) {
+      let user = out.get(r.user.id);
+      if (!user) out.set(r.user.id, (user = { ...(r.user as MfaUserRow), devices: [] }));
+      if (r.device) user.devices.push(r.device);
+    }
+    return [...out.values()];
   }
 
   async count(tenantId: string, f: MfaUserFilter, tx: Executor = this.db): Promise<number> {
@@ -164,15 +202,7 @@ export class MfaStore {
     if (!ids.length) return [];
     // Never the sealed secret; PENDING devices (a TOTP enrolment not confirmed) are nobody's device yet.
     return tx
-      .select({
-        id: mfaDevices.id,
-        mfaUserId: mfaDevices.mfaUserId,
-        name: mfaDevices.name,
-        kind: mfaDevices.kind,
-        status: mfaDevices.status,
-        lastUsedAt: mfaDevices.lastUsedAt,
-        enrolledAt: mfaDevices.enrolledAt,
-      })
+      .select(DEVICE_COLUMNS)
       .from(mfaDevices)
       .where(and(eq(mfaDevices.tenantId, tenantId), inArray(mfaDevices.mfaUserId, [...ids]), ne(mfaDevices.status, 'PENDING')))
       .orderBy(asc(mfaDevices.enrolledAt), asc(mfaDevices.id));
@@ -256,13 +286,4 @@ export class MfaStore {
       .for('update');
     return u ?? null;
   }
-}
-
-/** Devices aggregated by `json_build_object` (timestamps as ISO text) → the rows `devicesByUsers` returns. */
-function devicesFromJson(v: unknown): MfaDeviceRow[] {
-  const list = (typeof v === 'string' ? JSON.parse(v) : (v ?? [])) as (Omit<MfaDeviceRow, 'lastUsedAt' | 'enrolledAt'> & {
-    lastUsedAt: string | null;
-    enrolledAt: string;
-  })[];
-  return list.map((d) => ({ ...d, lastUsedAt: d.lastUsedAt === null ? null : new Date(d.lastUsedAt), enrolledAt: new Date(d.enrolledAt) }));
 }
