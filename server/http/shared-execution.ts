@@ -73,9 +73,14 @@ export function sharedSubscribe(audienceOf: (contextValue: unknown) => string | 
       [Symbol.asyncIterator]() {
         return mapped;
       },
-      async next() {
-        const r = await source.next();
-        return r.done ? { done: true, value: undefined } : { done: false, value: await run(r.value) };
+      // Without `async`: a result executed synchronously (or shared and already settled) goes
+      // out without extra promise steps, which a thousand subscribers pay each per event.
+      next() {
+        return source.next().then((r): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+          if (r.done) return { done: true, value: undefined };
+          const result = run(r.value);
+          return 'then' in result ? result.then((value) => ({ done: false, value })) : { done: false, value: result };
+        });
       },
       async return() {
         await source.return?.();
