@@ -5,6 +5,17 @@ const QUIET_RESYNC_MS = 5000;
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
+/** What `liveProgress` follows, and how. */
+export interface ProgressOptions<K extends keyof Topics, T> {
+  pubsub: PubSub;
+  kind: K;
+  id: string;
+  current: () => Promise<Topics[K]>;
+  isTerminal: (event: Topics[K]) => boolean;
+  map?: (event: Topics[K]) => T;
+  quietResyncMs?: number;
+}
+
 /**
  * A progress subscription: the object's current state at once (a late subscriber is never
  * left waiting), then the published events, ending after the first terminal one. The bus
@@ -24,15 +35,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * (test/bench/subscribers.bench.ts), and `return` ends the bus listener at once even while a
  * `next` is waiting (a generator waiting in an `await` queues the `return` until its next event).
  */
-export function liveProgress<K extends keyof Topics, T = Topics[K]>(opts: {
-  pubsub: PubSub;
-  kind: K;
-  id: string;
-  current: () => Promise<Topics[K]>;
-  isTerminal: (event: Topics[K]) => boolean;
-  map?: (event: Topics[K]) => T;
-  quietResyncMs?: number;
-}): AsyncIterableIterator<T> {
+export function liveProgress<K extends keyof Topics, T = Topics[K]>(opts: ProgressOptions<K, T>): AsyncIterableIterator<T> {
   return new ProgressStream(opts);
 }
 
@@ -52,17 +55,7 @@ class ProgressStream<K extends keyof Topics, T> implements AsyncIterableIterator
   private readonly removeResync: () => void;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(
-    private readonly opts: {
-      pubsub: PubSub;
-      kind: K;
-      id: string;
-      current: () => Promise<Topics[K]>;
-      isTerminal: (event: Topics[K]) => boolean;
-      map?: (event: Topics[K]) => T;
-      quietResyncMs?: number;
-    },
-  ) {
+  constructor(private readonly opts: ProgressOptions<K, T>) {
     this.unlisten = opts.pubsub.listen(opts.kind, opts.id, { event: (e) => this.event(e), end: () => this.finish() });
     this.removeResync = opts.pubsub.onResync(() => this.reread());
     // One timer per stream, pushed back by every event and re-armed after every re-read: only
