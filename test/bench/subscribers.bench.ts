@@ -13,7 +13,7 @@ import { STREAM_END_STATUSES } from '../../server/modules/sync-run/sync-run.type
 import { seedTenant, testEnv, type TestServer } from '../support/harness.js';
 import { ROOT } from '../support/process.js';
 import { papi, seedDeployedProvisioning } from '../support/provisioning-api.js';
-import { startProcess, type BenchProcess } from './support/load.js';
+import { processCpuMs, startProcess, type BenchProcess } from './support/load.js';
 
 const quick = process.env.BENCH_QUICK === 'true';
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? (quick ? 200 : 1000));
@@ -185,12 +185,23 @@ async function scenario(opts: {
     const subscribeSecs = (Date.now() - t0) / 1000 - connectSecs;
     const rssSubscribed = opts.watched.map((p) => p.rssMb());
     const cpuBefore = opts.watched.map((p) => p.cpuMs());
+    const clientsCpu = () => {
+      let sum = 0;
+      for (const c of clients) {
+        const ms = processCpuMs(c.child.pid);
+        if (ms === null) return null;
+        sum += ms;
+      }
+      return sum;
+    };
+    const clientsBefore = clientsCpu();
     const started = await worker.ask('startJobs', {}, 60_000);
     if (!started) throw new Error('the worker did not start its jobs');
     await Promise.all(clients.map((c) => c.ended()));
     // CPU to the last delivery (the clients have not closed their sockets yet), and with the
     // thousand sockets' closing: that is per subscriber, not per delivery.
     const cpuDelivered = opts.watched.map((p) => p.cpuMs());
+    const clientsAfter = clientsCpu();
     await Promise.all(clients.map((c) => c.finished()));
     const since = (now: (number | null)[]) =>
       opts.watched.map((_, i) => {
@@ -270,6 +281,11 @@ async function scenario(opts: {
             `with the sockets' closing ${(ms / 1000).toFixed(2)} s${per(ms)}`
           );
         }),
+        // The other side of the fan-out: the two client processes (on the same cores) read, parse
+        // and hand over every frame; the first-to-last spread includes their work.
+        clientsBefore === null || clientsAfter === null || !latencies.length
+          ? `${label}: client processes CPU: ?`
+          : `${label}: client processes CPU to the last delivery ${((clientsAfter - clientsBefore) / 1000).toFixed(2)} s = ${((1000 * (clientsAfter - clientsBefore)) / latencies.length).toFixed(0)} µs per delivery`,
       ].join('\n'),
     );
   } finally {
