@@ -80,6 +80,7 @@ function clientProcess(server: BenchProcess, token: string, count: number) {
   let retries = 0;
   let dropped = 0;
   let done = false;
+  let cpuAtDone: number | null = null;
   let buffered = '';
   const listeners = new Set<() => void>();
   child.stdout.on('data', (d: Buffer) => {
@@ -95,6 +96,8 @@ function clientProcess(server: BenchProcess, token: string, count: number) {
       if (m.done) {
         dropped = (m as { dropped?: number }).dropped ?? 0;
         done = true;
+        // Read now: the process closes its sockets and exits right after this line.
+        cpuAtDone = processCpuMs(child.pid);
       }
       if (m.sub !== undefined) {
         events.push(m);
@@ -130,6 +133,9 @@ function clientProcess(server: BenchProcess, token: string, count: number) {
     },
     /** Every subscriber has its first event (the run's state when it subscribed). */
     subscribed: () => until(() => firstOf.size === count, 'every first event'),
+    /** CPU ms of the process now, and when its `done` line came. */
+    cpuMs: () => processCpuMs(child.pid),
+    cpuAtDone: () => cpuAtDone,
     /** Every subscription has ended (the client's `done` line, printed before it closes its sockets). */
     ended: () => until(() => done, 'every subscription ended', 180_000),
     finished: () =>
@@ -185,23 +191,23 @@ async function scenario(opts: {
     const subscribeSecs = (Date.now() - t0) / 1000 - connectSecs;
     const rssSubscribed = opts.watched.map((p) => p.rssMb());
     const cpuBefore = opts.watched.map((p) => p.cpuMs());
-    const clientsCpu = () => {
+    const clientsCpu = (at: (c: (typeof clients)[number]) => number | null) => {
       let sum = 0;
       for (const c of clients) {
-        const ms = processCpuMs(c.child.pid);
+        const ms = at(c);
         if (ms === null) return null;
         sum += ms;
       }
       return sum;
     };
-    const clientsBefore = clientsCpu();
+    const clientsBefore = clientsCpu((c) => c.cpuMs());
     const started = await worker.ask('startJobs', {}, 60_000);
     if (!started) throw new Error('the worker did not start its jobs');
     await Promise.all(clients.map((c) => c.ended()));
     // CPU to the last delivery (the clients have not closed their sockets yet), and with the
     // thousand sockets' closing: that is per subscriber, not per delivery.
     const cpuDelivered = opts.watched.map((p) => p.cpuMs());
-    const clientsAfter = clientsCpu();
+    const clientsAfter = clientsCpu((c) => c.cpuAtDone());
     await Promise.all(clients.map((c) => c.finished()));
     const since = (now: (number | null)[]) =>
       opts.watched.map((_, i) => {
