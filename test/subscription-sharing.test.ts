@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { ok } from './support/directory-api.js';
 import { rosterTest } from './support/fixtures.js';
 import { papi, seedDeployedProvisioning } from './support/provisioning-api.js';
+import { RawSocket } from './support/raw-socket.js';
 
 /**
  * Subscribers following one sync run share each published event's execution
@@ -64,6 +65,61 @@ describe('shared subscription execution', () => {
       expect(tail(narrow, n)).toEqual(tail(wide1, n).map((e) => ({ status: e.status, created: e.created })));
     } finally {
       for (const c of clients) await c.dispose();
+    }
+  });
+
+  test('each socket gets byte-exact frames: its own id around the one shared payload text, or its own payload', async ({
+    server: ts,
+    tenant: t,
+  }) => {
+    const { provisioningId } = await seedDeployedProvisioning(ts, t, 1500);
+    const [a, b] = await Promise.all([RawSocket.open(ts.wsUrl, t.token), RawSocket.open(ts.wsUrl, t.token)]);
+    try {
+      const run = (await papi(ts, t.token).sync(provisioningId)).syncRun!;
+      // Ids that JSON must escape: each frame names its own subscription exactly.
+      const ids = { wideA: 'wide "a" \\ 1', wideB: 'wide-b-ü', narrowA: 'narrow\ta' };
+      const [wideA, wideB, narrowA] = await Promise.all([
+        a.subscribeFrames(ids.wideA, WIDE, { id: run.id }),
+        b.subscribeFrames(ids.wideB, WIDE, { id: run.id }),
+        a.subscribeFrames(ids.narrowA, NARROW, { id: run.id }),
+      ]);
+      /** The payload texts of a subscription's frames, checking each frame's exact text on the way. */
+      const payloads = (frames: string[], id: string) => {
+        expect(frames.at(-1)).toBe(`{"id":${JSON.stringify(id)},"type":"complete"}`);
+        return frames.slice(0, -1).map((frame) => {
+          // What graphql-ws's JSON.stringify of { id, type, payload } writes, byte for byte.
+          expect(JSON.stringify(JSON.parse(frame))).toBe(frame);
+          const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+          expect(frame.startsWith(prefix) && frame.endsWith('}')).toBe(true);
+          return frame.slice(prefix.length, -1);
+        });
+      };
+      const [pa, pb, pn] = [payloads(wideA, ids.wideA), payloads(wideB, ids.wideB), payloads(narrowA, ids.narrowA)];
+      // After each one's first state, the same events: the same payload text for the same selection.
+      const n = Math.min(pa.length, pb.length, pn.length) - 1;
+      expect(n).toBeGreaterThan(0);
+      expect(pb.slice(-n)).toEqual(pa.slice(-n));
+      for (const text of [...pa, ...pb]) {
+        expect(Object.keys((JSON.parse(text) as { data: { syncRunProgress: Event } }).data.syncRunProgress)).toEqual([
+          'status',
+          'phase',
+          'created',
+          'percent',
+        ]);
+      }
+      // The other selection on socket a gets its own payload of the same events.
+      expect(pn.slice(-n)).toEqual(
+        pa.slice(-n).map((text) => {
+          const e = (JSON.parse(text) as { data: { syncRunProgress: Event } }).data.syncRunProgress;
+          return JSON.stringify({ data: { syncRunProgress: { status: e.status, created: e.created } } });
+        }),
+      );
+      expect(JSON.parse(pa.at(-1)!)).toEqual({
+        data: { syncRunProgress: { status: 'COMPLETED', phase: 'DONE', created: 1500, percent: 100 } },
+      });
+    } finally {
+      a.close();
+      b.close();
     }
   });
 });

@@ -8,6 +8,28 @@ const { createSourceEventStream, execute } = createRequire(import.meta.url)('gra
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
+/** Results handed to more than one subscriber possibly: the same object for each. */
+const sharedResults = new WeakSet<ExecutionResult>();
+
+/**
+ * Whether `result` is one execution shared by the subscribers of an event (`sharedSubscribe`):
+ * its serialised payload is then the same for each of them and can be produced once.
+ */
+export function isSharedResult(result: ExecutionResult): boolean {
+  return sharedResults.has(result);
+}
+
+function markShared(r: Result): Result {
+  if (!('then' in r)) {
+    sharedResults.add(r);
+    return r;
+  }
+  return r.then((done) => {
+    sharedResults.add(done);
+    return done;
+  });
+}
+
 /**
  * graphql-ws's `subscribe`, with each published event executed once per audience instead of
  * once per subscriber. An event is one object handed to every local subscriber of its topic
@@ -40,7 +62,7 @@ export function sharedSubscribe(audienceOf: (contextValue: unknown) => string | 
       if (!byKey) results.set(event, (byKey = new Map()));
       let r = byKey.get(key);
       if (!r) {
-        r = execute({ ...args, rootValue: event });
+        r = markShared(execute({ ...args, rootValue: event }));
         byKey.set(key, r);
       }
       return r;
@@ -51,9 +73,14 @@ export function sharedSubscribe(audienceOf: (contextValue: unknown) => string | 
       [Symbol.asyncIterator]() {
         return mapped;
       },
-      async next() {
-        const r = await source.next();
-        return r.done ? { done: true, value: undefined } : { done: false, value: await run(r.value) };
+      // Without `async`: a result executed synchronously (or shared and already settled) goes
+      // out without extra promise steps, which a thousand subscribers pay each per event.
+      next() {
+        return source.next().then((r): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+          if (r.done) return { done: true, value: undefined };
+          const result = run(r.value);
+          return 'then' in result ? result.then((value) => ({ done: false, value })) : { done: false, value: result };
+        });
       },
       async return() {
         await source.return?.();

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { createRequire } from 'node:module';
-import type { ExecutionArgs, GraphQLError as GraphQLErrorType, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, GraphQLError as GraphQLErrorType, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context.js';
 import type { Loaders } from '../loaders.js';
@@ -12,8 +11,9 @@ import type { RequestClient } from '../shared/client.js';
 import type { Logger } from '../shared/logger.js';
 import type { Viewer } from '../shared/viewer.js';
 import { authenticateToken, connectionToken, type Authentication } from './authenticate.js';
-import { sharedSubscribe } from './shared-execution.js';
+import { isSharedResult, sharedSubscribe } from './shared-execution.js';
 import { tokenScopeRefusal } from './token-scopes.js';
+import { preSerialisedNext, serveGraphqlWs } from './ws-transport.js';
 
 /**
  * graphql-ws accepts errors from `onSubscribe` only if they are `instanceof` its own
@@ -167,7 +167,20 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
 
   // Where the websocket server is built: its options (payload size, limits) go here.
   const wsServer = new WebSocketServer({ server: deps.httpServer, path: '/graphql', maxPayload: deps.maxPayload });
-  const wsCleanup = useServer<Record<string, unknown>, SocketState>(
+  /**
+   * A subscription result's payload as graphql-ws sends it: errors masked and logged like over
+   * HTTP (a database error's message names the statement and its values), and, as graphql-ws
+   * does itself, `errors` last and absent when undefined.
+   */
+  const payloadOf = (result: ExecutionResult) => {
+    const { errors, ...rest } = result;
+    if (!errors) return rest;
+    return errors.length ? { ...result, errors: errors.map((e) => deps.formatError(e.toJSON(), e)) } : { ...rest, errors: [] };
+  };
+  // The payload text of each shared result, produced for its first subscriber.
+  const sharedJson = new WeakMap<ExecutionResult, string>();
+
+  const wsCleanup = serveGraphqlWs<Record<string, unknown>, SocketState>(
     {
       schema: deps.schema,
       // Subscribers of one tenant following the same object with the same operation share each
@@ -233,23 +246,28 @@ export function startWebsocketServer(deps: WebsocketDeps): WebsocketServer {
           loadersFor: deps.createLoaders,
         } satisfies Context;
       },
-      // Errors in a subscription's results get the same masking and logging as over HTTP (a
-      // database error's message names the statement and its values).
-      onNext: (_ctx, _id, _payload, _args, result) => {
+      onNext: (ctx, id, _payload, _args, result) => {
+        // A result shared by many subscribers is serialised once (and its errors formatted and
+        // logged once); each socket's frame is then that text with its own subscription id.
+        if (isSharedResult(result)) {
+          let json = sharedJson.get(result);
+          if (json === undefined) sharedJson.set(result, (json = JSON.stringify(payloadOf(result))));
+          return preSerialisedNext(ctx.extra, id, json);
+        }
         if (!result.errors?.length) return;
-        return { ...result, errors: result.errors.map((e) => deps.formatError(e.toJSON(), e)) };
+        return payloadOf(result);
       },
       onError: (_ctx, _id, _payload, errors) => {
         log.warn({ errors: errors.map((e) => e.message) }, 'subscription error');
       },
     },
     wsServer,
-    // graphql-ws's own keep-alive is off: it terminates a socket whose pong has not arrived
-    // 12 s after the ping, from a timer — and after this process was busy (a PGlite job on the
-    // one thread, a long GC), timers run before the socket reads that hold the pong, so live
-    // clients were cut (1006) mid-subscription. `keepAlive` below checks after pending I/O.
-    0,
+    log,
   );
+  // graphql-ws's own keep-alive (of its `use/ws` adapter) terminated a socket whose pong had not
+  // arrived 12 s after the ping, from a timer — and after this process was busy (a PGlite job on
+  // the one thread, a long GC), timers run before the socket reads that hold the pong, so live
+  // clients were cut (1006) mid-subscription. `keepAlive` checks after pending I/O instead.
   keepAlive(wsServer, deps.keepAliveMs);
 
   // Sessions ended on any replica (after their commit) close this process's sockets on them.

@@ -1,4 +1,4 @@
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database, Executor } from './db.js';
 
@@ -32,11 +32,24 @@ export interface PubSub {
   notifyOnCommitSql<K extends keyof Topics>(kind: K, id: string, payload: SQL): SQL;
   subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]>;
   /**
+   * `subscribe` as callbacks, for a consumer that keeps its own queue (a progress stream with a
+   * thousand subscribers): `event` for each event, `end` when the bus closes. Returns a remover
+   * that ends the listening at once.
+   */
+  listen<K extends keyof Topics>(kind: K, id: string, listener: Listener<Topics[K]>): () => void;
+  /**
    * Calls `listener` whenever events may have been lost (the bus's database connection dropped
    * and was re-established): a subscriber that follows state re-reads it. Returns a remover.
    */
   onResync(listener: () => void): () => void;
   close(): Promise<void>;
+}
+
+/** A `listen` consumer. */
+export interface Listener<E> {
+  event(e: E): void;
+  /** The bus closed: no further event. */
+  end(): void;
 }
 
 function topicFor(kind: string, id: string): string {
@@ -46,7 +59,7 @@ function topicFor(kind: string, id: string): string {
 /** A bus addressed by raw topic strings; `TypedBus` puts the typed interface on top. */
 interface RawBus {
   publishRaw(topic: string, payload: unknown): Promise<void>;
-  subscribeRaw(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown>;
+  listenRaw(topic: string, listener: Listener<unknown>): () => void;
   onResync(listener: () => void): () => void;
   close(): Promise<void>;
 }
@@ -68,7 +81,11 @@ class TypedBus implements PubSub {
   }
 
   subscribe<K extends keyof Topics>(kind: K, id: string, signal?: AbortSignal): AsyncIterableIterator<Topics[K]> {
-    return this.raw.subscribeRaw(topicFor(kind, id), signal) as AsyncIterableIterator<Topics[K]>;
+    return new Subscription(this.raw, topicFor(kind, id), signal) as AsyncIterableIterator<Topics[K]>;
+  }
+
+  listen<K extends keyof Topics>(kind: K, id: string, listener: Listener<Topics[K]>): () => void {
+    return this.raw.listenRaw(topicFor(kind, id), listener as Listener<unknown>);
   }
 
   onResync(listener: () => void): () => void {
@@ -80,9 +97,68 @@ class TypedBus implements PubSub {
   }
 }
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * `subscribe`'s iterator: events queued until taken, ended by `return`, the signal or the bus
+ * closing. Queued events are still delivered after the signal or the close (as node's
+ * `events.on` did), not after `return`.
+ */
+class Subscription implements AsyncIterableIterator<unknown> {
+  private readonly queue: unknown[] = [];
+  private waiter: ((r: IteratorResult<unknown>) => void) | null = null;
+  private ended = false;
+  private readonly unlisten: () => void;
+  private readonly signal: AbortSignal | undefined;
+
+  constructor(bus: RawBus, topic: string, signal?: AbortSignal) {
+    this.unlisten = bus.listenRaw(topic, {
+      event: (e) => {
+        if (this.ended) return;
+        const w = this.waiter;
+        if (w) {
+          this.waiter = null;
+          w({ done: false, value: e });
+        } else this.queue.push(e);
+      },
+      end: () => this.end(),
+    });
+    this.signal = signal;
+    if (signal?.aborted) this.end();
+    else signal?.addEventListener('abort', this.end, { once: true });
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.queue.length) return Promise.resolve({ done: false, value: this.queue.shift() });
+    if (this.ended) return Promise.resolve(DONE);
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  return(): Promise<IteratorResult<unknown>> {
+    this.queue.length = 0;
+    this.end();
+    return Promise.resolve(DONE);
+  }
+
+  private readonly end = () => {
+    if (this.ended) return;
+    this.ended = true;
+    this.unlisten();
+    this.signal?.removeEventListener('abort', this.end);
+    const w = this.waiter;
+    this.waiter = null;
+    w?.(DONE);
+  };
+}
+
 class InProcessBus implements RawBus {
   private readonly emitter = new EventEmitter();
-  private readonly controller = new AbortController();
+  /** The `end` of every live listener, called when the bus closes. */
+  private readonly ends = new Set<() => void>();
   private unlisten: (() => Promise<void>) | null = null;
 
   constructor() {
@@ -115,17 +191,19 @@ class InProcessBus implements RawBus {
     this.emitter.emit(topic, JSON.parse(JSON.stringify(payload)));
   }
 
-  subscribeRaw(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown> {
-    const signals = signal ? AbortSignal.any([signal, this.controller.signal]) : this.controller.signal;
-    const it = on(this.emitter, topic, { signal: signals });
-    const mapped = (async function* () {
-      try {
-        for await (const [payload] of it) yield payload;
-      } catch (err) {
-        if ((err as { name?: string }).name !== 'AbortError') throw err;
-      }
-    })();
-    return mapped;
+  listenRaw(topic: string, listener: Listener<unknown>): () => void {
+    const event = (payload: unknown) => listener.event(payload);
+    const end = () => {
+      this.emitter.off(topic, event);
+      this.ends.delete(end);
+      listener.end();
+    };
+    this.emitter.on(topic, event);
+    this.ends.add(end);
+    return () => {
+      this.emitter.off(topic, event);
+      this.ends.delete(end);
+    };
   }
 
   /** In one process nothing is lost between publisher and subscriber. */
@@ -135,7 +213,7 @@ class InProcessBus implements RawBus {
 
   async close(): Promise<void> {
     await this.unlisten?.().catch(() => {});
-    this.controller.abort();
+    for (const end of [...this.ends]) end();
   }
 }
 
@@ -182,8 +260,8 @@ class PgBus implements RawBus {
     await this.database.notify(EVENTS_CHANNEL, notifyMessage(topic, payload));
   }
 
-  subscribeRaw(topic: string, signal?: AbortSignal): AsyncIterableIterator<unknown> {
-    return this.local.subscribeRaw(topic, signal);
+  listenRaw(topic: string, listener: Listener<unknown>): () => void {
+    return this.local.listenRaw(topic, listener);
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ import { STREAM_END_STATUSES } from '../../server/modules/sync-run/sync-run.type
 import { seedTenant, testEnv, type TestServer } from '../support/harness.js';
 import { ROOT } from '../support/process.js';
 import { papi, seedDeployedProvisioning } from '../support/provisioning-api.js';
-import { startProcess, type BenchProcess } from './support/load.js';
+import { processCpuMs, startProcess, type BenchProcess } from './support/load.js';
 
 const quick = process.env.BENCH_QUICK === 'true';
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? (quick ? 200 : 1000));
@@ -79,6 +79,8 @@ function clientProcess(server: BenchProcess, token: string, count: number) {
   let connected = false;
   let retries = 0;
   let dropped = 0;
+  let done = false;
+  let cpuAtDone: number | null = null;
   let buffered = '';
   const listeners = new Set<() => void>();
   child.stdout.on('data', (d: Buffer) => {
@@ -91,7 +93,12 @@ function clientProcess(server: BenchProcess, token: string, count: number) {
         connected = true;
         retries = (m as { retries?: number }).retries ?? 0;
       }
-      if (m.done) dropped = (m as { dropped?: number }).dropped ?? 0;
+      if (m.done) {
+        dropped = (m as { dropped?: number }).dropped ?? 0;
+        done = true;
+        // Read now: the process closes its sockets and exits right after this line.
+        cpuAtDone = processCpuMs(child.pid);
+      }
       if (m.sub !== undefined) {
         events.push(m);
         firstOf.add(m.sub);
@@ -126,6 +133,11 @@ function clientProcess(server: BenchProcess, token: string, count: number) {
     },
     /** Every subscriber has its first event (the run's state when it subscribed). */
     subscribed: () => until(() => firstOf.size === count, 'every first event'),
+    /** CPU ms of the process now, and when its `done` line came. */
+    cpuMs: () => processCpuMs(child.pid),
+    cpuAtDone: () => cpuAtDone,
+    /** Every subscription has ended (the client's `done` line, printed before it closes its sockets). */
+    ended: () => until(() => done, 'every subscription ended', 180_000),
     finished: () =>
       Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error('subscribers did not finish')), 180_000))]),
     kill: () => child.exitCode === null && child.kill('SIGKILL'),
@@ -179,13 +191,31 @@ async function scenario(opts: {
     const subscribeSecs = (Date.now() - t0) / 1000 - connectSecs;
     const rssSubscribed = opts.watched.map((p) => p.rssMb());
     const cpuBefore = opts.watched.map((p) => p.cpuMs());
+    const clientsCpu = (at: (c: (typeof clients)[number]) => number | null) => {
+      let sum = 0;
+      for (const c of clients) {
+        const ms = at(c);
+        if (ms === null) return null;
+        sum += ms;
+      }
+      return sum;
+    };
+    const clientsBefore = clientsCpu((c) => c.cpuMs());
     const started = await worker.ask('startJobs', {}, 60_000);
     if (!started) throw new Error('the worker did not start its jobs');
+    await Promise.all(clients.map((c) => c.ended()));
+    // CPU to the last delivery (the clients have not closed their sockets yet), and with the
+    // thousand sockets' closing: that is per subscriber, not per delivery.
+    const cpuDelivered = opts.watched.map((p) => p.cpuMs());
+    const clientsAfter = clientsCpu((c) => c.cpuAtDone());
     await Promise.all(clients.map((c) => c.finished()));
-    const cpuUsed = opts.watched.map((p, i) => {
-      const [a, b] = [cpuBefore[i], p.cpuMs()];
-      return a === null || a === undefined || b === null ? null : b - a;
-    });
+    const since = (now: (number | null)[]) =>
+      opts.watched.map((_, i) => {
+        const [a, b] = [cpuBefore[i], now[i]];
+        return a === null || a === undefined || b === null || b === undefined ? null : b - a;
+      });
+    const cpuToLast = since(cpuDelivered);
+    const cpuUsed = since(opts.watched.map((p) => p.cpuMs()));
     const published = ((await worker.ask('published', { id: runUuid }, 30_000))?.events ?? []) as {
       at: number;
       payload: ProgressEvent;
@@ -248,11 +278,20 @@ async function scenario(opts: {
         // CPU of each process from the jobs' release to the last subscriber's end: on one
         // replica it includes the sync itself; a subscribers-only replica spends it delivering.
         ...opts.watched.map((p, i) => {
-          const ms = cpuUsed[i];
-          if (ms === null || ms === undefined) return `${label}: ${p.name} CPU during the run: ?`;
-          const per = latencies.length ? ` = ${((1000 * ms) / latencies.length).toFixed(0)} µs per delivery` : '';
-          return `${label}: ${p.name} CPU during the run ${(ms / 1000).toFixed(2)} s${per}`;
+          const [ms, toLast] = [cpuUsed[i], cpuToLast[i]];
+          if (ms === null || ms === undefined || toLast === null || toLast === undefined)
+            return `${label}: ${p.name} CPU during the run: ?`;
+          const per = (v: number) => (latencies.length ? ` = ${((1000 * v) / latencies.length).toFixed(0)} µs per delivery` : '');
+          return (
+            `${label}: ${p.name} CPU during the run to the last delivery ${(toLast / 1000).toFixed(2)} s${per(toLast)}; ` +
+            `with the sockets' closing ${(ms / 1000).toFixed(2)} s${per(ms)}`
+          );
         }),
+        // The other side of the fan-out: the two client processes (on the same cores) read, parse
+        // and hand over every frame; the first-to-last spread includes their work.
+        clientsBefore === null || clientsAfter === null || !latencies.length
+          ? `${label}: client processes CPU: ?`
+          : `${label}: client processes CPU to the last delivery ${((clientsAfter - clientsBefore) / 1000).toFixed(2)} s = ${((1000 * (clientsAfter - clientsBefore)) / latencies.length).toFixed(0)} µs per delivery`,
       ].join('\n'),
     );
   } finally {

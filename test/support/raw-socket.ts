@@ -15,6 +15,8 @@ export class RawSocket {
   private seq = 0;
   private closeCode: number | null = null;
   private readonly pending = new Map<string, { result: RawResult; done: (r: RawResult) => void }>();
+  /** `subscribeFrames` operations: every frame's text for the id, until its complete or error. */
+  private readonly framesOf = new Map<string, { frames: string[]; done: (frames: string[]) => void }>();
   /** Resolves with the close code when the server (or anyone) closes the socket. */
   readonly closed: Promise<number>;
 
@@ -24,11 +26,22 @@ export class RawSocket {
         this.closeCode = code;
         for (const p of this.pending.values()) p.done({ ...p.result, closedWith: code });
         this.pending.clear();
+        for (const f of this.framesOf.values()) f.done(f.frames);
+        this.framesOf.clear();
         resolve(code);
       }),
     );
     ws.on('message', (raw) => {
       const m = JSON.parse(String(raw)) as { id?: string; type: string; payload?: any };
+      const f = m.id ? this.framesOf.get(m.id) : undefined;
+      if (f && m.id) {
+        f.frames.push(String(raw));
+        if (m.type === 'error' || m.type === 'complete') {
+          this.framesOf.delete(m.id);
+          f.done(f.frames);
+        }
+        return;
+      }
       const p = m.id ? this.pending.get(m.id) : undefined;
       if (!p || !m.id) return;
       if (m.type === 'next') {
@@ -62,6 +75,18 @@ export class RawSocket {
     const id = String(++this.seq);
     return new Promise((done) => {
       this.pending.set(id, { result: {}, done });
+      this.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
+    });
+  }
+
+  /**
+   * Subscribes under the operation id `id` (any text the protocol allows) and resolves with the
+   * exact text of every frame the server sent for it, up to and including its complete or error.
+   */
+  subscribeFrames(id: string, query: string, variables?: Record<string, unknown>): Promise<string[]> {
+    if (this.closeCode !== null) return Promise.resolve([]);
+    return new Promise((done) => {
+      this.framesOf.set(id, { frames: [], done });
       this.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
     });
   }

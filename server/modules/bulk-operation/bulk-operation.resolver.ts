@@ -168,7 +168,7 @@ export class BulkOperationResolver {
   }
 }
 
-async function progress(ctx: Context, globalId: string): Promise<AsyncGenerator<unknown>> {
+async function progress(ctx: Context, globalId: string): Promise<AsyncIterableIterator<unknown>> {
   const id = fromGlobalId(globalId, 'BulkOperation');
   const live = id ? await ctx.services.bulk.progress(viewerOf(ctx), id) : null;
   if (!live) throw forbidden('No such bulk operation.');

@@ -28,7 +28,7 @@ function runsPage(ctx: Context, provisioningId: string, first?: number | null, a
   return ctx.services.syncRuns.runsPage(viewerOf(ctx), provisioningId, { first, after });
 }
 
-async function progress(ctx: Context, runGlobalId: string): Promise<AsyncGenerator<SyncRunRow>> {
+async function progress(ctx: Context, runGlobalId: string): Promise<AsyncIterableIterator<SyncRunRow>> {
   const id = fromGlobalId(runGlobalId, 'SyncRun');
   const live = id ? await ctx.services.syncRuns.progress(viewerOf(ctx), id) : null;
   if (!live) throw forbidden('No such sync run.');

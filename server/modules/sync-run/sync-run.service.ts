@@ -144,19 +144,17 @@ export class SyncRunService {
   }
 
   /** The run's state now, then its progress until it ends or waits for approval, as run rows; null when not in this tenant. */
-  async progress(viewer: Viewer, id: string): Promise<AsyncGenerator<SyncRunRow> | null> {
+  async progress(viewer: Viewer, id: string): Promise<AsyncIterableIterator<SyncRunRow> | null> {
     const current = await this.run(viewer, id);
     if (!current) return null;
-    const events = liveProgress({
+    return liveProgress({
       pubsub: this.d.pubsub,
       kind: 'syncRun',
       id: current.id,
       current: async () => runEvent((await this.d.runs.byId(current.id))!),
       isTerminal: (e) => STREAM_END_STATUSES.includes(e.status),
+      map: runFromEvent,
     });
-    return (async function* () {
-      for await (const e of events) yield runFromEvent(e);
-    })();
   }
 
   /** A run's per-user errors (an event-decoded row has none: read the run). */

@@ -118,6 +118,11 @@ function procCpu(pid: string): { comm: string; ms: number } | null {
   }
 }
 
+/** utime + stime of any process of this machine in ms (a bench's client processes), null once it is gone. */
+export function processCpuMs(pid: number | undefined): number | null {
+  return pid === undefined ? null : (procCpu(String(pid))?.ms ?? null);
+}
+
 /**
  * CPU ms of every PostgreSQL server process on this machine (backends, WAL writer, …): the
  * database's share of a load run, which runs on the same cores. Counts other users' queries
