@@ -25,3 +25,29 @@ test('a stalled process does not cut live subscribers', async ({ admin }) => {
   }
   expect(seqs).toHaveLength(20);
 });
+
+/**
+ * Work that continues from a timer through promises only (a chunk of PGlite statements after
+ * the job's pause) can keep this process in the event loop's timers phase: the keep-alive's
+ * next tick then came right after its ping with no read between them, and a single turn
+ * before giving up was not enough for a client in this process to read the ping and for its
+ * pong to be read back (the 100,000-row upload's subscription was cut, 1006).
+ */
+test('work chained on timers does not cut live subscribers', async ({ admin }) => {
+  const seqs: number[] = [];
+  let busy: Promise<void> | null = null;
+  for await (const e of admin.heartbeat({ intervalMs: 60, count: 20 })) {
+    seqs.push(e.heartbeat.seq);
+    busy ??= (async () => {
+      for (let chunk = 0; chunk < 20; chunk++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        for (let statement = 0; statement < 10; statement++) {
+          await Promise.resolve();
+          stall(20);
+        }
+      }
+    })();
+  }
+  await busy;
+  expect(seqs).toHaveLength(20);
+});

@@ -25,26 +25,37 @@ const { GraphQLError } = createRequire(import.meta.url)('graphql') as { GraphQLE
 
 /**
  * Pings every socket each `everyMs`; a socket whose pong to the previous ping has not arrived
- * is terminated — but only after the reads already waiting have run (`setImmediate` comes after
- * the poll phase), so a pong delayed by this process's own stall still counts. Proxies keep the
- * connection because it is never idle for long.
+ * is terminated — but only after two more turns of the event loop, each with its poll phase
+ * (a `setImmediate` runs after the poll phase, one queued from it after the next), so a pong
+ * delayed by this process's own stall still counts. One turn is not enough: work that
+ * continues from timers through promises (a chunk of PGlite statements after a pause) can
+ * keep the process in the timers phase, and the next tick then came right after the ping
+ * with no read between them (measured: four ticks over 3 s without one turn). A client in
+ * this process (tests, an in-process consumer) reads the ping in the first turn, and its
+ * pong is read in the second. While a check is pending no new ping is sent, so the check is
+ * about the ping it waits for. Proxies keep the connection because it is never idle for long.
  */
 function keepAlive(wsServer: WebSocketServer, everyMs: number): void {
   wsServer.on('connection', (socket: WebSocket) => {
     let answered = true;
+    let checking = false;
     socket.on('pong', () => {
       answered = true;
     });
     const timer = setInterval(() => {
-      if (socket.readyState !== socket.OPEN) return;
+      if (checking || socket.readyState !== socket.OPEN) return;
       if (answered) {
         answered = false;
         socket.ping();
         return;
       }
-      setImmediate(() => {
-        if (!answered && socket.readyState === socket.OPEN) socket.terminate();
-      });
+      checking = true;
+      setImmediate(() =>
+        setImmediate(() => {
+          checking = false;
+          if (!answered && socket.readyState === socket.OPEN) socket.terminate();
+        }),
+      );
     }, everyMs);
     timer.unref();
     socket.once('close', () => clearInterval(timer));

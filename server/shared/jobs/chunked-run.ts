@@ -74,8 +74,18 @@ export class RunInterrupted extends Error {
   override name = 'RunInterrupted';
 }
 
+/**
+ * A turn of the event loop that includes its poll phase, so requests and socket reads (a
+ * websocket's pong) waiting for this process get in. On a shared connection a timer first
+ * (a short pause), then `setImmediate`: a timer alone was not enough. The chunk that follows
+ * continues through promises only (PGlite's statements resolve without I/O), and with other
+ * timers due (heartbeats, keep-alives, the job queue's) Node could stay in its timers phase
+ * from one chunk to the next: an upload ran chunk after chunk for seconds without a single
+ * read, and an in-process websocket client's pong waited that long (its subscription was
+ * cut, 1006). An immediate queued from the timers phase runs only after a poll phase.
+ */
 export function yieldTurn(sharesOneConnection: boolean): Promise<void> {
-  return new Promise((resolve) => (sharesOneConnection ? setTimeout(resolve, 1) : setImmediate(resolve)));
+  return new Promise((resolve) => (sharesOneConnection ? setTimeout(() => setImmediate(resolve), 1) : setImmediate(resolve)));
 }
 
 export class ChunkedRunner {
