@@ -97,6 +97,7 @@ it('sign-in under load beside raw argon2id', async () => {
       WORKERS: 'false',
       NODE_ENV: 'production',
       TRUST_PROXY: 'loopback',
+      ...(process.env.BENCH_AUDIT === 'false' ? { AUDIT_ENABLED: 'false' } : {}),
       UV_THREADPOOL_SIZE: threadpool,
     });
     procs.push(roster);
