@@ -1,9 +1,7 @@
-import type { PubSub, Topics } from './pubsub.js';
+import { DONE, type PubSub, type Topics } from './pubsub.js';
 
 /** With no event for this long, a progress stream re-reads the state (a lost event never leaves it stuck). */
 const QUIET_RESYNC_MS = 5000;
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /** What `liveProgress` follows, and how. */
 export interface ProgressOptions<K extends keyof Topics, T> {

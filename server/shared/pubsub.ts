@@ -97,7 +97,8 @@ class TypedBus implements PubSub {
   }
 }
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+/** The end of an iterator of events (a subscription, a progress stream). */
+export const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
  * `subscribe`'s iterator: events queued until taken, ended by `return`, the signal or the bus

@@ -22,7 +22,36 @@ export function inRange(column: SQL | AnyPgColumn, r: { lo: string; hi: string |
 
 /** One PostgreSQL array parameter (not one parameter per element): `'{a,b}'::uuid[]`. */
 export function uuidArray(ids: readonly string[]): SQL {
-  return sql`${`{${ids.join(',')}}`}::uuid[]`;
+  return sql`${uuidArrayLiteral(ids)}::uuid[]`;
+}
+
+/** The array literal `'{a,b}'` of uuids, for a `$n::uuid[]` placeholder of a prepared query. */
+export function uuidArrayLiteral(ids: readonly string[]): string {
+  return `{${ids.join(',')}}`;
+}
+
+/**
+ * How a row read with SQL maps to the object drizzle's select would return: each property,
+ * the row's column it comes from, and the drizzle column that decodes it (timestamps to Date).
+ */
+export type RowFields = readonly (readonly [key: string, rowKey: string, column: { mapFromDriverValue(v: unknown): unknown }])[];
+
+/** `RowFields` of these drizzle columns, the row's column of each named by `rowKey`. */
+export function rowFields(
+  columns: Record<string, { name: string; mapFromDriverValue(v: unknown): unknown }>,
+  rowKey: (key: string, columnName: string) => string,
+): RowFields {
+  return Object.entries(columns).map(([k, c]) => [k, rowKey(k, c.name), c] as const);
+}
+
+/** A row's fields decoded as drizzle decodes them; null stays null. */
+export function fromRow<T>(r: Record<string, unknown>, fields: RowFields): T {
+  const o: Record<string, unknown> = {};
+  for (const [k, rowKey, column] of fields) {
+    const v = r[rowKey];
+    o[k] = v == null ? null : column.mapFromDriverValue(v);
+  }
+  return o as T;
 }
 
 /** A text[] parameter, quoted for PostgreSQL's array literal syntax. */

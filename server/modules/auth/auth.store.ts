@@ -7,7 +7,7 @@ import type { UserRow } from '../user/user.types.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { queryRows } from '../../shared/db.js';
 import { fixedQuery } from '../../shared/prepared.js';
-import { uuidArray } from '../../shared/sql.js';
+import { fromRow, rowFields, uuidArray } from '../../shared/sql.js';
 
 export interface SessionLookup {
   id: string;
@@ -34,9 +34,9 @@ export interface LoginTarget {
 const candidates = alias(users, 'u');
 
 /** The user's columns (never the hash) as `RETURNING` names them, mapped back as drizzle maps them. */
-const USER_COLUMNS = Object.entries(userColumns);
+const USER_FIELDS = rowFields(userColumns, (k) => k);
 const USER_RETURNING = sql.join(
-  USER_COLUMNS.map(([k, c]) => sql`${sql.identifier(c.name)} as ${sql.identifier(k)}`),
+  Object.entries(userColumns).map(([k, c]) => sql`${sql.identifier(c.name)} as ${sql.identifier(k)}`),
   sql`, `,
 );
 
@@ -127,9 +127,7 @@ export class AuthStore {
     );
     const r = rows[0];
     if (!r) return null;
-    const user = {} as Record<string, unknown>;
-    for (const [k, c] of USER_COLUMNS) user[k] = r[k] == null ? null : c.mapFromDriverValue(r[k]);
-    return { sessionId: String(r['sessionId']), user: user as unknown as UserRow };
+    return { sessionId: String(r['sessionId']), user: fromRow<UserRow>(r, USER_FIELDS) };
   }
 
   async revoke(tenantId: string, sessionId: string, tx: Executor = this.db): Promise<void> {

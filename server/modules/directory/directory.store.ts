@@ -3,6 +3,7 @@ import { directories, groups, users } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import type { DirectoryRow } from './directory.types.js';
 import { fixedQuery } from '../../shared/prepared.js';
+import { uuidArrayLiteral } from '../../shared/sql.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 
 /** One text for any number of ids (an array parameter): built once, prepared on PostgreSQL. */
@@ -18,7 +19,7 @@ export class DirectoryStore {
 
   async byIds(tenantId: string, ids: readonly string[], tx: Executor = this.db): Promise<DirectoryRow[]> {
     if (!ids.length) return [];
-    return directoriesByIdsQuery(tx, { tenantId, ids: `{${ids.join(',')}}` });
+    return directoriesByIdsQuery(tx, { tenantId, ids: uuidArrayLiteral(ids) });
   }
 
   async cloud(tenantId: string, tx: Executor = this.db): Promise<DirectoryRow> {

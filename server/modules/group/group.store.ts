@@ -3,6 +3,7 @@ import { groupMemberships, groups, users } from '../../../drizzle/schema/index.j
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import { fixedQuery } from '../../shared/prepared.js';
+import { uuidArrayLiteral } from '../../shared/sql.js';
 import { userColumns } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
 import type { GroupRow } from './group.types.js';
@@ -47,7 +48,7 @@ export class GroupStore {
   async ofUsers(tenantId: string, userIds: readonly string[], tx: Executor = this.db): Promise<Map<string, GroupRow[]>> {
     const out = new Map<string, GroupRow[]>();
     if (!userIds.length) return out;
-    const rows = await groupsOfUsersQuery(tx, { tenantId, userIds: `{${userIds.join(',')}}` });
+    const rows = await groupsOfUsersQuery(tx, { tenantId, userIds: uuidArrayLiteral(userIds) });
     rows.sort((a, b) => a.group.name.localeCompare(b.group.name));
     for (const r of rows) {
       for (const userId of r.members.split(',')) {

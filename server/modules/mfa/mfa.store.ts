@@ -1,6 +1,7 @@
 import { and, asc, eq, getTableColumns, inArray, isNull, isNotNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { mfaDevices, mfaEnrollmentTokens, mfaGroupMemberships, mfaGroups, mfaUsers } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
+import { fromRow, rowFields } from '../../shared/sql.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import type { MfaDeviceRow, MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
@@ -28,23 +29,14 @@ const DEVICE_COLUMNS = {
   enrolledAt: mfaDevices.enrolledAt,
 };
 
-type Fields = [key: string, column: string, decode: (v: unknown) => unknown][];
-const fieldsOf = (columns: Record<string, { name: string; mapFromDriverValue(v: unknown): unknown }>): Fields =>
-  Object.entries(columns).map(([k, c]) => [k, c.name, (v) => c.mapFromDriverValue(v)]);
-const USER_FIELDS = fieldsOf(getTableColumns(mfaUsers));
-const DEVICE_FIELDS = fieldsOf(DEVICE_COLUMNS);
+const USER_FIELDS = rowFields(getTableColumns(mfaUsers), (_k, c) => c);
+const DEVICE_FIELDS = rowFields(DEVICE_COLUMNS, (_k, c) => `d_${c}`);
 /** The device's columns in a page row, prefixed `d_` beside the user's own. */
-const DEVICE_SELECT = sql.raw(DEVICE_FIELDS.map(([, c]) => `d.${c} as d_${c}`).join(', '));
-
-/** A row's columns (named `prefix` + column name) → the object drizzle's select would return. */
-function fromRow(r: Record<string, unknown>, fields: Fields, prefix: string): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (const [k, c, decode] of fields) {
-    const v = r[prefix + c];
-    o[k] = v == null ? null : decode(v);
-  }
-  return o;
-}
+const DEVICE_SELECT = sql.raw(
+  Object.values(DEVICE_COLUMNS)
+    .map((c) => `d.${c.name} as d_${c.name}`)
+    .join(', '),
+);
 
 export class MfaStore {
   constructor(private readonly db: Db) {}
@@ -180,8 +172,8 @@ export class MfaStore {
     for (const r of rows) {
       const id = r['id'] as string;
       let user = out.get(id);
-      if (!user) out.set(id, (user = { ...(fromRow(r, USER_FIELDS, '') as unknown as MfaUserRow), devices: [] }));
-      if (r['d_id'] != null) user.devices.push(fromRow(r, DEVICE_FIELDS, 'd_') as unknown as MfaDeviceRow);
+      if (!user) out.set(id, (user = { ...fromRow<MfaUserRow>(r, USER_FIELDS), devices: [] }));
+      if (r['d_id'] != null) user.devices.push(fromRow<MfaDeviceRow>(r, DEVICE_FIELDS));
     }
     return [...out.values()];
   }
