@@ -94,6 +94,7 @@ for (const n of [10_000, 100_000]) {
         LOG_LEVEL: 'warn',
         JOB_POLL_MS: '50',
       });
+      const heapLimitMb = roster.ready['heapLimitMb'] as number;
       const target = { url: roster.url, wsUrl: roster.url.replace(/^http/, 'ws') };
       const csv = [
         'email,first_name,last_name,password,groups',
@@ -119,7 +120,7 @@ for (const n of [10_000, 100_000]) {
       console.log(
         `[bench bulk/${engine}] CSV ${n} rows (${mb.toFixed(1)} MB), no passwords: ${secs.toFixed(2)} s, ${(n / secs).toFixed(0)} rows/s, server CPU ${cpuPerK.toFixed(0)} ms per 1,000 rows ` +
           `(succeeded ${op.succeeded}, ${op.events} progress events, ${(op.events / secs).toFixed(1)}/s); raw multi-row INSERT ${raw.toFixed(0)} rows/s; ` +
-          `server peak RSS ${peak.toFixed(0)} MB for a ${mb.toFixed(1)} MB file (VmHWM of the server's own process, ${before.toFixed(0)} MB before the upload)` +
+          `server peak RSS ${peak.toFixed(0)} MB for a ${mb.toFixed(1)} MB file (VmHWM of the server's own process, ${before.toFixed(0)} MB before the upload, JS heap limit ${String(heapLimitMb)} MB as npm start)` +
           (n === 100_000 ? `; goal ≤ ${goal} MB` : ''),
       );
     } finally {

@@ -30,13 +30,27 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The node flags `npm start` runs the server with (package.json's `start` script, e.g. the heap
+ * limit), so a Roster process of the benchmarks is the server as deployed, not a default node.
+ */
+function startFlags(packageJson: string): string[] {
+  const start = (JSON.parse(readFileSync(packageJson, 'utf8')) as { scripts: Record<string, string> }).scripts['start'] ?? '';
+  const flags = /\bnode\s+((?:--\S+\s+)*)dist\/server\/main\.js/.exec(start)?.[1];
+  if (flags === undefined) throw new Error(`package.json's start script does not run dist/server/main.js: ${start}`);
+  return flags.split(/\s+/).filter(Boolean);
+}
+
 /** Forks `support/<script>` with `env` and waits for its `{ type: 'ready', port }` message. */
 export async function startProcess(name: string, script: string, env: Record<string, string | undefined>): Promise<BenchProcess> {
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each process, written when it stops.
   const prof = process.env.BENCH_CPU_PROF;
-  const child = fork(path.resolve(here, script), [], {
+  const file = path.resolve(here, script);
+  // Roster's process (the checkout it belongs to: an A/B run may start another's) gets npm start's flags.
+  const flags = path.basename(file) === 'roster-process.mjs' ? startFlags(path.resolve(path.dirname(file), '../../../package.json')) : [];
+  const child = fork(file, [], {
     env: { ...process.env, ...env },
-    execArgv: prof ? ['--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-name', `${name.replace(/\W+/g, '-')}.cpuprofile`] : [],
+    execArgv: [...flags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-name', `${name.replace(/\W+/g, '-')}.cpuprofile`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -11,6 +11,7 @@
 //   with the time it was handed to the bus (Date.now(), the host's clock, the same the client
 //   processes read); `{ type: 'published' }` answers with them.
 import 'reflect-metadata';
+import { getHeapStatistics } from 'node:v8';
 import { parseEnv } from '../../../dist/server/env.js';
 import { startServer } from '../../../dist/server/app.js';
 import { openDatabase, statementsExecuted } from '../../../dist/server/shared/db.js';
@@ -56,4 +57,5 @@ process.on('SIGTERM', () => {
     .then(() => database.close())
     .finally(() => process.exit(0));
 });
-process.send({ type: 'ready', port: server.port, rss: process.memoryUsage().rss });
+// The JS heap's limit (npm start's --max-old-space-size), so a benchmark can print what it ran with.
+process.send({ type: 'ready', port: server.port, rss: process.memoryUsage().rss, heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20) });
