@@ -65,3 +65,106 @@ describe('chunked runs: progress events', () => {
     expect(published.at(-1)).toBe(1);
   });
 });
+
+/**
+ * `ahead`: the next chunk prepared while the current one is written. A run over positions
+ * 0…n in chunks of 10, where a prepared chunk is its start position; the log shows the order in
+ * which preparations and steps start and end.
+ */
+describe('chunked runs: preparing the next chunk ahead', () => {
+  function steps(n: number, opts: { skipTo?: { at: number; to: number }; failAheadFrom?: number } = {}) {
+    const log: string[] = [];
+    const state = { at: 0 };
+    const tick = () => new Promise((r) => setImmediate(r));
+    const w: ChunkedWork<{ at: number }, number> = {
+      lock: async () => ({ at: state.at }),
+      isActive: (r) => r.at < n,
+      prepare: async (r) => {
+        log.push(`prepare ${r.at}`);
+        await tick();
+        return r.at;
+      },
+      ahead: {
+        prepare: async (from) => {
+          log.push(`ahead ${from + 10}`);
+          await tick();
+          if (opts.failAheadFrom !== undefined && from + 10 >= opts.failAheadFrom) throw new Error('ahead failed');
+          return from + 10;
+        },
+        follows: (from, r) => from === r.at,
+      },
+      step: async (_tx, r, from) => {
+        // As the upload's step: a chunk planned from another checkpoint is not applied.
+        if (from !== r.at) {
+          log.push(`stale ${from}`);
+          return r;
+        }
+        log.push(`step ${from} start`);
+        await tick();
+        await tick();
+        // Another worker moved the checkpoint while this chunk was prepared ahead.
+        state.at = opts.skipTo && from === opts.skipTo.at ? opts.skipTo.to : Math.min(n, from + 10);
+        log.push(`step ${from} end`);
+        return { at: state.at };
+      },
+      publish: async () => {},
+    };
+    return { w, log };
+  }
+
+  it("overlaps the next chunk's preparation with the current chunk's transaction and uses it", async () => {
+    const runner = new ChunkedRunner(db, createLogger('silent'), { sharesOneConnection: false });
+    const { w, log } = steps(30);
+    const out = await runner.run({ at: 0 }, w, new AbortController().signal);
+    expect(out.kind).toBe('done');
+    expect(log.filter((l) => l.startsWith('prepare'))).toEqual(['prepare 0']);
+    // Chunk 10 is prepared before chunk 0's transaction ends.
+    expect(log.indexOf('ahead 10')).toBeLessThan(log.indexOf('step 0 end'));
+    expect(log.filter((l) => l.endsWith('start'))).toEqual(['step 0 start', 'step 10 start', 'step 20 start']);
+    expect(log.some((l) => l.startsWith('stale'))).toBe(false);
+  });
+
+  it('drops a chunk prepared ahead that does not follow the committed checkpoint and prepares from it', async () => {
+    const runner = new ChunkedRunner(db, createLogger('silent'), { sharesOneConnection: false });
+    // After chunk 10 the checkpoint is 25, not 20: the chunk prepared ahead (20) is dropped.
+    const { w, log } = steps(45, { skipTo: { at: 10, to: 25 } });
+    const out = await runner.run({ at: 0 }, w, new AbortController().signal);
+    expect(out.kind).toBe('done');
+    expect(log).toContain('prepare 25');
+    expect(log.filter((l) => l.endsWith('start'))).toEqual(['step 0 start', 'step 10 start', 'step 25 start', 'step 35 start']);
+    expect(log.some((l) => l.startsWith('stale'))).toBe(false);
+  });
+
+  it('fails the run with the error of a chunk prepared ahead, as with one prepared in turn', async () => {
+    const runner = new ChunkedRunner(db, createLogger('silent'), { sharesOneConnection: false });
+    const { w, log } = steps(30, { failAheadFrom: 20 });
+    await expect(runner.run({ at: 0 }, w, new AbortController().signal)).rejects.toThrow('ahead failed');
+    expect(log).toContain('step 10 end');
+    expect(log).not.toContain('step 20 start');
+  });
+
+  it("leaves no unhandled rejection when the run ends before a failed preparation's chunk", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const runner = new ChunkedRunner(db, createLogger('silent'), { sharesOneConnection: false });
+      // The last chunk (20) prepares chunk 30 ahead, which fails; the run is over by then.
+      const { w } = steps(30, { failAheadFrom: 30 });
+      const out = await runner.run({ at: 0 }, w, new AbortController().signal);
+      expect(out.kind).toBe('done');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('prepares in turn on a shared connection (PGlite), where nothing could overlap', async () => {
+    const runner = new ChunkedRunner(db, createLogger('silent'), { sharesOneConnection: true, pauseFraction: 0 });
+    const { w, log } = steps(30);
+    await runner.run({ at: 0 }, w, new AbortController().signal);
+    expect(log.filter((l) => l.startsWith('prepare'))).toEqual(['prepare 0', 'prepare 10', 'prepare 20']);
+    expect(log.some((l) => l.startsWith('ahead'))).toBe(false);
+  });
+});

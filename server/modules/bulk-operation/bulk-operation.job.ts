@@ -16,7 +16,7 @@ import { BulkOperationStatus, TERMINAL_STATUSES, type BulkOperationRow } from '.
 import type { AuditService } from '../audit/audit.service.js';
 import { AuditActorKind } from '../audit/audit.types.js';
 import { bulkItemEvents } from './bulk-audit.js';
-import { BulkUpload, indexFile, type Item, type UploadChunk, type UploadInput } from './bulk-upload.js';
+import { BulkUpload, chunkEnd, indexFile, type Item, type UploadChunk, type UploadInput } from './bulk-upload.js';
 import { openUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
 
 export const BULK_QUEUE = 'bulk.run';
@@ -137,6 +137,7 @@ export class BulkOperationJob {
     cursor: (processed: number) => number,
     step: ChunkedWork<Run, UploadChunk | undefined>['step'],
     prepare?: ChunkedWork<Run, UploadChunk | undefined>['prepare'],
+    ahead?: ChunkedWork<Run, UploadChunk | undefined>['ahead'],
   ): ChunkedWork<Run, UploadChunk | undefined> {
     return {
       lock: async (tx) => {
@@ -145,6 +146,7 @@ export class BulkOperationJob {
       },
       isActive: (run) => run.op.status === BulkOperationStatus.RUNNING,
       prepare,
+      ahead,
       step,
       publish: (run) => this.publish(run.op),
       committed: async (run) => {
@@ -222,11 +224,17 @@ export class BulkOperationJob {
         // Planned from an older checkpoint (another worker advanced it meanwhile): plan again.
         if (!prepared || prepared.after !== run.after) return run;
         const items = await upl.apply(tx, prepared, run.op.actorUserId);
-        const last = prepared.rows.length ? prepared.rows[prepared.rows.length - 1]!.row : run.after;
-        return this.commit(tx, run, items, last, last >= lastRow);
+        return this.commit(tx, run, items, chunkEnd(prepared), chunkEnd(prepared) >= lastRow);
       },
       // Outside the transaction: validation reads and password hashing.
       (run, pace) => upl.plan(run.after, pace),
+      // The next chunk is planned while this one is written. Its reads may miss what this one
+      // writes, as any plan's may miss a concurrent change: the file's own duplicates are
+      // marked when it is scanned, and the writes re-check (ON CONFLICT, groups created once).
+      {
+        prepare: (prepared, pace) => upl.plan(chunkEnd(prepared!), pace),
+        follows: (prepared, run) => prepared !== undefined && prepared.after === run.after,
+      },
     );
     return { work, cursor };
   }

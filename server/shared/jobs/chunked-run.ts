@@ -31,6 +31,21 @@ export interface ChunkedWork<R, P = undefined> {
   /** Work outside the transaction before a chunk, from the last committed state. */
   prepare?(run: R, pace: number): Promise<P>;
   /**
+   * Preparing the chunk that follows `prepared` while that one is written, assuming it commits:
+   * the next chunk's reads and CPU work (a CSV slice's validation, its emails' lookup, password
+   * hashing) then overlap this chunk's transaction instead of following it. Not used on a
+   * shared connection, where nothing could overlap.
+   */
+  ahead?: {
+    prepare(prepared: P, pace: number): Promise<P>;
+    /**
+     * Whether a chunk prepared ahead follows `run` as committed; when not (another worker
+     * advanced the checkpoint, the chunk did not commit everything), it is dropped and
+     * `prepare` runs from `run`.
+     */
+    follows(prepared: P, run: R): boolean;
+  };
+  /**
    * One chunk in `tx`, on the locked row: apply the step and write the checkpoint; returns the
    * run as committed. `pace` scales the chunk (1 = the nominal size).
    */
@@ -133,13 +148,28 @@ export class ChunkedRunner {
     heartbeat.unref();
     const slowest: Record<string, number> = {};
     let pace = 1;
+    // The next chunk's preparation, started while the current one is written (`work.ahead`).
+    let ahead: Promise<P> | null = null;
     try {
       await publish(true);
       while (work.isActive(latest)) {
         if (signal.aborted) throw new RunInterrupted('interrupted');
         // Let requests waiting for PGlite's single connection go first.
         await yieldTurn(this.opts.sharesOneConnection);
-        const prepared = (work.prepare ? await work.prepare(latest, pace) : undefined) as P;
+        const pending = ahead === null ? undefined : await ahead;
+        ahead = null;
+        const prepared = (
+          pending !== undefined && work.ahead?.follows(pending, latest)
+            ? pending
+            : work.prepare
+              ? await work.prepare(latest, pace)
+              : undefined
+        ) as P;
+        if (work.ahead && !this.opts.sharesOneConnection) {
+          ahead = work.ahead.prepare(prepared, pace);
+          // Awaited by the next chunk; if the run ends first, its failure must not go unhandled.
+          ahead.catch(() => {});
+        }
         const phase = phaseOf(latest);
         const t0 = Date.now();
         const next = await this.db.transaction(async (tx) => {
