@@ -16,7 +16,7 @@ import { BulkOperationStatus, TERMINAL_STATUSES, type BulkOperationRow } from '.
 import type { AuditService } from '../audit/audit.service.js';
 import { AuditActorKind } from '../audit/audit.types.js';
 import { bulkItemEvents } from './bulk-audit.js';
-import { BulkUpload, chunkEnd, indexFile, type Item, type UploadChunk, type UploadInput } from './bulk-upload.js';
+import { BulkUpload, indexFile, type Item, type UploadChunk, type UploadInput } from './bulk-upload.js';
 import { openUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
 
 export const BULK_QUEUE = 'bulk.run';
@@ -45,6 +45,11 @@ export interface BulkJobDeps {
   /** Opens the sealed uploads. */
   secretBox: SecretBox;
   audit: AuditService;
+}
+
+/** The last row a chunk covers: its checkpoint once it commits (`after` for an empty chunk). */
+function chunkEnd(chunk: UploadChunk): number {
+  return chunk.rows.length ? chunk.rows[chunk.rows.length - 1]!.row : chunk.after;
 }
 
 /**

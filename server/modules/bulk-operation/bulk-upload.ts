@@ -142,11 +142,6 @@ export interface UploadChunk {
   groupIdByKey: Map<string, string>;
 }
 
-/** The last row a chunk covers: its checkpoint once it commits (`after` for an empty chunk). */
-export function chunkEnd(chunk: UploadChunk): number {
-  return chunk.rows.length ? chunk.rows[chunk.rows.length - 1]!.row : chunk.after;
-}
-
 export class BulkUpload {
   constructor(
     private readonly users: UserService,

@@ -50,7 +50,10 @@ export async function startProcess(name: string, script: string, env: Record<str
   const flags = path.basename(file) === 'roster-process.mjs' ? startFlags(path.resolve(path.dirname(file), '../../../package.json')) : [];
   const child = fork(file, [], {
     env: { ...process.env, ...env },
-    execArgv: [...flags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-name', `${name.replace(/\W+/g, '-')}.cpuprofile`] : [])],
+    execArgv: [
+      ...flags,
+      ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-name', `${name.replace(/\W+/g, '-')}.cpuprofile`] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {

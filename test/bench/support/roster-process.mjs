@@ -58,4 +58,9 @@ process.on('SIGTERM', () => {
     .finally(() => process.exit(0));
 });
 // The JS heap's limit (npm start's --max-old-space-size), so a benchmark can print what it ran with.
-process.send({ type: 'ready', port: server.port, rss: process.memoryUsage().rss, heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20) });
+process.send({
+  type: 'ready',
+  port: server.port,
+  rss: process.memoryUsage().rss,
+  heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+});
