@@ -229,7 +229,8 @@ export class BulkOperationJob {
         // Planned from an older checkpoint (another worker advanced it meanwhile): plan again.
         if (!prepared || prepared.after !== run.after) return run;
         const items = await upl.apply(tx, prepared, run.op.actorUserId);
-        return this.commit(tx, run, items, chunkEnd(prepared), chunkEnd(prepared) >= lastRow);
+        const last = chunkEnd(prepared);
+        return this.commit(tx, run, items, last, last >= lastRow);
       },
       // Outside the transaction: validation reads and password hashing.
       (run, pace) => upl.plan(run.after, pace),

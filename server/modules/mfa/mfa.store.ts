@@ -30,11 +30,12 @@ const DEVICE_COLUMNS = {
 };
 
 const USER_FIELDS = rowFields(getTableColumns(mfaUsers), (_k, c) => c);
-const DEVICE_FIELDS = rowFields(DEVICE_COLUMNS, (_k, c) => `d_${c}`);
 /** The device's columns in a page row, prefixed `d_` beside the user's own. */
+const deviceKey = (column: string) => `d_${column}`;
+const DEVICE_FIELDS = rowFields(DEVICE_COLUMNS, (_k, c) => deviceKey(c));
 const DEVICE_SELECT = sql.raw(
   Object.values(DEVICE_COLUMNS)
-    .map((c) => `d.${c.name} as d_${c.name}`)
+    .map((c) => `d.${c.name} as ${deviceKey(c.name)}`)
     .join(', '),
 );
 
