@@ -98,6 +98,30 @@ describe('sync: create, update, remove', () => {
     expect((await p.mfaUsers({ search: 'u-zero' })).nodes.map((u) => u.email)).toEqual(['renamed@x.test']);
   });
 
+  test('a member leaving one of its groups, or a group deselected, updates that user only; preview and run agree', async ({
+    server: ts,
+  }) => {
+    const { p, id, groups, configure } = await setup(ts, ['A', 'B']);
+    const [, u1, u2] = await p.addUsers(groups.A!, 'm', 4);
+    ok(await p.addMembers(groups.B!, [u1!, u2!]));
+    await p.syncAndWait(id);
+    const groupsOf = async () => (await p.mfaUsers()).nodes.map((u) => `${u.username}:${u.groups.join('+')}`);
+    expect(await groupsOf()).toEqual(['m0@x.test:A', 'm1@x.test:A+B', 'm2@x.test:A+B', 'm3@x.test:A']);
+
+    ok(await p.removeMembers(groups.B!, [u1!]));
+    expect(await p.preview(id)).toMatchObject({ updateCount: 1, keepCount: 3, createCount: 0, removeCount: 0 });
+    expect((await p.preview(id))!.toUpdate.map((u) => u.username)).toEqual(['m1@x.test']);
+    expect(await p.syncAndWait(id)).toMatchObject({ status: 'COMPLETED', plannedUpdates: 1, updated: 1 });
+    expect(await groupsOf()).toEqual(['m0@x.test:A', 'm1@x.test:A', 'm2@x.test:A+B', 'm3@x.test:A']);
+
+    // B deselected: its owned MFA group goes, and m2 (still a member of B) is updated out of it.
+    await configure(['A']);
+    expect(await p.preview(id)).toMatchObject({ updateCount: 1, keepCount: 3, removeCount: 0 });
+    expect(await p.syncAndWait(id)).toMatchObject({ status: 'COMPLETED', plannedUpdates: 1, updated: 1, removed: 0 });
+    expect(await groupsOf()).toEqual(['m0@x.test:A', 'm1@x.test:A', 'm2@x.test:A', 'm3@x.test:A']);
+    expect(await p.syncAndWait(id)).toMatchObject({ planned: 0 });
+  });
+
   test('removes owned users no longer selected (removed from the group, or deleted); a disabled one is suspended instead', async ({
     server: ts,
   }) => {
