@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase, queryRows } from '../server/shared/db.js';
 import { fromGlobalId } from '../server/shared/ids.js';
 import { gql, seedTenant, startReplica, startTestServer } from './support/harness.js';
+import { ok } from './support/directory-api.js';
 import { countRows, papi, seedGroupMembers } from './support/provisioning-api.js';
 import { spawnNode, waitUntil } from './support/process.js';
 import { freshStorage, startServerProcess } from './support/storage.js';
@@ -77,6 +78,66 @@ describe('sync runs survive their worker', () => {
           sql`select count(*)::int as n from sync_runs where tenant_id = ${t.tenantId} and status in ('QUEUED', 'RUNNING')`,
         ),
       ).toBe(1);
+    } finally {
+      await ts.close();
+    }
+  });
+
+  it('a run the version before left mid-planning (removals walked by owned id, after the desired set) is finished the same way', async () => {
+    const ts = await startTestServer({ WORKERS: 'false' });
+    const workerEnv = { SYNC_CHUNK_SIZE: '10', JOB_POLL_MS: '50' };
+    try {
+      const t = await seedTenant(ts);
+      const p = papi(ts, t.token);
+      const dir = await p.cloudDirectoryId();
+      const g = (await p.createGroup('Legacy')).group!.id;
+      const users = await p.addUsers(g, 'lg', 40);
+      const id = (await p.create()).provisioning!.id;
+      await p.configure(id, dir, [g], { sendEnrollmentEmails: false, removalGuardMaxPercent: 100 });
+      await p.deploy(id);
+      const worker = await startReplica(ts, workerEnv);
+      expect(await p.syncAndWait(id)).toMatchObject({ status: 'COMPLETED', created: 40 });
+      await worker.close();
+
+      ok(await p.removeMembers(g, users.slice(0, 3)));
+      ok(await p.deleteUser(users[3]!));
+      const run = (await p.sync(id)).syncRun!;
+      const runId = fromGlobalId(run.id, 'SyncRun')!;
+      const gid = fromGlobalId(g, 'Group')!;
+      // The configuration that version froze: no `removalsWithUsers`, no `ownedRanges` yet.
+      const [pv] = await queryRows<{ v: number }>(
+        ts.database.db,
+        sql`select deployed_version as v from provisionings where tenant_id = ${t.tenantId}`,
+      );
+      const legacy = {
+        deployedVersion: pv!.v,
+        directoryIds: [fromGlobalId(dir, 'Directory')],
+        groupIds: [gid],
+        targetGroupIds: [gid],
+        sendEnrollmentEmails: false,
+        includeManual: true,
+        removalGuardMaxUsers: 1000,
+        removalGuardMaxPercent: 100,
+        groups: { creates: 0, claims: 0, renames: 0, removes: 0, skips: 0 },
+        ranges: 4,
+      };
+      await ts.database.db.execute(
+        sql`update sync_runs set phase = 'PLANNING', cursor = 'u:0', desired_total = 36, config = ${JSON.stringify(legacy)}::jsonb where id = ${runId}`,
+      );
+      const resumed = await startReplica(ts, workerEnv);
+      try {
+        const done = await p.waitRun(run.id, ['COMPLETED', 'FAILED', 'AWAITING_APPROVAL']);
+        expect(done).toMatchObject({ status: 'COMPLETED', plannedRemovals: 4, removed: 4, created: 0, updated: 0 });
+        expect((await p.mfaUsers()).totalCount).toBe(36);
+        const [after] = await queryRows<{ owned: number; ranges: number }>(
+          ts.database.db,
+          sql`select owned_at_plan as owned, (config->>'ownedRanges')::int as ranges from sync_runs where id = ${runId}`,
+        );
+        // The owned users were walked by their ids after the desired set, as that version planned.
+        expect(after).toEqual({ owned: 40, ranges: 4 });
+      } finally {
+        await resumed.close();
+      }
     } finally {
       await ts.close();
     }

@@ -56,6 +56,19 @@ function desiredIds(groupIds: readonly string[], range: KeyRange): SQL {
 }
 
 /**
+ * Which owned MFA users a removal check reads: those whose directory user's id is in a key
+ * range (read with that range's desired users: one index range), those whose directory user
+ * is gone (`unlinked`), or, for runs planned before removals went with the desired users,
+ * those whose own id is in a key range.
+ */
+export type OwnedScope = { user: KeyRange } | { owner: KeyRange } | 'unlinked';
+
+function ownedIn(scope: OwnedScope): SQL {
+  if (scope === 'unlinked') return sql`${o.directoryUserId} is null`;
+  return 'user' in scope ? inRange(o.directoryUserId, scope.user) : inRange(o.id, scope.owner);
+}
+
+/**
  * CTEs `d` (desired users among `ids`) and `c` (each with its action and MFA user), given a
  * CTE `ids(user_id)`. The single definition of "what a sync does to a user", shared by the
  * preview and by planning, so a preview equals what the run then does.
@@ -228,18 +241,18 @@ export class SyncPlanStore {
   }
 
   /**
-   * Adds to the run's removal set the owned users (ids in `range`) that are not in its desired
+   * Adds to the run's removal set the owned users in `scope` that are not in its desired
    * set, with their enrolled-device counts. Also reports how many owned users it saw. An owned
    * user is desired exactly when its directory user is a member of a selected group (disabled
    * ones too: they are kept, suspended), so that is what is checked; KEEP rows are not staged.
    */
-  async planRemovals(tx: Executor, runId: string, provisioningId: string, groupIds: readonly string[], range: KeyRange) {
+  async planRemovals(tx: Executor, runId: string, provisioningId: string, groupIds: readonly string[], scope: OwnedScope) {
     const t = syncRunRemovals;
     const [r] = await queryRows<{ scanned: number; n: number; devices: number }>(
       tx,
       sql`with ow as materialized (
             select ${o.id} as id, ${o.directoryUserId} as directory_user_id from ${mfaUsers} ${o}
-            where ${o.provisioningId} = ${provisioningId}::uuid and ${inRange(o.id, range)}),
+            where ${o.provisioningId} = ${provisioningId}::uuid and ${ownedIn(scope)}),
           ins as (
             insert into ${t} (${names(t.runId, t.mfaUserId, t.devices)})
             select ${runId}::uuid, ow.id, (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ow.id) from ow
@@ -340,13 +353,13 @@ export class SyncPlanStore {
     return { counts: parseJson(r?.counts) ?? {}, lists: parseJson(r?.lists) ?? {} };
   }
 
-  /** One key range of the owned users a sync would remove now, with their device counts (read-only). */
-  async previewRemovals(tx: Executor, c: { provisioningId: string; groupIds: readonly string[] }, range: KeyRange, listLimit: number) {
+  /** The owned users in `scope` a sync would remove now, with their device counts (read-only). */
+  async previewRemovals(tx: Executor, c: { provisioningId: string; groupIds: readonly string[] }, scope: OwnedScope, listLimit: number) {
     const [r] = await queryRows<{ owned: number; removals: number; devices: number; list: PlanListRow[] | string | null }>(
       tx,
       sql`with ow as materialized (
             select ${o.id} as id, ${o.directoryUserId} as directory_user_id, ${o.username} as username, ${o.email} as email from ${mfaUsers} ${o}
-            where ${o.provisioningId} = ${c.provisioningId}::uuid and ${inRange(o.id, range)}),
+            where ${o.provisioningId} = ${c.provisioningId}::uuid and ${ownedIn(scope)}),
           gone as materialized (
             select ow.directory_user_id as "userId", ow.id as "mfaUserId", ow.username, ow.email,
                    (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ow.id) as devices

@@ -211,8 +211,14 @@ export interface RunConfig {
   groups: Omit<GroupPlan, 'groupIds' | 'targetGroupIds'>;
   /** Slices of the key space holding about one chunk of desired users each. */
   ranges: number;
-  /** Slices holding about one chunk of owned MFA users each, fixed when removal planning starts. */
+  /** Slices holding about one chunk of owned MFA users each (the REMOVE phase's), fixed when the desired set is planned. */
   ownedRanges?: number;
+  /**
+   * Removals are planned with the desired users of each key range (their owned users by
+   * directory-user id), then the owned users whose directory user is gone. Unset in runs
+   * planned before: they walk the owned users by their own ids after the desired set.
+   */
+  removalsWithUsers?: boolean;
 }
 
 export function guardTrips(

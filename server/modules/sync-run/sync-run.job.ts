@@ -204,13 +204,22 @@ export class SyncRunJob {
         if (step === 'u') {
           const { range, next } = slice(Number(from), cfg.ranges);
           const staged = await plans.stage(tx, r.id, cls, range);
-          if (next < KEY_SPACE) return { deltas: { staged }, patch: { cursor: `u:${next}` } };
-          // The desired set is complete: walk the owned users for the removal set next.
+          // The owned users of the same directory users are checked for removal in the same
+          // chunk: one index range, instead of a second walk over every owned user.
+          const scanned = cfg.removalsWithUsers
+            ? (await plans.planRemovals(tx, r.id, r.provisioningId, cfg.groupIds, { user: range })).scanned
+            : 0;
+          if (next < KEY_SPACE) return { deltas: { staged, ownedAtPlan: scanned }, patch: { cursor: `u:${next}` } };
+          if (cfg.removalsWithUsers) {
+            const unlinked = await plans.planRemovals(tx, r.id, r.provisioningId, cfg.groupIds, 'unlinked');
+            return { ...(await this.finishPlan(tx, r, cfg, scanned + unlinked.scanned)), deltas: { staged } };
+          }
           const ownedRanges = rangeCount(await plans.countOwned(tx, r.provisioningId), this.d.chunkSize);
           return { deltas: { staged }, patch: { cursor: 'r:0', config: { ...cfg, ownedRanges } } };
         }
+        // A run planned before removals went with the desired users: the owned users by their ids.
         const { range, next } = slice(Number(from), cfg.ownedRanges ?? 1);
-        const rm = await plans.planRemovals(tx, r.id, r.provisioningId, cfg.groupIds, range);
+        const rm = await plans.planRemovals(tx, r.id, r.provisioningId, cfg.groupIds, { owner: range });
         if (next >= KEY_SPACE) return this.finishPlan(tx, r, cfg, rm.scanned);
         return { deltas: { ownedAtPlan: rm.scanned }, patch: { cursor: `r:${next}` } };
       }
@@ -303,6 +312,7 @@ export class SyncRunJob {
       includeManual,
     });
     const desired = await plans.desiredSummary(tx, r.tenantId, groupIds);
+    const owned = await plans.countOwned(tx, r.provisioningId);
     const cls = { ...target, groupIds, targetGroupIds, includeManual };
     const losers = await planCollisions(plans, tx, cls, desired.contested);
     const staged = losers.length ? await plans.stage(tx, r.id, { ...cls, losers }, { only: losers }) : 0;
@@ -316,7 +326,10 @@ export class SyncRunJob {
       removalGuardMaxUsers: deployed.removalGuardMaxUsers,
       removalGuardMaxPercent: deployed.removalGuardMaxPercent,
       groups,
-      ranges: rangeCount(desired.total, this.d.chunkSize),
+      // A key range holds about a chunk of desired users and of owned users (checked for removal with them).
+      ranges: rangeCount(Math.max(desired.total, owned), this.d.chunkSize),
+      ownedRanges: rangeCount(owned, this.d.chunkSize),
+      removalsWithUsers: true,
     };
     return { deltas: { staged }, patch: { config, deployedVersion: p.deployedVersion, desiredTotal: desired.total, cursor: 'u:0' } };
   }

@@ -14,7 +14,7 @@ import { actorOf, type AuditService } from '../audit/audit.service.js';
 import { runRequestEvent } from './sync-run.audit.js';
 import { publishRun, runEvent, runFromEvent } from './sync-run.events.js';
 import { planCollisions, planGroups, SYNC_QUEUE, type SyncRunJob } from './sync-run.job.js';
-import type { SyncPlanStore } from './sync-plan.store.js';
+import type { OwnedScope, SyncPlanStore } from './sync-plan.store.js';
 import { guardTrips, inKeyRange, keySlice, mergeList, PlanAction, rangeCount, type PlanListRow, type RunConfig } from './sync-plan.js';
 import type { SyncRunStore } from './sync-run.store.js';
 import {
@@ -227,24 +227,25 @@ export class SyncRunService {
     const losers = await planCollisions(plans, db, cls, desired.contested);
     const counts: Record<string, number> = {};
     const lists: Record<string, PlanListRow[]> = {};
-    const desiredRanges = rangeCount(desired.total, PREVIEW_CHUNK);
-    for (let i = 0; i < desiredRanges; i++) {
-      const range = keySlice(i, desiredRanges);
-      const part = await plans.previewDesired(db, { ...cls, losers: losers.filter((id) => inKeyRange(id, range)) }, range, opts.limit);
-      for (const [a, n] of Object.entries(part.counts)) counts[a] = (counts[a] ?? 0) + Number(n);
-      for (const [a, rows] of Object.entries(part.lists)) lists[a] = mergeList(lists[a], rows, 'userId', opts.limit);
-      await yieldTurn(this.d.sharesOneConnection);
-    }
     const removal = { owned: 0, removals: 0, devices: 0 };
-    const ownedRanges = rangeCount(await plans.countOwned(db, p.id), PREVIEW_CHUNK);
-    for (let i = 0; i < ownedRanges; i++) {
-      const part = await plans.previewRemovals(db, { provisioningId: p.id, groupIds: gp.groupIds }, keySlice(i, ownedRanges), opts.limit);
+    const removals = async (scope: OwnedScope) => {
+      const part = await plans.previewRemovals(db, { provisioningId: p.id, groupIds: gp.groupIds }, scope, opts.limit);
       removal.owned += part.owned;
       removal.removals += part.removals;
       removal.devices += part.devices;
       lists.REMOVE = mergeList(lists.REMOVE, part.list, 'mfaUserId', opts.limit);
+    };
+    // As a run plans: each key range's desired users with the owned users of the same directory users.
+    const ranges = rangeCount(Math.max(desired.total, await plans.countOwned(db, p.id)), PREVIEW_CHUNK);
+    for (let i = 0; i < ranges; i++) {
+      const range = keySlice(i, ranges);
+      const part = await plans.previewDesired(db, { ...cls, losers: losers.filter((id) => inKeyRange(id, range)) }, range, opts.limit);
+      for (const [a, n] of Object.entries(part.counts)) counts[a] = (counts[a] ?? 0) + Number(n);
+      for (const [a, rows] of Object.entries(part.lists)) lists[a] = mergeList(lists[a], rows, 'userId', opts.limit);
+      await removals({ user: range });
       await yieldTurn(this.d.sharesOneConnection);
     }
+    await removals('unlinked');
     const n = (a: PlanAction) => counts[a] ?? 0;
     const list = (a: PlanAction | 'REMOVE') => (lists[a] ?? []).map(planUser);
     return {
