@@ -69,6 +69,20 @@ function ownedIn(scope: OwnedScope): SQL {
 }
 
 /**
+ * The owned users of CTE `ow` (in `scope`) that are not desired: their directory user is gone,
+ * or in no selected group. For a key range of directory users, the range's memberships are
+ * read once (one index range, hashed) rather than probed per owned user.
+ */
+function undesired(scope: OwnedScope, groupIds: readonly string[]): SQL {
+  if (scope !== 'unlinked' && 'user' in scope) {
+    return sql`ow.directory_user_id not in (
+      select ${gm.userId} from ${groupMemberships} ${gm} where ${gm.groupId} = any(${uuidArray(groupIds)}) and ${inRange(gm.userId, scope.user)})`;
+  }
+  return sql`(ow.directory_user_id is null or not exists (
+    select 1 from ${groupMemberships} ${gm} where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(groupIds)})))`;
+}
+
+/**
  * CTEs `d` (desired users among `ids`) and `c` (each with its action and MFA user), given a
  * CTE `ids(user_id)`. The single definition of "what a sync does to a user", shared by the
  * preview and by planning, so a preview equals what the run then does.
@@ -256,8 +270,7 @@ export class SyncPlanStore {
           ins as (
             insert into ${t} (${names(t.runId, t.mfaUserId, t.devices)})
             select ${runId}::uuid, ow.id, (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ow.id) from ow
-            where ow.directory_user_id is null
-               or not exists (select 1 from ${groupMemberships} ${gm} where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(groupIds)}))
+            where ${undesired(scope, groupIds)}
             on conflict do nothing
             returning ${name(t.devices)})
           select (select count(*)::int from ow) as scanned,
@@ -365,8 +378,7 @@ export class SyncPlanStore {
                    (select count(*)::int from ${mfaDevices} ${dv} where ${dv.mfaUserId} = ow.id) as devices
             from ow
             -- Memberships go with their user (foreign key, cascade): no need to look the user up.
-            where ow.directory_user_id is null or not exists (
-              select 1 from ${groupMemberships} ${gm} where ${gm.userId} = ow.directory_user_id and ${gm.groupId} = any(${uuidArray(c.groupIds)})))
+            where ${undesired(scope, c.groupIds)})
           select (select count(*)::int from ow) as owned, (select count(*)::int from gone) as removals,
                  (select coalesce(sum(devices), 0)::int from gone) as devices,
                  (select json_agg(z) from (select * from gone order by lower(username) collate "C", "mfaUserId" limit ${listLimit}) z) as list`,
