@@ -25,6 +25,30 @@ describe('users and groups', () => {
     expect((await a.groups()).find((g) => g.name === 'Users')!.memberCount).toBe(2);
   });
 
+  test('groups page through a search two at a time, by name ignoring case, with member counts and the total', async ({
+    server: ts,
+    tenant: t,
+  }) => {
+    const a = api(ts, t.token);
+    const client = clientOf(ts, t.token);
+    const ids: Record<string, string> = {};
+    for (const n of ['pg-c', 'PG-a', 'pg-e', 'Pg-b', 'pg-d']) ids[n] = (await a.createGroup(n)).group!.id;
+    await a.createUser({ email: 'pg1@x.test', firstName: 'P', lastName: 'G', groupIds: [ids['Pg-b']!, ids['pg-d']!] });
+    await a.createUser({ email: 'pg2@x.test', firstName: 'P', lastName: 'G', groupIds: [ids['pg-d']!] });
+    const seen: string[] = [];
+    let after: string | null | undefined = null;
+    for (let i = 0; i < 4; i++) {
+      const page: Awaited<ReturnType<typeof client.groups>>['groups'] = (
+        await client.groups({ first: 2, after, filter: { search: 'PG-' } })
+      ).groups;
+      expect(page.totalCount).toBe(5);
+      seen.push(...page.nodes.map((g) => `${g.name}:${g.memberCount}`));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(['PG-a:0', 'Pg-b:1', 'pg-c:0', 'pg-d:2', 'pg-e:0']);
+  });
+
   test('creates an active user with a default password that satisfies the policy', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const r = await a.createUser({ email: 'bob@x.test', firstName: 'Bob', lastName: 'B', password: 'G00d!pass' });
