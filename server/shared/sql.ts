@@ -36,12 +36,21 @@ export function uuidArrayLiteral(ids: readonly string[]): string {
  */
 export type RowFields = readonly (readonly [key: string, rowKey: string, column: { mapFromDriverValue(v: unknown): unknown }])[];
 
-/** `RowFields` of these drizzle columns, the row's column of each named by `rowKey`. */
+/** `RowFields` of these drizzle columns, the row's column of each named by `rowKey` (default: the column's name). */
 export function rowFields(
   columns: Record<string, { name: string; mapFromDriverValue(v: unknown): unknown }>,
-  rowKey: (key: string, columnName: string) => string,
+  rowKey: (key: string, columnName: string) => string = (_k, c) => c,
 ): RowFields {
   return Object.entries(columns).map(([k, c]) => [k, rowKey(k, c.name), c] as const);
+}
+
+/** These columns as a SELECT list qualified by `table` (an alias), each named `as(name)` when given. */
+export function selectList(columns: Record<string, { name: string }>, table: string, as?: (columnName: string) => string): SQL {
+  return sql.raw(
+    Object.values(columns)
+      .map((c) => `"${table}"."${c.name}"${as ? ` as ${as(c.name)}` : ''}`)
+      .join(', '),
+  );
 }
 
 /** A row's fields decoded as drizzle decodes them; null stays null. */

@@ -29,7 +29,7 @@ const groupsOfUsersQuery = fixedQuery((db) =>
 );
 
 /** A `groups` row read with SQL, decoded as drizzle's select would. */
-const GROUP_FIELDS = rowFields(getTableColumns(groups), (_k, c) => c);
+const GROUP_FIELDS = rowFields(getTableColumns(groups));
 
 export class GroupStore {
   constructor(private readonly db: Db) {}

@@ -1,7 +1,7 @@
 import { and, asc, eq, getTableColumns, inArray, isNull, isNotNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { mfaDevices, mfaEnrollmentTokens, mfaGroupMemberships, mfaGroups, mfaUsers } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
-import { fromRow, rowFields } from '../../shared/sql.js';
+import { fromRow, rowFields, selectList } from '../../shared/sql.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import type { MfaDeviceRow, MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
@@ -29,15 +29,11 @@ const DEVICE_COLUMNS = {
   enrolledAt: mfaDevices.enrolledAt,
 };
 
-const USER_FIELDS = rowFields(getTableColumns(mfaUsers), (_k, c) => c);
+const USER_FIELDS = rowFields(getTableColumns(mfaUsers));
 /** The device's columns in a page row, prefixed `d_` beside the user's own. */
 const deviceKey = (column: string) => `d_${column}`;
 const DEVICE_FIELDS = rowFields(DEVICE_COLUMNS, (_k, c) => deviceKey(c));
-const DEVICE_SELECT = sql.raw(
-  Object.values(DEVICE_COLUMNS)
-    .map((c) => `d.${c.name} as ${deviceKey(c.name)}`)
-    .join(', '),
-);
+const DEVICE_SELECT = selectList(DEVICE_COLUMNS, 'd', deviceKey);
 
 export class MfaStore {
   constructor(private readonly db: Db) {}

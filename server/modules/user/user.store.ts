@@ -3,7 +3,7 @@ import { groupMemberships, users } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import type { UserFilter, UserOrder, UserRow } from './user.types.js';
-import { fromRow, rowFields, textArray } from '../../shared/sql.js';
+import { fromRow, rowFields, selectList, textArray } from '../../shared/sql.js';
 
 export type { UserFilter } from './user.types.js';
 
@@ -26,12 +26,8 @@ export const userColumns = {
 };
 
 /** `userColumns` as a SELECT list, and how such a row decodes (timestamps to Date, as drizzle's select). */
-const USER_SELECT = sql.raw(
-  Object.values(userColumns)
-    .map((c) => `"users"."${c.name}"`)
-    .join(', '),
-);
-const USER_FIELDS = rowFields(userColumns, (_k, c) => c);
+const USER_SELECT = selectList(userColumns, 'users');
+const USER_FIELDS = rowFields(userColumns);
 
 // Timestamps are compared at millisecond precision: cursors carry JS Dates, which have no microseconds.
 /** Sort expressions; each order is a row comparison with the id as tie-breaker. */
