@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { describe, expect } from 'vitest';
 import { rosterTest } from './support/fixtures.js';
 import { gql, seedTenant } from './support/harness.js';
-import { api, clientOf, completeSetup, tokenOf, waitForMailLink } from './support/directory-api.js';
+import { api, clientOf, completeSetup, ok, tokenOf, waitForMailLink } from './support/directory-api.js';
 
 const test = rosterTest();
 
@@ -47,6 +47,73 @@ describe('users and groups', () => {
       after = page.pageInfo.endCursor;
     }
     expect(seen).toEqual(['PG-a:0', 'Pg-b:1', 'pg-c:0', 'pg-d:2', 'pg-e:0']);
+  });
+
+  test('a page reads only the columns its selection needs: each user and group field alone answers as all do, in every order', async ({
+    server: ts,
+    tenant: t,
+  }) => {
+    const a = api(ts, t.token);
+    const eng = (await a.createGroup('Eng')).group!.id;
+    ok((await a.client.updateGroup({ input: { id: eng, description: 'Builders' } })).updateGroup);
+    const { identityProviders: idps } = await a.client.identityProviders();
+    const idp = idps.find((i) => i.isDefault)!.id;
+    await a.createUser({ email: 'pr-a@x.test', firstName: 'Ann', lastName: 'Zed', password: 'G00d!pass', groupIds: [eng] });
+    await a.createUser({
+      email: 'pr-b@x.test',
+      username: 'bee',
+      firstName: 'Bea',
+      lastName: 'Young',
+      identityProviderId: idp,
+      sendInvite: true,
+    });
+    await a.createUser({ email: 'pr-c@x.test', firstName: 'Cid', lastName: 'Xu' });
+    // A failed sign-in, so that the per-email sign-in state has something to show.
+    const login = `mutation($i: LoginInput!) { login(input: $i) { errors { code } } }`;
+    await gql(ts.url, login, { i: { tenant: t.slug, email: 'pr-a@x.test', password: 'wrong-Passw0rd!' } });
+
+    const userFields = ['email', 'username', 'firstName', 'lastName', 'status', 'createdAt', 'updatedAt', 'lastInvitedAt'];
+    userFields.push('activatedAt', 'lastSignInAt', 'failedSignIns', 'signInLockedUntil', 'directory { id name }');
+    userFields.push('identityProvider { id }', 'groups { name }', 'invitations { status }', '__typename');
+    const usersOf = async (selection: string, orderBy: string) => {
+      const q = `{ users(first: 10, orderBy: ${orderBy}, filter: { search: "pr-" }) { edges { node { ${selection} } } } }`;
+      const r = await gql<any>(ts.url, q, {}, t.token);
+      expect(r.errors).toBeUndefined();
+      return r.data.users.edges.map((e: any) => e.node);
+    };
+    const key = (f: string) => f.split(' ')[0]!;
+    for (const order of ['EMAIL_ASC', 'CREATED_AT_DESC', 'CREATED_AT_ASC', 'LAST_NAME_ASC']) {
+      const all = await usersOf(`id ${userFields.join(' ')}`, order);
+      expect(all.map((u: any) => u.email).sort()).toEqual(['pr-a@x.test', 'pr-b@x.test', 'pr-c@x.test']);
+      for (const f of userFields)
+        expect(await usersOf(`id ${f}`, order), `${order} ${f}`).toEqual(all.map((u: any) => ({ id: u.id, [key(f)]: u[key(f)] })));
+    }
+    const a0 = (await usersOf(`id ${userFields.join(' ')}`, 'EMAIL_ASC'))[0];
+    expect(a0).toMatchObject({
+      status: 'ACTIVE',
+      failedSignIns: 1,
+      activatedAt: expect.any(String),
+      groups: [{ name: 'Eng' }, { name: 'Users' }],
+    });
+    expect((await usersOf('identityProvider { id } lastInvitedAt', 'EMAIL_ASC'))[1]).toMatchObject({
+      identityProvider: { id: idp },
+      lastInvitedAt: expect.any(String),
+    });
+
+    const groupFields = ['name', 'description', 'builtIn', 'isBuiltIn', 'createdAt', 'updatedAt', 'directory { id }', 'memberCount'];
+    groupFields.push('members { totalCount nodes { email } }', '__typename');
+    const groupsOf = async (selection: string) => {
+      const r = await gql<any>(ts.url, `{ groups(first: 10) { nodes { ${selection} } } }`, {}, t.token);
+      expect(r.errors).toBeUndefined();
+      return r.data.groups.nodes;
+    };
+    const all = await groupsOf(`id ${groupFields.join(' ')}`);
+    expect(all.map((g: any) => [g.name, g.description, g.builtIn, g.memberCount])).toEqual([
+      ['Admins', expect.anything(), 'ADMINS', 1],
+      ['Eng', 'Builders', null, 1],
+      ['Users', expect.anything(), 'USERS', 4],
+    ]);
+    for (const f of groupFields) expect(await groupsOf(`id ${f}`), f).toEqual(all.map((g: any) => ({ id: g.id, [key(f)]: g[key(f)] })));
   });
 
   test('creates an active user with a default password that satisfies the policy', async ({ server: ts, tenant: t }) => {

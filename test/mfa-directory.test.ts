@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect } from 'vitest';
 import { rosterTest } from './support/fixtures.js';
-import { seedTenant } from './support/harness.js';
+import { gql, seedTenant } from './support/harness.js';
 import { tokenOf, waitForMailLink } from './support/directory-api.js';
 import { enroll, papi } from './support/provisioning-api.js';
 
@@ -68,6 +68,42 @@ describe('MFA directory: manual users', () => {
       after = page.pageInfo.endCursor!;
     }
     expect(seen).toEqual(['ann', 'bea', 'cid', 'dan', 'eve', 'prov0@x.test']);
+
+    // The page reads only the columns its selection needs: every field asked alone (beside
+    // the id) answers as it does when all are asked, through `nodes` and through `edges`.
+    const deviceFields = ['id', 'name', 'kind', 'status', 'lastUsedAt', 'enrolledAt'];
+    const fields = ['username', 'email', 'firstName', 'lastName', 'status', 'suspendedAt', 'source', 'provisioningId'];
+    fields.push('directoryUserId', 'createdAt', 'groups', 'failedVerifications', 'verificationLockedUntil', '__typename');
+    const pageOf = async (selection: string) => {
+      const r = await gql<any>(ts.url, `{ mfaUsers(first: 10) { edges { node { ${selection} } } } }`, {}, t.token);
+      expect(r.errors).toBeUndefined();
+      return r.data.mfaUsers.edges.map((e: any) => e.node);
+    };
+    const all = await pageOf(`id ${fields.join(' ')} devices { ${deviceFields.join(' ')} }`);
+    expect(all.map((u: any) => [u.username, u.source, u.status, u.devices.length])).toEqual([
+      ['ann', 'MANUAL', 'UNENROLLED', 0],
+      ['bea', 'MANUAL', 'UNENROLLED', 0],
+      ['cid', 'MANUAL', 'ACTIVE', 1],
+      ['dan', 'MANUAL', 'UNENROLLED', 0],
+      ['eve', 'MANUAL', 'UNENROLLED', 0],
+      ['prov0@x.test', 'PROVISIONING', 'UNENROLLED', 0],
+    ]);
+    expect(all[5]).toMatchObject({ email: 'prov0@x.test', provisioningId: id, directoryUserId: expect.any(String), groups: ['MFA'] });
+    for (const f of fields) expect(await pageOf(`id ${f}`), f).toEqual(all.map((u: any) => ({ id: u.id, [f]: u[f] })));
+    for (const f of deviceFields) {
+      const only = all.map((u: any) => ({ id: u.id, devices: u.devices.map((d: any) => ({ [f]: d[f] })) }));
+      expect(await pageOf(`id devices { ${f} }`), f).toEqual(only);
+    }
+    // A fragment on the node and one on the connection read the same.
+    const r = await gql<any>(
+      ts.url,
+      `{ mfaUsers(first: 10) { ...C } } fragment C on MfaUserConnection { nodes { ... on Node { id } ...U } } fragment U on MfaUser { email devices { name } }`,
+      {},
+      t.token,
+    );
+    expect(r.data.mfaUsers.nodes).toEqual(
+      all.map((u: any) => ({ id: u.id, email: u.email, devices: u.devices.map((d: any) => ({ name: d.name })) })),
+    );
   });
 });
 

@@ -53,6 +53,45 @@ export function selectList(columns: Record<string, { name: string }>, table: str
   );
 }
 
+/** A page's SELECT list of some of a table's columns, and how its rows decode. */
+export interface Projection {
+  select: SQL;
+  fields: RowFields;
+}
+
+/**
+ * `of(keys)`: the projection of those of `columns` (by property name) plus `always`; `of()`:
+ * all of them. A list page reads only the columns of the fields its client selected (see
+ * `rowKeysFor`): parsing and decoding columns nobody reads, timestamps above all, was a large
+ * share of a page's CPU. Projections are remembered per key list, as a client sends the same
+ * few selections again and again; the cache is bounded (a client cycling through many
+ * selections only rebuilds them).
+ */
+export function projections<C extends Record<string, { name: string; mapFromDriverValue(v: unknown): unknown }>>(
+  columns: C,
+  opts: { table: string; always: readonly (keyof C & string)[]; as?: (columnName: string) => string },
+): (keys?: readonly string[]) => Projection {
+  const build = (keys: readonly string[] | undefined): Projection => {
+    const picked = keys
+      ? Object.fromEntries(Object.entries(columns).filter(([k]) => opts.always.includes(k) || keys.includes(k)))
+      : columns;
+    const as = opts.as;
+    return { select: selectList(picked, opts.table, as), fields: rowFields(picked, as ? (_k, c) => as(c) : undefined) };
+  };
+  const all = build(undefined);
+  const cache = new Map<string, Projection>();
+  return (keys) => {
+    if (!keys) return all;
+    const id = keys.join(',');
+    let p = cache.get(id);
+    if (!p) {
+      if (cache.size >= 64) cache.clear();
+      cache.set(id, (p = build(keys)));
+    }
+    return p;
+  };
+}
+
 /** A row's fields decoded as drizzle decodes them; null stays null. */
 export function fromRow<T>(r: Record<string, unknown>, fields: RowFields): T {
   const o: Record<string, unknown> = {};

@@ -5,7 +5,7 @@ import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
-import { nodesSelect } from '../../shared/lookahead.js';
+import { nodesFields, nodesSelect, rowKeysFor } from '../../shared/lookahead.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import { Directory, type DirectoryRow } from '../directory/directory.types.js';
 import { UserConnection, type UserRow } from '../user/user.types.js';
@@ -30,6 +30,25 @@ export class GroupFilterInput {
   search?: string;
 }
 
+/**
+ * The `GroupRow` properties each `Group` field's resolver reads, beyond the id and name a page
+ * always reads: a groups page reads only the columns of the fields selected (a field missing
+ * here: every column, see `rowKeysFor`). `directory-users.test.ts` checks each field alone.
+ */
+const GROUP_READS: Record<string, readonly (keyof GroupRow)[]> = {
+  id: [],
+  name: [],
+  description: ['description'],
+  builtIn: ['builtIn'],
+  isBuiltIn: ['builtIn'],
+  createdAt: ['createdAt'],
+  updatedAt: ['updatedAt'],
+  directory: ['directoryId'],
+  // Read by loaders or services from the group's id (the count in the page's statement).
+  memberCount: [],
+  members: [],
+};
+
 @Resolver(() => Group)
 export class GroupResolver {
   @RequiresScope(ApiScope.DIRECTORY_READ)
@@ -45,6 +64,7 @@ export class GroupResolver {
       first,
       after,
       memberCount: info ? nodesSelect(info, 'memberCount') : false,
+      keys: info ? rowKeysFor(nodesFields(info), GROUP_READS) : undefined,
       filter: {
         search: filter?.search,
         directoryId: filter?.directoryId ? (fromGlobalId(filter.directoryId, 'Directory') ?? NO_MATCH) : undefined,

@@ -41,14 +41,18 @@ export class GroupService {
     }));
   }
 
-  /** `memberCount`: the page's rows carry their member counts (read in the page's statement). */
+  /**
+   * `memberCount`: the page's rows carry their member counts (read in the page's statement).
+   * `keys`: the row properties the caller reads (unset: all; see `GroupStore.page`).
+   */
   async list(
     viewer: Viewer,
-    args: { first?: number | null; after?: string | null; filter: GroupFilter; memberCount?: boolean },
+    args: { first?: number | null; after?: string | null; filter: GroupFilter; memberCount?: boolean; keys?: readonly (keyof GroupRow)[] },
   ): Promise<ConnectionShape<GroupRow>> {
     return keysetPage(args, {
       key: sortValueAndIdKey,
-      fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after, { memberCount: args.memberCount }),
+      fetch: (limit, after) =>
+        this.store.page(viewer.tenantId, args.filter, limit, after, { memberCount: args.memberCount, keys: args.keys }),
       cursorOf: (r) => [r.name.toLowerCase(), r.id],
       count: () => this.store.count(viewer.tenantId, args.filter),
     });

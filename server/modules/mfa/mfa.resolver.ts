@@ -5,7 +5,7 @@ import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
 import { idOrNoMatch, toGlobalId } from '../../shared/ids.js';
-import { nodesSelect } from '../../shared/lookahead.js';
+import { nodesFields, nodesSelect, rowKeysFor } from '../../shared/lookahead.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import {
   CreateMfaUserInput,
@@ -23,6 +23,42 @@ import {
   type MfaDeviceRow,
   type MfaUserRow,
 } from './mfa.types.js';
+
+/**
+ * The `MfaUserRow` properties each `MfaUser` field's resolver reads (here and in
+ * mfa-factor.resolver.ts), beyond the id and username a page always reads: a list page reads
+ * only the columns of the fields selected. A field missing here makes the page read every
+ * column (`rowKeysFor`); `mfa-directory.test.ts` checks each field alone against all of them.
+ */
+const MFA_USER_READS: Record<string, readonly (keyof MfaUserRow)[]> = {
+  id: [],
+  username: [],
+  email: ['email'],
+  firstName: ['firstName'],
+  lastName: ['lastName'],
+  status: ['status', 'suspendedAt'],
+  suspendedAt: ['suspendedAt'],
+  source: ['provisioningId'],
+  provisioningId: ['provisioningId'],
+  directoryUserId: ['directoryUserId'],
+  createdAt: ['createdAt'],
+  // Read by loaders or services from the user's id.
+  devices: [],
+  groups: [],
+  failedVerifications: [],
+  verificationLockedUntil: [],
+  verifications: [],
+};
+
+/** The same for a page's devices: each `MfaDevice` field is its row's property of that name. */
+const MFA_DEVICE_READS: Record<string, readonly (keyof MfaDeviceRow)[]> = {
+  id: [],
+  name: ['name'],
+  kind: ['kind'],
+  status: ['status'],
+  lastUsedAt: ['lastUsedAt'],
+  enrolledAt: ['enrolledAt'],
+};
 
 @Resolver(() => MfaGroup)
 export class MfaGroupResolver {
@@ -86,6 +122,8 @@ export class MfaResolver {
       first,
       after,
       devices: info ? nodesSelect(info, 'devices') : false,
+      keys: info ? rowKeysFor(nodesFields(info), MFA_USER_READS) : undefined,
+      deviceKeys: info ? rowKeysFor(nodesFields(info, 'devices'), MFA_DEVICE_READS) : undefined,
       filter: {
         source: filter?.source,
         status: filter?.status,

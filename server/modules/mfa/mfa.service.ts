@@ -11,7 +11,7 @@ import type { MailMessage, MailService } from '../mail/mail.service.js';
 import type { CheckOutcome, SignInLimitService } from '../sign-in-limit/sign-in-limit.service.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import type { MfaGroupFilter, MfaStore, MfaUserFilter } from './mfa.store.js';
-import type { MfaGroupRow, MfaUserRow } from './mfa.types.js';
+import type { MfaDeviceRow, MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
 export const MAX_DEVICES_PER_USER = 5;
 
@@ -30,14 +30,29 @@ export class MfaService {
     private readonly audit: AuditService,
   ) {}
 
-  /** `devices`: the page's rows carry their devices (read in the page's statement). */
+  /**
+   * `devices`: the page's rows carry their devices (read in the page's statement). `keys` /
+   * `deviceKeys`: the row properties the caller reads (unset: all; see `MfaStore.page`).
+   */
   async list(
     viewer: Viewer,
-    args: { first?: number | null; after?: string | null; filter: MfaUserFilter; devices?: boolean },
+    args: {
+      first?: number | null;
+      after?: string | null;
+      filter: MfaUserFilter;
+      devices?: boolean;
+      keys?: readonly (keyof MfaUserRow)[];
+      deviceKeys?: readonly (keyof MfaDeviceRow)[];
+    },
   ): Promise<ConnectionShape<MfaUserRow>> {
     return keysetPage(args, {
       key: sortValueAndIdKey,
-      fetch: (limit, after) => this.store.page(viewer.tenantId, args.filter, limit, after, { devices: args.devices }),
+      fetch: (limit, after) =>
+        this.store.page(viewer.tenantId, args.filter, limit, after, {
+          devices: args.devices,
+          keys: args.keys,
+          deviceKeys: args.deviceKeys,
+        }),
       cursorOf: (r) => [r.username.toLowerCase(), r.id],
       count: () => this.store.count(viewer.tenantId, args.filter),
     });

@@ -1,7 +1,7 @@
 import { and, asc, eq, getTableColumns, inArray, isNull, isNotNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { mfaDevices, mfaEnrollmentTokens, mfaGroupMemberships, mfaGroups, mfaUsers } from '../../../drizzle/schema/index.js';
 import { queryRows, type Db, type Executor } from '../../shared/db.js';
-import { fromRow, rowFields, selectList } from '../../shared/sql.js';
+import { fromRow, projections } from '../../shared/sql.js';
 import { DomainError, ErrorCode, pgErrorInfo } from '../../shared/errors.js';
 import type { MfaDeviceRow, MfaGroupRow, MfaUserRow } from './mfa.types.js';
 
@@ -29,11 +29,12 @@ const DEVICE_COLUMNS = {
   enrolledAt: mfaDevices.enrolledAt,
 };
 
-const USER_FIELDS = rowFields(getTableColumns(mfaUsers));
 /** The device's columns in a page row, prefixed `d_` beside the user's own. */
 const deviceKey = (column: string) => `d_${column}`;
-const DEVICE_FIELDS = rowFields(DEVICE_COLUMNS, (_k, c) => deviceKey(c));
-const DEVICE_SELECT = selectList(DEVICE_COLUMNS, 'd', deviceKey);
+
+/** What a page reads of an MFA user (id and username always: the cursor is made of them) and of its devices. */
+const userProjection = projections(getTableColumns(mfaUsers), { table: 'mfa_users', always: ['id', 'username'] });
+const deviceProjection = projections(DEVICE_COLUMNS, { table: 'd', always: ['id'], as: deviceKey });
 
 export class MfaStore {
   constructor(private readonly db: Db) {}
@@ -136,29 +137,32 @@ export class MfaStore {
    * user's devices as JSON in a correlated subquery, and ~2× without the JSON objects' keys;
    * the ORDER BY inside the lateral keeps the planner from flattening it into a hash join over
    * the tenant's every device.
+   *
+   * `keys` / `deviceKeys`: the properties the caller will read (id and username always come,
+   * the cursor is made of them; a device's id too). Unset: all. Rows then carry only those,
+   * the rest undefined: parsing and decoding 21 columns a row, three of them timestamps, was
+   * most of what this page cost Roster beyond PostGraphile's (the users-page bench's profile).
    */
   async page(
     tenantId: string,
     f: MfaUserFilter,
     limit: number,
     after: [string, string] | null,
-    opts: { devices?: boolean } = {},
+    opts: { devices?: boolean; keys?: readonly (keyof MfaUserRow)[]; deviceKeys?: readonly (keyof MfaDeviceRow)[] } = {},
     tx: Executor = this.db,
   ): Promise<MfaUserRow[]> {
-    const key = sql`lower(${mfaUsers.username})`;
-    const page = tx
-      .select()
-      .from(mfaUsers)
-      .where(and(this.where(tenantId, f), after ? sql`(${key}, ${mfaUsers.id}) > (${after[0]}, ${after[1]}::uuid)` : undefined))
-      .orderBy(asc(key), asc(mfaUsers.id))
-      .limit(limit);
-    if (!opts.devices) return page;
-    // Written as SQL and mapped by the column lists below: drizzle's builder for a subquery and
-    // a lateral join, and its mapping of aliased columns, cost more of Roster's CPU per page than
-    // the JSON aggregate this replaces had saved the database (measured in the users-page bench).
+    const user = userProjection(opts.keys);
+    const keyset = after ? sql`(lower(${mfaUsers.username}), ${mfaUsers.id}) > (${after[0]}, ${after[1]}::uuid)` : undefined;
+    // Written as SQL and decoded by the column lists: drizzle's select builder (and for the
+    // devices its subquery, lateral join and aliased columns) cost more of Roster's CPU per page
+    // than the statement took the database (measured in the users-page bench).
+    const page = sql`select ${user.select} from ${mfaUsers} where ${and(this.where(tenantId, f), keyset)}
+                     order by lower(${mfaUsers.username}), ${mfaUsers.id} limit ${limit}`;
+    if (!opts.devices) return (await queryRows<Record<string, unknown>>(tx, page)).map((r) => fromRow<MfaUserRow>(r, user.fields));
+    const device = deviceProjection(opts.deviceKeys);
     const rows = await queryRows<Record<string, unknown>>(
       tx,
-      sql`select u.*, ${DEVICE_SELECT}
+      sql`select u.*, ${device.select}
           from (${page}) u
           left join lateral (select * from ${mfaDevices} d
                              where d.mfa_user_id = u.id and d.tenant_id = ${tenantId} and d.status <> 'PENDING'
@@ -168,9 +172,13 @@ export class MfaStore {
     const out = new Map<string, MfaUserRow & { devices: MfaDeviceRow[] }>();
     for (const r of rows) {
       const id = r['id'] as string;
-      let user = out.get(id);
-      if (!user) out.set(id, (user = { ...fromRow<MfaUserRow>(r, USER_FIELDS), devices: [] }));
-      if (r['d_id'] != null) user.devices.push(fromRow<MfaDeviceRow>(r, DEVICE_FIELDS));
+      let u = out.get(id);
+      if (!u) {
+        u = fromRow<MfaUserRow & { devices: MfaDeviceRow[] }>(r, user.fields);
+        u.devices = [];
+        out.set(id, u);
+      }
+      if (r['d_id'] != null) u.devices.push(fromRow<MfaDeviceRow>(r, device.fields));
     }
     return [...out.values()];
   }

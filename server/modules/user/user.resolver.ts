@@ -5,7 +5,7 @@ import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
-import { nodesSelect } from '../../shared/lookahead.js';
+import { nodesFields, nodesSelect, rowKeysFor } from '../../shared/lookahead.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import { Directory, type DirectoryRow } from '../directory/directory.types.js';
 import { Group, type GroupRow } from '../group/group.types.js';
@@ -73,6 +73,35 @@ async function readAhead(ctx: Context, info: GraphQLResolveInfo, rows: PageUser[
   ]);
 }
 
+/**
+ * The `UserRow` properties each `User` field's resolver reads (here, in audit.resolver.ts and
+ * invitation.resolver.ts): a users page reads only the columns of the fields selected, the id
+ * and its order's cursor (a field missing here: every column, see `rowKeysFor`).
+ * `directory-users.test.ts` checks each field alone against all of them.
+ */
+const USER_READS: Record<string, readonly (keyof UserRow)[]> = {
+  id: [],
+  email: ['email'],
+  username: ['username'],
+  firstName: ['firstName'],
+  lastName: ['lastName'],
+  status: ['status'],
+  createdAt: ['createdAt'],
+  updatedAt: ['updatedAt'],
+  lastInvitedAt: ['lastInvitedAt'],
+  activatedAt: ['activatedAt'],
+  lastSignInAt: ['lastSignInAt'],
+  // Sign-in limits are kept per email.
+  failedSignIns: ['email'],
+  signInLockedUntil: ['email'],
+  directory: ['directoryId'],
+  identityProvider: ['identityProviderId'],
+  // Read by loaders or services from the user's id.
+  groups: [],
+  invitations: [],
+  auditEvents: [],
+};
+
 @Resolver(() => User)
 export class UserResolver {
   @RequiresScope(ApiScope.DIRECTORY_READ)
@@ -89,7 +118,8 @@ export class UserResolver {
     const f: UserFilter = { status: filter?.status, search: filter?.search };
     if (filter?.directoryId) f.directoryId = fromGlobalId(filter.directoryId, 'Directory') ?? NO_MATCH;
     if (filter?.groupId) f.groupId = fromGlobalId(filter.groupId, 'Group') ?? NO_MATCH;
-    const page = await ctx.services.users.list(viewerOf(ctx), { first, after, filter: f, orderBy });
+    const keys = info ? rowKeysFor(nodesFields(info), USER_READS) : undefined;
+    const page = await ctx.services.users.list(viewerOf(ctx), { first, after, filter: f, orderBy, keys });
     if (info) await readAhead(ctx, info, page.nodes);
     return page;
   }

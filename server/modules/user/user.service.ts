@@ -61,13 +61,19 @@ export class UserService {
 
   async list(
     viewer: Viewer,
-    args: { first?: number | null; after?: string | null; filter: UserFilter; orderBy?: UserOrder | null },
+    args: {
+      first?: number | null;
+      after?: string | null;
+      filter: UserFilter;
+      orderBy?: UserOrder | null;
+      keys?: readonly (keyof UserRow)[];
+    },
   ): Promise<ConnectionShape<UserRow>> {
     const order = args.orderBy ?? UserOrder.EMAIL_ASC;
     return keysetPage(args, {
       // The creation-time orders cast the value to timestamptz: it must be a timestamp.
       key: order === UserOrder.CREATED_AT_ASC || order === UserOrder.CREATED_AT_DESC ? timestampAndIdKey : nullableSortValueAndIdKey,
-      fetch: (limit, after) => this.d.users.page(viewer.tenantId, args.filter, order, limit, after),
+      fetch: (limit, after) => this.d.users.page(viewer.tenantId, args.filter, order, limit, after, args.keys),
       cursorOf: (r) => [userCursorValue(order, r), r.id],
       count: () => this.d.users.count(viewer.tenantId, args.filter),
     });
