@@ -36,7 +36,6 @@ export const users = pgTable(
     // The login id: unique per directory ignoring case (migration 0008 renamed earlier duplicates).
     uniqueIndex('uniq_users_directory_username').on(t.directoryId, sql`lower(${t.username})`),
     index('idx_users_tenant_created').on(t.tenantId, t.createdAt, t.id),
-    index('idx_users_directory_email').on(t.directoryId, t.email),
   ],
 );
 
