@@ -352,6 +352,29 @@ describe('sync: preview and the removal guard', () => {
     expect(codes((await p.approve(stopped.id)).errors)).toEqual(['INVALID_STATE']);
   });
 
+  test('a user staged for removal and selected again while disabled, before the approval, is kept and then suspended', async ({
+    server: ts,
+  }) => {
+    const { p, id, groups, configure } = await setup(ts, ['Many', 'Few'], { removalGuardMaxUsers: 1, removalGuardMaxPercent: 100 });
+    const many = await p.addUsers(groups.Many!, 'd', 2);
+    await p.addUsers(groups.Few!, 'k', 1);
+    await p.syncAndWait(id);
+    await configure(['Few']);
+    const stopped = await p.syncAndWait(id);
+    expect(stopped).toMatchObject({ status: 'AWAITING_APPROVAL', plannedRemovals: 2 });
+    // While the run waits, d0 is disabled and put in the selected group: a plan made now would
+    // keep its MFA user (suspended), so the approved plan must not remove it either.
+    ok(await p.updateUser({ id: many[0]!, disabled: true }));
+    ok(await p.addMembers(groups.Few!, [many[0]!]));
+    expect(await p.preview(id)).toMatchObject({ removeCount: 1, updateCount: 1 });
+    ok(await p.approve(stopped.id));
+    expect(await p.waitRun(stopped.id, ['COMPLETED', 'FAILED'])).toMatchObject({ status: 'COMPLETED', removed: 1 });
+    expect(usernames(await p.mfaUsers())).toEqual(['d0@x.test', 'k0@x.test']);
+    // The next run suspends it.
+    expect(await p.syncAndWait(id)).toMatchObject({ status: 'COMPLETED', removed: 0 });
+    expect(usernames(await p.mfaUsers({ status: 'PROVISIONING_DISABLED' }))).toEqual(['d0@x.test']);
+  });
+
   test('the percentage threshold applies too, and cancelling a waiting run drops its plan', async ({ server: ts }) => {
     const { p, id, groups, configure } = await setup(ts, ['Big', 'Small'], { removalGuardMaxPercent: 10 });
     await p.addUsers(groups.Big!, 'b', 9);

@@ -247,7 +247,9 @@ export class SyncApplyStore {
   /**
    * Removes a chunk of the planned removal set, with devices (foreign-key cascade). A user is
    * removed only if it is still owned and still not selected, so an approved plan never
-   * removes someone re-added to an enabled group since.
+   * removes someone put back in a selected group since. Selected as planning means it: a
+   * member of a selected group, disabled or not (a disabled member is kept, suspended, by the
+   * next run), so what an approval removes is what a plan made at that moment would.
    */
   async removeChunk(
     tx: Executor,
@@ -264,8 +266,8 @@ export class SyncApplyStore {
             from sel cross join lateral (select * from ${mfaUsers} ${o} where ${o.id} = sel.mfa_user_id limit 1) ${o}
             where ${o.provisioningId} = ${a.provisioningId}::uuid and ${o.tenantId} = ${a.tenantId}::uuid
               and (${o.directoryUserId} is null or not exists (
-                    select 1 from ${groupMemberships} ${gm} join ${users} ${u} on ${u.id} = ${gm.userId}
-                    where ${gm.userId} = ${o.directoryUserId} and ${gm.groupId} = any(${uuidArray(a.groupIds)}) and ${u.status} <> 'DISABLED'))),
+                    select 1 from ${groupMemberships} ${gm}
+                    where ${gm.userId} = ${o.directoryUserId} and ${gm.groupId} = any(${uuidArray(a.groupIds)})))),
           gone as (delete from ${mfaUsers} where ${mfaUsers.id} in (select id from v) returning ${mfaUsers.id} as id)
           select (select count(*)::int from gone) as removed,
                  (select coalesce(sum(v.devices), 0)::int from v where v.id in (select id from gone)) as devices,
