@@ -93,6 +93,8 @@ for (const n of [10_000, 100_000]) {
         ROSTER_SECRET_KEY: secretKey,
         LOG_LEVEL: 'warn',
         JOB_POLL_MS: '50',
+        // As deployed, not vitest's NODE_ENV=test (which the fork would inherit).
+        NODE_ENV: 'production',
       });
       const heapLimitMb = roster.ready['heapLimitMb'] as number;
       const target = { url: roster.url, wsUrl: roster.url.replace(/^http/, 'ws') };
