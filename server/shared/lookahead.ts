@@ -1,25 +1,5 @@
 import type { FragmentDefinitionNode, GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 
-/**
- * Whether a connection field's nodes select `field` (through `nodes { … }` or
- * `edges { node { … } }`, fragments and inline fragments included). A list page uses it to read
- * a per-node relation (a member count, a user's devices) in the page's own statement only when
- * the client asked for it, instead of a second statement per page. Directives (`@include`,
- * `@skip`) are not evaluated: a field under one counts as selected, which costs a column the
- * response may not use, never a missing one.
- */
-export function nodesSelect(info: GraphQLResolveInfo, field: string): boolean {
-  const fragments = info.fragments;
-  return info.fieldNodes.some((n) => {
-    const connection = n.selectionSet;
-    if (!connection) return false;
-    return (
-      children(connection, 'nodes', fragments).some((s) => selects(s, field, fragments)) ||
-      children(connection, 'edges', fragments).some((e) => children(e, 'node', fragments).some((s) => selects(s, field, fragments)))
-    );
-  });
-}
-
 /** The selection sets of every `name` field directly in `set` (there may be several, aliased or in fragments). */
 function children(set: SelectionSetNode, name: string, fragments: Record<string, FragmentDefinitionNode>, depth = 0): SelectionSetNode[] {
   if (depth > 10) return [];
@@ -37,20 +17,14 @@ function children(set: SelectionSetNode, name: string, fragments: Record<string,
   return out;
 }
 
-function selects(set: SelectionSetNode, name: string, fragments: Record<string, FragmentDefinitionNode>, depth = 0): boolean {
-  if (depth > 10) return false;
-  return set.selections.some((s) => {
-    if (s.kind === 'Field') return s.name.value === name;
-    if (s.kind === 'InlineFragment') return selects(s.selectionSet, name, fragments, depth + 1);
-    const f = fragments[s.name.value];
-    return f ? selects(f.selectionSet, name, fragments, depth + 1) : false;
-  });
-}
-
 /**
  * The names of the fields a connection's nodes select (through `nodes { … }` or
- * `edges { node { … } }`, fragments included), or with `child` the fields selected under that
- * field of each node (a user's `devices { … }`). A list page reads only the columns these need.
+ * `edges { node { … } }`, fragments and inline fragments included), or with `child` the fields
+ * selected under that field of each node (a user's `devices { … }`). A list page reads only the
+ * columns these need, and a per-node relation (a member count, a user's devices) in its own
+ * statement only when it is among them. Directives (`@include`, `@skip`) are not evaluated: a
+ * field under one counts as selected, which costs a column the response may not use, never a
+ * missing one.
  */
 export function nodesFields(info: GraphQLResolveInfo, child?: string): Set<string> {
   const fragments = info.fragments;

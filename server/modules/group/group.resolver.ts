@@ -5,7 +5,7 @@ import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
-import { nodesFields, nodesSelect, rowKeysFor } from '../../shared/lookahead.js';
+import { nodesFields, rowKeysFor } from '../../shared/lookahead.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import { Directory, type DirectoryRow } from '../directory/directory.types.js';
 import { UserConnection, type UserRow } from '../user/user.types.js';
@@ -60,11 +60,12 @@ export class GroupResolver {
     @Arg('filter', () => GroupFilterInput, { nullable: true, description: 'Filters.' }) filter?: GroupFilterInput,
     @Info() info?: GraphQLResolveInfo,
   ): Promise<ConnectionShape<GroupRow>> {
+    const fields = info ? nodesFields(info) : null;
     return ctx.services.groups.list(viewerOf(ctx), {
       first,
       after,
-      memberCount: info ? nodesSelect(info, 'memberCount') : false,
-      keys: info ? rowKeysFor(nodesFields(info), GROUP_READS) : undefined,
+      memberCount: fields?.has('memberCount') ?? false,
+      keys: fields ? rowKeysFor(fields, GROUP_READS) : undefined,
       filter: {
         search: filter?.search,
         directoryId: filter?.directoryId ? (fromGlobalId(filter.directoryId, 'Directory') ?? NO_MATCH) : undefined,

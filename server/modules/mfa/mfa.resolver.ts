@@ -5,7 +5,7 @@ import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { toPayload } from '../../shared/errors.js';
 import { idOrNoMatch, toGlobalId } from '../../shared/ids.js';
-import { nodesFields, nodesSelect, rowKeysFor } from '../../shared/lookahead.js';
+import { nodesFields, rowKeysFor } from '../../shared/lookahead.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import {
   CreateMfaUserInput,
@@ -118,11 +118,12 @@ export class MfaResolver {
     @Arg('filter', () => MfaUserFilterInput, { nullable: true, description: 'Filters.' }) filter?: MfaUserFilterInput,
     @Info() info?: GraphQLResolveInfo,
   ): Promise<ConnectionShape<MfaUserRow>> {
+    const fields = info ? nodesFields(info) : null;
     return ctx.services.mfa.list(viewerOf(ctx), {
       first,
       after,
-      devices: info ? nodesSelect(info, 'devices') : false,
-      keys: info ? rowKeysFor(nodesFields(info), MFA_USER_READS) : undefined,
+      devices: fields?.has('devices') ?? false,
+      keys: fields ? rowKeysFor(fields, MFA_USER_READS) : undefined,
       deviceKeys: info ? rowKeysFor(nodesFields(info, 'devices'), MFA_DEVICE_READS) : undefined,
       filter: {
         source: filter?.source,

@@ -5,7 +5,7 @@ import { ApiScope, RequiresScope } from '../../shared/scopes.js';
 import type { Context } from '../../context.js';
 import { viewerOf } from '../../context.js';
 import { fromGlobalId, NO_MATCH, toGlobalId } from '../../shared/ids.js';
-import { nodesFields, nodesSelect, rowKeysFor } from '../../shared/lookahead.js';
+import { nodesFields, rowKeysFor } from '../../shared/lookahead.js';
 import type { ConnectionShape } from '../../shared/pagination.js';
 import { Directory, type DirectoryRow } from '../directory/directory.types.js';
 import { Group, type GroupRow } from '../group/group.types.js';
@@ -53,9 +53,9 @@ type PageUser = UserRow & { groupRows?: GroupRow[]; directoryRow?: DirectoryRow 
  * user and field, and those promises and their bookkeeping were a large share of the page's
  * garbage (test/bench/users-page.bench.ts).
  */
-async function readAhead(ctx: Context, info: GraphQLResolveInfo, rows: PageUser[]): Promise<void> {
-  const groups = nodesSelect(info, 'groups');
-  const directories = nodesSelect(info, 'directory');
+async function readAhead(ctx: Context, fields: Set<string>, rows: PageUser[]): Promise<void> {
+  const groups = fields.has('groups');
+  const directories = fields.has('directory');
   await Promise.all([
     groups
       ? ctx.loaders.groupsByUser.loadMany(rows.map((u) => u.id)).then((lists) =>
@@ -118,9 +118,10 @@ export class UserResolver {
     const f: UserFilter = { status: filter?.status, search: filter?.search };
     if (filter?.directoryId) f.directoryId = fromGlobalId(filter.directoryId, 'Directory') ?? NO_MATCH;
     if (filter?.groupId) f.groupId = fromGlobalId(filter.groupId, 'Group') ?? NO_MATCH;
-    const keys = info ? rowKeysFor(nodesFields(info), USER_READS) : undefined;
+    const fields = info ? nodesFields(info) : null;
+    const keys = fields ? rowKeysFor(fields, USER_READS) : undefined;
     const page = await ctx.services.users.list(viewerOf(ctx), { first, after, filter: f, orderBy, keys });
-    if (info) await readAhead(ctx, info, page.nodes);
+    if (fields) await readAhead(ctx, fields, page.nodes);
     return page;
   }
 

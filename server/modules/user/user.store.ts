@@ -139,7 +139,6 @@ export class UserStore {
     return r?.n ?? 0;
   }
 
-  /** Ids of the users of one directory with these (normalised) emails, by email. */
   /**
    * The ids of the directory's users with these (normalised) emails, keyed by the email given.
    * One probe of the unique `(directory_id, lower(email))` index per email: a lateral with
