@@ -115,6 +115,31 @@ describe('users and groups', () => {
     for (const f of groupFields) expect(await groupsOf(`id ${f}`), f).toEqual(all.map((g: any) => ({ id: g.id, [key(f)]: g[key(f)] })));
   });
 
+  test("the database refuses a user or a membership whose tenant is not its directory's or group's", async ({ server: ts, tenant: t }) => {
+    // What tenant scoping by construction leans on, below the services: one composite key per
+    // row (migration 0022), so even a faulty store could not file a row under another tenant.
+    const other = await seedTenant(ts);
+    const code = (err: unknown) => {
+      let e = err as { code?: string; cause?: unknown } | undefined;
+      while (e && !e.code && e.cause) e = e.cause as typeof e;
+      return e?.code;
+    };
+    const user = () =>
+      ts.database.db.execute(
+        sql`insert into users (tenant_id, directory_id, email, first_name, last_name, status)
+            values (${other.tenantId}, ${t.directoryId}, 'stray@x.test', 'S', 'T', 'ACTIVE')`,
+      );
+    await expect(user().catch(code)).resolves.toBe('23503');
+    const membership = () =>
+      ts.database.db.execute(
+        sql`insert into group_memberships (group_id, user_id, tenant_id) values (${t.usersGroupId}, ${other.adminUserId}, ${other.tenantId})`,
+      );
+    await expect(membership().catch(code)).resolves.toBe('23503');
+    // Both tenants' own rows are still valid, and their groups are as they were.
+    expect((await api(ts, other.token).users()).nodes.map((u) => u.email)).toEqual([other.adminEmail]);
+    expect((await api(ts, t.token).users()).nodes.map((u) => u.email)).toEqual([t.adminEmail]);
+  });
+
   test('creates an active user with a default password that satisfies the policy', async ({ server: ts, tenant: t }) => {
     const a = api(ts, t.token);
     const r = await a.createUser({ email: 'bob@x.test', firstName: 'Bob', lastName: 'B', password: 'G00d!pass' });

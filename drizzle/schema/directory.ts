@@ -18,6 +18,8 @@ export const directories = pgTable(
   },
   (t) => [
     uniqueIndex('uniq_directories_tenant_name').on(t.tenantId, sql`lower(${t.name})`),
+    // The key of users' (directory, tenant) foreign key (drizzle/schema/user.ts).
+    uniqueIndex('uniq_directories_id_tenant').on(t.id, t.tenantId),
     // Exactly one cloud directory per tenant, enforced by the database.
     uniqueIndex('uniq_directories_tenant_cloud')
       .on(t.tenantId)

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, pgTable, primaryKey, text, timestamp, uuid, uniqueIndex } from 'drizzle-orm/pg-core';
+import { foreignKey, index, pgTable, primaryKey, text, timestamp, uuid, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tenants } from './tenant.js';
 import { directories, identityProviders } from './directory.js';
 
@@ -7,13 +7,10 @@ import { directories, identityProviders } from './directory.js';
 export const users = pgTable(
   'users',
   {
+    // New users get time-ordered ids (server/shared/uuid7.ts); the default serves other writers.
     id: uuid('id').primaryKey().defaultRandom(),
-    tenantId: uuid('tenant_id')
-      .notNull()
-      .references(() => tenants.id, { onDelete: 'cascade' }),
-    directoryId: uuid('directory_id')
-      .notNull()
-      .references(() => directories.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id').notNull(),
+    directoryId: uuid('directory_id').notNull(),
     // Stored trimmed and lower-cased, so equality and prefix search use the plain index.
     email: text('email'),
     username: text('username'),
@@ -36,6 +33,15 @@ export const users = pgTable(
     // The login id: unique per directory ignoring case (migration 0008 renamed earlier duplicates).
     uniqueIndex('uniq_users_directory_username').on(t.directoryId, sql`lower(${t.username})`),
     index('idx_users_tenant_created').on(t.tenantId, t.createdAt, t.id),
+    // One key for both: the directory exists and belongs to the user's tenant. The database
+    // checks each foreign key once per inserted row, and two keys (tenant, directory) were two
+    // checks per user of an upload; this one also rules out a user whose tenant is not its
+    // directory's. Deleting a tenant still deletes its users (through its directories).
+    foreignKey({
+      name: 'users_directory_tenant_fk',
+      columns: [t.directoryId, t.tenantId],
+      foreignColumns: [directories.id, directories.tenantId],
+    }).onDelete('cascade'),
   ],
 );
 
@@ -62,6 +68,8 @@ export const groups = pgTable(
       .on(t.directoryId, t.builtIn)
       .where(sql`${t.builtIn} is not null`),
     index('idx_groups_tenant').on(t.tenantId),
+    // The key of memberships' (group, tenant) foreign key.
+    uniqueIndex('uniq_groups_id_tenant').on(t.id, t.tenantId),
   ],
 );
 
@@ -69,18 +77,24 @@ export const groups = pgTable(
 export const groupMemberships = pgTable(
   'group_memberships',
   {
-    groupId: uuid('group_id')
-      .notNull()
-      .references(() => groups.id, { onDelete: 'cascade' }),
+    groupId: uuid('group_id').notNull(),
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    tenantId: uuid('tenant_id')
-      .notNull()
-      .references(() => tenants.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ name: 'group_memberships_pkey', columns: [t.groupId, t.userId] }), index('idx_group_memberships_user').on(t.userId)],
+  (t) => [
+    primaryKey({ name: 'group_memberships_pkey', columns: [t.groupId, t.userId] }),
+    index('idx_group_memberships_user').on(t.userId),
+    // The group and the membership's tenant in one key, as users' (directory, tenant) above:
+    // one check per membership row instead of two, and no membership in another tenant's group.
+    foreignKey({
+      name: 'group_memberships_group_tenant_fk',
+      columns: [t.groupId, t.tenantId],
+      foreignColumns: [groups.id, groups.tenantId],
+    }).onDelete('cascade'),
+  ],
 );
 
 /**
