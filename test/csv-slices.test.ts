@@ -87,4 +87,12 @@ describe('CSV slices', () => {
     expect(rowsAt(file, 1, 2)[0]!.lastName).toBe('');
     expect(rowsAt(file, 1, 2)[0]!.firstName).toBe('b\nstill three');
   });
+
+  test('blank lines that end in a bare LF in a CRLF file count as lines too', async () => {
+    // Line 2 ends in LF, line 3 in CRLF, line 4 in LF: the next row starts on line 5 (the
+    // scanner counted 4 when it numbered rows from csv-parse's raw text).
+    const file = await scanUserCsv(Buffer.from('a@x,b\r\n\n\r\n\nc@x,d\r\n'));
+    expect([...file.lines]).toEqual([1, 5]);
+    expect(rowsAt(file, 1, 2)[0]).toMatchObject({ row: 5, email: 'c@x' });
+  });
 });
