@@ -1,4 +1,4 @@
-import { uuidV7 } from '../../shared/uuid7.js';
+import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../shared/db.js';
 import { normalizeEmail } from '../../shared/email.js';
 import { ErrorCode, type UserError } from '../../shared/errors.js';
@@ -170,7 +170,7 @@ export class BulkUpload {
     const checked = rows.map((r) => ({
       r,
       ...checkNewUser(
-        { id: uuidV7(), email: r.email, firstName: r.firstName, lastName: r.lastName, password: r.password || null },
+        { id: randomUUID(), email: r.email, firstName: r.firstName, lastName: r.lastName, password: r.password || null },
         this.ctx,
       ),
     }));

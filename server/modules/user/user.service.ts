@@ -1,4 +1,4 @@
-import { uuidV7 } from '../../shared/uuid7.js';
+import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../../shared/viewer.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { isValidEmail, normalizeEmail } from '../../shared/email.js';
@@ -204,7 +204,7 @@ export class UserService {
     const identityProvider = input.identityProviderId
       ? ((await this.d.identityProviders.byIds(viewer.tenantId, [input.identityProviderId]))[0] ?? ('missing' as const))
       : null;
-    const { user: valid, problems } = checkNewUser({ ...input, id: uuidV7(), identityProvider }, ctx);
+    const { user: valid, problems } = checkNewUser({ ...input, id: randomUUID(), identityProvider }, ctx);
     const errors: UserError[] = [...problems];
     const groupIds = [...new Set(input.groupIds ?? [])];
     const groups = await this.d.groups.byIds(viewer.tenantId, groupIds);
