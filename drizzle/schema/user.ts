@@ -7,7 +7,7 @@ import { directories, identityProviders } from './directory.js';
 export const users = pgTable(
   'users',
   {
-    // New users get time-ordered ids (server/shared/uuid7.ts); the default serves other writers.
+    // Random (version 4) on purpose: sync chunks are slices of this key space (sync-plan.ts).
     id: uuid('id').primaryKey().defaultRandom(),
     tenantId: uuid('tenant_id').notNull(),
     directoryId: uuid('directory_id').notNull(),

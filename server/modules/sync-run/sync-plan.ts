@@ -12,7 +12,9 @@ import { SyncRunPhase, SyncRunStatus } from './sync-run.types.js';
  * ranges rather than "the next N keys after a cursor": ids are random (v4), so `k` equal
  * ranges hold about `total / k` rows each, and a range condition is an index range whatever
  * the planner's statistics say (after a bulk load they lag, and a LIMIT-after-cursor plan
- * can turn into sorting everything that follows the cursor, once per chunk).
+ * can turn into sorting everything that follows the cursor, once per chunk). Keys must stay
+ * random: with time-ordered (version 7) ids, every user of one upload shares its first 32 bits
+ * and a whole upload would be one slice, one chunk (tried, and reverted for this).
  */
 export interface KeyRange {
   lo: string;
