@@ -4,6 +4,7 @@ import { RosterGraphQLError, type ApiScope, type RosterClient } from '../client/
 import { rosterTest } from './support/fixtures.js';
 import { gql, seedTenant } from './support/harness.js';
 import { ok } from './support/directory-api.js';
+import { bulkApi } from './support/bulk-api.js';
 
 /**
  * The audit trail: each change writes an event in its own transaction, with the actor (admin
@@ -120,6 +121,27 @@ describe('audit trail', () => {
     const { auditEvents } = await admin.auditEvents({ filter: { action: 'bulk.delete_users' } });
     expect(auditEvents.nodes.map((e) => e.target.name).sort()).toEqual([`b1@${tenant.slug}.test`, `b2@${tenant.slug}.test`]);
     expect(auditEvents.nodes[0]!.actor).toMatchObject({ kind: 'ADMIN', id: toId('User', tenant.adminUserId) });
+  });
+
+  test('an upload audits each row it wrote, with its outcome; a validateOnly upload and failed rows audit nothing', async ({
+    admin,
+    server,
+    tenant,
+  }) => {
+    const b = bulkApi(server, tenant.token);
+    const rows = `ua@${tenant.slug}.test,U,A,,\nnot-an-email,U,B,,\nub@${tenant.slug}.test,U,B,,`;
+    expect(await b.uploadAndWait({ csv: `uc@${tenant.slug}.test,U,C,,`, validateOnly: true })).toMatchObject({ succeeded: 1 });
+    expect(await b.uploadAndWait({ csv: rows })).toMatchObject({ succeeded: 2, failed: 1 });
+    const { auditEvents } = await admin.auditEvents({ filter: { action: 'bulk.upload_users' } });
+    expect(auditEvents.nodes.map((e) => [e.target.type, e.target.name, e.changes.map((c) => [c.field, c.before, c.after])]).sort()).toEqual(
+      [
+        ['User', `ua@${tenant.slug}.test`, [['outcome', null, '"Created."']]],
+        ['User', `ub@${tenant.slug}.test`, [['outcome', null, '"Created."']]],
+      ],
+    );
+    expect(auditEvents.nodes.every((e) => e.target.id && e.actor.kind === 'ADMIN' && e.actor.id === toId('User', tenant.adminUserId))).toBe(
+      true,
+    );
   });
 
   test('inverted, huge and out-of-range time ranges are INVALID_INPUT', async ({ server, tenant }) => {

@@ -122,9 +122,10 @@ export class AuditService {
   }
 
   /**
-   * For a change written in one statement with no transaction around it (a sign-in): the
-   * `audited` CTE for that statement (see `cte`) and an expression for the statement to select,
-   * which announces the events to live feeds when the statement commits. Null when auditing is off.
+   * For a change written in one statement (a sign-in, with no transaction around it; a bulk
+   * chunk's recorded items): the `audited` CTE for that statement (see `cte`) and an expression
+   * for the statement to select, which announces the events to live feeds when the statement's
+   * transaction commits. Null when auditing is off.
    */
   inStatement(tenantId: string, actor: AuditActor): { cte: (rows: EventRowsSql) => EventRowsSql; announce: EventRowsSql | null } | null {
     if (!this.opts.enabled) return null;

@@ -15,7 +15,6 @@ import type { BulkOperationStore } from './bulk-operation.store.js';
 import { BulkOperationStatus, TERMINAL_STATUSES, type BulkOperationRow } from './bulk-operation.types.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AuditActorKind } from '../audit/audit.types.js';
-import { bulkItemEvents } from './bulk-audit.js';
 import { BulkUpload, indexFile, type Item, type UploadChunk, type UploadInput } from './bulk-upload.js';
 import { openUpload, UNREADABLE_UPLOAD } from './upload-seal.js';
 
@@ -160,24 +159,29 @@ export class BulkOperationJob {
     };
   }
 
-  /** Records a chunk's outcomes in `tx` and, when nothing is left, completes the operation there too. */
+  /**
+   * Records a chunk's outcomes in `tx` and, when nothing is left, completes the operation there
+   * too. Each item that changed something gets its audit event in the statement that records
+   * it (`bulk.<kind>`, e.g. `bulk.upload_users`); a `validateOnly` upload wrote nothing and is
+   * not audited.
+   */
   private async commit(tx: Executor, run: Run, items: Item[], lastSeq: number, done: boolean): Promise<Run> {
-    // One audit event per item that changed something, in the chunk's transaction (one INSERT).
     const op = run.op;
-    await this.d.audit.record(
-      tx,
-      op.tenantId,
-      // Bulk operations are started through the API only: by an admin or an API token.
-      {
-        kind: op.actorUserId ? AuditActorKind.ADMIN : AuditActorKind.API_TOKEN,
-        id: op.actorUserId ?? op.actorTokenId,
-        name: null,
-        requestId: null,
-        address: null,
-      },
-      bulkItemEvents(op, items),
-    );
-    let next = (await this.d.store.record(run.op.id, items, tx)) ?? run.op;
+    const validateOnly = (op.input as { validateOnly?: boolean } | null)?.validateOnly === true;
+    const audit = validateOnly
+      ? null
+      : this.d.audit.inStatement(
+          op.tenantId,
+          // Bulk operations are started through the API only: by an admin or an API token.
+          {
+            kind: op.actorUserId ? AuditActorKind.ADMIN : AuditActorKind.API_TOKEN,
+            id: op.actorUserId ?? op.actorTokenId,
+            name: null,
+            requestId: null,
+            address: null,
+          },
+        );
+    let next = (await this.d.store.record(op.id, items, tx, audit && { ...audit, action: `bulk.${op.kind.toLowerCase()}` })) ?? op;
     if (done) next = (await this.d.store.transition(next.id, ['RUNNING'], { status: 'COMPLETED', finishedAt: new Date() }, tx)) ?? next;
     return { op: next, after: Math.max(run.after, lastSeq) };
   }

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import { bulkOperationItems, bulkOperations, uploads } from '../../../drizzle/schema/index.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { ErrorCode } from '../../shared/errors.js';
@@ -16,7 +16,20 @@ function asErrorCode(code: string | null): ErrorCode | null {
 /** Bytes of a sealed upload read per statement (`upload`). */
 const UPLOAD_SLICE = 512 * 1024;
 
-/** SQL of bulk operations: `bulk_operations`, `bulk_operation_items` and `uploads`, and nothing else. */
+/**
+ * The audit events of recorded items, written by `record`'s own statement: the audit module's
+ * CTE and live-feed announcement for it (`AuditService.inStatement`), and the events' action.
+ */
+export interface ItemAudit {
+  action: string;
+  cte: (rows: SQL) => SQL;
+  announce: SQL | null;
+}
+
+/**
+ * SQL of bulk operations: `bulk_operations`, `bulk_operation_items` and `uploads`; audit events
+ * only through the audit module's CTE.
+ */
 
 export class BulkOperationStore {
   constructor(private readonly db: Db) {}
@@ -66,8 +79,17 @@ export class BulkOperationStore {
    * Records a chunk's outcomes and bumps the counters, in the chunk's transaction. The rows go
    * as one JSON parameter (jsonb_to_recordset): one bind value instead of eight per row, which
    * is much cheaper to build, send and plan than a VALUES list of thousands of parameters.
+   * With `audit`, the same statement writes one audit event per item that succeeded (failed
+   * and skipped items changed nothing): the user as target, the item's message as the change
+   * of `outcome`, the operation as source. Built from the items' rows in the database: the
+   * events never travel as a second JSON document (a 1,000-item chunk's was ~200 KB).
    */
-  async record(operationId: string, items: Omit<BulkItemRow, 'operationId'>[], tx: Executor): Promise<BulkOperationRow | null> {
+  async record(
+    operationId: string,
+    items: Omit<BulkItemRow, 'operationId'>[],
+    tx: Executor,
+    audit: ItemAudit | null = null,
+  ): Promise<BulkOperationRow | null> {
     if (!items.length) return this.byId(operationId, tx);
     const json = JSON.stringify(
       items.map((i) => ({
@@ -80,11 +102,23 @@ export class BulkOperationStore {
         message: i.message,
       })),
     );
+    const audited = audit
+      ? sql`, ${audit.cte(sql`
+          select ${audit.action}::text as action, 'User'::text as target_type, x.user_id as target_id,
+                 coalesce(x.email, x.reference) as target_name,
+                 case when x.message is null then null else json_build_object('outcome', json_build_array(null, x.message)) end as changes,
+                 ${operationId}::uuid as source_id
+          from x where x.outcome = 'SUCCEEDED' order by x.seq`)}`
+      : sql``;
     await tx.execute(sql`
-      insert into ${bulkOperationItems} (operation_id, seq, user_id, reference, email, outcome, error_code, message)
-      select ${operationId}::uuid, x.seq, x.user_id, x.reference, x.email, x.outcome, x.error_code, x.message
-      from jsonb_to_recordset(${json}::jsonb)
-        as x(seq int, user_id uuid, reference text, email text, outcome text, error_code text, message text)`);
+      with x as materialized (
+        select * from jsonb_to_recordset(${json}::jsonb)
+          as x(seq int, user_id uuid, reference text, email text, outcome text, error_code text, message text)),
+      ins as (
+        insert into ${bulkOperationItems} (operation_id, seq, user_id, reference, email, outcome, error_code, message)
+        select ${operationId}::uuid, x.seq, x.user_id, x.reference, x.email, x.outcome, x.error_code, x.message from x)
+      ${audited}
+      select ${audit?.announce ?? sql`0`} as announced`);
     const count = (o: string) => items.filter((i) => i.outcome === o).length;
     const [op] = await tx
       .update(bulkOperations)
