@@ -42,6 +42,38 @@ describe('job queue', () => {
     await q.stop();
   });
 
+  it('a job enqueued while the loop is claiming another queue starts at once, not a poll later', async () => {
+    // A minute's poll: only the wake-up can start the job within the test. The loop claims the
+    // queues in turn; the job of the first is enqueued (and its NOTIFY arrives) while the loop
+    // is still claiming the second, after it found nothing for the first.
+    const q = new JobQueue(database, log, { pollMs: 60_000 });
+    const ran: string[] = [];
+    q.register('t-wake-a', async () => {
+      ran.push('a');
+    });
+    q.register('t-wake-b', async () => {});
+    const claim = (q as unknown as { claim: (queue: string) => Promise<unknown> }).claim.bind(q);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let firstB = true;
+    (q as unknown as { claim: (queue: string) => Promise<unknown> }).claim = async (queue: string) => {
+      if (queue === 't-wake-b' && firstB) {
+        firstB = false;
+        await held;
+      }
+      return claim(queue);
+    };
+    await q.start();
+    await waitFor(async () => !firstB);
+    const { id } = await q.enqueue({ queue: 't-wake-a' });
+    // Let the NOTIFY arrive while the claim of the second queue is still held.
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    await waitFor(async () => (await statusOf(id)) === 'completed', 5_000);
+    expect(ran).toEqual(['a']);
+    await q.stop();
+  });
+
   it('returns the active job for a singleton key instead of a second one', async () => {
     const q = new JobQueue(database, log, { pollMs: 50 });
     const results = await Promise.all(Array.from({ length: 20 }, () => q.enqueue({ queue: 't-single', singletonKey: 'k1' })));

@@ -56,6 +56,12 @@ export class JobQueue {
   private readonly handlers = new Map<string, { handler: JobHandler; concurrency: number; running: number }>();
   private readonly controller = new AbortController();
   private wake: (() => void) | null = null;
+  /**
+   * A wake-up that came while the loop was claiming rather than sleeping (a job enqueued, or
+   * one that ended, meanwhile): the loop claims again before it sleeps, instead of leaving that
+   * job a whole poll (a second by default) to wait.
+   */
+  private wakePending = false;
   private loop: Promise<void> | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private readonly inFlight = new Set<Promise<void>>();
@@ -148,7 +154,7 @@ export class JobQueue {
     if (this.loop) return;
     // The wake-up channel only shortens the wait: the loop also polls, so a notification lost
     // while the LISTEN connection is being re-established delays a job by one poll at most.
-    this.unlisten = await this.database.listen(CHANNEL, () => this.wake?.());
+    this.unlisten = await this.database.listen(CHANNEL, () => this.nudge());
     this.loop = this.run().catch((err: unknown) => this.log.error({ err }, 'job loop stopped unexpectedly'));
   }
 
@@ -177,7 +183,7 @@ export class JobQueue {
               .finally(() => {
                 h.running--;
                 this.inFlight.delete(p);
-                this.wake?.();
+                this.nudge();
               });
             this.inFlight.add(p);
           }
@@ -189,8 +195,18 @@ export class JobQueue {
         }
       }
       if (claimedAny) continue;
+      if (this.wakePending) {
+        this.wakePending = false;
+        continue;
+      }
       await this.sleep(pollMs, true);
     }
+  }
+
+  /** Wakes the sleeping loop, or, when it is busy claiming, has it claim again before it sleeps. */
+  private nudge(): void {
+    if (this.wake) this.wake();
+    else this.wakePending = true;
   }
 
   /** Waits `ms`, or less when shutting down (or, with `wakeable`, when a job is enqueued or one ends). */
