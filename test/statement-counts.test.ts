@@ -174,4 +174,20 @@ describe('statements per request', () => {
     expect(viewer.data.viewer).toEqual(data.viewer);
     expect(data.viewer.sessionExpiresAt).toBe(data.expiresAt);
   });
+
+  it('createUser in two groups writes the user and all its memberships in one statement', async () => {
+    const groups = await gql<any>(ts.url, `{ groups(first: 100) { nodes { id name isBuiltIn } } }`, {}, t.token);
+    const groupIds = groups.data.groups.nodes
+      .filter((g: any) => !g.isBuiltIn)
+      .slice(0, 2)
+      .map((g: any) => g.id);
+    const create = `mutation($input: CreateUserInput!) { createUser(input: $input) { user { id groups { name } } errors { code } } }`;
+    let data: any;
+    const input = { email: 'counted@stmt.test', firstName: 'C', lastName: 'S', groupIds };
+    // 11 when the memberships were a statement of their own after the users insert.
+    expect(await statementsOf(create, { input }, t.token, (b) => (data = b.data.createUser))).toBe(10);
+    expect(data.errors).toEqual([]);
+    // The two and the directory's Users group.
+    expect(data.user.groups).toHaveLength(3);
+  });
 });

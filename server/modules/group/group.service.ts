@@ -8,7 +8,7 @@ import type { DirectoryStore } from '../directory/directory.store.js';
 import type { UserStore } from '../user/user.store.js';
 import type { UserRow } from '../user/user.types.js';
 import { checkDescription, checkName } from '../../shared/validation.js';
-import type { GroupFilter, GroupStore, GroupWriteStore } from './group.store.js';
+import type { GroupFilter, GroupStore, GroupWriteStore, MembershipPairsSql } from './group.store.js';
 import type { GroupRow } from './group.types.js';
 
 export const MAX_MEMBERS_PER_CALL = 1000;
@@ -234,6 +234,14 @@ export class GroupService {
 
   addMemberships(tx: Executor, tenantId: string, pairs: readonly { groupId: string; userId: string }[]): Promise<void> {
     return this.writes.addMemberships(tx, tenantId, pairs);
+  }
+
+  /**
+   * `addMemberships` for a statement of another module that computes the pairs itself (the
+   * users insert of `UserService.insertNewUsers`): its CTE for that statement.
+   */
+  membershipsCte(tenantId: string): (pairs: MembershipPairsSql) => MembershipPairsSql {
+    return (pairs) => this.writes.membershipsCte(tenantId, pairs);
   }
 
   /**

@@ -189,6 +189,9 @@ export class GroupStore {
   }
 }
 
+/** A SELECT of `(group_id, user_id)` rows, passed from the user store through the group service. */
+export type MembershipPairsSql = SQL;
+
 export class GroupWriteStore {
   constructor(private readonly db: Db) {}
 
@@ -227,8 +230,8 @@ export class GroupWriteStore {
 
   /**
    * Every (group, user) pair in one INSERT, the pairs as one JSON parameter (as users'
-   * `insertMany`); existing memberships are left as they are (ON CONFLICT DO NOTHING). The one
-   * way memberships are added: addGroupMembers, createUser and every bulk operation.
+   * `insertMany`); existing memberships are left as they are (ON CONFLICT DO NOTHING). Used by
+   * addGroupMembers and the bulk operations; new users get theirs through `membershipsCte`.
    */
   async addMemberships(tx: Executor, tenantId: string, pairs: readonly { groupId: string; userId: string }[]): Promise<void> {
     if (!pairs.length) return;
@@ -237,6 +240,18 @@ export class GroupWriteStore {
       insert into group_memberships (group_id, user_id, tenant_id)
       select x.g, x.u, ${tenantId}::uuid from jsonb_to_recordset(${json}::jsonb) as x(g uuid, u uuid)
       on conflict do nothing`);
+  }
+
+  /**
+   * `addMemberships` as a CTE (`memberships`) for another store's statement: `pairs` is a
+   * SELECT of `(group_id, user_id)` rows computed in that statement (the users it inserts), so
+   * the pairs never travel as a JSON document of their own.
+   */
+  membershipsCte(tenantId: string, pairs: MembershipPairsSql): SQL {
+    return sql`memberships as (
+      insert into group_memberships (group_id, user_id, tenant_id)
+      select p.group_id, p.user_id, ${tenantId}::uuid from (${pairs}) p
+      on conflict do nothing)`;
   }
 
   /** New groups of one directory by name; a name taken meanwhile (ignoring case) is left as it is. */

@@ -113,17 +113,17 @@ export class UserService {
   }
 
   /**
-   * Writes validated, hashed new users in `tx` (one statement for all) with their memberships:
+   * Writes validated, hashed new users in `tx` with their memberships (one statement for all):
    * the directory's Users group and `groupIds[i]` for `users[i]`. A user whose email was taken
-   * meanwhile is left out; returns the ids written.
+   * meanwhile is left out, with no membership; returns the ids written.
    */
   async insertNewUsers(tx: Executor, ctx: NewUserContext, users: HashedNewUser[], groupIds: (readonly string[])[]): Promise<Set<string>> {
-    const inserted = new Set(
+    return new Set(
       await this.d.userWrites.insertMany(
         tx,
         ctx.tenantId,
         ctx.directoryId,
-        users.map((u) => ({
+        users.map((u, i) => ({
           id: u.id,
           email: u.email,
           username: u.username,
@@ -133,22 +133,11 @@ export class UserService {
           passwordHash: u.passwordHash,
           identityProviderId: u.identityProviderId,
           activatedAt: u.passwordHash ? new Date() : null,
+          groups: [...new Set([...(ctx.usersGroupId ? [ctx.usersGroupId] : []), ...(groupIds[i] ?? [])])],
         })),
+        this.d.groups.membershipsCte(ctx.tenantId),
       ),
     );
-    await this.d.groups.addMemberships(
-      tx,
-      ctx.tenantId,
-      users.flatMap((u, i) =>
-        inserted.has(u.id)
-          ? [...new Set([...(ctx.usersGroupId ? [ctx.usersGroupId] : []), ...(groupIds[i] ?? [])])].map((groupId) => ({
-              groupId,
-              userId: u.id,
-            }))
-          : [],
-      ),
-    );
-    return inserted;
   }
 
   /**
