@@ -205,12 +205,8 @@ function leadingBreaks(bytes: Buffer, from: number, to: number): number {
   const c = bytes[from];
   if (c === undefined || !(c === 0x20 || (c >= 0x09 && c <= 0x0d) || c >= 0x80)) return 0;
   const blank = /^[\s\uFEFF]*[\r\n]/.exec(bytes.toString('utf8', from, to))?.[0] ?? '';
-  let n = 0;
-  for (let i = 0; i < blank.length; i++) {
-    const ch = blank.charCodeAt(i);
-    if (ch === 10 || (ch === 13 && blank.charCodeAt(i + 1) !== 10)) n++;
-  }
-  return n;
+  // The match is a prefix of the decoded span, so its UTF-8 length is its length in `bytes`.
+  return lineBreaksIn(bytes, from, from + Buffer.byteLength(blank));
 }
 
 export function toRow(record: string[], line: number): CsvRow {

@@ -182,16 +182,16 @@ export class UserWriteStore {
    * New users of one directory in one statement: the rows go as one JSON parameter expanded by
    * `jsonb_to_recordset`, not as a VALUES list of thousands of parameters (cheaper to build,
    * send and plan: it doubled CSV upload throughput on both engines). A row whose email is
-   * taken (meanwhile) is left out, ON CONFLICT DO NOTHING; returns the ids inserted. With
-   * `memberships` (the group module's CTE), the same statement adds each inserted user to its
-   * row's `groups`: one statement and one JSON document for both.
+   * taken (meanwhile) is left out, ON CONFLICT DO NOTHING; returns the ids inserted. The same
+   * statement adds each inserted user to its row's `groups` through `memberships` (the group
+   * module's CTE): one statement and one JSON document for both.
    */
   async insertMany(
     tx: Executor,
     tenantId: string,
     directoryId: string,
-    rows: (Omit<NewUserRow, 'tenantId' | 'directoryId'> & { groups?: readonly string[] })[],
-    memberships: ((pairs: SQL) => SQL) | null = null,
+    rows: (Omit<NewUserRow, 'tenantId' | 'directoryId'> & { groups: readonly string[] })[],
+    memberships: (pairs: SQL) => SQL,
   ): Promise<string[]> {
     if (!rows.length) return [];
     const json = JSON.stringify(
@@ -205,12 +205,9 @@ export class UserWriteStore {
         password_hash: r.passwordHash,
         identity_provider_id: r.identityProviderId,
         activated_at: r.activatedAt,
-        groups: r.groups ?? [],
+        groups: r.groups,
       })),
     );
-    const added = memberships
-      ? sql`, ${memberships(sql`select g as group_id, ins.id as user_id from ins join x on x.id = ins.id cross join unnest(x.groups) as g`)}`
-      : sql``;
     const inserted = await queryRows<{ id: string }>(
       tx,
       sql`with x as materialized (
@@ -223,8 +220,8 @@ export class UserWriteStore {
                    x.identity_provider_id, x.activated_at
             from x
             on conflict do nothing
-            returning id)
-          ${added}
+            returning id),
+          ${memberships(sql`select g as group_id, ins.id as user_id from ins join x on x.id = ins.id cross join unnest(x.groups) as g`)}
           select id from ins`,
     );
     return inserted.map((r) => r.id);
