@@ -24,6 +24,7 @@ import { newRequestClient } from './shared/client.js';
 import { countStatements, currentStatementTally, type Database } from './shared/db.js';
 import { PUBLIC_ERROR_CODES } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
+import { RequestActivity } from './shared/request-activity.js';
 import { createPubSub, type PubSub } from './shared/pubsub.js';
 import { JobQueue } from './shared/jobs/queue.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
@@ -74,7 +75,8 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   let listeningPort = env.PORT;
   const publicHost = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
   const portalBaseUrl = () => env.PORTAL_BASE_URL ?? `http://${publicHost}:${listeningPort}/portal`;
-  const composition = createServices({ env, database, log, pubsub, jobs, portalBaseUrl });
+  const requests = new RequestActivity();
+  const composition = createServices({ env, database, log, pubsub, jobs, portalBaseUrl, requests });
   const { services } = composition;
   let housekeeping: NodeJS.Timeout | null = null;
   if (env.WORKERS === 'true') {
@@ -97,6 +99,7 @@ export async function startServer(opts: { env: Env; database: Database; log: Log
   app.disable('x-powered-by');
   app.set('trust proxy', env.trustProxy);
   const httpServer = http.createServer(app);
+  httpServer.on('request', (_request, response) => requests.track(response));
   // Longer than typical load-balancer idle timeouts (60 s), so the proxy, not us, closes idle
   // keep-alive sockets; closing first races with a request already on the wire (ECONNRESET).
   httpServer.keepAliveTimeout = 65_000;

@@ -6,6 +6,7 @@ import { ChunkedRunner } from './shared/jobs/chunked-run.js';
 import type { JobQueue } from './shared/jobs/queue.js';
 import type { Logger } from './shared/logger.js';
 import type { PubSub } from './shared/pubsub.js';
+import type { RequestActivity } from './shared/request-activity.js';
 import { loadSecretBox } from './shared/secret-key.js';
 import { createStores } from './stores.js';
 import { ApiTokenService } from './modules/api-token/api-token.service.js';
@@ -93,8 +94,10 @@ export function createServices(deps: {
   jobs: JobQueue;
   /** The portal's base URL; by default it follows the port the server listens on, known only after listen. */
   portalBaseUrl: () => string;
+  /** The HTTP requests being answered: a sync on PGlite's one connection leaves it to them between chunks. */
+  requests: RequestActivity;
 }): Composition {
-  const { env, database, log, pubsub, jobs, portalBaseUrl } = deps;
+  const { env, database, log, pubsub, jobs, portalBaseUrl, requests } = deps;
   const db = database.db;
   const stores = createStores(db);
   // The server key, once per process: everything sealed at rest (uploads, TOTP secrets) goes through this box.
@@ -201,7 +204,7 @@ export function createServices(deps: {
     provisionings: stores.provisionings,
     tenants: stores.tenants,
     mfa,
-    runner: new ChunkedRunner(db, syncLog, { sharesOneConnection }),
+    runner: new ChunkedRunner(db, syncLog, { sharesOneConnection, requests }),
     pubsub,
     log: syncLog,
     chunkSize: env.SYNC_CHUNK_SIZE,

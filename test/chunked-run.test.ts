@@ -1,7 +1,10 @@
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Db } from '../server/shared/db.js';
 import { ChunkedRunner, type ChunkedWork } from '../server/shared/jobs/chunked-run.js';
 import { createLogger } from '../server/shared/logger.js';
+import { RequestActivity } from '../server/shared/request-activity.js';
 
 /** A database whose transactions just run their callback: the engine's own logic, no SQL. */
 const db = { transaction: (fn: (tx: unknown) => Promise<unknown>) => fn({}) } as unknown as Db;
@@ -166,5 +169,79 @@ describe('chunked runs: preparing the next chunk ahead', () => {
     await runner.run({ at: 0 }, w, new AbortController().signal);
     expect(log.filter((l) => l.startsWith('prepare'))).toEqual(['prepare 0', 'prepare 10', 'prepare 20']);
     expect(log.some((l) => l.startsWith('ahead'))).toBe(false);
+  });
+});
+
+/**
+ * PGlite: one connection for the run and the API. Between chunks the run leaves it to the HTTP
+ * requests in flight, until they answered or for a third of the last chunk's time at most, and
+ * does not wait when none is in flight. Time is fake (chunks of 300 ms, so the bound is 100 ms);
+ * the gaps are the fake clock's, not the machine's.
+ */
+describe('chunked runs: the wait between chunks on a shared connection', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Runs 3 chunks of 300 ms; `during(i)` is called at the end of chunk i. Returns the gaps between chunks in ms. */
+  async function gapsBetweenChunks(opts: { requests?: RequestActivity; during?: (chunk: number) => void }): Promise<number[]> {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout', 'setImmediate'] });
+    const runner = new ChunkedRunner(db, createLogger('silent'), { sharesOneConnection: true, requests: opts.requests });
+    const spans: { start: number; end: number }[] = [];
+    const state = { done: 0 };
+    const w: ChunkedWork<{ done: number }> = {
+      lock: async () => ({ done: state.done }),
+      isActive: (r) => r.done < 3,
+      step: async (_tx, r) => {
+        const start = Date.now();
+        vi.setSystemTime(start + 300);
+        // At the chunk's end, before it commits: a request that came meanwhile.
+        opts.during?.(r.done);
+        spans.push({ start, end: Date.now() });
+        state.done = r.done + 1;
+        return { done: state.done };
+      },
+      publish: async () => {},
+    };
+    let finished = false;
+    const out = runner.run({ done: 0 }, w, new AbortController().signal).finally(() => (finished = true));
+    while (!finished) await vi.advanceTimersByTimeAsync(1);
+    expect((await out).kind).toBe('done');
+    return spans.slice(1).map((s, i) => s.start - spans[i]!.end);
+  }
+
+  /** A response that answers (closes) `afterMs` from now on the fake clock. */
+  function requestInFlight(requests: RequestActivity, afterMs: number) {
+    const response = new EventEmitter();
+    requests.track(response as unknown as ServerResponse);
+    setTimeout(() => response.emit('close'), afterMs);
+  }
+
+  it('starts the next chunk at once when no request is in flight', async () => {
+    const gaps = await gapsBetweenChunks({ requests: new RequestActivity() });
+    // Only the turn of the event loop that lets queued requests in (a 1 ms timer).
+    for (const gap of gaps) expect(gap).toBeLessThanOrEqual(2);
+  });
+
+  it('waits for a request that arrived during a chunk until it has answered', async () => {
+    const requests = new RequestActivity();
+    const gaps = await gapsBetweenChunks({ requests, during: (chunk) => chunk === 0 && requestInFlight(requests, 40) });
+    // The request answers 40 ms after chunk 0 ended; chunk 1 starts right after, not at the bound.
+    expect(gaps[0]).toBeGreaterThanOrEqual(40);
+    expect(gaps[0]).toBeLessThanOrEqual(42);
+    expect(gaps[1]).toBeLessThanOrEqual(2);
+  });
+
+  it('waits at most a third of the last chunk for a request that takes longer', async () => {
+    const requests = new RequestActivity();
+    const gaps = await gapsBetweenChunks({ requests, during: (chunk) => chunk === 0 && requestInFlight(requests, 10_000) });
+    expect(gaps[0]).toBeGreaterThanOrEqual(100);
+    expect(gaps[0]).toBeLessThanOrEqual(102);
+    expect(gaps[1]).toBeGreaterThanOrEqual(100);
+  });
+
+  it('pauses for the whole bound when it cannot see the requests', async () => {
+    const gaps = await gapsBetweenChunks({});
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(100);
   });
 });

@@ -1,5 +1,6 @@
 import type { Db, Executor } from '../db.js';
 import type { Logger } from '../logger.js';
+import type { RequestActivity } from '../request-activity.js';
 
 /**
  * The one engine for checkpointed, chunked background work (bulk operations, sync runs).
@@ -21,7 +22,8 @@ import type { Logger } from '../logger.js';
  * shows life), chunk pacing (a chunk slower than `targetMs` narrows the next ones, quick ones
  * widen up to `maxPace`), and the only
  * PGlite-specific courtesy: PGlite is one connection in this process, so before each chunk the
- * engine yields to queued requests and after it pauses for a third of the chunk's time.
+ * engine yields to queued requests and lets the requests in flight finish (for at most a third
+ * of the last chunk's time).
  */
 export interface ChunkedWork<R, P = undefined> {
   /** Locks the run row in `tx` and returns it when this job may still advance it; null otherwise. */
@@ -71,11 +73,18 @@ export interface ChunkedRunOptions {
   publishEveryMs?: number;
   heartbeatMs?: number;
   /**
-   * On a shared connection, the share of a chunk's time paused after it (default 1/3, at most
-   * 100 ms). Work that already leaves the connection free between chunks (a `prepare` that
-   * hashes passwords or plans outside the transaction) may lower it; 0 keeps only the yield.
+   * On a shared connection, the longest wait between chunks for requests in flight, as a share
+   * of the last chunk's time (default 1/3, at most 100 ms). Work that already leaves the
+   * connection free between chunks (a `prepare` that hashes passwords or plans outside the
+   * transaction) may lower it; 0 keeps only the yield.
    */
   pauseFraction?: number;
+  /**
+   * The process's HTTP requests in flight: with it, the wait between chunks ends as soon as
+   * none is in flight (none at all when the API is idle); without it, the engine pauses for
+   * the whole bound.
+   */
+  requests?: RequestActivity;
 }
 
 export type ChunkedRunOutcome<R> =
@@ -150,12 +159,22 @@ export class ChunkedRunner {
     let pace = 1;
     // The next chunk's preparation, started while the current one is written (`work.ahead`).
     let ahead: Promise<P> | null = null;
+    // On a shared connection, how long the next chunk may wait for requests in flight.
+    let pauseMs = 0;
     try {
       await publish(true);
       while (work.isActive(latest)) {
         if (signal.aborted) throw new RunInterrupted('interrupted');
-        // Let requests waiting for PGlite's single connection go first.
+        // Let requests waiting for PGlite's single connection go first; the turn also reads the
+        // requests that arrived during the last chunk, so they count as in flight below.
         await yieldTurn(this.opts.sharesOneConnection);
+        // A request runs its statements one after another with JavaScript between them: leave
+        // it the connection until it has answered (a third of the last chunk's time at most),
+        // or it would wait a whole chunk for each statement after the first.
+        if (this.opts.sharesOneConnection && pauseMs > 0) {
+          if (this.opts.requests) await this.opts.requests.settled(pauseMs);
+          else await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        }
         const pending = ahead === null ? undefined : await ahead;
         ahead = null;
         const prepared = (
@@ -192,10 +211,7 @@ export class ChunkedRunner {
         else if (ms > targetMs) pace = Math.max(1 / 256, pace * Math.max(0.25, targetMs / ms));
         else if (ms < targetMs / 2) pace = Math.min(maxPace, pace * 2);
         await publish(!work.isActive(latest));
-        // PGlite is one connection in this process: between chunks, leave it to requests for a
-        // while (a third of the chunk's time), or they queue behind chunk after chunk.
-        const pauseMs = Math.min(100, Math.round(ms * (this.opts.pauseFraction ?? 1 / 3)));
-        if (this.opts.sharesOneConnection && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        pauseMs = Math.min(100, Math.round(ms * (this.opts.pauseFraction ?? 1 / 3)));
       }
       return { kind: 'done', run: latest, slowestChunkMs: slowest };
     } finally {
