@@ -91,11 +91,16 @@ describe('API tokens', () => {
       service.rotateApiToken({ input: { id } }),
       service.revokeApiToken({ input: { id } }),
       service.logout(),
+      // A SCIM provisioning's payload carries its new bearer token: a credential as well.
+      service.createProvisioning({ input: { kind: 'SCIM', name: 'escalate' } }),
     ]) {
       const r = await refusal(attempt);
       expect(r.code).toBe('FORBIDDEN');
       expect(r.message).toMatch(/admin sessions only/);
     }
+    // Nothing was created by the refused attempt; an EAA provisioning (no credential) is allowed.
+    expect((await admin.provisionings()).provisionings.map((p) => p.name)).not.toContain('escalate');
+    ok((await service.createProvisioning({ input: { kind: 'EAA', name: 'by token' } })).createProvisioning);
   });
 
   test('bad input: unknown scopes, no scope, a past expiry, an empty name', async ({ admin, server, tenant }) => {

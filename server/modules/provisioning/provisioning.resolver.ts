@@ -53,7 +53,7 @@ export class ProvisioningResolver {
   @RequiresScope(ApiScope.PROVISIONING_WRITE)
   @Mutation(() => ProvisioningPayload, {
     description:
-      'Creates a provisioning (EAA: at most one per tenant, needs the EAA and MFA entitlements; SCIM: many, needs MFA, and the payload carries its bearer token once).',
+      'Creates a provisioning (EAA: at most one per tenant, needs the EAA and MFA entitlements; SCIM: many, needs MFA, and the payload carries its bearer token once, so an API token may not create one: admin sessions only).',
   })
   createProvisioning(
     @Ctx() ctx: Context,

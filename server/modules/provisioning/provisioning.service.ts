@@ -1,6 +1,7 @@
 import type { Viewer } from '../../shared/viewer.js';
 import type { Db } from '../../shared/db.js';
-import { DomainError, ErrorCode, userError, type UserError } from '../../shared/errors.js';
+import { DomainError, ErrorCode, forbidden, userError, type UserError } from '../../shared/errors.js';
+import { sessionOnlyMessage } from '../../shared/scopes.js';
 import { checkName } from '../../shared/validation.js';
 import type { DirectoryStore } from '../directory/directory.store.js';
 import type { GroupStore } from '../group/group.store.js';
@@ -45,8 +46,12 @@ export class ProvisioningService {
     viewer: Viewer,
     input: { kind: string; name: string },
   ): Promise<{ provisioning: ProvisioningRow; scimToken: string | null }> {
-    const tenant = await this.tenants.byId(viewer.tenantId);
     const scim = input.kind === 'SCIM';
+    // A SCIM provisioning comes with its bearer token, a new credential: minting one is for
+    // admin sessions only (as rotateScimToken and API tokens), or a service token could hand
+    // itself a credential beyond its own scopes.
+    if (scim && viewer.apiToken) throw forbidden(sessionOnlyMessage('Creating a SCIM provisioning (it issues a bearer token)'));
+    const tenant = await this.tenants.byId(viewer.tenantId);
     const missing = (scim ? ['MFA'] : ['EAA', 'MFA']).filter((e) => !tenant!.entitlements.includes(e));
     if (missing.length) {
       throw DomainError.of(
