@@ -211,3 +211,39 @@ describe('a job whose database connection dropped (both engines)', () => {
     }
   });
 });
+
+describe.skipIf(!onPostgres)('a NOTIFY that fails right after a mutation committed (PostgreSQL only: PGlite publishes in memory)', () => {
+  test('the mutation answers with the change it made, not with an internal error', async ({ server: ts, tenant, admin }) => {
+    const dir = (await admin.directories()).directories.nodes.find((d) => d.kind === 'CLOUD')!.id;
+    const everyone = (await admin.createGroup({ input: { name: 'Everyone' } })).createGroup.group!.id;
+    await seedGroupMembers(ts, tenant, everyone, 5, 'n', 'notify.test');
+    const prov = (await admin.createProvisioning({ input: { kind: 'EAA', name: 'Notify MFA' } })).createProvisioning.provisioning!.id;
+    await admin.setProvisioningDirectories({ input: { id: prov, directoryIds: [dir] } });
+    await admin.setProvisioningGroups({ input: { id: prov, directoryId: dir, groupIds: [everyone] } });
+    await admin.updateProvisioning({ input: { id: prov, sendEnrollmentEmails: false } });
+    await admin.deployProvisioning({ input: { id: prov } });
+    const user = (await admin.users({ first: 10 })).users.nodes.find((u) => u.email.endsWith('@notify.test'))!;
+
+    // Every NOTIFY sent on its own fails as a dropped connection does; the server's bus sends
+    // its events through this handle.
+    const notify = ts.database.notify;
+    ts.database.notify = async () => {
+      throw Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), { code: 'CONNECTION_CLOSED' });
+    };
+    try {
+      const started = await admin.syncProvisioning({ input: { id: prov } });
+      expect(started.syncProvisioning.errors).toEqual([]);
+      const deletion = await admin.bulkDeleteUsers({ input: { userIds: [user.id] } });
+      expect(deletion.bulkDeleteUsers.errors).toEqual([]);
+      // What they answered is what was committed.
+      const runId = fromGlobalId(started.syncProvisioning.syncRun!.id, 'SyncRun')!;
+      const opId = fromGlobalId(deletion.bulkDeleteUsers.bulkOperation!.id, 'BulkOperation')!;
+      const stored = await ts.database.db.execute<{ runs: number; ops: number }>(
+        sql`select (select count(*)::int from sync_runs where id = ${runId}) as runs, (select count(*)::int from bulk_operations where id = ${opId}) as ops`,
+      );
+      expect([...stored][0]).toEqual({ runs: 1, ops: 1 });
+    } finally {
+      ts.database.notify = notify;
+    }
+  });
+});

@@ -88,6 +88,15 @@ export class BulkOperationJob {
   }
 
   /**
+   * `publish` when, and only if, `tx` commits (a NOTIFY in the transaction of the change): for
+   * mutations, which must not answer with an error for a change that was made because a
+   * publish after the commit failed.
+   */
+  publishOnCommit(tx: Executor, op: BulkOperationRow): Promise<void> {
+    return this.d.pubsub.publishOnCommit(tx, 'bulkOperation', op.id, bulkEvent(op));
+  }
+
+  /**
    * Uploads hold passwords (sealed, but still), so they do not linger: the run that writes an upload
    * deletes it when it ends (a validateOnly run keeps it for the real run that follows), and
    * housekeeping deletes any upload older than a day that no active operation still needs.

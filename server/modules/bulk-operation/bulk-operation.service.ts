@@ -54,9 +54,9 @@ export class BulkOperationService {
       // The start itself (each item is audited as the job applies it).
       await this.audit.change(tx, viewer, 'bulk.start', opTarget(created), { total: { before: null, after: total } }, created.id);
       await this.jobs.enqueue({ queue: BULK_QUEUE, tenantId: viewer.tenantId, payload: { operationId: created.id }, maxAttempts: 3 }, tx);
+      await this.job.publishOnCommit(tx, created);
       return created;
     });
-    await this.job.publish(op);
     return op;
   }
 
@@ -220,13 +220,12 @@ export class BulkOperationService {
     if (!op) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such bulk operation.', ['input', 'id']);
     if (TERMINAL_STATUSES.has(op.status))
       throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
-    const updated = await this.db.transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       const row = await this.store.transition(op.id, ['QUEUED', 'RUNNING'], { status: 'CANCELLED', finishedAt: new Date() }, tx);
       if (!row) throw DomainError.of(ErrorCode.INVALID_STATE, 'The operation has already ended.', ['input', 'id']);
       await this.audit.change(tx, viewer, 'bulk.cancel', opTarget(row), { status: { before: op.status, after: row.status } }, row.id);
+      await this.job.publishOnCommit(tx, row);
       return row;
     });
-    await this.job.publish(updated);
-    return updated;
   }
 }

@@ -1,4 +1,5 @@
 import type { PubSub } from '../../shared/pubsub.js';
+import type { Executor } from '../../shared/db.js';
 import { percentOf } from './sync-plan.js';
 import type { SyncRunRow } from './sync-run.types.js';
 
@@ -86,4 +87,13 @@ function rowFrom(e: SyncRunEvent): SyncRunRow {
 /** Publishes a run's state (after its transaction committed). */
 export async function publishRun(pubsub: PubSub, run: SyncRunRow | null): Promise<void> {
   if (run) await pubsub.publish('syncRun', run.id, runEvent(run));
+}
+
+/**
+ * Publishes a run's state when, and only if, `tx` commits: a NOTIFY in the transaction of the
+ * change. For mutations: a publish after the commit that failed (the connection dropped in
+ * between) answered the client with an internal error for a change that was made.
+ */
+export async function publishRunOnCommit(pubsub: PubSub, tx: Executor, run: SyncRunRow): Promise<void> {
+  await pubsub.publishOnCommit(tx, 'syncRun', run.id, runEvent(run));
 }

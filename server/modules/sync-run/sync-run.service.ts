@@ -12,7 +12,7 @@ import { configOf } from '../provisioning/provisioning.types.js';
 import type { TenantStore } from '../tenant/tenant.store.js';
 import { actorOf, type AuditService } from '../audit/audit.service.js';
 import { runRequestEvent } from './sync-run.audit.js';
-import { publishRun, runEvent, runFromEvent } from './sync-run.events.js';
+import { publishRunOnCommit, runEvent, runFromEvent } from './sync-run.events.js';
 import { planCollisions, planGroups, SYNC_QUEUE, type SyncRunJob } from './sync-run.job.js';
 import type { OwnedScope, SyncPlanStore } from './sync-plan.store.js';
 import { guardTrips, inKeyRange, keySlice, mergeList, PlanAction, rangeCount, type PlanListRow, type RunConfig } from './sync-plan.js';
@@ -81,7 +81,7 @@ export class SyncRunService {
   /** Starts a run, or returns the active one. Safe under any number of concurrent calls and replicas. */
   async start(tenantId: string, provisioningId: string, trigger: SyncTrigger, viewer: Viewer | null): Promise<SyncRunRow> {
     const { runs } = this.d;
-    const { run, created } = await this.d.db.transaction(async (tx) => {
+    return this.d.db.transaction(async (tx) => {
       // The provisioning row lock serialises concurrent starts; the partial unique index is the backstop.
       const p = await this.d.provisionings.lock(tenantId, provisioningId, tx);
       if (!p) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such provisioning.', ['input', 'id']);
@@ -96,7 +96,7 @@ export class SyncRunService {
         ]);
       if (!p.deployed) throw DomainError.of(ErrorCode.INVALID_STATE, 'Save and deploy the configuration before syncing.', ['input', 'id']);
       const active = await runs.active(provisioningId, tx);
-      if (active) return { run: active, created: false };
+      if (active) return active;
       const inserted = await runs.insert(
         {
           tenantId,
@@ -108,7 +108,7 @@ export class SyncRunService {
         },
         tx,
       );
-      if (!inserted) return { run: (await runs.active(provisioningId, tx))!, created: false };
+      if (!inserted) return (await runs.active(provisioningId, tx))!;
       if (viewer) await this.d.audit.record(tx, tenantId, actorOf(viewer), runRequestEvent('sync.request', inserted, p.name));
       // One job per run (not per provisioning): the previous run's job may still be marking
       // itself finished, and must not swallow this one. The run row names its job.
@@ -116,10 +116,10 @@ export class SyncRunService {
         { queue: SYNC_QUEUE, tenantId, payload: { runId: inserted.id }, singletonKey: `sync-run:${inserted.id}`, maxAttempts: 3 },
         tx,
       );
-      return { run: (await runs.update(inserted.id, { jobId: job.id }, tx))!, created: true };
+      const queued = (await runs.update(inserted.id, { jobId: job.id }, tx))!;
+      await publishRunOnCommit(this.d.pubsub, tx, queued);
+      return queued;
     });
-    if (created) await publishRun(this.d.pubsub, run);
-    return run;
   }
 
   manual(viewer: Viewer, provisioningId: string): Promise<SyncRunRow> {
@@ -175,13 +175,14 @@ export class SyncRunService {
         tx,
       );
       await this.d.audit.record(tx, r.tenantId, actorOf(viewer), runRequestEvent('sync.approve', r, null));
-      return (await this.d.runs.update(
+      const approved = (await this.d.runs.update(
         r.id,
         { status: SyncRunStatus.QUEUED, approved: true, phase: SyncRunPhase.GROUPS, cursor: null, jobId: job.id },
         tx,
       ))!;
+      await publishRunOnCommit(this.d.pubsub, tx, approved);
+      return approved;
     });
-    await publishRun(this.d.pubsub, run);
     return run;
   }
 
@@ -196,9 +197,10 @@ export class SyncRunService {
         ...runRequestEvent('sync.cancel', r, null),
         changes: { status: { before: r.status, after: SyncRunStatus.CANCELLED } },
       });
-      return (await this.d.runs.update(r.id, { status: SyncRunStatus.CANCELLED, finishedAt: new Date() }, tx))!;
+      const cancelled = (await this.d.runs.update(r.id, { status: SyncRunStatus.CANCELLED, finishedAt: new Date() }, tx))!;
+      await publishRunOnCommit(this.d.pubsub, tx, cancelled);
+      return cancelled;
     });
-    await publishRun(this.d.pubsub, run);
     this.d.job.clearStagingLater(run.id);
     return run;
   }
