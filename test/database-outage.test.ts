@@ -5,6 +5,7 @@ import { jobs } from '../drizzle/schema/index.js';
 import { JobQueue } from '../server/shared/jobs/queue.js';
 import { createLogger } from '../server/shared/logger.js';
 import { createPubSub } from '../server/shared/pubsub.js';
+import { queryRows } from '../server/shared/db.js';
 import { rosterTest } from './support/fixtures.js';
 import { countRows, seedGroupMembers } from './support/provisioning-api.js';
 import { fromGlobalId } from '../server/shared/ids.js';
@@ -222,7 +223,7 @@ describe.skipIf(!onPostgres)('a NOTIFY that fails right after a mutation committ
     await admin.setProvisioningGroups({ input: { id: prov, directoryId: dir, groupIds: [everyone] } });
     await admin.updateProvisioning({ input: { id: prov, sendEnrollmentEmails: false } });
     await admin.deployProvisioning({ input: { id: prov } });
-    const user = (await admin.users({ first: 10 })).users.nodes.find((u) => u.email.endsWith('@notify.test'))!;
+    const user = (await admin.users({ first: 10 })).users.nodes.find((u) => u.email?.endsWith('@notify.test'))!;
 
     // Every NOTIFY sent on its own fails as a dropped connection does; the server's bus sends
     // its events through this handle.
@@ -238,10 +239,11 @@ describe.skipIf(!onPostgres)('a NOTIFY that fails right after a mutation committ
       // What they answered is what was committed.
       const runId = fromGlobalId(started.syncProvisioning.syncRun!.id, 'SyncRun')!;
       const opId = fromGlobalId(deletion.bulkDeleteUsers.bulkOperation!.id, 'BulkOperation')!;
-      const stored = await ts.database.db.execute<{ runs: number; ops: number }>(
+      const [stored] = await queryRows<{ runs: number; ops: number }>(
+        ts.database.db,
         sql`select (select count(*)::int from sync_runs where id = ${runId}) as runs, (select count(*)::int from bulk_operations where id = ${opId}) as ops`,
       );
-      expect([...stored][0]).toEqual({ runs: 1, ops: 1 });
+      expect(stored).toEqual({ runs: 1, ops: 1 });
     } finally {
       ts.database.notify = notify;
     }
