@@ -154,6 +154,32 @@ describe('sync: create, update, remove', () => {
     expect(run.errors).toMatchObject([{ code: 'USERNAME_TAKEN', username: 'f0@x.test' }]);
     expect((await p.mfaUsers()).totalCount).toBe(2);
   });
+
+  test('a username taken between the plan and its approval fails that user only; the others are created with their memberships', async ({
+    server: ts,
+  }) => {
+    const { p, id, groups, configure } = await setup(ts, ['Old', 'New'], { removalGuardMaxUsers: 1, removalGuardMaxPercent: 100 });
+    await p.addUsers(groups.Old!, 'r', 2);
+    await p.syncAndWait(id);
+    await configure(['New']);
+    await p.addUsers(groups.New!, 'n', 3);
+    const stopped = await p.syncAndWait(id);
+    expect(stopped).toMatchObject({ status: 'AWAITING_APPROVAL', plannedCreates: 3, plannedRemovals: 2 });
+    // While the plan waits, an administrator gives n1's username to a manual MFA user.
+    ok(await p.createMfaUser({ username: 'N1@x.test', firstName: 'Manual' }));
+    ok(await p.approve(stopped.id));
+    const done = await p.waitRun(stopped.id, ['COMPLETED', 'FAILED']);
+    expect(done).toMatchObject({ status: 'COMPLETED', created: 2, failed: 1, removed: 2 });
+    expect(done.errors).toMatchObject([
+      { code: 'USERNAME_TAKEN', username: 'n1@x.test', message: 'Another MFA user took this username meanwhile.' },
+    ]);
+    const users = await p.mfaUsers();
+    expect(users.nodes.map((u) => [u.username, u.source, u.groups.join('+')])).toEqual([
+      ['n0@x.test', 'PROVISIONING', 'New'],
+      ['N1@x.test', 'MANUAL', ''],
+      ['n2@x.test', 'PROVISIONING', 'New'],
+    ]);
+  });
 });
 
 describe('sync: devices', () => {

@@ -60,6 +60,13 @@ export interface RemovedUser {
   devices: number;
 }
 
+/** An MFA user a chunk created, as its enrolment email needs it. */
+export interface CreatedUser {
+  id: string;
+  email: string | null;
+  firstName: string;
+}
+
 /** A desired user the run could not apply. */
 export interface ApplyFailure {
   userId: string;
@@ -71,12 +78,6 @@ function chunkCte(runId: string, action: PlanAction, range: KeyRange): SQL {
   return sql`c as materialized (
     select ${s.userId} as user_id, ${s.username} as username, ${s.email} as email, ${s.firstName} as first_name, ${s.lastName} as last_name, ${s.mfaUserId} as mfa_user_id
     from ${syncRunDesired} ${s} where ${s.runId} = ${runId}::uuid and ${inRange(s.userId, range)} and ${s.action} = ${action})`;
-}
-
-/** Users of the chunk the provisioning owns no MFA user for, as JSON (`ApplyFailure[]`). */
-function notOwned(p: string): SQL {
-  return sql`(select json_agg(json_build_object('userId', c.user_id, 'username', c.username)) from c
-              where not exists (select 1 from ${mfaUsers} ${x} where ${x.provisioningId} = ${p}::uuid and ${x.directoryUserId} = c.user_id))`;
 }
 
 export class SyncApplyStore {
@@ -173,24 +174,36 @@ export class SyncApplyStore {
   }
 
   /**
-   * Creates a chunk of MFA users (UNENROLLED, no devices) with their memberships; returns them
-   * for enrolment emails. With `audit` (the audit module's CTE), each created user's
-   * `sync.create` event is written by the same statement, and its seq range returned.
+   * Creates a chunk of MFA users (UNENROLLED, no devices) with their memberships, in one
+   * statement: the memberships are inserted for the rows the insert returned (a user created
+   * by an earlier attempt got its memberships in that attempt's transaction). With `audit`
+   * (the audit module's CTE), each created user's `sync.create` event is written by the same
+   * statement, and its seq range returned. With `users`, the created users come back for
+   * enrolment emails; otherwise only their count does.
    */
-  async createChunk(tx: Executor, runId: string, a: Target, range: KeyRange, audit: ((rows: SQL) => SQL) | null = null) {
+  async createChunk(
+    tx: Executor,
+    runId: string,
+    a: Target,
+    range: KeyRange,
+    opts: { audit?: ((rows: SQL) => SQL) | null; users: boolean },
+  ): Promise<{
+    created: number;
+    users: CreatedUser[];
+    failed: ApplyFailure[];
+    auditedRange: { from: number | string | null; to: number | string | null };
+  }> {
     const t = mfaUsers;
-    const audited = audit
-      ? sql`, ${audit(sql`select 'sync.create' as action, 'MfaUser' as target_type, id as target_id, username as target_name,
+    const audited = opts.audit
+      ? sql`, ${opts.audit(sql`select 'sync.create' as action, 'MfaUser' as target_type, id as target_id, username as target_name,
               json_build_object('username', json_build_array(null, username), 'email', json_build_array(null, email),
                                 'firstName', json_build_array(null, "firstName"), 'lastName', json_build_array(null, "lastName")) as changes,
               ${runId}::uuid as source_id from ins`)}`
       : sql``;
-    const rows = await queryRows<{
-      id: string;
-      email: string | null;
-      firstName: string;
-      lastName: string;
-      username: string;
+    const [r] = await queryRows<{
+      created: number;
+      users: CreatedUser[] | string | null;
+      failed: ApplyFailure[] | string | null;
       seqFrom: number | string | null;
       seqTo: number | string | null;
     }>(
@@ -200,20 +213,35 @@ export class SyncApplyStore {
             insert into ${t} (${names(t.tenantId, t.provisioningId, t.directoryUserId, t.username, t.email, t.firstName, t.lastName)})
             select ${a.tenantId}::uuid, ${a.provisioningId}::uuid, user_id, username, email, first_name, last_name from c order by user_id
             on conflict do nothing
-            returning ${name(t.id)} as id, ${name(t.email)} as email, ${name(t.firstName)} as "firstName", ${name(t.lastName)} as "lastName", ${name(t.username)} as username)
+            returning ${name(t.id)} as id, ${name(t.directoryUserId)} as directory_user_id, ${name(t.email)} as email,
+                      ${name(t.firstName)} as "firstName", ${name(t.lastName)} as "lastName", ${name(t.username)} as username),
+          mem as (
+            insert into ${mfaGroupMemberships} (${names(mfaGroupMemberships.mfaGroupId, mfaGroupMemberships.mfaUserId, mfaGroupMemberships.tenantId)})
+            select ${mg.id}, ins.id, ${a.tenantId}::uuid
+            from ins
+            join ${groupMemberships} ${gm} on ${gm.userId} = ins.directory_user_id
+            join ${mfaGroups} ${mg} on ${mg.provisioningId} = ${a.provisioningId}::uuid and ${mg.directoryGroupId} = ${gm.groupId}
+            on conflict do nothing)
           ${audited}
-          select ins.*, ${audit ? sql`(select min(seq) from audited)` : sql`null`} as "seqFrom", ${audit ? sql`(select max(seq) from audited)` : sql`null`} as "seqTo"
-          from ins`,
+          select (select count(*)::int from ins) as created,
+                 ${opts.users ? sql`(select json_agg(json_build_object('id', id, 'email', email, 'firstName', "firstName")) from ins)` : sql`null`} as users,
+                 -- Not created now and not ours before (the snapshot predates the insert): the username was taken meanwhile.
+                 -- (A probe per row, LATERAL … LIMIT 1: as an anti join, stale statistics planned a
+                 -- scan of all the provisioning's MFA users per row.)
+                 (select json_agg(json_build_object('userId', c.user_id, 'username', c.username))
+                  from c left join lateral (
+                    select true as owned from ${mfaUsers} ${x}
+                    where ${x.provisioningId} = ${a.provisioningId}::uuid and ${x.directoryUserId} = c.user_id limit 1) ow on true
+                  where ow.owned is null and c.user_id not in (select directory_user_id from ins)) as failed,
+                 ${opts.audit ? sql`(select min(seq) from audited)` : sql`null`} as "seqFrom",
+                 ${opts.audit ? sql`(select max(seq) from audited)` : sql`null`} as "seqTo"`,
     );
-    const created = rows.map(({ seqFrom: _f, seqTo: _t, ...u }) => u);
-    const auditedRange = { from: rows[0]?.seqFrom ?? null, to: rows[0]?.seqTo ?? null };
-    // Not created and not already ours (from an earlier attempt): the username was taken meanwhile.
-    const [r] = await queryRows<{ failed: ApplyFailure[] | string | null }>(
-      tx,
-      sql`with ${chunkCte(runId, PlanAction.CREATE, range)} select ${notOwned(a.provisioningId)} as failed`,
-    );
-    if (created.length) await this.syncMemberships(tx, runId, a, PlanAction.CREATE, range);
-    return { created, failed: parseJsonList(r?.failed), auditedRange };
+    return {
+      created: r?.created ?? 0,
+      users: parseJsonList(r?.users),
+      failed: parseJsonList(r?.failed),
+      auditedRange: { from: r?.seqFrom ?? null, to: r?.seqTo ?? null },
+    };
   }
 
   /** Applies a chunk of planned updates: directory fields, the username when free, memberships. */

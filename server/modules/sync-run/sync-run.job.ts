@@ -245,13 +245,14 @@ export class SyncRunJob {
       case SyncRunPhase.CREATE: {
         const { range, next } = applied(cfg!.ranges);
         // The creates' events are written by the insert itself (no rows travel back and forth).
-        const c = await apply.createChunk(tx, r.id, target, range, this.d.audit.cte(r.tenantId, runActor(r)));
+        const emails = cfg!.sendEnrollmentEmails;
+        const c = await apply.createChunk(tx, r.id, target, range, { audit: this.d.audit.cte(r.tenantId, runActor(r)), users: emails });
         await this.d.audit.announce(tx, r.tenantId, c.auditedRange);
         // Tokens and emails are written with the users they belong to: a resumed chunk finds
         // the users already there, creates nothing and so sends nothing twice.
-        if (cfg!.sendEnrollmentEmails && c.created.length) await this.d.mfa.sendEnrollment(tx, r.tenantId, tenantName, c.created);
+        if (emails && c.users.length) await this.d.mfa.sendEnrollment(tx, r.tenantId, tenantName, c.users);
         return {
-          deltas: { created: c.created.length, failed: c.failed.length },
+          deltas: { created: c.created, failed: c.failed.length },
           errors: c.failed.map((f) => ({
             directoryUserId: f.userId,
             username: f.username,
