@@ -80,6 +80,21 @@ function chunkCte(runId: string, action: PlanAction, range: KeyRange): SQL {
     from ${syncRunDesired} ${s} where ${s.runId} = ${runId}::uuid and ${inRange(s.userId, range)} and ${s.action} = ${action})`;
 }
 
+/**
+ * Inserts the MFA memberships that follow the directory memberships of `owners`, a relation of
+ * the statement with the MFA user's `id` and its `directory_user_id`, in the provisioning's
+ * groups (after the GROUPS phase, the owned groups are exactly the target groups).
+ */
+function ownedMembershipsInsert(a: Target, owners: 'ow' | 'ins'): SQL {
+  const from = sql.raw(owners);
+  return sql`insert into ${mfaGroupMemberships} (${names(mfaGroupMemberships.mfaGroupId, mfaGroupMemberships.mfaUserId, mfaGroupMemberships.tenantId)})
+      select ${mg.id}, ${from}.id, ${a.tenantId}::uuid
+      from ${from}
+      join ${groupMemberships} ${gm} on ${gm.userId} = ${from}.directory_user_id
+      join ${mfaGroups} ${mg} on ${mg.provisioningId} = ${a.provisioningId}::uuid and ${mg.directoryGroupId} = ${gm.groupId}
+      on conflict do nothing`;
+}
+
 export class SyncApplyStore {
   /** Applies a group plan: removes deselected owned groups, then claims, renames and creates. */
   async applyGroups(tx: Executor, a: Target & { targetGroupIds: string[]; includeManual: boolean }): Promise<void> {
@@ -112,26 +127,18 @@ export class SyncApplyStore {
   }
 
   /**
-   * Memberships of the owned MFA users of a chunk follow their directory memberships in the
-   * owned groups (after the GROUPS phase, the owned groups are exactly the target groups).
+   * Memberships of the owned MFA users of a claimed or updated chunk follow their directory
+   * memberships in the owned groups: missing ones added, extra ones dropped. (A CREATE chunk
+   * adds its users' memberships in its own statement.)
    */
-  private async syncMemberships(tx: Executor, runId: string, a: Target, action: PlanAction, range: KeyRange) {
+  private async syncMemberships(tx: Executor, runId: string, a: Target, action: PlanAction.CLAIM | PlanAction.UPDATE, range: KeyRange) {
     const p = a.provisioningId;
     const owned = sql`
       select ${o.id} as id, ${o.directoryUserId} as directory_user_id from ${syncRunDesired} ${s}
       cross join lateral (
         select * from ${mfaUsers} ${o} where ${o.provisioningId} = ${p}::uuid and ${o.directoryUserId} = ${s.userId} limit 1) ${o}
       where ${s.runId} = ${runId}::uuid and ${inRange(s.userId, range)} and ${s.action} = ${action}`;
-    await tx.execute(sql`
-      with ow as materialized (${owned})
-      insert into ${mfaGroupMemberships} (${names(mfaGroupMemberships.mfaGroupId, mfaGroupMemberships.mfaUserId, mfaGroupMemberships.tenantId)})
-      select ${mg.id}, ow.id, ${a.tenantId}::uuid
-      from ow
-      join ${groupMemberships} ${gm} on ${gm.userId} = ow.directory_user_id
-      join ${mfaGroups} ${mg} on ${mg.provisioningId} = ${p}::uuid and ${mg.directoryGroupId} = ${gm.groupId}
-      on conflict do nothing`);
-    // Users created by this chunk have no memberships to drop.
-    if (action === PlanAction.CREATE) return;
+    await tx.execute(sql`with ow as materialized (${owned}) ${ownedMembershipsInsert(a, 'ow')}`);
     await tx.execute(sql`
       with ow as materialized (${owned})
       delete from ${mfaGroupMemberships} ${mm} using ${mfaGroups} ${mg}, ow
@@ -215,13 +222,7 @@ export class SyncApplyStore {
             on conflict do nothing
             returning ${name(t.id)} as id, ${name(t.directoryUserId)} as directory_user_id, ${name(t.email)} as email,
                       ${name(t.firstName)} as "firstName", ${name(t.lastName)} as "lastName", ${name(t.username)} as username),
-          mem as (
-            insert into ${mfaGroupMemberships} (${names(mfaGroupMemberships.mfaGroupId, mfaGroupMemberships.mfaUserId, mfaGroupMemberships.tenantId)})
-            select ${mg.id}, ins.id, ${a.tenantId}::uuid
-            from ins
-            join ${groupMemberships} ${gm} on ${gm.userId} = ins.directory_user_id
-            join ${mfaGroups} ${mg} on ${mg.provisioningId} = ${a.provisioningId}::uuid and ${mg.directoryGroupId} = ${gm.groupId}
-            on conflict do nothing)
+          mem as (${ownedMembershipsInsert(a, 'ins')})
           ${audited}
           select (select count(*)::int from ins) as created,
                  ${opts.users ? sql`(select json_agg(json_build_object('id', id, 'email', email, 'firstName', "firstName")) from ins)` : sql`null`} as users,

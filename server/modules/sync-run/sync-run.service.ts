@@ -165,7 +165,7 @@ export class SyncRunService {
 
   /** Approves the stored plan of a run stopped by the removal guard: it is applied as planned. */
   async approve(viewer: Viewer, runId: string): Promise<SyncRunRow> {
-    const run = await this.d.db.transaction(async (tx) => {
+    return this.d.db.transaction(async (tx) => {
       const r = await this.d.runs.lock(runId, tx);
       if (!r || r.tenantId !== viewer.tenantId) throw DomainError.of(ErrorCode.NOT_FOUND, 'No such sync run.', ['input', 'runId']);
       if (r.status !== SyncRunStatus.AWAITING_APPROVAL)
@@ -183,7 +183,6 @@ export class SyncRunService {
       await publishRunOnCommit(this.d.pubsub, tx, approved);
       return approved;
     });
-    return run;
   }
 
   /** Cancels a queued, running or waiting run. What a running one already applied stays applied. */
