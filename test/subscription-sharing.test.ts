@@ -12,7 +12,10 @@ import { RawSocket } from './support/raw-socket.js';
  * variables and credential kind: each still gets exactly its own selection, every event, and the
  * final state.
  */
-const test = rosterTest({ JOB_POLL_MS: '50' });
+// Chunks of 100 keep a run of a few thousand users going long enough to publish several events
+// after every subscriber has attached. In two default chunks (2,000 users each) a run on PGlite,
+// which no longer pauses between chunks when idle, could end before a subscriber's first read.
+const test = rosterTest({ JOB_POLL_MS: '50', SYNC_CHUNK_SIZE: '100' });
 
 const WIDE = `subscription Wide($id: ID!) { syncRunProgress(runId: $id) { status phase created percent } }`;
 const NARROW = `subscription Narrow($id: ID!) { syncRunProgress(runId: $id) { status created } }`;
@@ -39,10 +42,20 @@ describe('shared subscription execution', () => {
     const secret = ok(
       (await admin.createApiToken({ input: { name: 'watcher', scopes: ['PROVISIONING_READ' as never] } })).createApiToken,
     ).secret!;
+    // Connected (and authenticated) before the run starts: subscribing is then one message each.
+    const connected: Promise<unknown>[] = [];
     const clients = [t.token, t.token, secret].map((token) =>
-      createClient({ url: ts.wsUrl, webSocketImpl: WebSocket, connectionParams: { token }, retryAttempts: 0, lazy: true }),
+      createClient({
+        url: ts.wsUrl,
+        webSocketImpl: WebSocket,
+        connectionParams: { token },
+        retryAttempts: 0,
+        lazy: false,
+      }),
     );
+    for (const c of clients) connected.push(new Promise((resolve) => c.on('connected', resolve)));
     try {
+      await Promise.all(connected);
       const run = (await papi(ts, t.token).sync(provisioningId)).syncRun!;
       const [wide1, wide2, narrow, wideToken] = await Promise.all([
         follow(clients[0]!, WIDE, run.id),
