@@ -10,6 +10,14 @@ const SEQ = /^[1-9][0-9]{0,14}$/;
 const SEQ_KEYED = new Set(['AuditEvent']);
 
 /**
+ * Whether `text` has the shape of a uuid (any case). Checked before text from a client (an id in
+ * a SCIM path or filter, a cursor's key) reaches a `::uuid` cast, which would fail the statement.
+ */
+export function isUuid(text: string): boolean {
+  return UUID.test(text);
+}
+
+/**
  * Encoded ids, remembered: a users page encodes each of its 5 groups' ids once per member (500
  * times), and the encoding (a Buffer, then base64) was 2–3 % of the page's CPU. Keyed by type,
  * then by the id string itself: a "Type:id" key was a new string to build and hash on every

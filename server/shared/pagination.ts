@@ -1,6 +1,7 @@
 import type { ClassType } from 'type-graphql';
 import { Field, Int, ObjectType } from 'type-graphql';
 import { badUserInput } from './errors.js';
+import { isUuid } from './ids.js';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -131,8 +132,6 @@ export function lazy<T>(fn: () => Promise<T>): PromiseLike<T> {
   };
 }
 
-const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function badCursor(): never {
   throw badUserInput('Invalid cursor: pass an endCursor returned by this connection.', 'after');
 }
@@ -144,14 +143,14 @@ function badCursor(): never {
  */
 export function sortValueAndIdKey(values: (string | number | null)[]): [string, string] {
   const [value, id] = values;
-  if (values.length !== 2 || typeof value !== 'string' || typeof id !== 'string' || !UUID_SHAPE.test(id)) badCursor();
+  if (values.length !== 2 || typeof value !== 'string' || typeof id !== 'string' || !isUuid(id)) badCursor();
   return [value, id];
 }
 
 /** As `sortValueAndIdKey`, for sort columns that may be null (nulls sort last). */
 export function nullableSortValueAndIdKey(values: (string | number | null)[]): [string | null, string] {
   const [value, id] = values;
-  if (values.length !== 2 || (value !== null && typeof value !== 'string') || typeof id !== 'string' || !UUID_SHAPE.test(id)) badCursor();
+  if (values.length !== 2 || (value !== null && typeof value !== 'string') || typeof id !== 'string' || !isUuid(id)) badCursor();
   return [value, id];
 }
 
@@ -162,7 +161,7 @@ export function nullableSortValueAndIdKey(values: (string | number | null)[]): [
  */
 export function timestampAndIdKey(values: (string | number | null)[]): [string, string] {
   const [value, id] = values;
-  if (values.length !== 2 || typeof value !== 'string' || typeof id !== 'string' || !UUID_SHAPE.test(id)) badCursor();
+  if (values.length !== 2 || typeof value !== 'string' || typeof id !== 'string' || !isUuid(id)) badCursor();
   const time = Date.parse(value);
   if (!Number.isFinite(time) || new Date(time).toISOString() !== value) badCursor();
   return [value, id];

@@ -1,6 +1,7 @@
 import { and, not, or, sql, type SQL } from 'drizzle-orm';
 import { parse, type Filter } from 'scim2-parse-filter';
 import { mfaGroupMemberships, mfaGroups, mfaUsers } from '../../../drizzle/schema/index.js';
+import { isUuid } from '../../shared/ids.js';
 import { invalidFilter } from './scim.errors.js';
 import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from './scim-resources.js';
 
@@ -12,7 +13,6 @@ import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from './scim-resources.j
  */
 
 const MAX_FILTER_LENGTH = 4000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Kind = 'text' | 'ci' | 'uuid' | 'time' | 'active' | 'members';
 interface Column {
@@ -131,10 +131,10 @@ function compare(
       if (typeof v !== 'string' || (f.op !== 'eq' && f.op !== 'ne')) throw invalidFilter(`"${path}" supports eq and ne with a string.`);
       const target =
         c.kind === 'uuid'
-          ? UUID.test(v)
+          ? isUuid(v)
             ? sql`${c.expr} = ${v}::uuid`
             : sql`false`
-          : UUID.test(v)
+          : isUuid(v)
             ? sql`exists (select 1 from ${mfaGroupMemberships} where ${mfaGroupMemberships.mfaGroupId} = ${mfaGroups.id} and ${mfaGroupMemberships.mfaUserId} = ${v}::uuid)`
             : sql`false`;
       return f.op === 'eq' ? target : sql`not (${target})`;

@@ -1,4 +1,5 @@
 import type { Executor } from '../../shared/db.js';
+import { isUuid } from '../../shared/ids.js';
 import { diff } from '../audit/audit.service.js';
 import type { AuditEntry } from '../audit/audit.types.js';
 import { listResponse } from './scim-discovery.js';
@@ -29,8 +30,6 @@ function groupEvent(
   return [{ action, targetType: 'MfaGroup', targetId: g.id, targetName: g.name, changes: Object.keys(changes).length ? changes : null }];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * /Groups: MFA groups whose source is the provisioning. Members can only be users of the same
  * provisioning (its token reaches nothing else). Membership changes are set-based SQL, so an
@@ -58,7 +57,7 @@ export class ScimGroupService {
 
   async get(p: ScimPrincipal, id: string, q: ListQuery): Promise<ScimResponse> {
     const projection = parseProjection(q.attributes, q.excludedAttributes, GROUP_SCHEMA);
-    const g = UUID.test(id) ? await this.d.store.group(p.tenantId, p.provisioningId, id) : null;
+    const g = isUuid(id) ? await this.d.store.group(p.tenantId, p.provisioningId, id) : null;
     if (!g) throw notFound(`Group ${id} not found.`);
     const [body] = await this.render(p, [g], wants(projection, 'members'));
     return { status: 200, body: project(body!, projection), location: `${p.base}/Groups/${g.id}`, etag: versionOf(g) };
@@ -78,7 +77,7 @@ export class ScimGroupService {
 
   /** Member ids must be users of this provisioning; anything else is named in a 400. */
   private async checkMembers(p: ScimPrincipal, ids: readonly string[], tx: Executor): Promise<void> {
-    const bad = ids.find((id) => !UUID.test(id));
+    const bad = ids.find((id) => !isUuid(id));
     if (bad) throw invalidValue(`Member "${bad}" is not a User of this provisioning.`);
     const owned = await this.d.store.ownedUserIds(p.tenantId, p.provisioningId, [...new Set(ids)], tx);
     const unknown = ids.find((id) => !owned.has(id));
@@ -131,7 +130,7 @@ export class ScimGroupService {
   }
 
   private async locked(p: ScimPrincipal, id: string, tx: Executor, ifMatch: string | undefined): Promise<ScimGroupRow> {
-    const g = UUID.test(id) ? await this.d.store.group(p.tenantId, p.provisioningId, id, tx, true) : null;
+    const g = isUuid(id) ? await this.d.store.group(p.tenantId, p.provisioningId, id, tx, true) : null;
     if (!g) throw notFound(`Group ${id} not found.`);
     checkIfMatch(ifMatch, versionOf(g));
     return g;

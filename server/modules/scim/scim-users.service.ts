@@ -1,4 +1,5 @@
 import type { Executor } from '../../shared/db.js';
+import { isUuid } from '../../shared/ids.js';
 import { diff } from '../audit/audit.service.js';
 import type { AuditEntry } from '../audit/audit.types.js';
 import type { MfaService } from '../mfa/mfa.service.js';
@@ -26,8 +27,6 @@ function userEvent(action: string, before: ScimUserRow | null, after: ScimUserRo
     },
   ];
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Why a userName held elsewhere cannot be taken: the 409 names the owner. */
 export function heldBy(what: string, value: string, h: Holder, p: ScimPrincipal): Error {
@@ -73,7 +72,7 @@ export class ScimUserService {
 
   async get(p: ScimPrincipal, id: string, q: ListQuery): Promise<ScimResponse> {
     const projection = parseProjection(q.attributes, q.excludedAttributes, USER_SCHEMA);
-    const u = UUID.test(id) ? await this.d.store.user(p.tenantId, p.provisioningId, id) : null;
+    const u = isUuid(id) ? await this.d.store.user(p.tenantId, p.provisioningId, id) : null;
     if (!u) throw notFound(`User ${id} not found.`);
     const [body] = await this.render(p, [u], wants(projection, 'groups'));
     return { status: 200, body: project(body!, projection), location: `${p.base}/Users/${u.id}`, etag: versionOf(u) };
@@ -126,7 +125,7 @@ export class ScimUserService {
   }
 
   private async locked(p: ScimPrincipal, id: string, tx: Executor, ifMatch: string | undefined): Promise<ScimUserRow> {
-    const u = UUID.test(id) ? await this.d.store.user(p.tenantId, p.provisioningId, id, tx, true) : null;
+    const u = isUuid(id) ? await this.d.store.user(p.tenantId, p.provisioningId, id, tx, true) : null;
     if (!u) throw notFound(`User ${id} not found.`);
     checkIfMatch(ifMatch, versionOf(u));
     return u;

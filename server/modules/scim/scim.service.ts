@@ -1,6 +1,7 @@
 import type { RequestClient } from '../../shared/client.js';
 import type { Db, Executor } from '../../shared/db.js';
 import { DomainError, ErrorCode } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
 import { keysetPage, type ConnectionShape } from '../../shared/pagination.js';
 import { hashToken, newToken } from '../../shared/tokens.js';
 import type { Viewer } from '../../shared/viewer.js';
@@ -61,7 +62,6 @@ export interface ListQuery {
 export const DEFAULT_GRACE_MINUTES = 60;
 export const MAX_GRACE_MINUTES = 7 * 24 * 60;
 const RATE_WINDOW_SECONDS = 60;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TOKEN_SHAPE = /^scim_[A-Za-z0-9_-]{43}$/;
 
 /**
@@ -132,7 +132,7 @@ export class ScimService {
     const m = /^bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     const token = m?.[1] ?? '';
     const found =
-      UUID.test(provisioningId) && TOKEN_SHAPE.test(token)
+      isUuid(provisioningId) && TOKEN_SHAPE.test(token)
         ? await this.d.store.authenticate(provisioningId, hashToken(token), RATE_WINDOW_SECONDS)
         : null;
     if (!found) {
@@ -210,7 +210,7 @@ export class ScimService {
   ): Promise<ConnectionShape<ActivityRow>> {
     return keysetPage(args, {
       key: (c) => {
-        if (c.length !== 2 || typeof c[0] !== 'string' || typeof c[1] !== 'string' || !UUID.test(c[1]) || Number.isNaN(Date.parse(c[0]))) {
+        if (c.length !== 2 || typeof c[0] !== 'string' || typeof c[1] !== 'string' || !isUuid(c[1]) || Number.isNaN(Date.parse(c[0]))) {
           throw DomainError.of(ErrorCode.INVALID_INPUT, 'Invalid cursor.');
         }
         return [c[0], c[1]] as [string, string];
