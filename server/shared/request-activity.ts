@@ -25,11 +25,6 @@ export class RequestActivity {
     for (const wake of [...this.waiters]) wake();
   };
 
-  /** Requests being answered now. */
-  get count(): number {
-    return this.inFlight;
-  }
-
   /** Resolves once no request is in flight, or after `maxMs` if some still are. */
   settled(maxMs: number): Promise<void> {
     if (this.inFlight === 0 || maxMs <= 0) return Promise.resolve();

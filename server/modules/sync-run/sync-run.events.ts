@@ -94,6 +94,6 @@ export async function publishRun(pubsub: PubSub, run: SyncRunRow | null): Promis
  * change. For mutations: a publish after the commit that failed (the connection dropped in
  * between) answered the client with an internal error for a change that was made.
  */
-export async function publishRunOnCommit(pubsub: PubSub, tx: Executor, run: SyncRunRow): Promise<void> {
-  await pubsub.publishOnCommit(tx, 'syncRun', run.id, runEvent(run));
+export function publishRunOnCommit(pubsub: PubSub, tx: Executor, run: SyncRunRow): Promise<void> {
+  return pubsub.publishOnCommit(tx, 'syncRun', run.id, runEvent(run));
 }
