@@ -156,7 +156,12 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   } finally {
     await migrator.end();
   }
-  const client = postgres(url, { max, onnotice: () => {} });
+  // JIT off for every session: the planner compiles a statement whose estimated cost passes
+  // jit_above_cost, and the sync's chunk statements (many CTEs, subplans priced at whole-table
+  // scans they never run) always do. Compiling took 50–90 ms of a 100–180 ms classification
+  // chunk on PostgreSQL 15 here, for a few milliseconds of work in the compiled expressions;
+  // Roster's statements are short and key-bounded, none long enough to repay it.
+  const client = postgres(url, { max, onnotice: () => {}, connection: { jit: 'off' } });
   const db = drizzlePostgres({ client: retryingReads(client), schema, logger: statementCounter }) as unknown as Db;
   return {
     db,
