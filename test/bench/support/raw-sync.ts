@@ -10,18 +10,22 @@ import type { TestServer } from '../../support/harness.js';
  * Roster sync writes: the MFA group, the MFA users with their memberships, and one audit event
  * per user created or updated (in the statement of the change, as Roster does for creates).
  */
+/** CTE `d`: the desired users, members of the selected groups (the bench has no disabled ones). */
+export function desiredCte(tenant: SQL, groups: SQL): SQL {
+  return sql`
+    d as materialized (
+      select u.id, coalesce(u.username, u.email, u.id::text) as username, u.email, u.first_name, u.last_name
+      from users u
+      where u.tenant_id = ${tenant} and u.status <> 'DISABLED'
+        and exists (select 1 from group_memberships gm where gm.user_id = u.id and gm.group_id = any(${groups})))`;
+}
+
 export function rawSync(ts: TestServer, a: { tenantId: string; provisioningId: string; groupId: string }) {
   const db = ts.database.db;
   const t = sql`${a.tenantId}::uuid`;
   const p = sql`${a.provisioningId}::uuid`;
   const groups = sql`${`{${a.groupId}}`}::uuid[]`;
-  // The desired users: members of the selected groups (the bench has no disabled ones).
-  const desired = sql`
-    d as materialized (
-      select u.id, coalesce(u.username, u.email, u.id::text) as username, u.email, u.first_name, u.last_name
-      from users u
-      where u.tenant_id = ${t} and u.status <> 'DISABLED'
-        and exists (select 1 from group_memberships gm where gm.user_id = u.id and gm.group_id = any(${groups})))`;
+  const desired = desiredCte(t, groups);
   const differs = sql`(o.email is distinct from d.email or o.first_name <> d.first_name or o.last_name <> d.last_name
                        or o.username <> d.username or o.suspended_at is not null)`;
   // An owned MFA user whose directory user is no longer desired (looked up by key, not by a scan of `d`).
