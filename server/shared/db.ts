@@ -157,10 +157,10 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     await migrator.end();
   }
   // JIT off for every session: the planner compiles a statement whose estimated cost passes
-  // jit_above_cost, and the sync's chunk statements (many CTEs, subplans priced at whole-table
-  // scans they never run) always do. Compiling took 50–90 ms of a 100–180 ms classification
-  // chunk on PostgreSQL 15 here, for a few milliseconds of work in the compiled expressions;
-  // Roster's statements are short and key-bounded, none long enough to repay it.
+  // jit_above_cost, and with fresh statistics the sync's classification statements (many
+  // CTEs, subplans priced at whole-table scans they never run) do. One 4,000-user range took
+  // 138–183 ms with JIT and 96–106 ms without (PostgreSQL 15, psql); Roster's statements are
+  // short and key-bounded, none long enough to repay a compilation.
   const client = postgres(url, { max, onnotice: () => {}, connection: { jit: 'off' } });
   const db = drizzlePostgres({ client: retryingReads(client), schema, logger: statementCounter }) as unknown as Db;
   return {

@@ -76,6 +76,11 @@ it('sync floor: a first sync and a no-op resync taken apart', async () => {
       { name: 'audit_events: one event per user', q: audit },
     ];
     const rows: { name: string; secs: number[]; n: number }[] = [];
+    const record = (name: string, secs: number, n: number) => {
+      const row = rows.find((x) => x.name === name);
+      if (row) row.secs.push(secs);
+      else rows.push({ name, secs: [secs], n });
+    };
     const rounds = ts.database.engine === 'postgres' ? 3 : 1;
     for (let round = 0; round < rounds; round++) {
       for (const c of cases) {
@@ -96,9 +101,7 @@ it('sync floor: a first sync and a no-op resync taken apart', async () => {
         // The rolled-back rows are dead tuples and index entries: clear them so each round starts alike.
         await db.execute(sql`vacuum mfa_users`);
         await db.execute(sql`vacuum audit_events`);
-        let row = rows.find((x) => x.name === c.name);
-        if (!row) rows.push((row = { name: c.name, secs: [], n: got }));
-        row.secs.push(secs);
+        record(c.name, secs, got);
       }
     }
     // The diff of a resync: the MFA directory now holds the 100k users and their memberships
@@ -170,9 +173,7 @@ it('sync floor: a first sync and a no-op resync taken apart', async () => {
         const start = performance.now();
         const got = c.run ? await c.run() : (await queryRows<{ n: number }>(db, c.q!))[0]!.n;
         const secs = (performance.now() - start) / 1000;
-        let row = rows.find((x) => x.name === c.name);
-        if (!row) rows.push((row = { name: c.name, secs: [], n: got }));
-        row.secs.push(secs);
+        record(c.name, secs, got);
       }
     }
     for (const r of rows) {

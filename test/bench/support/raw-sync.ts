@@ -2,14 +2,6 @@ import { sql, type SQL } from 'drizzle-orm';
 import { queryRows } from '../../../server/shared/db.js';
 import type { TestServer } from '../../support/harness.js';
 
-/**
- * The raw-SQL anchor: what a sync must do, as the simplest set-based SQL against the same
- * tables (same indexes, same engine, one transaction per sync), with none of Roster's
- * machinery (no staging table, no key-range chunks, no checkpoints, no progress events, no
- * MANUAL-claim or username-collision rules, which find nothing here). It writes the rows a
- * Roster sync writes: the MFA group, the MFA users with their memberships, and one audit event
- * per user created or updated (in the statement of the change, as Roster does for creates).
- */
 /** CTE `d`: the desired users, members of the selected groups (the bench has no disabled ones). */
 export function desiredCte(tenant: SQL, groups: SQL): SQL {
   return sql`
@@ -20,6 +12,14 @@ export function desiredCte(tenant: SQL, groups: SQL): SQL {
         and exists (select 1 from group_memberships gm where gm.user_id = u.id and gm.group_id = any(${groups})))`;
 }
 
+/**
+ * The raw-SQL anchor: what a sync must do, as the simplest set-based SQL against the same
+ * tables (same indexes, same engine, one transaction per sync), with none of Roster's
+ * machinery (no staging table, no key-range chunks, no checkpoints, no progress events, no
+ * MANUAL-claim or username-collision rules, which find nothing here). It writes the rows a
+ * Roster sync writes: the MFA group, the MFA users with their memberships, and one audit event
+ * per user created or updated (in the statement of the change, as Roster does for creates).
+ */
 export function rawSync(ts: TestServer, a: { tenantId: string; provisioningId: string; groupId: string }) {
   const db = ts.database.db;
   const t = sql`${a.tenantId}::uuid`;
